@@ -1,0 +1,14 @@
+// The subcommands of bin/stuckat. Each registers its options on the CLI11 app and returns the
+// function that runs it (exit code), so main.cpp stays a thin dispatcher.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace stuckat::cli {
+
+using Runner = std::function<int()>;
+
+Runner add_train_command(CLI::App& app);
+Runner add_eval_command(CLI::App& app);
+
+}  // namespace stuckat::cli

@@ -1,0 +1,21 @@
+// Flags shared by every command that reads a dataset or picks a device and thread count.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "framework/data/dataset.h"
+#include "framework/device.h"
+
+namespace stuckat::cli {
+
+struct DataFlags {
+  DataOptions data;
+  std::string device = "cpu";
+  int threads = 0;  // 0: all cores
+};
+
+void add_data_flags(CLI::App& cmd, DataFlags& f);
+// Applies --threads and validates --device (throws InputError); returns the device.
+Device apply_runtime_flags(const DataFlags& f);
+
+}  // namespace stuckat::cli

@@ -1,0 +1,80 @@
+// Saving and resuming a training run directory.
+#include "cli/run_files.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "framework/io/checkpoint.h"
+#include "framework/io/safetensors.h"
+
+namespace stuckat::cli {
+namespace {
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw Error(fmt::format("could not write {}", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("could not rename {} to {}", tmp, path));
+}
+
+}  // namespace
+
+RunFiles::RunFiles(const std::string& dir) : dir_(dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) throw_input_error("--out {}: cannot create the directory ({})", dir_, ec.message());
+}
+
+bool RunFiles::has_state() const { return std::filesystem::exists(dir_ + "/train_state.safetensors"); }
+
+void RunFiles::save(const Module& model, const Sgd& opt, const nlohmann::json& config, int epochs_done,
+                    const std::vector<std::string>& metrics) const {
+  std::map<std::string, std::string> meta = {{"model", config.at("model").get<std::string>()},
+                                             {"data", config.at("data").get<std::string>()},
+                                             {"epochs", std::to_string(epochs_done)},
+                                             {"config", config.dump()}};
+  save_checkpoint(checkpoint_path(), model, meta);
+
+  NamedTensors state;
+  NamedTensorList params = model.named_parameters();
+  const auto& bufs = opt.momentum_buffers();
+  for (size_t i = 0; i < bufs.size() && i < params.size(); ++i)
+    if (bufs[i].defined()) state.emplace_back("momentum." + params[i].first, bufs[i].to(Device::CPU));
+  write_safetensors(dir_ + "/train_state.safetensors", state, meta);
+
+  std::string text;
+  for (const auto& line : metrics) text += line + "\n";
+  write_text_atomically(dir_ + "/metrics.jsonl", text);
+}
+
+int RunFiles::load_state(Module& model, Sgd& opt, const nlohmann::json& config,
+                         std::vector<std::string>& metrics) const {
+  const std::string state_path = dir_ + "/train_state.safetensors";
+  SafetensorsContent state = read_safetensors(state_path);
+  auto it = state.metadata.find("config");
+  if (it == state.metadata.end() || nlohmann::json::parse(it->second, nullptr, false) != config)
+    throw_input_error("--resume: {} was written with other settings ({}); use a new --out or the same flags",
+                      state_path, it == state.metadata.end() ? "none recorded" : it->second);
+  int epochs_done = std::stoi(state.metadata.at("epochs"));
+  load_checkpoint(checkpoint_path(), model);
+  NamedTensorList params = model.named_parameters();
+  for (const auto& kv : state.tensors)
+    for (size_t i = 0; i < params.size(); ++i)
+      if (kv.first == "momentum." + params[i].first) opt.set_momentum_buffer(i, kv.second);
+
+  metrics.clear();
+  std::ifstream in(dir_ + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    auto row = nlohmann::json::parse(line, nullptr, false);
+    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].get<int>() <= epochs_done) metrics.push_back(line);
+  }
+  return epochs_done;
+}
+
+}  // namespace stuckat::cli

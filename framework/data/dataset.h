@@ -1,0 +1,45 @@
+// In-memory image classification data: every split fits in memory (Fashion-MNIST is 47 MB as
+// f32), so batches are gathered from one tensor without I/O during training.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "framework/tensor.h"
+
+namespace stuckat {
+
+struct Dataset {
+  std::string name;   // e.g. "fashion-mnist" or "fashion-mnist (padded to 32x32, 3 channels)"
+  Tensor images;      // (n, c, h, w) f32, normalised
+  Tensor labels;      // (n) i32 in [0, num_classes)
+  int64_t num_classes = 10;
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+};
+
+struct DataSplit {
+  Dataset train, test;
+};
+
+struct DataOptions {
+  std::string name = "fashion-mnist";  // fashion-mnist | mnist | cifar10 | synthetic
+  std::string dir;                     // empty: the default directory for that name
+  int64_t resize = 0;                  // 0: native size; 32: zero-pad 28x28 to 32x32
+  int64_t channels = 0;                // 0: native; 3: replicate a 1-channel image
+  int64_t limit_train = 0;             // 0: all; else the first N records
+  int64_t limit_test = 0;
+  // Synthetic data only:
+  int64_t synthetic_train = 2048, synthetic_test = 512;
+  int64_t synthetic_channels = 1, synthetic_size = 28;
+  uint64_t seed = 0;
+};
+
+// Loads train and test splits; throws InputError naming the file or option on bad input.
+DataSplit load_data(const DataOptions& options);
+
+// Copies records order[start .. start+count) into images (count, c, h, w) and labels (count).
+// images and labels are reallocated only when their shape changes.
+void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t start, int64_t count,
+                  Tensor& images, Tensor& labels);
+
+}  // namespace stuckat

@@ -1,0 +1,25 @@
+// Model checkpoints: the model's parameters and buffers under their PyTorch-style names, with
+// the model name and hyper-parameters in the safetensors metadata.
+#pragma once
+#include <map>
+#include <string>
+
+#include "framework/nn/module.h"
+
+namespace stuckat {
+
+// metadata should hold at least "model"; values are strings (JSON for structured values).
+void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata);
+
+// Copies the file's tensors into the model's parameters and buffers (converting F16/BF16/F64-free
+// numeric types to f32 where the model expects f32). Throws InputError naming the file and
+// listing missing, unexpected or mismatched (shape/dtype) tensors. Returns the metadata.
+std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model);
+// Same, naming the model in the error ("checkpoint a.safetensors does not fit model lenet5: ...").
+std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model,
+                                                   const std::string& model_name);
+
+// Only the metadata (to pick the architecture before building the model).
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path);
+
+}  // namespace stuckat

@@ -1,0 +1,70 @@
+// Layer construction (PyTorch default init) and forward passes over framework ops.
+#include "framework/nn/layers.h"
+
+#include <cmath>
+
+#include "framework/ops.h"
+#include "framework/random.h"
+
+namespace stuckat {
+namespace {
+
+Tensor uniform_tensor(const Shape& shape, float bound, uint64_t seed, const std::string& name) {
+  Tensor t = Tensor::empty(shape);
+  RandomStream rng(seed, stream_id(name.c_str()));
+  float* p = t.data<float>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = rng.next_uniform(-bound, bound);
+  return t;
+}
+
+}  // namespace
+
+Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad_, bool with_bias)
+    : stride(stride_), pad(pad_) {
+  float bound = 1.0f / std::sqrt(static_cast<float>(in * k * k));
+  weight = register_parameter("weight", uniform_tensor({out, in, k, k}, bound, init.seed, init.prefix + "weight"));
+  if (with_bias) bias = register_parameter("bias", uniform_tensor({out}, bound, init.seed, init.prefix + "bias"));
+}
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, pad); }
+
+Linear::Linear(const Init& init, int64_t in, int64_t out, bool with_bias) {
+  float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  weight = register_parameter("weight", uniform_tensor({out, in}, bound, init.seed, init.prefix + "weight"));
+  if (with_bias) bias = register_parameter("bias", uniform_tensor({out}, bound, init.seed, init.prefix + "bias"));
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+BatchNorm::BatchNorm(int64_t channels, float momentum_, float eps_) : momentum(momentum_), eps(eps_) {
+  weight = register_parameter("weight", Tensor::full({channels}, 1.0f));
+  bias = register_parameter("bias", Tensor::zeros({channels}));
+  running_mean = register_buffer("running_mean", Tensor::zeros({channels}));
+  running_var = register_buffer("running_var", Tensor::full({channels}, 1.0f));
+  num_batches_tracked = register_buffer("num_batches_tracked", Tensor::zeros({}, DType::I64));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  if (is_training() && num_batches_tracked.device() == Device::CPU) ++*num_batches_tracked.data<int64_t>();
+  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, k, stride); }
+Tensor AvgPool2d::forward(const Tensor& x) { return avg_pool2d(x, k, stride); }
+Tensor AdaptiveAvgPool2d::forward(const Tensor& x) { return adaptive_avg_pool2d(x, oh, ow); }
+Tensor Flatten::forward(const Tensor& x) { return flatten(x, 1); }
+
+Sequential& Sequential::add(std::shared_ptr<Module> m) {
+  register_module(std::to_string(layers_.size()), m);
+  layers_.push_back(std::move(m));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x) {
+  Tensor h = x;
+  for (auto& m : layers_) h = m->forward(h);
+  return h;
+}
+
+}  // namespace stuckat

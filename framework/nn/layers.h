@@ -1,0 +1,89 @@
+// Layers with PyTorch's parameter names and default initialisation: weights Kaiming-uniform
+// with a = sqrt(5) (bound 1/sqrt(fan_in)), biases uniform in +-1/sqrt(fan_in). Initial values
+// come from a counter-based stream keyed by (seed, parameter name), so they do not depend on
+// construction order.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "framework/nn/module.h"
+
+namespace stuckat {
+
+// Initialisation source handed to layer constructors: the seed plus the layer's full name.
+struct Init {
+  uint64_t seed = 0;
+  std::string prefix;  // e.g. "features.0."
+  Init child(const std::string& name) const { return Init{seed, prefix + name + "."}; }
+};
+
+class Conv2d : public Module {
+ public:
+  Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t pad = 0, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;  // (out, in, k, k), (out) or undefined
+  int64_t stride, pad;
+};
+
+class Linear : public Module {
+ public:
+  Linear(const Init& init, int64_t in, int64_t out, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias;  // (out, in), (out)
+};
+
+// BatchNorm over channels of (n, c, h, w) or features of (n, c): weight=1, bias=0,
+// running_mean=0, running_var=1, num_batches_tracked (i64, for PyTorch compatibility).
+class BatchNorm : public Module {
+ public:
+  explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
+  Tensor forward(const Tensor& x) override;
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  float momentum, eps;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
+class MaxPool2d : public Module {
+ public:
+  MaxPool2d(int64_t k, int64_t stride) : k(k), stride(stride) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t k, stride;
+};
+
+class AvgPool2d : public Module {
+ public:
+  AvgPool2d(int64_t k, int64_t stride) : k(k), stride(stride) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t k, stride;
+};
+
+class AdaptiveAvgPool2d : public Module {
+ public:
+  AdaptiveAvgPool2d(int64_t oh, int64_t ow) : oh(oh), ow(ow) {}
+  Tensor forward(const Tensor& x) override;
+  int64_t oh, ow;
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+};
+
+// Children named "0", "1", ... like torch.nn.Sequential.
+class Sequential : public Module {
+ public:
+  Sequential& add(std::shared_ptr<Module> m);
+  Tensor forward(const Tensor& x) override;
+  size_t size() const { return layers_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<Module>> layers_;
+};
+
+}  // namespace stuckat

@@ -1,0 +1,74 @@
+// Parameter/buffer traversal and device moves for Module trees.
+#include "framework/nn/module.h"
+
+namespace stuckat {
+
+Tensor Module::register_parameter(const std::string& name, Tensor t) {
+  t.set_requires_grad(true);
+  params_.emplace_back(name, t);
+  return t;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor t) {
+  buffers_.emplace_back(name, t);
+  return t;
+}
+
+void Module::collect(const std::string& prefix, bool params, bool buffers, NamedTensorList& out) const {
+  if (params)
+    for (const auto& kv : params_) out.emplace_back(prefix + kv.first, kv.second);
+  if (buffers)
+    for (const auto& kv : buffers_) out.emplace_back(prefix + kv.first, kv.second);
+  for (const auto& kv : children_) kv.second->collect(prefix + kv.first + ".", params, buffers, out);
+}
+
+NamedTensorList Module::named_parameters() const {
+  NamedTensorList out;
+  collect("", true, false, out);
+  return out;
+}
+
+NamedTensorList Module::named_buffers() const {
+  NamedTensorList out;
+  collect("", false, true, out);
+  return out;
+}
+
+NamedTensorList Module::named_state() const {
+  NamedTensorList out;
+  collect("", true, true, out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& kv : named_parameters()) out.push_back(kv.second);
+  return out;
+}
+
+int64_t Module::parameter_count() const {
+  int64_t n = 0;
+  for (auto& kv : named_parameters()) n += kv.second.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& kv : children_) kv.second->train(on);
+}
+
+void Module::to(Device device) {
+  for (auto& kv : named_state()) {
+    Tensor& t = kv.second;
+    if (t.device() == device) continue;
+    Tensor moved = t.to(device);
+    // Swap the storage inside the shared impl so every handle (layers hold copies) follows.
+    TensorImpl* impl = t.impl();
+    impl->storage = moved.storage();
+    impl->offset = 0;
+    impl->strides = contiguous_strides(impl->shape);
+    impl->autograd.grad = Tensor();
+  }
+}
+
+}  // namespace stuckat

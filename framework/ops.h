@@ -1,0 +1,33 @@
+// Differentiable tensor operations. Each dispatches on the input's device to the kernels in
+// kernels/cpu (or kernels/cuda) and, when an input requires gradients, records a Node.
+// Shapes follow PyTorch: images are (n, c, h, w), weights (out, in, kh, kw) and (out, in).
+#pragma once
+#include "framework/tensor.h"
+
+namespace stuckat {
+
+// x: (n, c_in, h, w), w: (c_out, c_in, kh, kw), b: (c_out) or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t pad);
+// x: (n, in), w: (out, in), b: (out) or undefined.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+Tensor relu(const Tensor& x);
+Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride);
+Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride);
+Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow);
+// x: (n, c) or (n, c, h, w). In training mode uses batch statistics and updates the running
+// buffers in place; in eval mode uses the running buffers.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, bool training, float momentum, float eps);
+Tensor add(const Tensor& a, const Tensor& b);  // same shape
+// Differentiable reshape (a view when contiguous); one dimension may be -1.
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor flatten(const Tensor& x, int64_t start_dim = 1);
+// logits: (n, k), labels: (n) int32. Mean softmax cross-entropy, a one-element f32 tensor.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// Number of rows of logits whose first maximum equals the label (no gradient).
+int64_t count_correct(const Tensor& logits, const Tensor& labels);
+
+// Non-differentiable helpers used by autograd and optimisers.
+void add_inplace(Tensor& dst, const Tensor& src);  // dst += src, same shape and device
+
+}  // namespace stuckat

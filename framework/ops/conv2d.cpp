@@ -1,0 +1,62 @@
+// conv2d op: shape checks, device dispatch and its autograd node.
+#include "kernels/cpu/conv2d.h"
+
+#include "framework/autograd.h"
+#include "framework/ops.h"
+#include "framework/ops/op_checks.h"
+
+namespace stuckat {
+namespace {
+using namespace ops_detail;
+
+struct Conv2dBackward : Node {
+  Tensor x, w;
+  bool has_bias;
+  cpu::Conv2dShape s;
+  const char* name() const override { return "Conv2dBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy_in) override {
+    Tensor dy = dy_in.contiguous();
+    bool need_dx = next[0].fn || next[0].leaf;
+    Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
+    Tensor dw = Tensor::empty(w.shape(), DType::F32, w.device());
+    Tensor db = has_bias ? Tensor::empty({s.c_out}, DType::F32, w.device()) : Tensor();
+    if (x.device() != Device::CPU) no_cuda_kernel("conv2d backward");
+    cpu::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), need_dx ? dx.data<float>() : nullptr,
+                         dw.data<float>(), has_bias ? db.data<float>() : nullptr, s);
+    return {dx, dw, db};
+  }
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_t stride, int64_t pad) {
+  const char* op = "conv2d";
+  require_f32(op, "input", x_in);
+  require_f32(op, "weight", w_in);
+  require_dim(op, "input", x_in, 4);
+  require_dim(op, "weight", w_in, 4);
+  require_same_device(op, x_in, w_in);
+  require_same_device(op, x_in, b_in);
+  STUCKAT_CHECK(x_in.size(1) == w_in.size(1), "conv2d: input {} has {} channels, weight {} expects {}",
+                shape_str(x_in.shape()), x_in.size(1), shape_str(w_in.shape()), w_in.size(1));
+  STUCKAT_CHECK(stride >= 1 && pad >= 0, "conv2d: stride {} pad {}", stride, pad);
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
+  if (b.defined()) STUCKAT_CHECK(b.numel() == w.size(0), "conv2d: bias has {} values for {} filters", b.numel(), w.size(0));
+  cpu::Conv2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad};
+  STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d: input {} smaller than kernel {}",
+                shape_str(x.shape()), shape_str(w.shape()));
+  Tensor y = Tensor::empty({s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
+  if (x.device() != Device::CPU) no_cuda_kernel(op);
+  cpu::conv2d_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+    auto node = std::make_shared<Conv2dBackward>();
+    node->x = x.detach();
+    node->w = w.detach();
+    node->has_bias = b.defined();
+    node->s = s;
+    connect(y, node, {&x_in, &w_in, &b_in});
+  }
+  return y;
+}
+
+}  // namespace stuckat

@@ -1,0 +1,121 @@
+// Caching allocators: freed blocks are kept in per-size free lists and reused, because a
+// training step allocates the same set of sizes every batch.
+#include "framework/storage.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "framework/error.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/memory.h"
+#endif
+
+namespace stuckat {
+namespace {
+
+constexpr size_t kAlignment = 64;  // one cache line; also enough for AVX-512 loads
+
+size_t round_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+void* system_alloc(size_t bytes, Device device) {
+  if (device == Device::CPU) {
+    void* p = std::aligned_alloc(kAlignment, bytes);
+    if (!p) throw Error(fmt::format("out of host memory allocating {} bytes", bytes));
+    return p;
+  }
+#ifdef STUCKAT_WITH_CUDA
+  return cuda::device_malloc(bytes);
+#else
+  throw Error("this build of stuckat has no CUDA backend");
+#endif
+}
+
+void system_free(void* p, Device device) {
+  if (device == Device::CPU) {
+    std::free(p);
+    return;
+  }
+#ifdef STUCKAT_WITH_CUDA
+  cuda::device_free(p);
+#endif
+}
+
+class CachingAllocator {
+ public:
+  explicit CachingAllocator(Device device) : device_(device) {}
+  ~CachingAllocator() { release(); }
+
+  void* allocate(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        return p;
+      }
+    }
+    return system_alloc(bytes, device_);
+  }
+
+  void deallocate(void* p, size_t bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_[bytes].push_back(p);
+  }
+
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& kv : free_)
+      for (void* p : kv.second) system_free(p, device_);
+    free_.clear();
+  }
+
+ private:
+  Device device_;
+  std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;
+};
+
+CachingAllocator& allocator_for(Device device) {
+  // Leaked on purpose: storages may be destroyed during static destruction.
+  static CachingAllocator* cpu = new CachingAllocator(Device::CPU);
+  static CachingAllocator* gpu = new CachingAllocator(Device::CUDA);
+  return device == Device::CPU ? *cpu : *gpu;
+}
+
+}  // namespace
+
+Storage::Storage(size_t bytes, Device device) : bytes_(round_up(bytes == 0 ? 1 : bytes)), device_(device) {
+  data_ = allocator_for(device).allocate(bytes_);
+}
+
+Storage::~Storage() { allocator_for(device_).deallocate(data_, bytes_); }
+
+void release_cached_memory() {
+  allocator_for(Device::CPU).release();
+#ifdef STUCKAT_WITH_CUDA
+  if (cuda_available()) allocator_for(Device::CUDA).release();
+#endif
+}
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst_device == Device::CPU && src_device == Device::CPU) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+#ifdef STUCKAT_WITH_CUDA
+  cuda::copy(dst, dst_device == Device::CUDA, src, src_device == Device::CUDA, bytes);
+#else
+  throw Error("this build of stuckat has no CUDA backend");
+#endif
+}
+
+#ifndef STUCKAT_WITH_CUDA
+bool cuda_available() { return false; }
+#endif
+
+}  // namespace stuckat

@@ -1,0 +1,32 @@
+// The training and evaluation loops shared by the CLI, the benchmarks and (later) sweeps:
+// one epoch of shuffled mini-batch SGD, and a no-grad pass over a dataset.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "framework/data/dataset.h"
+#include "framework/nn/module.h"
+#include "framework/optim/sgd.h"
+
+namespace stuckat {
+
+struct EpochStats {
+  double loss = 0;       // mean over images
+  double accuracy = 0;   // fraction correct
+  int64_t images = 0;
+  double seconds = 0;
+  bool finite = true;    // false when a batch loss was NaN or inf (the epoch stops there)
+};
+
+// Called after each batch with (batch index, number of batches, running mean loss).
+using BatchCallback = std::function<void(int64_t, int64_t, double)>;
+
+// One epoch over `data` in the order random_permutation(n, seed, epoch); the last batch may be
+// smaller (as PyTorch's DataLoader with drop_last=False).
+EpochStats train_epoch(Module& model, Sgd& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
+                       const BatchCallback& on_batch = nullptr);
+
+// Mean loss and accuracy over `data` in eval mode, without gradients, in order.
+EpochStats evaluate(Module& model, const Dataset& data, int64_t batch);
+
+}  // namespace stuckat

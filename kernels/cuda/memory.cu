@@ -1,0 +1,37 @@
+// CUDA memory primitives behind the device-side caching allocator (framework/storage.cpp).
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/memory.h"
+
+#include "framework/device.h"
+
+namespace stuckat {
+
+bool cuda_available() { return cuda::device_count() > 0; }
+
+namespace cuda {
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+void* device_malloc(size_t bytes) {
+  void* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, bytes));
+  return p;
+}
+
+void device_free(void* p) { cudaFree(p); }
+
+void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes) {
+  cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
+                                   : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+}
+
+}  // namespace cuda
+}  // namespace stuckat

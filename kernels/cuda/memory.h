@@ -1,0 +1,14 @@
+// Plain C++ declarations of the CUDA memory primitives, so host code can call them without
+// including CUDA headers. Implemented in memory.cu.
+#pragma once
+#include <cstddef>
+
+namespace stuckat::cuda {
+
+int device_count();                  // 0 when no driver or no GPU
+void* device_malloc(size_t bytes);   // throws CudaError
+void device_free(void* p);
+// Synchronous copy; each side is on the GPU when its flag is true.
+void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);
+
+}  // namespace stuckat::cuda

@@ -1,0 +1,52 @@
+// ResNet-18 (CIFAR variant) construction and forward pass.
+#include "models/resnet.h"
+
+#include "framework/ops.h"
+
+namespace stuckat {
+
+BasicBlock::BasicBlock(const Init& init, int64_t in, int64_t out, int64_t stride) {
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(init.child("conv1"), in, out, 3, stride, 1, false));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm>(out));
+  conv2_ = register_module("conv2", std::make_shared<Conv2d>(init.child("conv2"), out, out, 3, 1, 1, false));
+  bn2_ = register_module("bn2", std::make_shared<BatchNorm>(out));
+  if (stride != 1 || in != out) {
+    shortcut_ = register_module("shortcut", std::make_shared<Sequential>());
+    shortcut_->add(std::make_shared<Conv2d>(init.child("shortcut.0"), in, out, 1, stride, 0, false));
+    shortcut_->add(std::make_shared<BatchNorm>(out));
+  }
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  h = bn2_->forward(conv2_->forward(h));
+  return relu(add(h, shortcut_ ? shortcut_->forward(x) : x));
+}
+
+ResNet18::ResNet18(uint64_t seed, int64_t in_channels, int64_t num_classes) {
+  Init root{seed, ""};
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(root.child("conv1"), in_channels, 64, 3, 1, 1, false));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm>(64));
+  const int64_t widths[4] = {64, 128, 256, 512};
+  int64_t in = 64;
+  for (int stage = 0; stage < 4; ++stage) {
+    std::string name = "layer" + std::to_string(stage + 1);
+    layers_[stage] = register_module(name, std::make_shared<Sequential>());
+    int64_t stride = stage == 0 ? 1 : 2;
+    for (int b = 0; b < 2; ++b) {
+      Init block = root.child(name + "." + std::to_string(b));
+      layers_[stage]->add(std::make_shared<BasicBlock>(block, in, widths[stage], b == 0 ? stride : 1));
+      in = widths[stage];
+    }
+  }
+  fc_ = register_module("fc", std::make_shared<Linear>(root.child("fc"), 512, num_classes));
+}
+
+Tensor ResNet18::forward(const Tensor& x) {
+  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  for (auto& stage : layers_) h = stage->forward(h);
+  h = adaptive_avg_pool2d(h, 1, 1);  // (n, 512, 1, 1)
+  return fc_->forward(flatten(h, 1));
+}
+
+}  // namespace stuckat
