@@ -35,7 +35,7 @@ int run(EvalFlags& f) {
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
   std::shared_ptr<Module> model = make_model(spec, 0);
-  load_checkpoint(f.checkpoint, *model);
+  load_checkpoint(f.checkpoint, *model, spec.name());
   model->to(device);
   EpochStats st = evaluate(*model, data.test, f.batch);
   nlohmann::json out = {{"model", spec.name()},
