@@ -15,8 +15,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    std::fprintf(stderr, "stuckat: %s (see --help)\n", e.what());
+    return 2;
   }
   try {
     if (app.got_subcommand("train")) return run_train();

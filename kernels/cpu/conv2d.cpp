@@ -1,0 +1,105 @@
+// Fast float conv2d: im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, OpenBLAS
+// for large layers), OpenMP over the batch with BLAS single-threaded inside (gemm.h). Per image:
+//   forward   y_n (c_out, P)  = W (c_out, K) * col_n (K, P) + b          K = c_in*kh*kw, P = h_out*w_out
+//   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T
+//             dcol (K, P)     = W^T * dy_n, then col2im -> dx_n
+// dW and db are summed in one partial buffer per thread and reduced in thread order, so a run is
+// bit-reproducible for a fixed thread count. 1x1 / stride 1 / pad 0 convs skip the lowering.
+#include <omp.h>
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/small_gemm.h"
+
+namespace stuckat::cpu {
+namespace {
+
+bool is_pointwise(const Conv2dShape& s) { return s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0; }
+
+}  // namespace
+
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
+  ensure_single_threaded_blas();
+  const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
+  const bool pointwise = is_pointwise(s);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < s.n; ++n) {
+    thread_local std::vector<float> col_buffer;
+    const float* xn = x + n * s.c_in * s.h * s.w;
+    const float* col = xn;
+    if (!pointwise) {
+      float* lowered = grow_workspace(col_buffer, k * p);
+      im2col(xn, lowered, s);
+      col = lowered;
+    }
+    float* yn = y + n * s.c_out * p;
+    if (b)  // start from the bias and let the GEMM accumulate onto it
+      for (int64_t co = 0; co < s.c_out; ++co)
+        for (int64_t i = 0; i < p; ++i) yn[co * p + i] = b[co];
+    gemm_strided_a(s.c_out, p, k, w, k, 1, col, p, yn, p, b != nullptr);
+  }
+}
+
+void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                     const Conv2dShape& s) {
+  ensure_single_threaded_blas();
+  const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
+  const int64_t dw_size = s.c_out * k, partial_size = dw_size + s.c_out;  // dW then db
+  const bool pointwise = is_pointwise(s);
+  const int threads = omp_get_max_threads();
+  thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team
+  float* partials = grow_workspace(partial_buffer, threads * partial_size);
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    const int team = omp_get_num_threads();
+    float* dw_part = partials + t * partial_size;
+    float* db_part = dw_part + dw_size;
+    std::memset(dw_part, 0, static_cast<size_t>(partial_size) * sizeof(float));
+    thread_local std::vector<float> col_buffer, dcol_buffer;
+
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n) {
+      const float* xn = x + n * s.c_in * s.h * s.w;
+      const float* dyn = dy + n * s.c_out * p;
+      const float* col = xn;
+      if (!pointwise) {
+        float* lowered = grow_workspace(col_buffer, k * p);
+        im2col(xn, lowered, s);
+        col = lowered;
+      }
+      gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
+      if (db)
+        for (int64_t co = 0; co < s.c_out; ++co) {
+          float sum = 0.0f;
+          for (int64_t i = 0; i < p; ++i) sum += dyn[co * p + i];
+          db_part[co] += sum;
+        }
+      if (dx) {
+        float* dxn = dx + n * s.c_in * s.h * s.w;
+        float* dcol = pointwise ? dxn : grow_workspace(dcol_buffer, k * p);
+        gemm_strided_a(k, p, s.c_out, w, 1, k, dyn, p, dcol, p, false);  // W^T: A(i, c) = w[c * k + i]
+        if (!pointwise) col2im(dcol, dxn, s);
+      }
+    }  // implicit barrier: every partial is complete before the reduction
+
+    // Reduce in thread order 0, 1, ... (fixed for a fixed team size), split by element.
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < partial_size; ++i) {
+      if (i >= dw_size && !db) continue;
+      float sum = 0.0f;
+      for (int u = 0; u < team; ++u) sum += partials[u * partial_size + i];
+      if (i < dw_size)
+        dw[i] = sum;
+      else
+        db[i - dw_size] = sum;
+    }
+  }
+}
+
+}  // namespace stuckat::cpu

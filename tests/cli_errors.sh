@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Bad input to bin/stuckat: each case must exit 2 with exactly one line on stderr that names
+# the offending file or flag. Usage: cli_errors.sh path/to/stuckat
+set -u
+bin="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+
+expect() {  # expect NAME NEEDLE -- command...
+  local name="$1" needle="$2"
+  shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local code=$? lines
+  lines=$(wc -l <"$tmp/err")
+  if [ "$code" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$needle" "$tmp/err"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    echo "FAIL $name: exit $code, $lines stderr lines, expected '$needle' in:"
+    cat "$tmp/err"
+  fi
+}
+
+# Data files.
+mkdir -p "$tmp/mnist" "$tmp/cifar"
+labels() { printf '\x00\x00\x08\x01\x00\x00\x00\x02\x03\x07' >"$1"; }  # 2 valid labels
+labels "$tmp/mnist/train-labels-idx1-ubyte"
+labels "$tmp/mnist/t10k-labels-idx1-ubyte"
+printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c' >"$tmp/mnist/t10k-images-idx3-ubyte"
+head -c 1568 /dev/zero >>"$tmp/mnist/t10k-images-idx3-ubyte"  # a valid 2-image test file
+printf 'not an idx file at all' >"$tmp/mnist/train-images-idx3-ubyte"
+expect "wrong-magic IDX" "train-images-idx3-ubyte" -- "$bin" train --data mnist --data-dir "$tmp/mnist" --out "$tmp/r"
+printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c\x00\x01' >"$tmp/mnist/train-images-idx3-ubyte"
+expect "truncated IDX" "train-images-idx3-ubyte" -- "$bin" train --data mnist --data-dir "$tmp/mnist" --out "$tmp/r"
+expect "mnist without dir" "--data-dir" -- "$bin" train --data mnist --out "$tmp/r"
+head -c 3074 /dev/zero >"$tmp/cifar/data_batch_1.bin"
+for f in 2 3 4 5; do head -c 3073 /dev/zero >"$tmp/cifar/data_batch_$f.bin"; done
+head -c 3073 /dev/zero >"$tmp/cifar/test_batch.bin"
+expect "CIFAR size" "data_batch_1.bin" -- "$bin" train --model vgg11 --data cifar10 --data-dir "$tmp/cifar" --out "$tmp/r"
+expect "unknown data" "imagenet" -- "$bin" train --data imagenet --out "$tmp/r"
+expect "unknown model" "lenet7" -- "$bin" train --model lenet7 --data synthetic --out "$tmp/r"
+expect "model/data shapes" "--resize 32 --channels 3" -- "$bin" train --model vgg11 --data synthetic --out "$tmp/r"
+expect "bad device" "--device" -- "$bin" train --data synthetic --device tpu --out "$tmp/r"
+expect "bad batch" "--batch" -- "$bin" train --data synthetic --batch 0 --out "$tmp/r"
+expect "unknown flag" "--frobnicate" -- "$bin" train --frobnicate
+
+# Checkpoints.
+printf '\x10\x00\x00\x00\x00\x00\x00\x00{not json at all' >"$tmp/bad.safetensors"
+expect "header not JSON" "bad.safetensors" -- "$bin" eval --checkpoint "$tmp/bad.safetensors" --data synthetic
+expect "missing checkpoint" "nothere.safetensors" -- "$bin" eval --checkpoint "$tmp/nothere.safetensors" --data synthetic
+"$bin" train --model lenet5 --data synthetic --limit-train 64 --limit-test 64 --epochs 1 --out "$tmp/run" >/dev/null 2>&1 ||
+  { echo "FAIL: training the fixture checkpoint"; fail=$((fail + 1)); }
+expect "checkpoint of another model" "vgg11" -- "$bin" eval --checkpoint "$tmp/run/checkpoint.safetensors" --model vgg11 \
+  --data synthetic --resize 32 --channels 3
+
+echo "cli_errors: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
