@@ -1,0 +1,144 @@
+// load_data: picks the reader for a dataset name, finds its files, and turns the raw records
+// into normalised train/test Datasets.
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "framework/data/cifar_reader.h"
+#include "framework/data/dataset.h"
+#include "framework/data/idx_reader.h"
+#include "framework/data/image_transforms.h"
+#include "framework/data/normalization.h"
+#include "framework/data/synthetic.h"
+#include "framework/error.h"
+
+namespace stuckat {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Debian's dataset-fashion-mnist package installs the four gzip'd IDX files here.
+const char* const kFashionMnistDefaultDir = "/usr/share/datasets/fashion-mnist";
+
+void check_directory(const std::string& dir, const std::string& dataset_name) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    throw_input_error("data directory {} (--data-dir) for {} does not exist or is not a directory", dir, dataset_name);
+}
+
+// The IDX file `base` in dir: gzip'd or not, under its usual name or the dotted variant
+// ("train-images.idx3-ubyte") some mirrors use.
+std::string find_idx_file(const std::string& dir, const std::string& base) {
+  std::string dotted = base;
+  dotted.replace(dotted.find("-idx"), 4, ".idx");
+  std::vector<std::string> candidates = {base + ".gz", base, dotted + ".gz", dotted};
+  for (const std::string& name : candidates) {
+    fs::path p = fs::path(dir) / name;
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return p.string();
+  }
+  throw_input_error("data directory {} has neither {}.gz nor {} (an IDX file of MNIST or Fashion-MNIST)", dir,
+                    (fs::path(dir) / base).string(), (fs::path(dir) / base).string());
+}
+
+RawImages read_idx_split_checked(const std::string& dir, const std::string& prefix, const std::string& name) {
+  std::string images_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
+  std::string labels_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
+  RawImages raw = read_idx_split(images_path, labels_path);
+  if (raw.height != 28 || raw.width != 28)
+    throw_input_error("{} holds {}x{} images, expected 28x28 for {}", images_path, raw.height, raw.width, name);
+  return raw;
+}
+
+DataSplit load_idx(const DataOptions& o, const ChannelNormalization& norm) {
+  std::string dir = o.dir;
+  if (dir.empty()) {
+    if (o.name != "fashion-mnist")
+      throw_input_error("{} has no default data directory: pass --data-dir with the folder holding "
+                        "train-images-idx3-ubyte(.gz) and the other three IDX files",
+                        o.name);
+    dir = kFashionMnistDefaultDir;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      throw_input_error("the default fashion-mnist directory {} does not exist: install Debian's "
+                        "dataset-fashion-mnist package or pass --data-dir",
+                        dir);
+  }
+  check_directory(dir, o.name);
+  ImageLayout layout = resolve_layout(o.name, 1, 28, 28, o.resize, o.channels);
+  DataSplit split;
+  split.train = make_dataset(read_idx_split_checked(dir, "train", o.name), o.limit_train, layout, norm);
+  split.test = make_dataset(read_idx_split_checked(dir, "t10k", o.name), o.limit_test, layout, norm);
+  return split;
+}
+
+// The folder holding the batch files: dir itself or the cifar-10-batches-bin/ the archive unpacks to.
+std::string find_cifar_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::path nested = fs::path(dir) / "cifar-10-batches-bin";
+  if (!fs::exists(fs::path(dir) / "data_batch_1.bin", ec) && fs::is_directory(nested, ec)) return nested.string();
+  return dir;
+}
+
+std::string require_file(const std::string& dir, const std::string& name) {
+  fs::path p = fs::path(dir) / name;
+  std::error_code ec;
+  if (!fs::is_regular_file(p, ec))
+    throw_input_error("CIFAR-10 batch file {} is missing (expected data_batch_1..5.bin and test_batch.bin)",
+                      p.string());
+  return p.string();
+}
+
+DataSplit load_cifar10(const DataOptions& o) {
+  if (o.dir.empty())
+    throw_input_error("cifar10 has no default data directory: pass --data-dir with the folder holding "
+                      "data_batch_1..5.bin and test_batch.bin (or cifar-10-batches-bin/)");
+  check_directory(o.dir, o.name);
+  std::string dir = find_cifar_dir(o.dir);
+  std::vector<std::string> train_files;
+  for (int b = 1; b <= 5; ++b) train_files.push_back(require_file(dir, "data_batch_" + std::to_string(b) + ".bin"));
+  std::string test_file = require_file(dir, "test_batch.bin");
+  ImageLayout layout = resolve_layout(o.name, 3, 32, 32, o.resize, o.channels);
+  DataSplit split;
+  split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, kCifar10Normalization);
+  split.test = make_dataset(read_cifar_batches({test_file}, o.limit_test), 0, layout, kCifar10Normalization);
+  return split;
+}
+
+DataSplit load_synthetic(const DataOptions& o) {
+  if (o.synthetic_channels < 1)
+    throw_input_error("synthetic channels {} is not supported: expected >= 1", o.synthetic_channels);
+  if (o.synthetic_size < 1)
+    throw_input_error("synthetic image size {} is not supported: expected >= 1", o.synthetic_size);
+  if (o.synthetic_train < 0 || o.synthetic_test < 0)
+    throw_input_error("synthetic split sizes {} (train) and {} (test) must be >= 0", o.synthetic_train,
+                      o.synthetic_test);
+  ImageLayout layout =
+      resolve_layout(o.name, o.synthetic_channels, o.synthetic_size, o.synthetic_size, o.resize, o.channels);
+  // Only the records kept are generated: each sample depends on its index alone.
+  auto kept = [](int64_t total, int64_t limit) { return limit > 0 ? std::min(total, limit) : total; };
+  DataSplit split;
+  split.train = make_dataset(make_synthetic_images(kept(o.synthetic_train, o.limit_train), o.synthetic_channels,
+                                                   o.synthetic_size, o.seed, SyntheticSplit::Train),
+                             0, layout, kSyntheticNormalization);
+  split.test = make_dataset(make_synthetic_images(kept(o.synthetic_test, o.limit_test), o.synthetic_channels,
+                                                  o.synthetic_size, o.seed, SyntheticSplit::Test),
+                            0, layout, kSyntheticNormalization);
+  return split;
+}
+
+}  // namespace
+
+DataSplit load_data(const DataOptions& options) {
+  if (options.limit_train < 0 || options.limit_test < 0)
+    throw_input_error("record limits must be >= 0 (0: all), got {} (train) and {} (test)", options.limit_train,
+                      options.limit_test);
+  if (options.name == "fashion-mnist") return load_idx(options, kFashionMnistNormalization);
+  if (options.name == "mnist") return load_idx(options, kMnistNormalization);
+  if (options.name == "cifar10") return load_cifar10(options);
+  if (options.name == "synthetic") return load_synthetic(options);
+  throw_input_error("unknown dataset '{}': expected one of fashion-mnist, mnist, cifar10, synthetic", options.name);
+}
+
+}  // namespace stuckat
