@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the default data need.
+# The benchmarks' extra packages (PyTorch, scipy) are in scripts/install-bench-deps.sh.
+set -euo pipefail
+pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
+      libomp-dev dataset-fashion-mnist)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
