@@ -13,11 +13,11 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def normalization(name):
+def normalization(prefix):
     # Same constants as the C++ loader: parsed from its header so they cannot drift.
     text = (ROOT / "framework/data/normalization.h").read_text()
-    m = re.search(name + r"\s*=\s*\{\s*\d+,\s*\{([^}]*)\},\s*\{([^}]*)\}", text)
-    return float(m.group(1).split(",")[0]), float(m.group(2).split(",")[0])
+    value = lambda name: float(re.search(r"inline constexpr double " + name + r" = ([0-9.]+);", text).group(1))
+    return value(prefix + "Mean"), value(prefix + "Std")
 
 
 def read_idx(path):
@@ -31,7 +31,7 @@ def load(data_dir, split):
     prefix = "train" if split == "train" else "t10k"
     x = read_idx(Path(data_dir) / f"{prefix}-images-idx3-ubyte.gz").astype(np.float32) / 255.0
     y = read_idx(Path(data_dir) / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
-    mean, std = normalization("kFashionMnistNormalization")
+    mean, std = normalization("kFashionMnist")
     return torch.from_numpy((x - mean) / std).unsqueeze(1).contiguous(), torch.from_numpy(y)
 
 

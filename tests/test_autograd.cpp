@@ -170,3 +170,16 @@ TEST_CASE("reshape and flatten pass gradients back in the input's shape", "[auto
   REQUIRE(x.grad().shape() == x.shape());
   REQUIRE(x.grad().to_vector() == dy.to_vector());
 }
+
+TEST_CASE("relu after max-pool equals max-pool after relu, values and gradients", "[autograd]") {
+  // LeNet-5 applies ReLU after the pool to touch fewer values; this is the identity it relies on.
+  Tensor x1 = random_tensor({3, 4, 8, 6}, 22, true);
+  Tensor x2 = x1.detach().clone();
+  x2.set_requires_grad(true);
+  Tensor a = relu(max_pool2d(x1, 2, 2)), b = max_pool2d(relu(x2), 2, 2);
+  REQUIRE(a.to_vector() == b.to_vector());
+  Tensor dy = random_tensor(a.shape(), 23);
+  run_backward(a, dy);
+  run_backward(b, dy);
+  REQUIRE(x1.grad().to_vector() == x2.grad().to_vector());
+}
