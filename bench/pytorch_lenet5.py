@@ -62,6 +62,8 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit-train", type=int, default=0)
+    ap.add_argument("--save", help="also write the trained state_dict with safetensors.torch.save_file "
+                    "(then: stuckat eval --checkpoint FILE --model lenet5 must give the same test_acc)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -100,6 +102,9 @@ def main():
             loss_sum += F.cross_entropy(out, yte[start: start + 1000], reduction="sum").item()
             correct += (out.argmax(1) == yte[start: start + 1000]).sum().item()
     eval_seconds = time.perf_counter() - t0
+    if args.save:
+        from safetensors.torch import save_file
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, args.save)
     print(json.dumps({
         "impl": f"pytorch {torch.__version__}",
         "threads": args.threads,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A run interrupted after epoch 1 and resumed to epoch 3 must end with the same checkpoint,
+# optimizer state and metrics as an uninterrupted 3-epoch run (same seed and threads).
+# Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
+set -u
+bin="$1"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+common=(train --model lenet5 --data synthetic --limit-train 256 --limit-test 64 --batch 32 --momentum 0.9
+        --threads 2 --seed 3)
+fail=0
+"$bin" "${common[@]}" --epochs 3 --out "$tmp/full" >/dev/null 2>&1 || { echo "FAIL: full run"; fail=1; }
+"$bin" "${common[@]}" --epochs 1 --out "$tmp/part" >/dev/null 2>&1 || { echo "FAIL: first part"; fail=1; }
+"$bin" "${common[@]}" --epochs 3 --out "$tmp/part" --resume >/dev/null 2>&1 || { echo "FAIL: resumed part"; fail=1; }
+for f in checkpoint.safetensors train_state.safetensors; do
+  cmp -s "$tmp/full/$f" "$tmp/part/$f" || { echo "FAIL: $f differs after resume"; fail=1; }
+done
+# Metrics agree except for timings.
+strip() { sed -E 's/"(train_images_per_s|train_seconds|eval_images_per_s)":[0-9.e+-]+,?//g' "$1"; }
+[ "$(strip "$tmp/full/metrics.jsonl")" = "$(strip "$tmp/part/metrics.jsonl")" ] ||
+  { echo "FAIL: metrics differ after resume"; fail=1; }
+[ "$(wc -l <"$tmp/part/metrics.jsonl")" -eq 3 ] || { echo "FAIL: metrics.jsonl should have 3 rows"; fail=1; }
+ls "$tmp/part" | grep -q '\.tmp$' && { echo "FAIL: a .tmp file was left behind"; fail=1; }
+"$bin" "${common[@]}" --epochs 4 --lr 0.05 --out "$tmp/part" --resume >/dev/null 2>"$tmp/err"
+code=$?
+if [ "$code" -ne 2 ] || ! grep -q "resume" "$tmp/err"; then echo "FAIL: resume with other settings: exit $code"; fail=1; fi
+if [ "$fail" -eq 0 ]; then echo "cli_resume: 1 passed, 0 failed"; else echo "cli_resume: 0 passed, 1 failed"; fi
+exit "$fail"
