@@ -252,6 +252,48 @@ TEST_CASE("conv2d fast path matches the reference", "[kernels]") {
   }
 }
 
+// The fast path picks among several kernels by shape (conv2d.cpp, conv2d_direct.cpp); every
+// branch gets at least one shape here, with the same checks as above. Fields:
+// {n, c_in, h, w, c_out, kh, kw, stride, pad}.
+TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[kernels]") {
+  ThreadCountGuard guard;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    INFO("threads=" << threads);
+    for (const Conv2dShape& s : {
+             // 16 output channels per vector, rows of 10 / 28 (two 14-pixel blocks) / 7 / 1 pixels
+             Conv2dShape{3, 6, 14, 14, 16, 5, 5, 1, 0},
+             Conv2dShape{1, 3, 28, 28, 16, 3, 3, 1, 1},
+             Conv2dShape{3, 3, 7, 7, 32, 3, 3, 1, 1},
+             Conv2dShape{1, 1, 3, 1, 16, 3, 1, 1, 0},
+             Conv2dShape{3, 6, 9, 9, 20, 3, 3, 1, 1},   // 20 = a full and a partial channel vector
+             Conv2dShape{64, 6, 14, 14, 16, 5, 5, 1, 0},  // LeNet conv2 at the training batch
+             // stride 2 always vectorises over channels, also for few of them
+             Conv2dShape{3, 3, 28, 28, 32, 3, 3, 2, 1},
+             Conv2dShape{1, 6, 10, 10, 20, 5, 5, 2, 2},
+             Conv2dShape{3, 1, 28, 28, 6, 5, 5, 2, 2},
+             // a 1x1 kernel that is not a plain GEMM (padding / stride), k 1 with pad 1 also
+             // puts dx on the im2col path (pad > k-1) while dw stays direct
+             Conv2dShape{3, 3, 7, 7, 16, 1, 1, 1, 1},
+             Conv2dShape{3, 3, 7, 7, 6, 1, 1, 2, 0},
+             // few output channels over wide rows: vectorised over the width
+             Conv2dShape{64, 1, 28, 28, 6, 5, 5, 1, 2},  // LeNet conv1 at the training batch
+             Conv2dShape{3, 1, 28, 28, 6, 5, 5, 1, 2},
+             Conv2dShape{3, 3, 10, 40, 6, 3, 3, 1, 1},  // 40 pixels: a 32-pixel and an 8-pixel block
+             Conv2dShape{1, 3, 10, 10, 12, 3, 3, 1, 0},  // 12 channels = two groups of 6
+             Conv2dShape{3, 2, 6, 20, 9, 3, 5, 1, 1},    // groups of 5 and 4, kh != kw
+             Conv2dShape{3, 2, 1, 16, 1, 1, 3, 1, 0},    // one output channel, one row
+             // weight gradient kernel past its widest tap count (kw 9 > 7): im2col for dW
+             Conv2dShape{2, 2, 12, 12, 6, 3, 9, 1, 4},
+             // stride 3: no direct kernel at all
+             Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
+             // too large a share of the batch per thread for the dW kernel's L2 budget
+             Conv2dShape{2, 16, 64, 64, 16, 3, 3, 1, 1},
+         })
+      check_conv2d_fast(s, 400);
+  }
+}
+
 TEST_CASE("linear fast path matches the reference", "[kernels]") {
   ThreadCountGuard guard;
   for (int threads : {1, 2, 3}) {

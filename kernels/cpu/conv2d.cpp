@@ -1,4 +1,5 @@
-// Fast float conv2d: im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, OpenBLAS
+// Fast float conv2d. With AVX-512 most shapes take the direct kernels of conv2d_direct.h
+// (forward, and the input gradient at stride 1); everything else is im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, OpenBLAS
 // for large layers), OpenMP over the batch with BLAS single-threaded inside (gemm.h). Per image:
 //   forward   y_n (c_out, P)  = W (c_out, K) * col_n (K, P) + b          K = c_in*kh*kw, P = h_out*w_out
 //   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/small_gemm.h"
@@ -26,6 +28,8 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   ensure_single_threaded_blas();
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const bool pointwise = is_pointwise(s);
+  // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
+  if (!pointwise && conv2d_forward_direct(x, w, b, y, s)) return;
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < s.n; ++n) {
     thread_local std::vector<float> col_buffer;
@@ -50,6 +54,10 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const int64_t dw_size = s.c_out * k, partial_size = dw_size + s.c_out;  // dW then db
   const bool pointwise = is_pointwise(s);
+  // The direct kernels cover stride-1 layers; whatever they did not do, the loop below does.
+  const bool dx_done = dx && !pointwise && conv2d_backward_dx_direct(w, dy, dx, s);
+  const bool weights_done = !pointwise && conv2d_backward_weights_direct(x, dy, dw, db, s);
+  if (weights_done && (dx_done || !dx)) return;
   const int threads = omp_get_max_threads();
   thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team
   float* partials = grow_workspace(partial_buffer, threads * partial_size);
@@ -67,20 +75,22 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
     for (int64_t n = 0; n < s.n; ++n) {
       const float* xn = x + n * s.c_in * s.h * s.w;
       const float* dyn = dy + n * s.c_out * p;
-      const float* col = xn;
-      if (!pointwise) {
-        float* lowered = grow_workspace(col_buffer, k * p);
-        im2col(xn, lowered, s);
-        col = lowered;
-      }
-      gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
-      if (db)
-        for (int64_t co = 0; co < s.c_out; ++co) {
-          float sum = 0.0f;
-          for (int64_t i = 0; i < p; ++i) sum += dyn[co * p + i];
-          db_part[co] += sum;
+      if (!weights_done) {
+        const float* col = xn;
+        if (!pointwise) {
+          float* lowered = grow_workspace(col_buffer, k * p);
+          im2col(xn, lowered, s);
+          col = lowered;
         }
-      if (dx) {
+        gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
+        if (db)
+          for (int64_t co = 0; co < s.c_out; ++co) {
+            float sum = 0.0f;
+            for (int64_t i = 0; i < p; ++i) sum += dyn[co * p + i];
+            db_part[co] += sum;
+          }
+      }
+      if (dx && !dx_done) {
         float* dxn = dx + n * s.c_in * s.h * s.w;
         float* dcol = pointwise ? dxn : grow_workspace(dcol_buffer, k * p);
         gemm_strided_a(k, p, s.c_out, w, 1, k, dyn, p, dcol, p, false);  // W^T: A(i, c) = w[c * k + i]
@@ -91,7 +101,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
     // Reduce in thread order 0, 1, ... (fixed for a fixed team size), split by element.
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < partial_size; ++i) {
-      if (i >= dw_size && !db) continue;
+      if (weights_done || (i >= dw_size && !db)) continue;
       float sum = 0.0f;
       for (int u = 0; u < team; ++u) sum += partials[u * partial_size + i];
       if (i < dw_size)

@@ -1,0 +1,396 @@
+// Direct AVX-512 convolution (see conv2d_direct.h). Two register-blocked kernels, each run per
+// image on zero-padded input planes (c_in, hp, wp), so no tap needs a bounds check:
+//   channel-vectorised: one zmm holds 16 output channels of one output pixel; a block of up to
+//     14 pixels of an output row keeps 14 accumulators, and every tap (ci, ky, kx) costs one
+//     load of 16 repacked weights plus one broadcast input value per pixel. Used when c_out
+//     fills the 16 lanes better than the output width does (conv2 of LeNet, VGG/ResNet layers).
+//   width-vectorised (stride 1): one zmm holds 16 consecutive output pixels of one channel; up
+//     to 8 channels x 32 pixels of a row are accumulated together, every tap costs one or two
+//     unaligned input loads plus one weight broadcast per channel. Used for few output
+//     channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
+// OpenMP splits the batch; each thread pads its images into its own scratch planes.
+// The fixed-count loops over accumulators carry `#pragma GCC unroll`: without it GCC 12 at -O3
+// keeps the accumulator arrays on the stack and stores them back on every iteration (-O2 does
+// not), which costs the weight-gradient kernel 4x.
+#include "kernels/cpu/conv2d_direct.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#endif
+
+namespace stuckat::cpu {
+
+#ifdef __AVX512F__
+namespace {
+
+constexpr int64_t kLanes = 16;
+constexpr int kMaxBlockPixels = 14;  // channel-vectorised: 14 accumulators + weights + broadcast
+constexpr int kMaxGroupChannels = 8;  // width-vectorised: 8 channels x 2 vectors = 16 accumulators
+
+__mmask16 first_lanes(int64_t count) {  // the first clamp(count, 0, 16) lanes
+  if (count <= 0) return 0;
+  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
+}
+
+// Sum of the 16 lanes in a fixed order. (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized
+// inside its own header, GCC bug 105593.)
+float lane_sum(__m512 v) {
+  alignas(64) float lanes[kLanes];
+  _mm512_store_ps(lanes, v);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < kLanes; ++i) sum += lanes[i];
+  return sum;
+}
+
+// Geometry of one image's convolution once its input is padded.
+struct PaddedConv {
+  int64_t c_in, hp, wp;  // padded input planes
+  int64_t c_out, kh, kw, stride, ho, wo;
+  int64_t taps() const { return c_in * kh * kw; }
+};
+
+// Offset of tap t = (ci, ky, kx) from an output pixel's top-left input element.
+std::vector<int64_t> tap_offsets(const PaddedConv& p) {
+  std::vector<int64_t> offsets(static_cast<size_t>(p.taps()));
+  for (int64_t ci = 0, t = 0; ci < p.c_in; ++ci)
+    for (int64_t ky = 0; ky < p.kh; ++ky)
+      for (int64_t kx = 0; kx < p.kw; ++kx) offsets[static_cast<size_t>(t++)] = (ci * p.hp + ky) * p.wp + kx;
+  return offsets;
+}
+
+// ---- channel-vectorised ------------------------------------------------------------------
+
+// R output pixels (input columns S apart) x 16 channels; tile receives [pixel][channel].
+template <int R, int S>
+void channel_block(const float* x_origin, const float* packed_w, const int64_t* offsets, int64_t taps,
+                   const float* bias16, float* tile) {
+  __m512 acc[R];
+  #pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_loadu_ps(bias16);
+  for (int64_t t = 0; t < taps; ++t) {
+    const __m512 wv = _mm512_loadu_ps(packed_w + t * kLanes);
+    const float* xt = x_origin + offsets[t];
+    #pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(xt[r * S]), wv, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) _mm512_storeu_ps(tile + r * kLanes, acc[r]);
+}
+
+using ChannelBlock = void (*)(const float*, const float*, const int64_t*, int64_t, const float*, float*);
+
+template <int S, int... R>
+constexpr std::array<ChannelBlock, sizeof...(R)> channel_blocks(std::integer_sequence<int, R...>) {
+  return {channel_block<R + 1, S>...};
+}
+const auto kChannelBlocksStride1 = channel_blocks<1>(std::make_integer_sequence<int, kMaxBlockPixels>());
+const auto kChannelBlocksStride2 = channel_blocks<2>(std::make_integer_sequence<int, kMaxBlockPixels>());
+
+// Weights (c_out, c_in, kh, kw) -> [c_out / 16 blocks][taps][16], zero-padded past c_out.
+std::vector<float> pack_channel_major(const float* w, int64_t c_out, int64_t taps) {
+  const int64_t blocks = (c_out + kLanes - 1) / kLanes;
+  std::vector<float> packed(static_cast<size_t>(blocks * taps * kLanes), 0.0f);
+  for (int64_t co = 0; co < c_out; ++co)
+    for (int64_t t = 0; t < taps; ++t)
+      packed[static_cast<size_t>(((co / kLanes) * taps + t) * kLanes + co % kLanes)] = w[co * taps + t];
+  return packed;
+}
+
+void channel_vectorised_image(const float* xp, const float* packed_w, const float* padded_bias,
+                              const int64_t* offsets, const PaddedConv& p, float* y) {
+  const int64_t taps = p.taps(), blocks = (p.c_out + kLanes - 1) / kLanes, plane = p.ho * p.wo;
+  const int64_t chunks = (p.wo + kMaxBlockPixels - 1) / kMaxBlockPixels;
+  const int64_t chunk = (p.wo + chunks - 1) / chunks;  // even split of a row, <= 14 pixels
+  const auto& kernels = p.stride == 1 ? kChannelBlocksStride1 : kChannelBlocksStride2;
+  alignas(64) float tile[kMaxBlockPixels * kLanes];
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const float* bias = padded_bias + blk * kLanes;
+    const int64_t channels = std::min(kLanes, p.c_out - blk * kLanes);
+    const float* w_blk = packed_w + blk * taps * kLanes;
+    float* y_blk = y + blk * kLanes * plane;
+    for (int64_t oy = 0; oy < p.ho; ++oy)
+      for (int64_t ox = 0; ox < p.wo; ox += chunk) {
+        const int64_t pixels = std::min(chunk, p.wo - ox);
+        kernels[static_cast<size_t>(pixels - 1)](xp + (oy * p.wp + ox) * p.stride, w_blk, offsets, taps, bias, tile);
+        // Transpose the [pixel][channel] tile into the channel planes of NCHW.
+        for (int64_t c = 0; c < channels; ++c) {
+          float* out = y_blk + c * plane + oy * p.wo + ox;
+          for (int64_t i = 0; i < pixels; ++i) out[i] = tile[i * kLanes + c];
+        }
+      }
+  }
+}
+
+// ---- width-vectorised (stride 1) ---------------------------------------------------------
+
+// G channels x up to 16*V consecutive pixels of one output row (lanes in mask[v]).
+// tap_w is [taps][c_out] offset to the group's first channel.
+template <int G, int V>
+void width_block(const float* x_origin, const float* tap_w, int64_t c_out, const int64_t* offsets, int64_t taps,
+                 const float* bias, const __mmask16* mask, float* y_origin, int64_t plane) {
+  __m512 acc[G][V];
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g)
+    #pragma GCC unroll 32
+    for (int v = 0; v < V; ++v) acc[g][v] = bias ? _mm512_set1_ps(bias[g]) : _mm512_setzero_ps();
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = x_origin + offsets[t];
+    __m512 xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[v], xt + v * kLanes);
+    const float* wt = tap_w + t * c_out;
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) {
+      const __m512 wv = _mm512_set1_ps(wt[g]);
+      #pragma GCC unroll 32
+      for (int v = 0; v < V; ++v) acc[g][v] = _mm512_fmadd_ps(wv, xv[v], acc[g][v]);
+    }
+  }
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g)
+    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(y_origin + g * plane + v * kLanes, mask[v], acc[g][v]);
+}
+
+using WidthBlock = void (*)(const float*, const float*, int64_t, const int64_t*, int64_t, const float*,
+                            const __mmask16*, float*, int64_t);
+
+template <int... G>
+constexpr std::array<std::array<WidthBlock, 2>, sizeof...(G)> width_blocks(std::integer_sequence<int, G...>) {
+  return {{{width_block<G + 1, 1>, width_block<G + 1, 2>}...}};
+}
+const auto kWidthBlocks = width_blocks(std::make_integer_sequence<int, kMaxGroupChannels>());
+
+// Weights (c_out, c_in, kh, kw) -> [taps][c_out], so a tap's channel weights are adjacent.
+std::vector<float> pack_tap_major(const float* w, int64_t c_out, int64_t taps) {
+  std::vector<float> packed(static_cast<size_t>(taps * c_out));
+  for (int64_t co = 0; co < c_out; ++co)
+    for (int64_t t = 0; t < taps; ++t) packed[static_cast<size_t>(t * c_out + co)] = w[co * taps + t];
+  return packed;
+}
+
+void width_vectorised_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
+                            const PaddedConv& p, float* y) {
+  const int64_t taps = p.taps(), plane = p.ho * p.wo;
+  const int64_t groups = (p.c_out + kMaxGroupChannels - 1) / kMaxGroupChannels;
+  for (int64_t grp = 0; grp < groups; ++grp) {
+    // Even split of the channels into groups of <= 8.
+    const int64_t co = grp * p.c_out / groups, channels = (grp + 1) * p.c_out / groups - co;
+    for (int64_t oy = 0; oy < p.ho; ++oy)
+      for (int64_t ox = 0; ox < p.wo; ox += 2 * kLanes) {
+        const int64_t pixels = std::min(2 * kLanes, p.wo - ox);
+        const __mmask16 mask[2] = {first_lanes(pixels), first_lanes(pixels - kLanes)};
+        kWidthBlocks[static_cast<size_t>(channels - 1)][pixels > kLanes ? 1 : 0](
+            xp + oy * p.wp + ox, tap_w + co, p.c_out, offsets, taps, bias ? bias + co : nullptr, mask,
+            y + co * plane + oy * p.wo + ox, plane);
+      }
+  }
+}
+
+// ---- driver ------------------------------------------------------------------------------
+
+// The share of the 16 lanes doing useful work along a dimension of `size` elements.
+double lane_use(int64_t size) { return static_cast<double>(size) / static_cast<double>(((size + 15) / 16) * 16); }
+
+// Convolves every image x_n (c, h, w), padded by (pad_h, pad_w), into y_n (p.c_out, p.ho, p.wo).
+void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t pad_h, int64_t pad_w,
+                    const float* w, const float* b, float* y, const PaddedConv& p) {
+  const int64_t taps = p.taps();
+  const bool by_width = p.stride == 1 && lane_use(p.wo) > lane_use(p.c_out);
+  const std::vector<int64_t> offsets = tap_offsets(p);
+  const std::vector<float> packed = by_width ? pack_tap_major(w, p.c_out, taps) : pack_channel_major(w, p.c_out, taps);
+  std::vector<float> padded_bias(static_cast<size_t>(((p.c_out + kLanes - 1) / kLanes) * kLanes), 0.0f);
+  if (b) std::copy(b, b + p.c_out, padded_bias.begin());
+  const bool needs_padding = pad_h > 0 || pad_w > 0;
+  const int64_t in_image = p.c_in * h * w_in, padded_image = p.c_in * p.hp * p.wp;
+
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    thread_local std::vector<float> padded_buffer;
+    const float* xi = x + i * in_image;
+    const float* xp = xi;
+    if (needs_padding) {
+      float* dst = grow_workspace(padded_buffer, padded_image);
+      std::memset(dst, 0, static_cast<size_t>(padded_image) * sizeof(float));
+      for (int64_t c = 0; c < p.c_in; ++c)
+        for (int64_t r = 0; r < h; ++r)
+          std::memcpy(dst + (c * p.hp + r + pad_h) * p.wp + pad_w, xi + (c * h + r) * w_in,
+                      static_cast<size_t>(w_in) * sizeof(float));
+      xp = dst;
+    }
+    float* yi = y + i * p.c_out * p.ho * p.wo;
+    if (by_width)
+      width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
+    else
+      channel_vectorised_image(xp, packed.data(), padded_bias.data(), offsets.data(), p, yi);
+  }
+}
+
+// ---- weight gradient (stride 1) ---------------------------------------------------------
+
+// dw[co][ci][ky][kx] = sum over images and output pixels of dy[co][oy][ox] * xp[ci][oy+ky][ox+kx]:
+// for one (ci, ky), G channels x KW taps are accumulated lane-wise over the output width, in
+// registers across all of a thread's images, and reduced across lanes once at the end.
+template <int G, int KW>
+void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_image, int64_t images,
+                  const PaddedConv& p, int64_t ci, int64_t ky, int64_t co, float* dw) {
+  const int64_t plane = p.ho * p.wo;
+  __m512 acc[G * KW];  // [channel][tap]; one flat array so GCC keeps it all in registers
+  #pragma GCC unroll 32
+  for (int a = 0; a < G * KW; ++a) acc[a] = _mm512_setzero_ps();
+  // One flat loop over (image, output row, 16-pixel segment).
+  const int64_t segments = (p.wo + kLanes - 1) / kLanes;
+  const float* x_rows = xp + (ci * p.hp + ky) * p.wp;
+  const float* dy_rows = dy + co * plane;
+  int64_t i = 0, oy = 0, ox = 0;
+  for (int64_t step = 0; step < images * p.ho * segments; ++step) {
+    const float* x_row = x_rows + i * x_image + oy * p.wp + ox;
+    const float* dy_row = dy_rows + i * dy_image + oy * p.wo + ox;
+    const __mmask16 mask = first_lanes(p.wo - ox);
+    __m512 dyv[G];
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) dyv[g] = _mm512_maskz_loadu_ps(mask, dy_row + g * plane);
+    #pragma GCC unroll 32
+    for (int k = 0; k < KW; ++k) {
+      // Lanes past the row are zero in dyv, so xv may hold anything there.
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, x_row + k);
+      #pragma GCC unroll 32
+      for (int g = 0; g < G; ++g) acc[g * KW + k] = _mm512_fmadd_ps(dyv[g], xv, acc[g * KW + k]);
+    }
+    ox += kLanes;
+    if (ox >= p.wo) {
+      ox = 0;
+      if (++oy == p.ho) oy = 0, ++i;
+    }
+  }
+  const int64_t taps = p.c_in * p.kh * KW;
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g)
+    #pragma GCC unroll 32
+    for (int k = 0; k < KW; ++k) dw[(co + g) * taps + (ci * p.kh + ky) * KW + k] = lane_sum(acc[g * KW + k]);
+}
+
+constexpr int kMaxWeightKw = 7;
+// Channels per block for a kernel width: G*KW accumulators + G dy vectors + 1 input vector.
+constexpr int weight_group(int kw) { return kw >= 6 ? 3 : kw >= 4 ? 4 : kw >= 3 ? 6 : 8; }
+
+using WeightBlock = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const PaddedConv&, int64_t,
+                             int64_t, int64_t, float*);
+
+template <int KW, int... G>
+constexpr std::array<WeightBlock, kMaxGroupChannels> weight_blocks_for(std::integer_sequence<int, G...>) {
+  return {(G + 1 <= weight_group(KW) ? weight_block<(G + 1 <= weight_group(KW) ? G + 1 : 1), KW> : nullptr)...};
+}
+template <int... KW>
+constexpr std::array<std::array<WeightBlock, kMaxGroupChannels>, sizeof...(KW)> weight_blocks(
+    std::integer_sequence<int, KW...>) {
+  return {weight_blocks_for<KW + 1>(std::make_integer_sequence<int, kMaxGroupChannels>())...};
+}
+const auto kWeightBlocks = weight_blocks(std::make_integer_sequence<int, kMaxWeightKw>());
+
+}  // namespace
+
+bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
+  if (s.stride != 1 && s.stride != 2) return false;
+  const PaddedConv p{s.c_in, s.h + 2 * s.pad, s.w + 2 * s.pad, s.c_out, s.kh, s.kw, s.stride, s.h_out(), s.w_out()};
+  convolve_batch(x, s.n, s.h, s.w, s.pad, s.pad, w, b, y, p);
+  return true;
+}
+
+bool conv2d_backward_dx_direct(const float* w, const float* dy, float* dx, const Conv2dShape& s) {
+  if (s.stride != 1 || s.pad > s.kh - 1 || s.pad > s.kw - 1) return false;
+  const int64_t pad_h = s.kh - 1 - s.pad, pad_w = s.kw - 1 - s.pad, ho = s.h_out(), wo = s.w_out();
+  // flipped (c_in, c_out, kh, kw): flipped[ci][co][ky][kx] = w[co][ci][kh-1-ky][kw-1-kx]
+  std::vector<float> flipped(static_cast<size_t>(s.c_out * s.c_in * s.kh * s.kw));
+  for (int64_t co = 0; co < s.c_out; ++co)
+    for (int64_t ci = 0; ci < s.c_in; ++ci)
+      for (int64_t ky = 0; ky < s.kh; ++ky)
+        for (int64_t kx = 0; kx < s.kw; ++kx)
+          flipped[static_cast<size_t>(((ci * s.c_out + co) * s.kh + ky) * s.kw + kx)] =
+              w[((co * s.c_in + ci) * s.kh + (s.kh - 1 - ky)) * s.kw + (s.kw - 1 - kx)];
+  const PaddedConv p{s.c_out, ho + 2 * pad_h, wo + 2 * pad_w, s.c_in, s.kh, s.kw, 1, s.h, s.w};
+  convolve_batch(dy, s.n, ho, wo, pad_h, pad_w, flipped.data(), nullptr, dx, p);
+  return true;
+}
+
+bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, float* db, const Conv2dShape& s) {
+  if (s.stride != 1 || s.kw > kMaxWeightKw) return false;
+  const PaddedConv p{s.c_in, s.h + 2 * s.pad, s.w + 2 * s.pad, s.c_out, s.kh, s.kw, 1, s.h_out(), s.w_out()};
+  const int64_t x_image = p.c_in * p.hp * p.wp, dy_image = p.c_out * p.ho * p.wo;
+  const int threads = omp_get_max_threads();
+  // Every (ci, ky, channel block) pass re-reads a thread's share of the batch: keep it in L2.
+  constexpr int64_t kMaxThreadFloats = 256 * 1024;
+  if ((s.n + threads - 1) / threads * (x_image + dy_image) > kMaxThreadFloats) return false;
+
+  const int64_t dw_size = s.c_out * p.taps(), partial_size = dw_size + s.c_out;
+  thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team
+  float* partials = grow_workspace(partial_buffer, threads * partial_size);
+  const int group = weight_group(static_cast<int>(s.kw));
+  const auto& blocks = kWeightBlocks[static_cast<size_t>(s.kw - 1)];
+
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    const Range mine = split_range(s.n, omp_get_num_threads(), t);
+    const int64_t images = mine.end - mine.begin;
+    float* dw_part = partials + t * partial_size;
+    float* db_part = dw_part + dw_size;
+    const float* dy_mine = dy + mine.begin * dy_image;
+    const float* xp = x + mine.begin * x_image;
+    thread_local std::vector<float> padded_buffer;
+    if (s.pad > 0) {
+      float* dst = grow_workspace(padded_buffer, images * x_image);
+      std::memset(dst, 0, static_cast<size_t>(images * x_image) * sizeof(float));
+      for (int64_t i = 0; i < images; ++i)
+        for (int64_t c = 0; c < s.c_in; ++c)
+          for (int64_t r = 0; r < s.h; ++r)
+            std::memcpy(dst + i * x_image + (c * p.hp + r + s.pad) * p.wp + s.pad,
+                        x + (((mine.begin + i) * s.c_in + c) * s.h + r) * s.w, static_cast<size_t>(s.w) * sizeof(float));
+      xp = dst;
+    }
+    for (int64_t ci = 0; ci < s.c_in; ++ci)
+      for (int64_t ky = 0; ky < s.kh; ++ky)
+        for (int64_t co = 0; co < s.c_out; co += group) {
+          const int64_t channels = std::min<int64_t>(group, s.c_out - co);
+          blocks[static_cast<size_t>(channels - 1)](xp, x_image, dy_mine, dy_image, images, p, ci, ky, co, dw_part);
+        }
+    const int64_t plane = p.ho * p.wo;
+    for (int64_t co = 0; co < s.c_out && db; ++co) {
+      __m512 sum = _mm512_setzero_ps();  // 16 lane-wise partial sums, reduced once
+      for (int64_t i = 0; i < images; ++i)
+        for (int64_t q = 0; q < plane; q += kLanes)
+          sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(first_lanes(plane - q), dy_mine + i * dy_image + co * plane + q));
+      db_part[co] = lane_sum(sum);
+    }
+#pragma omp barrier
+    // Reduce in thread order 0, 1, ... (fixed for a fixed team size), split by element.
+    const int team = omp_get_num_threads();
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < partial_size; ++i) {
+      if (i >= dw_size && !db) continue;
+      float sum = 0.0f;
+      for (int u = 0; u < team; ++u) sum += partials[u * partial_size + i];
+      if (i < dw_size)
+        dw[i] = sum;
+      else
+        db[i - dw_size] = sum;
+    }
+  }
+  return true;
+}
+
+#else  // no AVX-512: the im2col path serves every shape
+
+bool conv2d_forward_direct(const float*, const float*, const float*, float*, const Conv2dShape&) { return false; }
+bool conv2d_backward_dx_direct(const float*, const float*, float*, const Conv2dShape&) { return false; }
+bool conv2d_backward_weights_direct(const float*, const float*, float*, float*, const Conv2dShape&) { return false; }
+
+#endif
+
+}  // namespace stuckat::cpu
