@@ -1,10 +1,15 @@
 // `stuckat eval`: loads a checkpoint (the architecture comes from its metadata unless --model
-// is given) and prints one JSON object with the test accuracy and loss.
+// is given) and prints one JSON object with the test accuracy and loss. With --faults (and/or
+// --quant) the conv/linear weights are quantised to the checkpoint's recorded format (or --quant)
+// and the stuck-at faults are injected before evaluating.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
+#include "faults/fault_spec.h"
+#include "faults/faulty_model.h"
+#include "faults/weight_format.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
@@ -17,6 +22,8 @@ struct EvalFlags {
   std::string checkpoint;
   std::string model;  // empty: from the checkpoint
   int64_t batch = 1000;
+  std::string quant;  // empty: the checkpoint's recorded format
+  std::vector<std::string> faults;
 };
 
 int run(EvalFlags& f) {
@@ -34,8 +41,27 @@ int run(EvalFlags& f) {
   DataSplit data = load_data(f.common.data);
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  std::vector<FaultSpec> specs;
+  for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
+  std::string quant = f.quant;
+  if (quant.empty() && !specs.empty()) {
+    auto it = meta.find("quant");
+    if (it == meta.end() || it->second == "none")
+      throw_input_error("--faults needs the weights' 16-bit format, but checkpoint {} records no quantization (it was "
+                        "trained without --quant); pass --quant, e.g. --quant q4.11",
+                        f.checkpoint);
+    quant = it->second;
+  }
+  const WeightFormat format = parse_weight_format(quant.empty() ? "none" : quant);
   std::shared_ptr<Module> model = make_model(spec, 0);
   load_checkpoint(f.checkpoint, *model, spec.name());
+  nlohmann::json fault_stats = nlohmann::json::array();
+  if (!format.is_none()) {
+    FaultInjection injection(*model, format, specs, /*quantize_all_layers=*/true);
+    for (const LayerFaultStats& st : injection.apply())
+      fault_stats.push_back({{"layer", st.layer}, {"weights", st.weights}, {"faulty", st.faulty},
+                             {"changed", st.changed}, {"saturated", st.saturated}});
+  }
   model->to(device);
   EpochStats st = evaluate(*model, data.test, f.batch);
   nlohmann::json out = {{"model", spec.name()},
@@ -44,6 +70,11 @@ int run(EvalFlags& f) {
                         {"test_acc", st.accuracy},
                         {"test_loss", st.loss},
                         {"images_per_s", st.seconds > 0 ? st.images / st.seconds : 0.0}};
+  if (!format.is_none()) {
+    out["quant"] = weight_format_name(format);
+    out["faults"] = f.faults;
+    out["layers"] = fault_stats;
+  }
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
@@ -57,6 +88,9 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--model", f->model, "architecture (default: recorded in the checkpoint)");
   add_data_flags(*cmd, f->common);
   cmd->add_option("--batch", f->batch, "batch size")->capture_default_str();
+  cmd->add_option("--quant", f->quant, "16-bit weight format (default: the one the checkpoint records)");
+  cmd->add_option("--faults", f->faults, "stuck-at faults to inject, e.g. layer=conv2,bit=15,stuck=1,rate=0.01 "
+                  "(repeatable)")->allow_extra_args(false);
   return [f] { return run(*f); };
 }
 

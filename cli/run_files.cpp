@@ -30,29 +30,30 @@ RunFiles::RunFiles(const std::string& dir) : dir_(dir) {
   if (ec) throw_input_error("--out {}: cannot create the directory ({})", dir_, ec.message());
 }
 
+void RunFiles::write_text(const std::string& name, const std::string& text) const {
+  write_text_atomically(path(name), text);
+}
+
 bool RunFiles::has_state() const { return std::filesystem::exists(dir_ + "/train_state.safetensors"); }
 
-void RunFiles::save(const Module& model, const Sgd& opt, const nlohmann::json& config, int epochs_done,
+void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::json& config, int epochs_done,
                     const std::vector<std::string>& metrics) const {
   std::map<std::string, std::string> meta = {{"model", config.at("model").get<std::string>()},
                                              {"data", config.at("data").get<std::string>()},
                                              {"epochs", std::to_string(epochs_done)},
                                              {"config", config.dump()}};
+  for (const char* key : {"quant", "faults", "fault_mode"})
+    if (config.contains(key)) meta[key] = config[key].is_string() ? config[key].get<std::string>() : config[key].dump();
   save_checkpoint(checkpoint_path(), model, meta);
 
-  NamedTensors state;
-  NamedTensorList params = model.named_parameters();
-  const auto& bufs = opt.momentum_buffers();
-  for (size_t i = 0; i < bufs.size() && i < params.size(); ++i)
-    if (bufs[i].defined()) state.emplace_back("momentum." + params[i].first, bufs[i].to(Device::CPU));
-  write_safetensors(dir_ + "/train_state.safetensors", state, meta);
+  write_safetensors(dir_ + "/train_state.safetensors", opt.state(), meta);
 
   std::string text;
   for (const auto& line : metrics) text += line + "\n";
   write_text_atomically(dir_ + "/metrics.jsonl", text);
 }
 
-int RunFiles::load_state(Module& model, Sgd& opt, const nlohmann::json& config,
+int RunFiles::load_state(Module& model, Optimizer& opt, const nlohmann::json& config,
                          std::vector<std::string>& metrics) const {
   const std::string state_path = dir_ + "/train_state.safetensors";
   SafetensorsContent state = read_safetensors(state_path);
@@ -62,10 +63,7 @@ int RunFiles::load_state(Module& model, Sgd& opt, const nlohmann::json& config,
                       state_path, it == state.metadata.end() ? "none recorded" : it->second);
   int epochs_done = std::stoi(state.metadata.at("epochs"));
   load_checkpoint(checkpoint_path(), model);
-  NamedTensorList params = model.named_parameters();
-  for (const auto& kv : state.tensors)
-    for (size_t i = 0; i < params.size(); ++i)
-      if (kv.first == "momentum." + params[i].first) opt.set_momentum_buffer(i, kv.second);
+  opt.load_state(state.tensors);
 
   metrics.clear();
   std::ifstream in(dir_ + "/metrics.jsonl");

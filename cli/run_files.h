@@ -1,5 +1,5 @@
 // The files of one training run directory: checkpoint.safetensors (model + metadata),
-// train_state.safetensors (SGD momentum buffers, the finished epoch and the run's settings,
+// train_state.safetensors (the optimizer state: momentum buffers, master weights; the finished epoch and the run's settings,
 // for --resume) and metrics.jsonl (one JSON object per finished epoch).
 #pragma once
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "framework/nn/module.h"
-#include "framework/optim/sgd.h"
+#include "framework/optim/optimizer.h"
 
 namespace stuckat::cli {
 
@@ -16,12 +16,19 @@ class RunFiles {
   explicit RunFiles(const std::string& dir);
   std::string checkpoint_path() const { return dir_ + "/checkpoint.safetensors"; }
   bool has_state() const;
+  // DIR/<name>
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  // Writes DIR/<name> via tmp + rename.
+  void write_text(const std::string& name, const std::string& text) const;
   // Saves after a finished epoch: checkpoint, optimizer state, metrics (each via tmp + rename).
-  void save(const Module& model, const Sgd& opt, const nlohmann::json& config, int epochs_done,
+  // The checkpoint's metadata records model, data, epochs and config, plus quant, faults and
+  // fault_mode when the config has them (so eval knows the weight format); fault masks and
+  // master weights are optimizer state and live in train_state.safetensors.
+  void save(const Module& model, const Optimizer& opt, const nlohmann::json& config, int epochs_done,
             const std::vector<std::string>& metrics) const;
   // Loads the last saved state; throws InputError when the saved settings differ from `config`.
   // Returns the number of finished epochs and fills `metrics` with their rows.
-  int load_state(Module& model, Sgd& opt, const nlohmann::json& config, std::vector<std::string>& metrics) const;
+  int load_state(Module& model, Optimizer& opt, const nlohmann::json& config, std::vector<std::string>& metrics) const;
 
  private:
   std::string dir_;

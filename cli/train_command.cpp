@@ -2,20 +2,37 @@
 // writes DIR/checkpoint.safetensors, DIR/metrics.jsonl and DIR/train_state.safetensors (the
 // optimizer state that --resume continues from). Every file is written to a temporary name
 // and renamed, so an interrupted run never leaves a half-written result.
+// With --quant and/or --faults the conv/linear weights are 16-bit words trained by
+// FaultAwareSgd in the chosen --fault-mode. When a batch loss becomes NaN or infinite, training
+// stops, DIR/divergence.json is written, the last finished epoch's files are kept, and the exit
+// code is 3. --histograms writes per-layer weight histograms (DIR/histograms.csv, one row per bin,
+// DIR/histogram_summary.csv, one row per layer and record, and one PNG per record under
+// DIR/histograms/) at the scheduled epochs/batches:
+// epoch-end records have batch -1 and epoch = finished epochs (0 = the initial weights); batch
+// records have the epoch in progress and the batch number, both counted from 1.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
 #include "cli/run_files.h"
+#include "faults/fault_aware_sgd.h"
+#include "faults/fault_sgd_update.h"
+#include "faults/fault_spec.h"
+#include "faults/weight_format.h"
+#include "faults/weight_histogram_png.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 #include "framework/optim/sgd.h"
 #include "framework/train/trainer.h"
+#include "framework/train/weight_histogram.h"
 #include "models/model_zoo.h"
 
 namespace stuckat::cli {
@@ -33,7 +50,65 @@ struct TrainFlags {
   uint64_t seed = 0;
   std::string out = "runs/train";
   bool resume = false;
+  std::string quant;  // empty: none, or q4.11 when --faults is given
+  std::vector<std::string> faults;
+  std::string fault_mode = "keep_bit";
+  float clip_bound = 0.0f;  // 0: each layer's largest fault-free magnitude
+  std::string histograms;   // empty: none
+  int histogram_bins = 64;
 };
+
+// Exit code of a run whose loss became NaN or infinite (bad input is 2, internal errors 1).
+constexpr int kDivergedExitCode = 3;
+
+// The parameter with the largest finite-or-infinite magnitude, and that magnitude.
+std::pair<std::string, double> largest_weights(const Module& model) {
+  std::pair<std::string, double> best{"", -1.0};
+  for (const auto& [name, t] : model.named_parameters()) {
+    const Tensor c = t.to(Device::CPU).contiguous();
+    const float* w = c.data<float>();
+    double m = 0;
+    for (int64_t i = 0; i < c.numel(); ++i)
+      if (!std::isnan(w[i])) m = std::max(m, static_cast<double>(std::fabs(w[i])));
+    if (m > best.second) best = {name, m};
+  }
+  return best;
+}
+
+// Appends one record of every conv/linear layer's weight histogram to the run's two CSV files
+// and draws it as DIR/histograms/epoch<E>[_batch<B>].png.
+void append_histograms(const RunFiles& files, const Module& model, int bins, int epoch, int64_t batch) {
+  std::string rows, summary;
+  std::vector<LayerHistogram> layers;
+  for (const auto& [name, t] : model.named_parameters()) {
+    if (t.dim() < 2) continue;
+    const std::string layer = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0
+                                  ? name.substr(0, name.size() - 7)
+                                  : name;
+    const Tensor c = t.to(Device::CPU).contiguous();
+    const WeightHistogram h = weight_histogram(c.data<float>(), c.numel(), bins);
+    rows += histogram_csv_rows(epoch, batch, layer, h);
+    summary += histogram_summary_row(epoch, batch, layer, h);
+    layers.push_back({layer, h});
+  }
+  auto append = [](const std::string& path, const std::string& header, const std::string& text) {
+    const bool fresh = !std::filesystem::exists(path);
+    std::ofstream out(path, std::ios::app);
+    if (fresh) out << header;
+    out << text;
+    if (!out) throw Error(fmt::format("could not write {}", path));
+  };
+  append(files.path("histograms.csv"), histogram_csv_header(), rows);
+  append(files.path("histogram_summary.csv"), histogram_summary_header(), summary);
+  std::filesystem::create_directories(files.path("histograms"));
+  const std::string name = batch < 0 ? fmt::format("epoch{}", epoch) : fmt::format("epoch{}_batch{}", epoch, batch);
+  const std::string title = batch < 0 ? fmt::format("weights after epoch {}", epoch)
+                                      : fmt::format("weights at epoch {}, batch {}", epoch, batch);
+  write_weight_histogram_png(title, layers, files.path("histograms/" + name + ".png"));
+}
+
+// "nan", "inf", "-inf" or the number: JSON numbers cannot hold the first three.
+std::string float_text(double x) { return std::isnan(x) ? std::string("nan") : fmt::format("{}", x); }
 
 // The settings that must match for --resume to continue a run (epochs may grow).
 nlohmann::json run_config(const TrainFlags& f, const Dataset& train) {
@@ -43,6 +118,18 @@ nlohmann::json run_config(const TrainFlags& f, const Dataset& train) {
           {"gamma", f.gamma},       {"seed", f.seed},               {"train_images", train.size()}};
 }
 
+// Adds the fault-aware training settings (only for quantised runs, so plain runs resume as before).
+void add_fault_config(nlohmann::json& config, const WeightFormat& format, const std::vector<FaultSpec>& specs,
+                      FaultMode mode, float clip_bound) {
+  if (format.is_none()) return;
+  nlohmann::json faults = nlohmann::json::array();
+  for (const FaultSpec& s : specs) faults.push_back(fault_spec_string(s));
+  config["quant"] = weight_format_name(format);
+  config["faults"] = faults;
+  config["fault_mode"] = fault_mode_name(mode);
+  config["clip_bound"] = clip_bound;
+}
+
 int run(TrainFlags& f) {
   Device device = apply_runtime_flags(f.common);
   if (f.epochs < 0) throw_input_error("--epochs must be >= 0, got {}", f.epochs);
@@ -50,6 +137,23 @@ int run(TrainFlags& f) {
   if (f.step_size < 1) throw_input_error("--step-size must be >= 1, got {}", f.step_size);
   if (f.sgd.nesterov && (f.sgd.momentum <= 0 || f.sgd.dampening != 0))
     throw_input_error("--nesterov needs --momentum > 0 and --dampening 0");
+  std::vector<FaultSpec> specs;
+  for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
+  const WeightFormat format = parse_weight_format(f.quant.empty() ? (specs.empty() ? "none" : "q4.11") : f.quant);
+  const FaultMode mode = parse_fault_mode(f.fault_mode);
+  if (!(f.clip_bound >= 0.0f) || std::isinf(f.clip_bound))
+    throw_input_error("--clip-bound must be a finite number >= 0 (0: the layer's largest fault-free magnitude), got {}",
+                      f.clip_bound);
+  if (!specs.empty() && format.is_none())
+    throw_input_error("--faults needs 16-bit weight words, but --quant is none; choose a format such as --quant q4.11");
+  if (!format.is_none() && device != Device::CPU)
+    throw_input_error("--quant/--faults training runs on the CPU in this build; use --device cpu");
+
+  HistogramSchedule histograms;
+  if (!f.histograms.empty()) histograms = parse_histogram_schedule(f.histograms);
+  if (f.histogram_bins < 1 || f.histogram_bins > 100000)
+    throw_input_error("--histogram-bins must be in 1..100000, got {}", f.histogram_bins);
+
   ModelSpec spec = parse_model_name(f.model);
   f.model = spec.name();
   f.common.data.seed = f.seed;
@@ -59,18 +163,35 @@ int run(TrainFlags& f) {
 
   std::shared_ptr<Module> model = make_model(spec, f.seed);
   model->to(device);
-  Sgd opt(model->parameters(), f.sgd);
-  StepLR sched(opt, f.step_size, f.gamma);
+  std::unique_ptr<Optimizer> opt;
+  if (format.is_none()) {
+    std::vector<Tensor> params;
+    std::vector<std::string> names;
+    for (const auto& [name, t] : model->named_parameters()) {
+      names.push_back(name);
+      params.push_back(t);
+    }
+    opt = std::make_unique<Sgd>(params, f.sgd, names);
+  } else {
+    opt = std::make_unique<FaultAwareSgd>(*model, f.sgd, format, specs, mode, f.clip_bound);
+  }
+  StepLR sched(*opt, f.step_size, f.gamma);
   nlohmann::json config = run_config(f, data.train);
+  add_fault_config(config, format, specs, mode, f.clip_bound);
 
   RunFiles files(f.out);
   std::vector<std::string> metrics;
   int start_epoch = 0;
   if (f.resume && files.has_state()) {
-    start_epoch = files.load_state(*model, opt, config, metrics);
+    start_epoch = files.load_state(*model, *opt, config, metrics);
     for (int e = 0; e < start_epoch; ++e) sched.step();
     std::fprintf(stderr, "resuming %s after epoch %d\n", f.out.c_str(), start_epoch);
+  } else {
+    for (const char* name : {"histograms.csv", "histogram_summary.csv", "divergence.json"})
+      std::filesystem::remove(files.path(name));
+    std::filesystem::remove_all(files.path("histograms"));
   }
+  if (start_epoch == 0 && histograms.at_epoch(0)) append_histograms(files, *model, f.histogram_bins, 0, -1);
 
   const bool tty = isatty(fileno(stderr));
   std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",
@@ -79,17 +200,38 @@ int run(TrainFlags& f) {
                f.common.threads);
   EpochStats test{};
   for (int epoch = start_epoch; epoch < f.epochs; ++epoch) {
-    const float lr = opt.lr();
+    const float lr = opt->lr();
     auto progress = [&](int64_t b, int64_t nb, double loss) {
       if (tty && (b % 20 == 0 || b + 1 == nb))
         std::fprintf(stderr, "\repoch %d/%d  batch %lld/%lld  loss %.4f ", epoch + 1, f.epochs,
                      static_cast<long long>(b + 1), static_cast<long long>(nb), loss);
+      if (histograms.at_batch(b)) append_histograms(files, *model, f.histogram_bins, epoch + 1, b + 1);
     };
-    EpochStats tr = train_epoch(*model, opt, data.train, f.batch, f.seed, epoch, progress);
+    EpochStats tr = train_epoch(*model, *opt, data.train, f.batch, f.seed, epoch, progress);
     if (tty) std::fprintf(stderr, "\r\033[K");
-    if (!tr.finite)
-      throw_input_error("training diverged: the loss became NaN or infinite in epoch {}; try a smaller --lr",
-                        epoch + 1);
+    if (!tr.finite) {
+      if (histograms.active()) append_histograms(files, *model, f.histogram_bins, epoch + 1, tr.bad_batch + 1);
+      const auto [layer, magnitude] = largest_weights(*model);
+      const bool have_checkpoint = std::filesystem::exists(files.checkpoint_path());
+      nlohmann::json report = {{"epoch", epoch + 1},
+                               {"batch", tr.bad_batch + 1},
+                               {"loss", float_text(tr.bad_loss)},
+                               {"largest_weights_parameter", layer},
+                               {"largest_abs_weight", float_text(magnitude)},
+                               {"epochs_finished", epoch},
+                               {"last_finite_checkpoint", have_checkpoint ? nlohmann::json(files.checkpoint_path())
+                                                                          : nlohmann::json(nullptr)},
+                               {"lr", lr}};
+      files.write_text("divergence.json", report.dump(2) + "\n");
+      std::fprintf(stderr,
+                   "stuckat: training diverged: the loss became %s in epoch %d, batch %lld (largest weights: %s, "
+                   "max |w| %s); report in %s, %s\n",
+                   float_text(tr.bad_loss).c_str(), epoch + 1, static_cast<long long>(tr.bad_batch + 1), layer.c_str(),
+                   float_text(magnitude).c_str(), files.path("divergence.json").c_str(),
+                   have_checkpoint ? ("last finite checkpoint kept: " + files.checkpoint_path()).c_str()
+                                   : "no epoch finished, so no checkpoint was written");
+      return kDivergedExitCode;
+    }
     sched.step();
     test = evaluate(*model, data.test, f.eval_batch);
     const double ips = tr.seconds > 0 ? static_cast<double>(tr.images) / tr.seconds : 0.0;
@@ -98,7 +240,8 @@ int run(TrainFlags& f) {
                           {"train_images_per_s", ips},   {"train_seconds", tr.seconds},
                           {"eval_images_per_s", test.seconds > 0 ? test.images / test.seconds : 0.0}};
     metrics.push_back(row.dump());
-    files.save(*model, opt, config, epoch + 1, metrics);
+    files.save(*model, *opt, config, epoch + 1, metrics);
+    if (histograms.at_epoch(epoch + 1)) append_histograms(files, *model, f.histogram_bins, epoch + 1, -1);
     std::fprintf(stderr, "epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  lr %.5g  %.0f img/s\n",
                  epoch + 1, f.epochs, tr.loss, tr.accuracy, test.loss, test.accuracy, lr, ips);
   }
@@ -131,6 +274,18 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling")->capture_default_str();
   cmd->add_option("--out", f->out, "output directory")->capture_default_str();
   cmd->add_flag("--resume", f->resume, "continue from the last finished epoch in --out");
+  cmd->add_option("--quant", f->quant,
+                  "16-bit weight format for conv/linear weights: q4.11 (any q<I>.<F>), maxabs, signmag, fp16, none "
+                  "(default none, or q4.11 with --faults)");
+  cmd->add_option("--faults", f->faults,
+                  "stuck-at faults during training, e.g. layer=conv2,bit=15,stuck=1,rate=0.01,seed=0 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_option("--fault-mode", f->fault_mode, "keep_bit | keep_weight | zero | clip | none")->capture_default_str();
+  cmd->add_option("--clip-bound", f->clip_bound, "clip mode: |w| bound for faulty weights (0: the layer's largest "
+                  "fault-free magnitude)")->capture_default_str();
+  cmd->add_option("--histograms", f->histograms,
+                  "record per-layer weight histograms: epochs=all | epochs=0,5,10 (0 = initial) | batches=N");
+  cmd->add_option("--histogram-bins", f->histogram_bins, "bins per histogram")->capture_default_str();
   return [f] { return run(*f); };
 }
 

@@ -55,5 +55,23 @@ expect "missing checkpoint" "nothere.safetensors" -- "$bin" eval --checkpoint "$
 expect "checkpoint of another model" "vgg11" -- "$bin" eval --checkpoint "$tmp/run/checkpoint.safetensors" --model vgg11 \
   --data synthetic --resize 32 --channels 3
 
+# Fault-aware training and fault injection.
+syn=(--data synthetic --limit-train 64 --limit-test 64)
+expect "fault bit 16" "bit" -- "$bin" train "${syn[@]}" --out "$tmp/r" --faults layer=conv2,bit=16,stuck=1,rate=0.01
+expect "fault rate 1.5" "rate" -- "$bin" train "${syn[@]}" --out "$tmp/r" --faults layer=conv2,bit=3,stuck=1,rate=1.5
+expect "unknown fault layer" "conv9" -- "$bin" train "${syn[@]}" --out "$tmp/r" --faults layer=conv9,bit=3,stuck=1,rate=0.1
+expect "malformed fault spec" "--faults" -- "$bin" train "${syn[@]}" --out "$tmp/r" --faults "layer=conv2;bit=3"
+expect "unknown fault mode" "--fault-mode" -- "$bin" train "${syn[@]}" --out "$tmp/r" --faults layer=conv2,bit=3,stuck=1,rate=0.1 \
+  --fault-mode freeze
+expect "faults with quant none" "--quant" -- "$bin" train "${syn[@]}" --out "$tmp/r" --quant none \
+  --faults layer=conv2,bit=3,stuck=1,rate=0.1
+expect "negative clip bound" "--clip-bound" -- "$bin" train "${syn[@]}" --out "$tmp/r" --fault-mode clip --clip-bound -1 \
+  --faults layer=conv2,bit=3,stuck=1,rate=0.1
+expect "bad histogram schedule" "--histograms" -- "$bin" train "${syn[@]}" --out "$tmp/r" --histograms weekly
+expect "eval faults without quantization" "records no quantization" -- "$bin" eval \
+  --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" --faults layer=conv2,bit=3,stuck=1,rate=0.1
+expect "eval unknown fault layer" "conv9" -- "$bin" eval --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" \
+  --quant q4.11 --faults layer=conv9,bit=3,stuck=1,rate=0.1
+
 echo "cli_errors: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

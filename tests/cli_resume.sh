@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A run interrupted after epoch 1 and resumed to epoch 3 must end with the same checkpoint,
 # optimizer state and metrics as an uninterrupted 3-epoch run (same seed and threads).
-# Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
+# Checked for plain SGD and for fault-aware training (masks, master weights and the format travel in
+# train_state). Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
 set -u
 bin="$1"
 tmp=$(mktemp -d)
@@ -9,11 +10,17 @@ trap 'rm -rf "$tmp"' EXIT
 common=(train --model lenet5 --data synthetic --limit-train 256 --limit-test 64 --batch 32 --momentum 0.9
         --threads 2 --seed 3)
 fail=0
+faulty=(--quant q4.11 --faults layer=conv2,bit=random,stuck=mix:1:1,rate=0.1,seed=2 --fault-mode keep_bit)
+"$bin" "${common[@]}" "${faulty[@]}" --epochs 2 --out "$tmp/ffull" >/dev/null 2>&1 || { echo "FAIL: full faulty run"; fail=1; }
+"$bin" "${common[@]}" "${faulty[@]}" --epochs 1 --out "$tmp/fpart" >/dev/null 2>&1 || { echo "FAIL: faulty part"; fail=1; }
+"$bin" "${common[@]}" "${faulty[@]}" --epochs 2 --out "$tmp/fpart" --resume >/dev/null 2>&1 ||
+  { echo "FAIL: resumed faulty part"; fail=1; }
 "$bin" "${common[@]}" --epochs 3 --out "$tmp/full" >/dev/null 2>&1 || { echo "FAIL: full run"; fail=1; }
 "$bin" "${common[@]}" --epochs 1 --out "$tmp/part" >/dev/null 2>&1 || { echo "FAIL: first part"; fail=1; }
 "$bin" "${common[@]}" --epochs 3 --out "$tmp/part" --resume >/dev/null 2>&1 || { echo "FAIL: resumed part"; fail=1; }
 for f in checkpoint.safetensors train_state.safetensors; do
   cmp -s "$tmp/full/$f" "$tmp/part/$f" || { echo "FAIL: $f differs after resume"; fail=1; }
+  cmp -s "$tmp/ffull/$f" "$tmp/fpart/$f" || { echo "FAIL: $f differs after resuming fault-aware training"; fail=1; }
 done
 # Metrics agree except for timings.
 strip() { sed -E 's/"(train_images_per_s|train_seconds|eval_images_per_s)":[0-9.e+-]+,?//g' "$1"; }

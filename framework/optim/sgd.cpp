@@ -5,8 +5,12 @@
 
 namespace stuckat {
 
-Sgd::Sgd(std::vector<Tensor> params, const SgdOptions& options)
-    : params_(std::move(params)), momentum_(params_.size()), options_(options) {
+Sgd::Sgd(std::vector<Tensor> params, const SgdOptions& options, std::vector<std::string> names)
+    : params_(std::move(params)), names_(std::move(names)), momentum_(params_.size()), options_(options) {
+  STUCKAT_CHECK(names_.empty() || names_.size() == params_.size(), "Sgd: {} names for {} parameters", names_.size(),
+                params_.size());
+  if (names_.empty())
+    for (size_t i = 0; i < params_.size(); ++i) names_.push_back(std::to_string(i));
   STUCKAT_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0, "invalid SGD options");
   STUCKAT_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
                 "Nesterov momentum needs momentum > 0 and dampening 0");
@@ -39,7 +43,20 @@ void Sgd::set_momentum_buffer(size_t i, const Tensor& buf) {
   momentum_[i] = buf.clone().to(params_[i].device());
 }
 
-StepLR::StepLR(Sgd& opt, int step_size, float gamma)
+OptimizerState Sgd::state() const {
+  OptimizerState out;
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (momentum_[i].defined()) out.emplace_back("momentum." + names_[i], momentum_[i].to(Device::CPU));
+  return out;
+}
+
+void Sgd::load_state(const OptimizerState& state) {
+  for (const auto& [name, t] : state)
+    for (size_t i = 0; i < params_.size(); ++i)
+      if (name == "momentum." + names_[i]) set_momentum_buffer(i, t);
+}
+
+StepLR::StepLR(Optimizer& opt, int step_size, float gamma)
     : opt_(opt), step_size_(step_size), gamma_(gamma), base_lr_(opt.lr()) {
   STUCKAT_CHECK(step_size >= 1, "StepLR step_size must be >= 1, got {}", step_size);
 }

@@ -1,8 +1,10 @@
 // SGD with momentum, dampening, Nesterov and weight decay (torch.optim.SGD semantics), and the
 // StepLR schedule. Parameter groups are not supported: one setting for all parameters.
 #pragma once
+#include <string>
 #include <vector>
 
+#include "framework/optim/optimizer.h"
 #include "framework/tensor.h"
 #include "kernels/cpu/sgd_update.h"
 
@@ -16,13 +18,16 @@ struct SgdOptions {
   bool nesterov = false;
 };
 
-class Sgd {
+class Sgd : public Optimizer {
  public:
-  Sgd(std::vector<Tensor> params, const SgdOptions& options);
-  void zero_grad();  // drops gradients (the next backward allocates fresh ones)
-  void step();       // parameters without a gradient are skipped, as in PyTorch
-  float lr() const { return options_.lr; }
-  void set_lr(float lr) { options_.lr = lr; }
+  // names: one per parameter, used for the state() entries "momentum.<name>" (default "<index>").
+  Sgd(std::vector<Tensor> params, const SgdOptions& options, std::vector<std::string> names = {});
+  void zero_grad() override;  // drops gradients (the next backward allocates fresh ones)
+  void step() override;       // parameters without a gradient are skipped, as in PyTorch
+  float lr() const override { return options_.lr; }
+  void set_lr(float lr) override { options_.lr = lr; }
+  OptimizerState state() const override;  // "momentum.<name>" for each defined buffer
+  void load_state(const OptimizerState& state) override;
   const SgdOptions& options() const { return options_; }
   // Momentum buffers, in parameter order (undefined before the first step of that parameter).
   const std::vector<Tensor>& momentum_buffers() const { return momentum_; }
@@ -31,6 +36,7 @@ class Sgd {
 
  private:
   std::vector<Tensor> params_;
+  std::vector<std::string> names_;
   std::vector<Tensor> momentum_;
   SgdOptions options_;
 };
@@ -38,12 +44,12 @@ class Sgd {
 // lr(epoch) = base_lr * gamma^floor(epoch / step_size), epoch counted from 0.
 class StepLR {
  public:
-  StepLR(Sgd& opt, int step_size, float gamma);
+  StepLR(Optimizer& opt, int step_size, float gamma);
   void step();  // call once at the end of each epoch
   int epoch() const { return epoch_; }
 
  private:
-  Sgd& opt_;
+  Optimizer& opt_;
   int step_size_;
   float gamma_;
   float base_lr_;

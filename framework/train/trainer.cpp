@@ -16,7 +16,7 @@ double now_seconds() {
 constexpr uint64_t kShuffleStream = 0x5348554646000000ull;  // "SHUFF": keeps shuffles apart from init
 }  // namespace
 
-EpochStats train_epoch(Module& model, Sgd& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
+EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
                        const BatchCallback& on_batch) {
   STUCKAT_CHECK(batch >= 1, "batch size must be >= 1, got {}", batch);
   model.train();
@@ -37,6 +37,8 @@ EpochStats train_epoch(Module& model, Sgd& opt, const Dataset& data, int64_t bat
     const float l = loss.item();
     if (!std::isfinite(l)) {
       st.finite = false;
+      st.bad_batch = b;
+      st.bad_loss = l;
       break;
     }
     loss.backward();

@@ -6,7 +6,8 @@
 
 #include "framework/data/dataset.h"
 #include "framework/nn/module.h"
-#include "framework/optim/sgd.h"
+#include "framework/optim/optimizer.h"
+#include "framework/optim/sgd.h"  // the usual optimizer, for callers of train_epoch
 
 namespace stuckat {
 
@@ -16,6 +17,8 @@ struct EpochStats {
   int64_t images = 0;
   double seconds = 0;
   bool finite = true;    // false when a batch loss was NaN or inf (the epoch stops there)
+  int64_t bad_batch = -1;  // train_epoch: index of that batch (no update was made from it)
+  float bad_loss = 0;      // and its loss
 };
 
 // Called after each batch with (batch index, number of batches, running mean loss).
@@ -23,7 +26,7 @@ using BatchCallback = std::function<void(int64_t, int64_t, double)>;
 
 // One epoch over `data` in the order random_permutation(n, seed, epoch); the last batch may be
 // smaller (as PyTorch's DataLoader with drop_last=False).
-EpochStats train_epoch(Module& model, Sgd& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
+EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
                        const BatchCallback& on_batch = nullptr);
 
 // Mean loss and accuracy over `data` in eval mode, without gradients, in order.
