@@ -10,5 +10,7 @@ using Runner = std::function<int()>;
 
 Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
+Runner add_sweep_command(CLI::App& app);
+Runner add_plot_command(CLI::App& app);
 
 }  // namespace stuckat::cli

@@ -12,6 +12,8 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show the help of every command");
   stuckat::cli::Runner run_train = stuckat::cli::add_train_command(app);
   stuckat::cli::Runner run_eval = stuckat::cli::add_eval_command(app);
+  stuckat::cli::Runner run_sweep = stuckat::cli::add_sweep_command(app);
+  stuckat::cli::Runner run_plot = stuckat::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("train")) return run_train();
     if (app.got_subcommand("eval")) return run_eval();
+    if (app.got_subcommand("sweep")) return run_sweep();
+    if (app.got_subcommand("plot")) return run_plot();
   } catch (const stuckat::InputError& e) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;

@@ -30,4 +30,25 @@ Tensor LeNet5::forward(const Tensor& x) {
   return fc3_->forward(h);
 }
 
+std::vector<ForwardStage> LeNet5::forward_stages() {
+  // The same op sequence as forward(), cut before each conv/linear layer so that every stage
+  // begins with its layer (see ForwardStage::after).
+  auto norm = [](const std::shared_ptr<BatchNorm>& bn, const Tensor& h) { return bn ? bn->forward(h) : h; };
+  std::vector<ForwardStage> stages(5);
+  stages[0].after = [this, norm](const Tensor& y) { return relu(max_pool2d(norm(bn1_, y), 2, 2)); };  // (n,6,14,14)
+  stages[1].after = [this, norm](const Tensor& y) { return flatten(relu(max_pool2d(norm(bn2_, y), 2, 2)), 1); };  // (n,400)
+  stages[2].after = [this, norm](const Tensor& y) { return relu(norm(bn3_, y)); };  // (n,120)
+  stages[3].after = [this, norm](const Tensor& y) { return relu(norm(bn4_, y)); };  // (n,84)
+  stages[4].after = [](const Tensor& y) { return y; };                              // (n,10) logits
+  const std::pair<const char*, Module*> layers[] = {
+      {"conv1", conv1_.get()}, {"conv2", conv2_.get()}, {"fc1", fc1_.get()}, {"fc2", fc2_.get()}, {"fc3", fc3_.get()}};
+  for (size_t k = 0; k < stages.size(); ++k) {
+    ForwardStage& s = stages[k];
+    s.layers = {layers[k].first};
+    s.layer = layers[k].second;
+    s.run = [layer = s.layer, after = s.after](const Tensor& x) { return after(layer->forward(x)); };
+  }
+  return stages;
+}
+
 }  // namespace stuckat

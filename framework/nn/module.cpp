@@ -3,6 +3,16 @@
 
 namespace stuckat {
 
+std::vector<ForwardStage> Module::forward_stages() {
+  ForwardStage all;
+  const std::string suffix = ".weight";
+  for (const auto& [name, t] : named_parameters())
+    if (t.dim() >= 2 && name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+      all.layers.push_back(name.substr(0, name.size() - suffix.size()));
+  all.run = [this](const Tensor& x) { return forward(x); };
+  return {all};
+}
+
 Tensor Module::register_parameter(const std::string& name, Tensor t) {
   t.set_requires_grad(true);
   params_.emplace_back(name, t);

@@ -2,6 +2,7 @@
 // statistics) and child modules. Names compose with '.' like PyTorch's state_dict keys, so a
 // checkpoint's names are e.g. "features.0.weight" or "layer1.0.bn1.running_mean".
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,11 +14,29 @@ namespace stuckat {
 
 using NamedTensorList = std::vector<std::pair<std::string, Tensor>>;
 
+// One step of a model's forward pass. Running a model's stages in order on x gives forward(x)
+// exactly, so a fault sweep can compute the activations before the stage that reads a faulted
+// layer once and reuse them for every fault configuration of that layer.
+class Module;
+struct ForwardStage {
+  std::vector<std::string> layers;  // the conv/linear layers whose weights this stage reads ("conv2")
+  std::function<Tensor(const Tensor&)> run;
+  // Optional split, for a stage that begins with its one conv/linear layer: run(x) ==
+  // after(layer->forward(x)). A sweep then keeps layer->forward(x) for the clean weights and
+  // adds only the faulted weights' contribution (the layer is linear in its weights).
+  Module* layer = nullptr;
+  std::function<Tensor(const Tensor&)> after;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x) = 0;
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // The forward pass as consecutive stages (see ForwardStage). Default: one stage that calls
+  // forward() and lists every conv/linear layer (names of the >= 2-D "<layer>.weight" parameters).
+  // The stages hold a raw pointer to this module and must not outlive it.
+  virtual std::vector<ForwardStage> forward_stages();
 
   NamedTensorList named_parameters() const;  // registration order, depth first
   NamedTensorList named_buffers() const;

@@ -1,0 +1,30 @@
+// The output change of a conv/linear layer when a few of its weights change: the layer is linear
+// in its weights, so faulted_out = clean_out + layer(x, dW) with dW nonzero only at the changed
+// weights. A sweep point changes ~rate * weights entries, so this costs a small fraction of the
+// layer's forward pass. Each output element gets its deltas added in ascending weight order, so
+// the result is the same for any thread count.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace stuckat {
+
+struct WeightChange {
+  int64_t index;  // flat index into the weight tensor (row-major)
+  float delta;    // faulted - clean
+};
+
+// Entries where `faulted` and `clean` differ bit for bit, in ascending index order.
+std::vector<WeightChange> weight_changes(const float* clean, const float* faulted, int64_t n);
+
+// y: (n, out, ho, wo) += conv2d(x, dW) with x: (n, in, h, w), dW: (out, in, kh, kw) given by
+// `changes`, zero padding `pad`, stride `stride`.
+void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
+                               int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t ho, int64_t wo,
+                               const std::vector<WeightChange>& changes);
+
+// y: (n, out) += x dW^T with x: (n, in), dW: (out, in) given by `changes`.
+void add_linear_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t out,
+                               const std::vector<WeightChange>& changes);
+
+}  // namespace stuckat

@@ -1,0 +1,38 @@
+// Runs the points of a fault sweep on a trained model and test set, fast:
+//  - the activations before the stage that reads a faulted layer (Module::forward_stages) are
+//    computed once per (format, layer) and reused by every point that faults that layer;
+//  - several fault configurations are evaluated per pass over those activations (for each test
+//    batch, each configuration's faulted weights are swapped in and the remaining stages run, so
+//    the batch stays in cache);
+//  - the kernels use all threads (set_num_threads).
+// Every point runs in eval mode without gradients; layers that are not faulted hold their
+// quantized values decode(encode(w)), so a point differs from its format's baseline only by its
+// faults. A point's row depends only on the point (not on which others run with it, the shard or
+// the order), and rows come out in the order of `points`.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "faults/sweep_csv.h"
+#include "faults/sweep_grid.h"
+#include "framework/data/dataset.h"
+#include "framework/nn/module.h"
+
+namespace stuckat {
+
+struct SweepRunOptions {
+  int64_t batch = 1000;             // test images per forward pass
+  int64_t configs_per_pass = 10;    // fault configurations evaluated per pass over the cached activations
+  int64_t prefix_cache_bytes = int64_t(2) << 30;  // above this, a layer's prefix is recomputed per pass
+};
+
+// Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the
+// CPU; restored to their original values before returning) over `test`, calling on_row for each
+// finished point in order. `model_name` fills the rows' model column.
+void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
+               const std::vector<int64_t>& points, const SweepRunOptions& options,
+               const std::function<void(const SweepRow&)>& on_row);
+
+}  // namespace stuckat

@@ -1,0 +1,349 @@
+// Fault sweeps: grid order and flag parsing, shards that partition the grid exactly, a CSV that
+// survives a kill (partial last line) and resumes to the same bytes as an uninterrupted run,
+// staged forward == forward, and each swept point == the plain reference (inject the faults into
+// the whole model, evaluate()).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "faults/faulty_model.h"
+#include "faults/sweep_csv.h"
+#include "faults/sweep_delta.h"
+#include "faults/sweep_grid.h"
+#include "faults/sweep_runner.h"
+#include "faults/sweep_summary.h"
+#include "faults/weight_format.h"
+#include "framework/autograd.h"
+#include "framework/error.h"
+#include "framework/ops.h"
+#include "framework/parallel.h"
+#include "framework/random.h"
+#include "framework/train/trainer.h"
+#include "models/model_zoo.h"
+
+using namespace stuckat;
+
+namespace {
+
+SweepGrid small_grid() {
+  SweepGrid g;
+  g.formats = {"q4.11", "fp16"};
+  g.layers = {"conv1", "conv2", "fc1", "fc3"};
+  g.bits = {4, 14, 15};
+  g.stuck = {0, 1};
+  g.rates = {0.05, 0.3};
+  g.seeds = {0, 7};
+  return g;
+}
+
+// Random images in [-1, 1) and labels: the sweep only has to agree with the reference on them.
+Dataset random_test_set(int64_t n) {
+  Dataset d;
+  d.name = "random";
+  d.images = Tensor::empty({n, 1, 28, 28});
+  d.labels = Tensor::empty({n}, DType::I32);
+  float* im = d.images.data<float>();
+  for (int64_t i = 0; i < d.images.numel(); ++i) {
+    uint32_t w[4];
+    philox_words(11, 0, static_cast<uint64_t>(i), w);
+    im[i] = static_cast<float>(w[0] >> 8) / float(1 << 23) - 1.0f;
+  }
+  for (int64_t i = 0; i < n; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i % 10);
+  return d;
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("stuckat_test_sweep_" + name)).string();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<int64_t> all_points(const SweepGrid& g) {
+  std::vector<int64_t> v;
+  for (int64_t i = 0; i < g.size(); ++i) v.push_back(i);
+  return v;
+}
+
+// Runs `points` into a CSV at `path` (resuming when asked) and returns the rows written.
+void run_into(const std::string& path, bool resume, const std::vector<int64_t>& points, Module& model,
+              const Dataset& data, const SweepGrid& grid, int64_t batch = 16, int64_t configs = 3) {
+  SweepCsvWriter w(path, resume);
+  SweepRunOptions o;
+  o.batch = batch;
+  o.configs_per_pass = configs;
+  run_sweep(model, "lenet5", data, grid, points, o, [&](const SweepRow& r) { w.append(r); });
+}
+
+}  // namespace
+
+TEST_CASE("sweep grid enumerates formats, a baseline each, then layer/bit/stuck/rate/seed", "[faults][sweep]") {
+  SweepGrid g = small_grid();
+  REQUIRE(g.points_per_format() == 1 + 4 * 3 * 2 * 2 * 2);
+  REQUIRE(g.size() == 2 * g.points_per_format());
+  SweepPoint p0 = sweep_point(g, 0);
+  CHECK((p0.baseline && p0.format == "q4.11"));
+  SweepPoint p1 = sweep_point(g, 1), p2 = sweep_point(g, 2), p3 = sweep_point(g, 3);
+  CHECK((p1.layer == "conv1" && p1.bit == 4 && p1.stuck == 0 && p1.rate == 0.05 && p1.seed == 0));
+  CHECK((p2.seed == 7 && p2.rate == 0.05));  // seed varies fastest
+  CHECK((p3.seed == 0 && p3.rate == 0.3));
+  SweepPoint last = sweep_point(g, g.size() - 1);
+  CHECK((last.format == "fp16" && last.layer == "fc3" && last.bit == 15 && last.stuck == 1 && last.rate == 0.3 &&
+         last.seed == 7));
+  CHECK(sweep_point(g, g.points_per_format()).baseline);
+  // Every (format, layer, bit, stuck, rate, seed) appears exactly once.
+  std::set<std::string> seen;
+  for (int64_t i = 0; i < g.size(); ++i) {
+    SweepPoint p = sweep_point(g, i);
+    seen.insert(p.format + "/" + p.layer + "/" + std::to_string(p.bit) + "/" + std::to_string(p.stuck) + "/" +
+                std::to_string(p.rate) + "/" + std::to_string(p.seed) + (p.baseline ? "b" : ""));
+  }
+  CHECK(static_cast<int64_t>(seen.size()) == g.size());
+}
+
+TEST_CASE("sweep list flags parse ranges and reject bad values", "[faults][sweep]") {
+  CHECK(parse_int_list("0-3,7", "--bits", 0, 15) == std::vector<int64_t>{0, 1, 2, 3, 7});
+  CHECK(parse_int_list("15", "--bits", 0, 15) == std::vector<int64_t>{15});
+  CHECK_THROWS_AS(parse_int_list("16", "--bits", 0, 15), InputError);
+  CHECK_THROWS_AS(parse_int_list("3-1", "--bits", 0, 15), InputError);
+  CHECK_THROWS_AS(parse_int_list("1,1", "--bits", 0, 15), InputError);
+  CHECK_THROWS_AS(parse_int_list("a", "--bits", 0, 15), InputError);
+  CHECK(parse_rate_list("0.01,0.05", "--rates") == std::vector<double>{0.01, 0.05});
+  CHECK_THROWS_AS(parse_rate_list("0", "--rates"), InputError);
+  CHECK_THROWS_AS(parse_rate_list("1.5", "--rates"), InputError);
+  const std::vector<std::string> valid{"conv1", "conv2", "fc1"};
+  CHECK(parse_layer_list("all", valid) == valid);
+  CHECK(parse_layer_list("fc1,conv1", valid) == std::vector<std::string>{"conv1", "fc1"});
+  CHECK_THROWS_AS(parse_layer_list("fc9", valid), InputError);
+  SweepShard s = parse_sweep_shard("2/5");
+  CHECK((s.index == 2 && s.count == 5));
+  CHECK_THROWS_AS(parse_sweep_shard("5/5"), InputError);
+  CHECK_THROWS_AS(parse_sweep_shard("1"), InputError);
+}
+
+TEST_CASE("shards partition the grid: union = all points, no duplicates", "[faults][sweep]") {
+  const SweepGrid g = small_grid();
+  for (int64_t n : {1, 2, 3, 7, 200}) {
+    std::vector<int> owners(static_cast<size_t>(g.size()), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      SweepShard s{i, n};
+      for (int64_t p = 0; p < g.size(); ++p) owners[static_cast<size_t>(p)] += s.owns(p) ? 1 : 0;
+    }
+    CHECK(std::all_of(owners.begin(), owners.end(), [](int c) { return c == 1; }));
+  }
+}
+
+TEST_CASE("staged forward equals forward", "[faults][sweep][models]") {
+  NoGradGuard no_grad;
+  const Dataset d = random_test_set(8);
+  for (const char* name : {"lenet5", "lenet5_bn"}) {
+    std::shared_ptr<Module> m = make_model(parse_model_name(name), 3);
+    m->eval();
+    Tensor ref = m->forward(d.images);
+    Tensor h = d.images;
+    for (const ForwardStage& s : m->forward_stages()) h = s.run(h);
+    REQUIRE(h.shape() == ref.shape());
+    CHECK(h.to_vector() == ref.to_vector());  // the same ops in the same order: bit-identical
+  }
+  std::shared_ptr<Module> m = make_model(parse_model_name("lenet5"), 3);
+  std::vector<std::string> all;
+  for (const ForwardStage& s : m->forward_stages()) all.insert(all.end(), s.layers.begin(), s.layers.end());
+  CHECK(all == faultable_layer_names(*m));
+}
+
+TEST_CASE("each sweep row equals the reference: faults injected into the model, then evaluate()", "[faults][sweep]") {
+  const Dataset d = random_test_set(40);
+  std::shared_ptr<Module> model = make_model(parse_model_name("lenet5"), 5);
+  const std::vector<float> before = model->named_parameters()[0].second.to_vector();
+  SweepGrid g = small_grid();
+  g.bits = {14};
+  g.seeds = {3};
+  std::vector<SweepRow> rows;
+  SweepRunOptions o;
+  o.batch = 16;  // 40 images: batches of 16, 16, 8
+  o.configs_per_pass = 3;
+  run_sweep(*model, "lenet5", d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
+  REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
+  CHECK(model->named_parameters()[0].second.to_vector() == before);  // the runner restores the weights
+  for (const SweepRow& row : rows) {
+    const SweepPoint& p = row.point;
+    std::shared_ptr<Module> ref_model = make_model(parse_model_name("lenet5"), 5);
+    std::vector<FaultSpec> specs;
+    if (!p.baseline) {
+      FaultSpec s;
+      s.layer = p.layer, s.bit = p.bit, s.sa1_fraction = p.stuck, s.rate = p.rate, s.seed = p.seed;
+      specs.push_back(s);
+    }
+    FaultInjection inject(*ref_model, parse_weight_format(p.format), specs, true);
+    int64_t faulty = 0;
+    for (const LayerFaultStats& st : inject.apply()) faulty += st.faulty;
+    EpochStats ref = evaluate(*ref_model, d, 16);
+    INFO("point " << p.index << " " << p.format << " " << p.layer);
+    CHECK(row.faulty_weights == faulty);
+    CHECK(row.nan == !ref.finite);
+    if (!ref.finite) continue;
+    // The runner adds the changed weights' contribution to the clean layer output instead of
+    // recomputing the layer, so logits differ from the reference by float rounding (~1e-6
+    // relative): the mean loss agrees to 1e-5 and at most one of the 40 predictions may flip on a
+    // near-tie.
+    CHECK(std::abs(row.test_acc - ref.accuracy) <= 1.0 / 40 + 1e-12);
+    CHECK(row.test_loss == Approx(ref.loss).epsilon(1e-5));
+  }
+  // A fault at rate 0.3 on bit 14 of fc1 changes some weights.
+  auto it = std::find_if(rows.begin(), rows.end(), [](const SweepRow& r) {
+    return r.point.layer == "fc1" && r.point.rate == 0.3 && r.point.format == "q4.11";
+  });
+  REQUIRE(it != rows.end());
+  CHECK(it->faulty_weights > 0);
+}
+
+TEST_CASE("sweep rows do not depend on shards, threads or configurations per pass", "[faults][sweep]") {
+  const Dataset d = random_test_set(24);
+  std::shared_ptr<Module> model = make_model(parse_model_name("lenet5"), 9);
+  SweepGrid g = small_grid();
+  g.bits = {15};
+  const std::string full = temp_path("full.csv");
+  std::filesystem::remove(full);
+  run_into(full, false, all_points(g), *model, d, g);
+  const std::string full_text = read_text(full);
+
+  // Three shards, each in its own file with one thread, then merged by index.
+  const int saved_threads = num_threads();
+  set_num_threads(1);
+  std::vector<std::string> merged_lines;
+  std::set<int64_t> indices;
+  for (int64_t i = 0; i < 3; ++i) {
+    const std::string path = temp_path("shard" + std::to_string(i) + ".csv");
+    std::filesystem::remove(path);
+    std::vector<int64_t> mine;
+    for (int64_t p = 0; p < g.size(); ++p)
+      if (SweepShard{i, 3}.owns(p)) mine.push_back(p);
+    run_into(path, false, mine, *model, d, g, 16, 1 + i);
+    for (const SweepRow& r : read_sweep_csv(path).rows) {
+      CHECK(indices.insert(r.point.index).second);  // no duplicates across shards
+      merged_lines.push_back(format_sweep_row(r));
+    }
+    std::filesystem::remove(path);
+  }
+  set_num_threads(saved_threads);
+  CHECK(static_cast<int64_t>(indices.size()) == g.size());
+  std::sort(merged_lines.begin(), merged_lines.end(), [](const std::string& a, const std::string& b) {
+    return std::stoll(a) < std::stoll(b);
+  });
+  std::string merged = std::string(kSweepCsvHeader) + "\n";
+  for (const std::string& l : merged_lines) merged += l + "\n";
+  CHECK(merged == full_text);
+  std::filesystem::remove(full);
+}
+
+TEST_CASE("a killed sweep resumed gives the same CSV as an uninterrupted one", "[faults][sweep]") {
+  const Dataset d = random_test_set(24);
+  std::shared_ptr<Module> model = make_model(parse_model_name("lenet5"), 4);
+  SweepGrid g = small_grid();
+  g.bits = {14};
+  g.formats = {"q4.11"};
+  const std::string full = temp_path("uninterrupted.csv"), part = temp_path("killed.csv");
+  std::filesystem::remove(full);
+  std::filesystem::remove(part);
+  run_into(full, false, all_points(g), *model, d, g);
+
+  // The first run dies after 11 points while writing the 12th row (a partial line is left).
+  const std::vector<int64_t> every = all_points(g);
+  const std::vector<int64_t> first(every.begin(), every.begin() + 11);
+  run_into(part, false, first, *model, d, g);
+  {
+    std::ofstream out(part, std::ios::app | std::ios::binary);
+    out << "11,lenet5,conv1,14,0,0.";
+  }
+  CHECK_THROWS_AS(SweepCsvWriter(part, false), InputError);  // no silent overwrite without --resume
+  std::vector<int64_t> rest;
+  {
+    SweepCsvWriter w(part, true);
+    std::set<int64_t> done;
+    for (const SweepRow& r : w.existing_rows()) done.insert(r.point.index);
+    CHECK(done.size() == 11);
+    for (int64_t p : every)
+      if (!done.count(p)) rest.push_back(p);
+  }
+  run_into(part, true, rest, *model, d, g);
+  CHECK(read_text(part) == read_text(full));
+  std::filesystem::remove(full);
+  std::filesystem::remove(part);
+}
+
+TEST_CASE("sweep CSV rows read back equal, and the summary averages over seeds", "[faults][sweep]") {
+  SweepRow a;
+  a.model = "lenet5";
+  a.point = SweepPoint{5, "q4.11", false, "fc1", 15, 1, 0.01, 3};
+  a.faulty_weights = 480, a.changed_weights = 200, a.test_acc = 0.5, a.test_loss = 1.25;
+  SweepRow b = a;
+  b.point.index = 6, b.point.seed = 4, b.test_acc = 0.7;
+  SweepRow base;
+  base.model = "lenet5";
+  base.point.index = 0, base.point.format = "q4.11", base.point.baseline = true, base.test_acc = 0.9;
+  const std::string path = temp_path("roundtrip.csv");
+  std::filesystem::remove(path);
+  {
+    SweepCsvWriter w(path, false);
+    for (const SweepRow& r : {base, a, b}) w.append(r);
+  }
+  const std::vector<SweepRow> rows = read_sweep_csv(path).rows;
+  REQUIRE(rows.size() == 3);
+  CHECK(format_sweep_row(rows[1]) == format_sweep_row(a));
+  CHECK(sweep_row_matches(rows[1], a.point, "lenet5"));
+  CHECK_FALSE(sweep_row_matches(rows[1], b.point, "lenet5"));
+  CHECK(rows[0].point.baseline);
+  const std::vector<SweepSummaryLine> lines = summarize_sweep(rows);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[1].seeds == 2);
+  CHECK(lines[1].acc_mean == Approx(0.6));
+  CHECK(lines[1].acc_std == Approx(std::sqrt(0.02)));  // sample std of {0.5, 0.7}
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("sparse weight-change updates equal the layer run with the changed weights", "[faults][sweep]") {
+  // Reference: conv2d/linear on the full changed weights; the sparse update of the clean output
+  // must match up to float rounding (a few additions in another order: atol 1e-5 on O(1) values).
+  NoGradGuard no_grad;
+  auto random = [](Shape shape, uint64_t stream) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      uint32_t w[4];
+      philox_words(5, stream, static_cast<uint64_t>(i), w);
+      t.data<float>()[i] = static_cast<float>(w[0] >> 8) / float(1 << 23) - 1.0f;
+    }
+    return t;
+  };
+  for (int64_t stride : {1, 2})
+    for (int64_t pad : {0, 2}) {
+      Tensor x = random({3, 4, 9, 8}, 1), w = random({5, 4, 3, 3}, 2), b = random({5}, 3);
+      Tensor w2 = w.clone();
+      for (int64_t i : {0, 17, 40, 41, 179}) w2.data<float>()[i] += 0.75f;
+      const std::vector<WeightChange> ch = weight_changes(w.data<float>(), w2.data<float>(), w.numel());
+      REQUIRE(ch.size() == 5);
+      Tensor y = conv2d(x, w, b, stride, pad), ref = conv2d(x, w2, b, stride, pad);
+      add_conv2d_weight_changes(x.data<float>(), y.data<float>(), 3, 4, 9, 8, 5, 3, 3, stride, pad, y.size(2), y.size(3), ch);
+      const std::vector<float> got = y.to_vector(), want = ref.to_vector();
+      for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::abs(got[i] - want[i]) <= 1e-5f);
+    }
+  Tensor x = random({6, 7}, 4), w = random({3, 7}, 5), b = random({3}, 6);
+  Tensor w2 = w.clone();
+  for (int64_t i : {2, 9, 20}) w2.data<float>()[i] -= 1.5f;
+  const std::vector<WeightChange> ch = weight_changes(w.data<float>(), w2.data<float>(), w.numel());
+  Tensor y = linear(x, w, b), ref = linear(x, w2, b);
+  add_linear_weight_changes(x.data<float>(), y.data<float>(), 6, 7, 3, ch);
+  const std::vector<float> got = y.to_vector(), want = ref.to_vector();
+  for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::abs(got[i] - want[i]) <= 1e-5f);
+}
