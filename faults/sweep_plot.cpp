@@ -1,4 +1,4 @@
-// Line charts of sweep results drawn on a SweepCanvas.
+// Line charts of sweep results drawn on a PngCanvas.
 #include "faults/sweep_plot.h"
 
 #include <algorithm>
@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "faults/sweep_canvas.h"
+#include "framework/io/png_canvas.h"
 #include "faults/sweep_summary.h"
 
 namespace stuckat {
@@ -28,24 +28,24 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
   const int left = 90, right = 220, top = 60, bottom = 80;
   const int x0 = left, x1 = width - right, y0 = top, y1 = height - bottom;  // plot area
   const Rgb black{0, 0, 0}, grey{220, 220, 220}, dark{90, 90, 90};
-  SweepCanvas c(width, height);
-  c.text((width - SweepCanvas::text_width(chart.title)) / 2, 12, chart.title, black);
+  PngCanvas c(width, height);
+  c.text((width - PngCanvas::text_width(chart.title)) / 2, 12, chart.title, black);
   // y axis: accuracy 0..1 with a grid line every 0.1.
   auto ypix = [&](double v) { return y1 - v * (y1 - y0); };
   for (int k = 0; k <= 10; ++k) {
     const double v = k / 10.0;
     c.line(x0, ypix(v), x1, ypix(v), grey);
     const std::string label = fmt::format("{:.1f}", v);
-    c.text(x0 - 10 - SweepCanvas::text_width(label), static_cast<int>(ypix(v)) - 6, label, black);
+    c.text(x0 - 10 - PngCanvas::text_width(label), static_cast<int>(ypix(v)) - 6, label, black);
   }
   c.text(10, top - 24, chart.y_label, black);
   const size_t n = chart.x_ticks.size();
   auto xpix = [&](size_t i) { return n <= 1 ? (x0 + x1) / 2.0 : x0 + 20 + i * (x1 - x0 - 40.0) / (n - 1); };
   for (size_t i = 0; i < n; ++i) {
     c.line(xpix(i), y1, xpix(i), y1 + 6, black);
-    c.text(static_cast<int>(xpix(i)) - SweepCanvas::text_width(chart.x_ticks[i]) / 2, y1 + 12, chart.x_ticks[i], black);
+    c.text(static_cast<int>(xpix(i)) - PngCanvas::text_width(chart.x_ticks[i]) / 2, y1 + 12, chart.x_ticks[i], black);
   }
-  c.text((x0 + x1 - SweepCanvas::text_width(chart.x_label)) / 2, y1 + 45, chart.x_label, black);
+  c.text((x0 + x1 - PngCanvas::text_width(chart.x_label)) / 2, y1 + 45, chart.x_label, black);
   c.line(x0, y0, x0, y1, black, 2);
   c.line(x0, y1, x1, y1, black, 2);
 

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "faults/sweep_canvas.h"
+#include "framework/io/png_canvas.h"
 
 namespace stuckat {
 
@@ -13,9 +13,9 @@ void write_weight_histogram_png(const std::string& title, const std::vector<Laye
                                 const std::string& path) {
   constexpr int kWidth = 720, kLeft = 60, kRight = 20, kTitle = 40, kPanel = 130, kGap = 30;
   const int height = kTitle + static_cast<int>(layers.size()) * (kPanel + kGap) + 10;
-  SweepCanvas c(kWidth, height);
+  PngCanvas c(kWidth, height);
   const Rgb black{0, 0, 0}, bar{52, 101, 164}, grey{170, 170, 170};
-  c.text((kWidth - SweepCanvas::text_width(title)) / 2, 12, title, black);
+  c.text((kWidth - PngCanvas::text_width(title)) / 2, 12, title, black);
   int top = kTitle;
   for (const LayerHistogram& lh : layers) {
     const WeightHistogram& h = lh.histogram;
@@ -35,9 +35,9 @@ void write_weight_histogram_png(const std::string& title, const std::vector<Laye
     }
     c.text(x0, y1 + 4, fmt::format("{:.4g}", h.lo), black, 1);
     const std::string hi = fmt::format("{:.4g}", h.hi);
-    c.text(x1 - SweepCanvas::text_width(hi, 1), y1 + 4, hi, black, 1);
+    c.text(x1 - PngCanvas::text_width(hi, 1), y1 + 4, hi, black, 1);
     const std::string peak = fmt::format("{}", tallest);
-    c.text(x0 - 6 - SweepCanvas::text_width(peak, 1), y0, peak, black, 1);
+    c.text(x0 - 6 - PngCanvas::text_width(peak, 1), y0, peak, black, 1);
     top += kPanel + kGap;
   }
   c.save_png(path);

@@ -1,6 +1,6 @@
 // Pictures of the per-layer weight histograms recorded during training (--histograms): one PNG
 // per record, one bar chart per layer stacked top to bottom, so a drift or a collapse of the
-// weights to zero is visible at a glance. Drawn on SweepCanvas (no external plotting program).
+// weights to zero is visible at a glance. Drawn on PngCanvas (no external plotting program).
 #pragma once
 #include <string>
 #include <vector>

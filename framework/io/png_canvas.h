@@ -1,6 +1,6 @@
-// SweepCanvas: a small RGB raster with lines, rectangles and text (stb_easy_font glyphs, scaled)
-// written as PNG (stb_image_write), enough to draw readable line charts of sweep results without
-// an external plotting program.
+// PngCanvas: a small RGB raster with lines, rectangles and text (stb_easy_font glyphs, scaled)
+// written as PNG (stb_image_write), enough for readable charts and tile pictures without an
+// external plotting program.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,9 +12,9 @@ struct Rgb {
   uint8_t r = 0, g = 0, b = 0;
 };
 
-class SweepCanvas {
+class PngCanvas {
  public:
-  SweepCanvas(int width, int height, Rgb background = {255, 255, 255});
+  PngCanvas(int width, int height, Rgb background = {255, 255, 255});
   int width() const { return width_; }
   int height() const { return height_; }
   void fill_rect(int x0, int y0, int x1, int y1, Rgb c);  // inclusive-exclusive, clipped

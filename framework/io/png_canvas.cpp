@@ -1,5 +1,5 @@
 // Rasterising lines and stb_easy_font text; PNG output through stb_image_write.
-#include "faults/sweep_canvas.h"
+#include "framework/io/png_canvas.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,12 +21,12 @@
 
 namespace stuckat {
 
-SweepCanvas::SweepCanvas(int width, int height, Rgb background)
+PngCanvas::PngCanvas(int width, int height, Rgb background)
     : width_(width), height_(height), pixels_(static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
   fill_rect(0, 0, width, height, background);
 }
 
-void SweepCanvas::fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
+void PngCanvas::fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
   x0 = std::max(x0, 0), y0 = std::max(y0, 0), x1 = std::min(x1, width_), y1 = std::min(y1, height_);
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) {
@@ -35,7 +35,7 @@ void SweepCanvas::fill_rect(int x0, int y0, int x1, int y1, Rgb c) {
     }
 }
 
-void SweepCanvas::line(double x0, double y0, double x1, double y1, Rgb c, int thickness, bool dashed) {
+void PngCanvas::line(double x0, double y0, double x1, double y1, Rgb c, int thickness, bool dashed) {
   const double len = std::hypot(x1 - x0, y1 - y0);
   const int steps = std::max(1, static_cast<int>(std::ceil(len * 2)));  // half-pixel steps leave no gaps
   const int lo = -(thickness - 1) / 2, hi = thickness / 2;
@@ -48,7 +48,7 @@ void SweepCanvas::line(double x0, double y0, double x1, double y1, Rgb c, int th
   }
 }
 
-void SweepCanvas::text(int x, int y, const std::string& s, Rgb c, int scale) {
+void PngCanvas::text(int x, int y, const std::string& s, Rgb c, int scale) {
   // 64 bytes per quad and up to ~12 quads per glyph; quads past the end of the buffer are dropped.
   std::vector<char> buffer(s.size() * 1024 + 64);
   std::vector<char> str(s.begin(), s.end());
@@ -66,13 +66,13 @@ void SweepCanvas::text(int x, int y, const std::string& s, Rgb c, int scale) {
   }
 }
 
-int SweepCanvas::text_width(const std::string& s, int scale) {
+int PngCanvas::text_width(const std::string& s, int scale) {
   std::vector<char> str(s.begin(), s.end());
   str.push_back('\0');
   return stb_easy_font_width(str.data()) * scale;
 }
 
-void SweepCanvas::save_png(const std::string& path) const {
+void PngCanvas::save_png(const std::string& path) const {
   if (!stbi_write_png(path.c_str(), width_, height_, 3, pixels_.data(), width_ * 3))
     throw_input_error("cannot write the PNG file {}", path);
 }
