@@ -264,6 +264,38 @@ TEST_CASE("max pool propagates a NaN in its window", "[kernels]") {
   CHECK(argmax == 1);
 }
 
+TEST_CASE("2x2 max pool keeps NaN and first-of-ties rules in every lane of a wide row", "[kernels]") {
+  // One 2 x 40 plane -> 20 outputs (a full 16-lane block and a 4-lane tail). Window j holds
+  // (a, b / c, d) = x[2j], x[2j+1], x[40+2j], x[41+2j]. Pattern by j % 4: 0 = a NaN at
+  // element (j % 3) + 1, so the output is NaN with that argmax; 1 = all four equal, so the first
+  // (a) wins; 2 = NaN in a and d, so the first NaN (a) stays; 3 = distinct, max at d.
+  const Pool2dShape s{1, 1, 2, 40, 2, 2};
+  std::vector<float> x(80);
+  std::vector<int32_t> expected_arg(20);
+  for (int j = 0; j < 20; ++j) {
+    float* w[4] = {&x[2 * j], &x[2 * j + 1], &x[40 + 2 * j], &x[41 + 2 * j]};
+    const int32_t idx[4] = {2 * j, 2 * j + 1, 40 + 2 * j, 41 + 2 * j};
+    for (int k = 0; k < 4; ++k) *w[k] = static_cast<float>(j) + 0.25f * static_cast<float>(k);
+    switch (j % 4) {
+      case 0: *w[j % 3 + 1] = NAN, expected_arg[j] = idx[j % 3 + 1]; break;
+      case 1: for (float* v : w) *v = 5.0f; expected_arg[j] = idx[0]; break;
+      case 2: *w[0] = NAN, *w[3] = NAN, expected_arg[j] = idx[0]; break;
+      default: expected_arg[j] = idx[3];
+    }
+  }
+  std::vector<float> y(20), y_ref(20);
+  std::vector<int32_t> arg(20), arg_ref(20);
+  max_pool2d_forward(x.data(), y.data(), arg.data(), s);
+  max_pool2d_forward_ref(x.data(), y_ref.data(), arg_ref.data(), s);
+  CHECK(arg == expected_arg);
+  CHECK(arg_ref == expected_arg);
+  for (int j = 0; j < 20; ++j) {
+    INFO("window " << j);
+    CHECK(std::isnan(y[j]) == (j % 4 == 0 || j % 4 == 2));
+    if (!std::isnan(y[j])) CHECK(y[j] == x[expected_arg[j]]);
+  }
+}
+
 TEST_CASE("adaptive avg pool uses PyTorch's bin edges on a 5-wide row", "[kernels]") {
   // 5 -> 3 bins: [floor(0), ceil(5/3)) = [0,2), [floor(5/3), ceil(10/3)) = [1,4), [3,5).
   const std::vector<float> x = {1, 2, 3, 4, 5};
@@ -387,7 +419,7 @@ TEST_CASE("fast pooling equals the reference on assorted shapes", "[kernels]") {
   // 131072-element input that takes the OpenMP path.
   const std::vector<Pool2dShape> shapes = {{1, 1, 4, 4, 2, 2},   {3, 5, 13, 11, 2, 2}, {2, 3, 9, 9, 3, 2},
                                            {1, 4, 28, 28, 2, 2}, {2, 3, 8, 10, 2, 3},  {1, 2, 7, 5, 1, 1},
-                                           {8, 16, 32, 32, 2, 2}, {4, 8, 33, 31, 3, 2}};
+                                           {8, 16, 32, 32, 2, 2}, {4, 8, 33, 31, 3, 2}, {2, 3, 6, 41, 2, 2}};
   uint64_t stream = 100;
   for (const Pool2dShape& s : shapes) {
     INFO("shape n=" << s.n << " c=" << s.c << " h=" << s.h << " w=" << s.w << " k=" << s.k << " s=" << s.stride);
@@ -401,6 +433,9 @@ TEST_CASE("fast pooling equals the reference on assorted shapes", "[kernels]") {
     max_pool2d_forward_ref(x.data(), y_ref.data(), arg_ref.data(), s);
     CHECK(y == y_ref);
     CHECK(arg == arg_ref);
+    std::vector<float> y_values(out);
+    max_pool2d_forward(x.data(), y_values.data(), nullptr, s);  // inference: values only
+    CHECK(y_values == y_ref);
     max_pool2d_backward(dy.data(), arg.data(), dx.data(), s);
     max_pool2d_backward_ref(dy.data(), arg_ref.data(), dx_ref.data(), s);
     CHECK(dx == dx_ref);

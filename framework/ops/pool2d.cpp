@@ -63,10 +63,14 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   cpu::Pool2dShape s = pool_shape("max_pool2d", x_in, k, stride);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
-  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
   if (x.device() != Device::CPU) no_cuda_kernel("max_pool2d");
+  if (!any_requires_grad({&x_in})) {  // inference: no argmax to keep for a backward pass
+    cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), nullptr, s);
+    return y;
+  }
+  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
   cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax.data<int32_t>(), s);
-  if (any_requires_grad({&x_in})) {
+  {
     auto node = std::make_shared<MaxPool2dBackward>();
     node->argmax = argmax;
     node->x_shape = x.shape();

@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <vector>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 #include "kernels/cpu/pool2d.h"
 #include "kernels/cpu/pool2d_window.h"
 
@@ -14,31 +18,78 @@ namespace {
 // Below this many input elements an OpenMP fork costs more than the pooling itself.
 constexpr int64_t kParallelMinElements = 1 << 15;
 
+// One 2x2 window, visited in row-major order (a, b / c, d), with max_pool_takes's rules written
+// without branches (| and & instead of || and &&) so the loop below vectorises.
+inline void max_pool_2x2_window(float a, float b, float c, float d, int32_t ia, int32_t ib, int32_t ic, int32_t id,
+                                float& best, int32_t& arg) {
+  best = a, arg = ia;
+  bool take = (b > best) | ((b != b) & (best == best));
+  best = take ? b : best, arg = take ? ib : arg;
+  take = (c > best) | ((c != c) & (best == best));
+  best = take ? c : best, arg = take ? ic : arg;
+  take = (d > best) | ((d != d) & (best == best));
+  best = take ? d : best, arg = take ? id : arg;
+}
+
+#ifdef __AVX512F__
+// Up to 16 outputs of one output row from input rows r0, r1 (2*count floats each), 16 lanes at
+// once: even/odd columns split with a two-source permute, then max_pool_2x2_window's rules as
+// mask compares and blends (UNORD = NaN test, ORD = not NaN).
+inline void max_pool_2x2_row16(const float* r0, const float* r1, float* y, int32_t* a, int32_t top, int32_t bottom,
+                               int32_t col0, int count) {
+  const __mmask16 lo = static_cast<__mmask16>(count >= 8 ? 0xFFFF : (1u << (2 * count)) - 1);
+  const __mmask16 hi = static_cast<__mmask16>(count <= 8 ? 0 : (1u << (2 * (count - 8))) - 1);
+  const __m512 r0a = _mm512_maskz_loadu_ps(lo, r0), r0b = _mm512_maskz_loadu_ps(hi, r0 + 16);
+  const __m512 r1a = _mm512_maskz_loadu_ps(lo, r1), r1b = _mm512_maskz_loadu_ps(hi, r1 + 16);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512 wa = _mm512_permutex2var_ps(r0a, even, r0b), wb = _mm512_permutex2var_ps(r0a, odd, r0b);
+  const __m512 wc = _mm512_permutex2var_ps(r1a, even, r1b), wd = _mm512_permutex2var_ps(r1a, odd, r1b);
+  __m512 best = wa;
+  __m512i arg = _mm512_setzero_si512();  // 0..3: which window element
+  const __m512 cand[3] = {wb, wc, wd};
+  for (int k = 0; k < 3; ++k) {
+    const __mmask16 take = _mm512_cmp_ps_mask(cand[k], best, _CMP_GT_OQ) |
+                           (_mm512_cmp_ps_mask(cand[k], cand[k], _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+    best = _mm512_mask_blend_ps(take, best, cand[k]);
+    arg = _mm512_mask_blend_epi32(take, arg, _mm512_set1_epi32(k + 1));
+  }
+  const __mmask16 out = static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
+  _mm512_mask_storeu_ps(y, out, best);
+  if (a == nullptr) return;
+  // Element k of the window at output column ox: row (k >> 1 ? bottom : top) + 2*ox + (k & 1).
+  const __m512i cols = _mm512_add_epi32(_mm512_set1_epi32(col0), _mm512_slli_epi32(
+                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1));
+  const __m512i row = _mm512_mask_blend_epi32(_mm512_cmpge_epi32_mask(arg, _mm512_set1_epi32(2)), _mm512_set1_epi32(top),
+                                              _mm512_set1_epi32(bottom));
+  const __m512i index = _mm512_add_epi32(_mm512_add_epi32(row, cols), _mm512_and_si512(arg, _mm512_set1_epi32(1)));
+  _mm512_mask_storeu_epi32(a, out, index);
+}
+#endif
+
+// ap == nullptr: values only (inference), which skips the index stores.
 void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t w, int64_t ho, int64_t wo) {
   for (int64_t oy = 0; oy < ho; ++oy) {
     const float* r0 = xp + 2 * oy * w;
     const float* r1 = r0 + w;
     const auto top = static_cast<int32_t>(2 * oy * w), bottom = static_cast<int32_t>(2 * oy * w + w);
     float* y_row = yp + oy * wo;
-    int32_t* a_row = ap + oy * wo;
-    // Selects instead of branches, so the compiler can vectorise across outputs.
-#pragma omp simd
+    int32_t* a_row = ap ? ap + oy * wo : nullptr;
+#ifdef __AVX512F__
+    for (int64_t ox = 0; ox < wo; ox += 16)
+      max_pool_2x2_row16(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
+                         static_cast<int32_t>(2 * ox), static_cast<int>(std::min<int64_t>(16, wo - ox)));
+#else
     for (int64_t ox = 0; ox < wo; ++ox) {
       const auto col = static_cast<int32_t>(2 * ox);
-      float best = r0[col];
-      int32_t arg = top + col;
-      bool take = max_pool_takes(r0[col + 1], best);
-      best = take ? r0[col + 1] : best;
-      arg = take ? top + col + 1 : arg;
-      take = max_pool_takes(r1[col], best);
-      best = take ? r1[col] : best;
-      arg = take ? bottom + col : arg;
-      take = max_pool_takes(r1[col + 1], best);
-      best = take ? r1[col + 1] : best;
-      arg = take ? bottom + col + 1 : arg;
+      float best;
+      int32_t arg;
+      max_pool_2x2_window(r0[col], r0[col + 1], r1[col], r1[col + 1], top + col, top + col + 1, bottom + col,
+                          bottom + col + 1, best, arg);
       y_row[ox] = best;
-      a_row[ox] = arg;
+      if (a_row) a_row[ox] = arg;
     }
+#endif
   }
 }
 
@@ -54,7 +105,7 @@ void max_pool_plane(const float* xp, float* yp, int32_t* ap, const Pool2dShape& 
         }
       }
       yp[oy * wo + ox] = best;
-      ap[oy * wo + ox] = static_cast<int32_t>(best_index);
+      if (ap) ap[oy * wo + ox] = static_cast<int32_t>(best_index);
     }
   }
 }
@@ -67,9 +118,9 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dS
 #pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
   for (int64_t p = 0; p < planes; ++p) {
     if (two_by_two)
-      max_pool_plane_2x2_stride2(x + p * plane, y + p * ho * wo, argmax + p * ho * wo, s.w, ho, wo);
+      max_pool_plane_2x2_stride2(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s.w, ho, wo);
     else
-      max_pool_plane(x + p * plane, y + p * ho * wo, argmax + p * ho * wo, s, ho, wo);
+      max_pool_plane(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s, ho, wo);
   }
 }
 

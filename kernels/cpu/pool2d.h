@@ -26,6 +26,7 @@ template <typename T> void avg_pool2d_backward_ref(const T* dy, T* dx, const Poo
 template <typename T> void adaptive_avg_pool2d_forward_ref(const T* x, T* y, const AdaptivePool2dShape& s);
 template <typename T> void adaptive_avg_pool2d_backward_ref(const T* dy, T* dx, const AdaptivePool2dShape& s);
 
+// argmax may be null (inference without gradients): then only the values are written.
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s);
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s);
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s);
