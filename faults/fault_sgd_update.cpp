@@ -68,6 +68,8 @@ void fault_loop(float* master, float* w_eff, const float* grad, float* buf, cons
   const float bound = c.clip_bound;
   const bool decay = wd != 0.0f, nesterov = c.nesterov;
   const ChunkDefaults& defaults = chunk_defaults();
+  bool zero_saturated = false;
+  const uint16_t zero_word = encode_word(0.0f, Kind, step, &zero_saturated);  // a pruned cell's word
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (n >= kParallelThreshold)
   for (int64_t ch = 0; ch < chunks; ++ch) {
@@ -109,14 +111,27 @@ void fault_loop(float* master, float* w_eff, const float* grad, float* buf, cons
         new_master = faulty ? v + r : m;
         new_eff = faulty ? v : d;
       }
-      bool frozen = false, zeroed = pruned;
+      // A pruned cell shows the word of 0 with its stuck bits where the mode keeps faults (a
+      // fault-free cell decodes to exactly 0).
+      float pruned_eff = 0.0f;
+      if constexpr (Mode == FaultMode::KeepBit || Mode == FaultMode::KeepWeight || Mode == FaultMode::Clip) {
+        float v = decode_word(static_cast<uint16_t>((zero_word & am[j]) | om[j]), Kind, step);
+        if constexpr (Mode == FaultMode::Clip) {
+          v = v > bound ? bound : v;
+          v = v < -bound ? -bound : v;
+          v = v == v ? v : 0.0f;
+        }
+        pruned_eff = v;
+      }
+      bool frozen = false, zeroed = false;
       if constexpr (Mode == FaultMode::KeepWeight) frozen = faulty & !pruned;
-      if constexpr (Mode == FaultMode::Zero) zeroed = zeroed | faulty;
+      if constexpr (Mode == FaultMode::Zero) zeroed = faulty;
       new_master = frozen ? w0 : new_master;
       new_eff = frozen ? w0 : new_eff;
-      new_master = zeroed ? 0.0f : new_master;
+      new_master = (zeroed | pruned) ? 0.0f : new_master;
       new_eff = zeroed ? 0.0f : new_eff;
-      if constexpr (Momentum) bs[j] = (frozen | zeroed) ? 0.0f : b;
+      new_eff = pruned ? pruned_eff : new_eff;
+      if constexpr (Momentum) bs[j] = (frozen | zeroed | pruned) ? 0.0f : b;
       ms[j] = new_master;
       ws[j] = new_eff;
     }

@@ -17,7 +17,27 @@ __global__ void fault_sgd_kernel(float* master, float* w_eff, const float* grad,
   const bool faulty = and_mask != nullptr && (and_mask[i] != 0xFFFF || or_mask[i] != 0);
   const bool pruned = prune != nullptr && prune[i] == 0;
   const bool use_mom = c.momentum != 0.0f;
-  if (pruned || (faulty && c.mode == FaultMode::Zero)) {
+  if (pruned) {  // the word of 0 with the cell's stuck bits, where the mode keeps faults
+    float v = 0.0f;
+    if (faulty && (c.mode == FaultMode::KeepBit || c.mode == FaultMode::KeepWeight || c.mode == FaultMode::Clip)) {
+      bool zero_saturated = false;
+      const uint16_t z = encode_word(0.0f, c.kind, c.step, &zero_saturated);
+      v = decode_word(static_cast<uint16_t>((z & and_mask[i]) | or_mask[i]), c.kind, c.step);
+      if (c.mode == FaultMode::Clip) {
+        if (v != v)
+          v = 0.0f;
+        else if (v > c.clip_bound)
+          v = c.clip_bound;
+        else if (v < -c.clip_bound)
+          v = -c.clip_bound;
+      }
+    }
+    master[i] = 0.0f;
+    w_eff[i] = v;
+    if (use_mom) buf[i] = 0.0f;
+    return;
+  }
+  if (faulty && c.mode == FaultMode::Zero) {
     master[i] = 0.0f;
     w_eff[i] = 0.0f;
     if (use_mom) buf[i] = 0.0f;

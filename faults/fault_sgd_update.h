@@ -5,8 +5,14 @@
 //
 // Per weight i, with q(x) = encode_word(x), d(q) = decode_word(q) (word_codec.h, half-to-even),
 // faulty = (AND[i] != 0xFFFF || OR[i] != 0), F(q) = (q & AND[i]) | OR[i]:
-//   pruned (prune[i] == 0)          master = 0, w_eff = 0, buf = 0 (a pruned weight is not stored on
-//                                   the crossbar, so it has no faults and stays exactly 0)
+//   pruned (prune[i] == 0)          master = 0, buf = 0, never trained; w_eff = the pruned cell's value:
+//                                   a pruned weight is a crossbar cell programmed to the word of 0,
+//                                   z = q(0), and its stuck bits still act: with mode keep_bit,
+//                                   keep_weight or clip, w_eff = d(F(z)) (clip: clamped as below);
+//                                   with zero or none (faults only at evaluation), w_eff = 0. So a
+//                                   pruned weight is exactly 0 unless one of its bits is stuck at 1
+//                                   (z has no 1 bits in any format), and fault-free or
+//                                   target=nonzero maps keep every pruned weight exactly 0.
 //   faulty, zero                    master = 0, w_eff = 0, buf = 0
 //   faulty, keep_weight             master unchanged (it holds the initial faulty value, see
 //                                   fault_prepare_weights), w_eff = master, buf = 0

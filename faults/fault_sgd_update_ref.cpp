@@ -38,6 +38,24 @@ void requantize_ref(float m, bool faulty, uint16_t and_m, uint16_t or_m, const F
   *w_eff = v;
 }
 
+// What the forward pass sees of a pruned cell: the word of 0 with the cell's stuck bits, in the
+// modes that keep faults during training; 0 in zero and none.
+float pruned_cell_ref(bool faulty, uint16_t and_m, uint16_t or_m, const FaultSgdConfig& c) {
+  if (!faulty || c.mode == FaultMode::Zero || c.mode == FaultMode::None) return 0.0f;
+  bool saturated = false;
+  const uint16_t z = encode_word(0.0f, c.kind, c.step, &saturated);
+  float v = decode_word(static_cast<uint16_t>((z & and_m) | or_m), c.kind, c.step);
+  if (c.mode == FaultMode::Clip) {
+    if (std::isnan(v))
+      v = 0.0f;
+    else if (v > c.clip_bound)
+      v = c.clip_bound;
+    else if (v < -c.clip_bound)
+      v = -c.clip_bound;
+  }
+  return v;
+}
+
 }  // namespace
 
 void fault_sgd_update_ref(float* master, float* w_eff, const float* grad, float* momentum_buf, const uint8_t* prune,
@@ -46,7 +64,13 @@ void fault_sgd_update_ref(float* master, float* w_eff, const float* grad, float*
   for (int64_t i = 0; i < n; ++i) {
     const bool faulty = is_faulty(and_mask, or_mask, i);
     const bool pruned = prune != nullptr && prune[i] == 0;
-    if (pruned || (faulty && c.mode == FaultMode::Zero)) {
+    if (pruned) {
+      master[i] = 0.0f;
+      w_eff[i] = pruned_cell_ref(faulty, faulty ? and_mask[i] : 0xFFFF, faulty ? or_mask[i] : 0, c);
+      if (c.momentum != 0.0f) momentum_buf[i] = 0.0f;
+      continue;
+    }
+    if (faulty && c.mode == FaultMode::Zero) {
       master[i] = 0.0f;
       w_eff[i] = 0.0f;
       if (c.momentum != 0.0f) momentum_buf[i] = 0.0f;
@@ -75,7 +99,10 @@ void fault_prepare_weights(float* master, float* w_eff, const uint8_t* prune, co
                            const uint16_t* or_mask, int64_t n, const FaultSgdConfig& c) {
   for (int64_t i = 0; i < n; ++i) {
     const bool faulty = is_faulty(and_mask, or_mask, i);
-    if ((prune != nullptr && prune[i] == 0) || (faulty && c.mode == FaultMode::Zero)) {
+    if (prune != nullptr && prune[i] == 0) {
+      master[i] = 0.0f;
+      w_eff[i] = pruned_cell_ref(faulty, faulty ? and_mask[i] : 0xFFFF, faulty ? or_mask[i] : 0, c);
+    } else if (faulty && c.mode == FaultMode::Zero) {
       master[i] = 0.0f;
       w_eff[i] = 0.0f;
     } else if (faulty && c.mode == FaultMode::KeepWeight) {

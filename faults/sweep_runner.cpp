@@ -68,6 +68,174 @@ Tensor run_stages(const std::vector<ForwardStage>& stages, size_t first, size_t 
   return x;
 }
 
+// The clean (quantized, fault-free) model's activations for every test batch: what enters each
+// stage and, for stages split as layer + after, the layer's output. Computed once per format;
+// every point reuses the part before its faulted layer. The final logits give the baseline.
+struct CleanPass {
+  std::vector<std::vector<Tensor>> input;      // [stage][batch]
+  std::vector<std::vector<Tensor>> layer_out;  // [stage][batch]; undefined for unsplit stages
+  PointScore baseline;
+  bool cached = false;  // false: over the memory cap, only input[0] (the images) is kept
+};
+
+CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes) {
+  CleanPass p;
+  const size_t nb = batches.images.size();
+  p.input.assign(stages.size(), std::vector<Tensor>(nb));
+  p.layer_out.assign(stages.size(), std::vector<Tensor>(nb));
+  int64_t bytes = 0;
+  for (size_t b = 0; b < nb; ++b) {
+    Tensor x = batches.images[b];
+    for (size_t k = 0; k < stages.size(); ++k) {
+      p.input[k][b] = x;
+      if (stages[k].layer && stages[k].after) {
+        p.layer_out[k][b] = stages[k].layer->forward(x);
+        x = stages[k].after(p.layer_out[k][b]);
+        bytes += static_cast<int64_t>(p.layer_out[k][b].nbytes());
+      } else {
+        x = stages[k].run(x);
+      }
+      if (k > 0) bytes += static_cast<int64_t>(p.input[k][b].nbytes());
+    }
+    p.baseline.add(x, batches.labels[b]);
+  }
+  p.cached = bytes <= cap_bytes;
+  if (!p.cached)
+    for (size_t k = 0; k < stages.size(); ++k)
+      for (size_t b = 0; b < nb; ++b) {
+        if (k > 0) p.input[k][b] = Tensor();
+        p.layer_out[k][b] = Tensor();
+      }
+  return p;
+}
+
+// One point of a delta group: its changed weights and, when only a few of the layer's output
+// channels changed and the next stage can take a partial input, those channels and the next
+// layer's weights restricted to them (channel propagation).
+struct DeltaPoint {
+  std::vector<WeightChange> changes;
+  std::vector<int64_t> channels;         // ascending; empty = propagate the whole layer output
+  std::vector<WeightChange> sub_changes;  // changes re-indexed to the selected channels
+  Tensor next_weight;                     // the next layer's weight on those input channels
+};
+
+struct DeltaLayer {
+  size_t stage = 0;
+  Conv2d* conv = nullptr;
+  Linear* lin = nullptr;
+  int64_t out_channels = 0;
+  // Channel propagation into stage + 1 (see ForwardStage::after_channels).
+  bool channel_path = false;
+  Conv2d* next_conv = nullptr;
+  Linear* next_lin = nullptr;
+  int64_t block = 0;  // values per channel in stage + 1's input, per image
+};
+
+DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const Tensor& weight, const CleanPass& clean) {
+  DeltaLayer d;
+  d.stage = s;
+  const ForwardStage& st = stages[s];
+  d.conv = dynamic_cast<Conv2d*>(st.layer);
+  d.lin = dynamic_cast<Linear*>(st.layer);
+  const bool owns = (d.conv && d.conv->weight.raw_data() == weight.raw_data()) ||
+                    (d.lin && d.lin->weight.raw_data() == weight.raw_data());
+  if (!st.after || !owns || !clean.cached) {
+    d.conv = nullptr, d.lin = nullptr;
+    return d;
+  }
+  d.out_channels = weight.size(0);
+  if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after) return d;
+  d.next_conv = dynamic_cast<Conv2d*>(stages[s + 1].layer);
+  d.next_lin = dynamic_cast<Linear*>(stages[s + 1].layer);
+  const Tensor& next_in = clean.input[s + 1][0];
+  const int64_t per_image = next_in.numel() / std::max<int64_t>(1, next_in.size(0));
+  if (per_image % d.out_channels != 0) return d;
+  d.block = per_image / d.out_channels;
+  if (d.next_conv)
+    d.channel_path = next_in.dim() == 4 && next_in.size(1) == d.out_channels && d.next_conv->weight.size(1) == d.out_channels;
+  else if (d.next_lin)
+    d.channel_path = next_in.dim() == 2 && d.next_lin->weight.size(1) == per_image;
+  return d;
+}
+
+DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>& changes, int64_t weight_numel) {
+  DeltaPoint p;
+  p.changes = changes;
+  if (!L.channel_path || p.changes.empty()) return p;
+  const int64_t per_out = weight_numel / L.out_channels;
+  for (const WeightChange& c : p.changes)
+    if (p.channels.empty() || p.channels.back() != c.index / per_out) p.channels.push_back(c.index / per_out);
+  // Restricting pays while it skips at least half of the channels (decided by the point alone,
+  // so a row does not depend on which points share its pass).
+  if (2 * static_cast<int64_t>(p.channels.size()) > L.out_channels) {
+    p.channels.clear();
+    return p;
+  }
+  size_t pos = 0;
+  for (const WeightChange& c : p.changes) {
+    while (p.channels[pos] != c.index / per_out) ++pos;
+    p.sub_changes.push_back({static_cast<int64_t>(pos) * per_out + c.index % per_out, c.delta});
+  }
+  if (L.next_conv) {
+    p.next_weight = select_index(L.next_conv->weight, 1, p.channels);
+  } else {
+    const Tensor& w = L.next_lin->weight;  // (out, channels * block): take those channels' blocks
+    Tensor blocks = select_index(w.view({w.size(0), L.out_channels, L.block}), 1, p.channels);
+    p.next_weight = blocks.view({w.size(0), static_cast<int64_t>(p.channels.size()) * L.block});
+  }
+  return p;
+}
+
+// Adds a layer's weight changes to its output y (changes indexed for y's channel count).
+void add_changes(const DeltaLayer& L, const Tensor& x, Tensor& y, const std::vector<WeightChange>& changes) {
+  const int64_t out = y.size(1);
+  if (L.conv) {
+    const Shape& ws = L.conv->weight.shape();
+    add_conv2d_weight_changes(x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3), out, ws[2],
+                              ws[3], L.conv->stride, L.conv->pad, y.size(2), y.size(3), changes);
+  } else {
+    add_linear_weight_changes(x.data<float>(), y.data<float>(), x.size(0), L.lin->weight.size(1), out, changes);
+  }
+}
+
+// Logits of one delta point on batch b.
+Tensor delta_point_logits(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
+                          const DeltaLayer& L, const DeltaPoint& p) {
+  const size_t s = L.stage;
+  const Tensor& x = clean.input[s][b];
+  if (p.channels.empty()) {  // the whole layer output: clean output + the changed weights' part
+    Tensor y = clean.layer_out[s][b].clone();
+    add_changes(L, x, y, p.changes);
+    return run_stages(stages, s + 1, stages.size(), stages[s].after(y));
+  }
+  // Only the changed channels: run them through `after`, subtract their clean values, and add
+  // the next layer applied to that difference (it is linear) to the next layer's clean output.
+  const int64_t n = x.size(0), k = static_cast<int64_t>(p.channels.size());
+  Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);
+  add_changes(L, x, y, p.sub_changes);
+  Tensor z = stages[s].after_channels(y, p.channels).contiguous();
+  const Tensor& next_in = clean.input[s + 1][b];
+  Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
+  STUCKAT_CHECK(z.numel() == z_clean.numel(), "after_channels returned {} values for {}", z.numel(), z_clean.numel());
+  float* zd = z.data<float>();
+  const float* zc = z_clean.data<float>();
+  const int64_t count = z.numel();
+  for (int64_t i = 0; i < count; ++i) zd[i] -= zc[i];
+  Tensor v = L.next_conv ? conv2d(z.view({n, k, next_in.size(2), next_in.size(3)}), p.next_weight, Tensor(),
+                                  L.next_conv->stride, L.next_conv->pad)
+                         : linear(z.view({n, k * L.block}), p.next_weight, Tensor());
+  Tensor y_next = clean.layer_out[s + 1][b].clone();
+  add_inplace(y_next, v);
+  return run_stages(stages, s + 2, stages.size(), stages[s + 1].after(y_next));
+}
+
+bool same_changes(const std::vector<WeightChange>& a, const std::vector<WeightChange>& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](const WeightChange& u, const WeightChange& v) {
+           return u.index == v.index && std::memcmp(&u.delta, &v.delta, sizeof(float)) == 0;
+         });
+}
+
 }  // namespace
 
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
@@ -98,6 +266,8 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
 
   const TestBatches batches = split_test_set(test, options.batch);
   const size_t nb = batches.images.size();
+  std::string pass_format;  // the format whose clean pass is in `clean`
+  CleanPass clean;
 
   size_t g = 0;
   while (g < points.size()) {
@@ -110,17 +280,21 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       ++end;
     }
     const WeightFormat format = parse_weight_format(first.format);
-    restore_all();
-    FaultInjection quantize_all(model, format, {}, true);
-    quantize_all.apply();
+    if (pass_format != first.format || !first.baseline) {  // every layer holds its clean words
+      restore_all();
+      FaultInjection quantize_all(model, format, {}, true);
+      quantize_all.apply();
+    }
+    if (pass_format != first.format) {
+      clean = clean_pass(stages, batches, options.prefix_cache_bytes);
+      pass_format = first.format;
+    }
 
     if (first.baseline) {
-      PointScore score;
-      for (size_t b = 0; b < nb; ++b) score.add(run_stages(stages, 0, stages.size(), batches.images[b]), batches.labels[b]);
       SweepRow row;
       row.point = first;
       row.model = model_name;
-      score.fill(row);
+      clean.baseline.fill(row);
       on_row(row);
       g = end;
       continue;
@@ -129,42 +303,20 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     STUCKAT_CHECK(stage_of.count(first.layer) && weight_of.count(first.layer),
                   "layer {} is not read by any forward stage of the model", first.layer);
     Tensor weight = weight_of[first.layer];
-    const Tensor& clean = clean_of[first.layer];
-    size_t s = stage_of[first.layer];
-    // Activations entering stage s, computed once for every point of this group.
-    std::vector<Tensor> prefix;
-    int64_t prefix_bytes = 0;
-    for (size_t b = 0; b < nb && s > 0; ++b) {
-      prefix.push_back(run_stages(stages, 0, s, batches.images[b]));
-      prefix_bytes += static_cast<int64_t>(prefix.back().nbytes());
-      if (prefix_bytes > options.prefix_cache_bytes) {
-        prefix.clear();
-        s = 0;
-      }
-    }
-    const std::vector<Tensor>& inputs = s > 0 ? prefix : batches.images;
+    const Tensor& original = clean_of[first.layer];
     const Tensor quantized = weight.clone();  // the layer's clean words, decoded
-
-    // Delta path: the stage begins with the faulted layer, so keep that layer's clean output and
-    // add only the changed weights' contribution per point (sweep_delta.h).
-    const ForwardStage& stage = stages[s];
-    auto* conv = dynamic_cast<Conv2d*>(stage.layer);
-    auto* lin = dynamic_cast<Linear*>(stage.layer);
-    const bool delta_path = stage.after && ((conv && conv->weight.raw_data() == weight.raw_data()) ||
-                                            (lin && lin->weight.raw_data() == weight.raw_data()));
-    std::vector<Tensor> layer_out;
-    if (delta_path)
-      for (size_t b = 0; b < nb; ++b) {
-        layer_out.push_back(stage.layer->forward(inputs[b]));
-        STUCKAT_CHECK(inputs[b].is_contiguous() && layer_out[b].is_contiguous(),
-                      "the sweep's delta path needs contiguous activations");
-      }
+    const size_t s = clean.cached ? stage_of[first.layer] : 0;
+    const std::vector<Tensor>& inputs = clean.input[s];
+    const DeltaLayer layer = delta_layer(stages, s, weight, clean);
+    const bool delta_path = layer.conv || layer.lin;
 
     for (size_t c = g; c < end; c += static_cast<size_t>(options.configs_per_pass)) {
       const size_t c_end = std::min(end, c + static_cast<size_t>(options.configs_per_pass));
       std::vector<SweepRow> rows;
-      std::vector<Tensor> faulted;
-      std::vector<std::vector<WeightChange>> changes;
+      std::vector<Tensor> faulted(c_end - c);     // full faulted weights (no delta path)
+      std::vector<DeltaPoint> plans(c_end - c);   // delta path
+      std::vector<std::vector<WeightChange>> changes_of;
+      std::vector<int64_t> same_as;  // -1: computed; -2: no weight changed (the baseline); else an earlier row
       for (size_t i = c; i < c_end; ++i) {
         SweepRow row;
         row.point = sweep_point(grid, points[i]);
@@ -176,53 +328,55 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
         spec.stuck_text = std::to_string(row.point.stuck);
         spec.rate = row.point.rate;
         spec.seed = row.point.seed;
-        std::memcpy(weight.data<float>(), clean.data<float>(), weight.nbytes());  // the snapshot must be unquantized
+        std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());  // the snapshot must be unquantized
         FaultInjection inject(model, format, {spec});
         const std::vector<LayerFaultStats> stats = inject.apply();
         STUCKAT_CHECK(stats.size() == 1, "a sweep point faults exactly one layer");
         row.faulty_weights = stats[0].faulty;
         row.changed_weights = stats[0].changed;
-        if (delta_path)
-          changes.push_back(weight_changes(quantized.data<float>(), weight.data<float>(), weight.numel()));
-        else
-          faulted.push_back(weight.clone());
+        std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), weight.data<float>(), weight.numel());
+        // A point's score depends only on its changed weights: none changed is the baseline, and
+        // the same changes as an earlier point of the pass give that point's score.
+        int64_t same = changes.empty() ? -2 : -1;
+        for (size_t j = 0; j < rows.size() && same == -1; ++j)
+          if (same_as[j] == -1 && same_changes(changes, changes_of[j])) same = static_cast<int64_t>(j);
+        same_as.push_back(same);
+        if (same == -1 && delta_path) plans[rows.size()] = plan_delta_point(layer, changes, weight.numel());
+        if (same == -1 && !delta_path) faulted[rows.size()] = weight.clone();
+        changes_of.push_back(std::move(changes));
         rows.push_back(row);
       }
       std::memcpy(weight.data<float>(), quantized.data<float>(), weight.nbytes());
       std::vector<PointScore> scores(rows.size());
+      std::vector<int64_t> todo;
+      for (size_t i = 0; i < rows.size(); ++i)
+        if (same_as[i] == -1) todo.push_back(static_cast<int64_t>(i));
+      const int64_t count = static_cast<int64_t>(todo.size());
       if (!delta_path) {
         for (size_t b = 0; b < nb; ++b)
-          for (size_t i = 0; i < rows.size(); ++i) {
-            std::memcpy(weight.data<float>(), faulted[i].data<float>(), weight.nbytes());
-            scores[i].add(run_stages(stages, s, stages.size(), inputs[b]), batches.labels[b]);
+          for (int64_t i : todo) {
+            std::memcpy(weight.data<float>(), faulted[static_cast<size_t>(i)].data<float>(), weight.nbytes());
+            scores[static_cast<size_t>(i)].add(run_stages(stages, s, stages.size(), inputs[b]), batches.labels[b]);
           }
+        std::memcpy(weight.data<float>(), quantized.data<float>(), weight.nbytes());
       } else {
-        // The points of a pass only read the model (weights, cached activations), so they run
-        // side by side, one per thread (the kernels inside then run single-threaded). A point's
-        // values do not depend on the thread that runs it, so rows are the same for any count.
-        std::vector<Tensor> scratch(rows.size());  // reused across batches: no page faults per pass
-        const int64_t count = static_cast<int64_t>(rows.size());
+        // The points of a pass only read the model and the clean activations, so they run side
+        // by side, one per thread (the kernels inside then run single-threaded). A point's values
+        // do not depend on the thread that runs it, so rows are the same for any count.
         for (size_t b = 0; b < nb; ++b) {
 #pragma omp parallel for schedule(dynamic, 1)
-          for (int64_t ii = 0; ii < count; ++ii) {
-            const size_t i = static_cast<size_t>(ii);
+          for (int64_t t = 0; t < count; ++t) {
+            const size_t i = static_cast<size_t>(todo[static_cast<size_t>(t)]);
             NoGradGuard thread_no_grad;  // gradient mode is per thread
-            Tensor& y = scratch[i];
-            if (!y.defined() || y.shape() != layer_out[b].shape()) y = Tensor::empty(layer_out[b].shape());
-            std::memcpy(y.data<float>(), layer_out[b].data<float>(), y.nbytes());
-            const Tensor& x = inputs[b];
-            const Shape& ws = weight.shape();
-            if (conv)
-              add_conv2d_weight_changes(x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3),
-                                        ws[0], ws[2], ws[3], conv->stride, conv->pad, y.size(2), y.size(3), changes[i]);
-            else
-              add_linear_weight_changes(x.data<float>(), y.data<float>(), x.size(0), ws[1], ws[0], changes[i]);
-            scores[i].add(run_stages(stages, s + 1, stages.size(), stage.after(y)), batches.labels[b]);
+            scores[i].add(delta_point_logits(stages, clean, b, layer, plans[i]), batches.labels[b]);
           }
         }
       }
       for (size_t i = 0; i < rows.size(); ++i) {
-        scores[i].fill(rows[i]);
+        const PointScore& score = same_as[i] == -2 ? clean.baseline
+                                  : same_as[i] >= 0 ? scores[static_cast<size_t>(same_as[i])]
+                                                    : scores[i];
+        score.fill(rows[i]);
         on_row(rows[i]);
       }
     }

@@ -2,6 +2,8 @@
 // kernels/cpu (or kernels/cuda) and, when an input requires gradients, records a Node.
 // Shapes follow PyTorch: images are (n, c, h, w), weights (out, in, kh, kw) and (out, in).
 #pragma once
+#include <vector>
+
 #include "framework/tensor.h"
 
 namespace stuckat {
@@ -29,5 +31,9 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels);
 
 // Non-differentiable helpers used by autograd and optimisers.
 void add_inplace(Tensor& dst, const Tensor& src);  // dst += src, same shape and device
+// Entries `index` along dimension `dim` (0 or 1) of a CPU f32 tensor, in the given order:
+// select_index(x, 1, {4, 0}) of an (n, c, h, w) x is (n, 2, h, w) holding channels 4 and 0.
+// No gradient (inference paths such as fault sweeps).
+Tensor select_index(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);
 
 }  // namespace stuckat

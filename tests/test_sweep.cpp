@@ -163,23 +163,49 @@ TEST_CASE("staged forward equals forward", "[faults][sweep][models]") {
   CHECK(all == faultable_layer_names(*m));
 }
 
+// LeNet-5, with batch norm when asked; batch-norm statistics and affine parameters are set to
+// varied values (not the 0/1 defaults) so that a channel paired with the wrong statistics shows.
+std::shared_ptr<Module> sweep_test_model(const std::string& name, uint64_t seed) {
+  std::shared_ptr<Module> m = make_model(parse_model_name(name), seed);
+  uint64_t k = 0;
+  auto fill = [&](Tensor& t, float lo, float hi) {
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      uint32_t w[4];
+      philox_words(seed, 99, k++, w);
+      t.data<float>()[i] = lo + (hi - lo) * static_cast<float>(w[0] >> 8) / float(1 << 24);
+    }
+  };
+  for (auto& [pname, t] : m->named_buffers())
+    if (pname.find("running_mean") != std::string::npos) fill(t, -0.3f, 0.3f);
+    else if (pname.find("running_var") != std::string::npos) fill(t, 0.5f, 2.0f);
+  for (auto& [pname, t] : m->named_parameters())
+    if (pname.rfind("bn", 0) == 0) fill(t, pname.find("weight") != std::string::npos ? 0.5f : -0.2f,
+                                        pname.find("weight") != std::string::npos ? 1.5f : 0.2f);
+  return m;
+}
+
 TEST_CASE("each sweep row equals the reference: faults injected into the model, then evaluate()", "[faults][sweep]") {
+  // Rates from 0.002 (a few weights: the runner recomputes only the changed channels and
+  // pushes their difference through the next layer) to 0.3 (most channels: the whole output).
+  const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn");
   const Dataset d = random_test_set(40);
-  std::shared_ptr<Module> model = make_model(parse_model_name("lenet5"), 5);
+  std::shared_ptr<Module> model = sweep_test_model(name, 5);
   const std::vector<float> before = model->named_parameters()[0].second.to_vector();
   SweepGrid g = small_grid();
+  g.layers = {"conv1", "conv2", "fc1", "fc2", "fc3"};
   g.bits = {14};
+  g.rates = {0.002, 0.05, 0.3};
   g.seeds = {3};
   std::vector<SweepRow> rows;
   SweepRunOptions o;
   o.batch = 16;  // 40 images: batches of 16, 16, 8
   o.configs_per_pass = 3;
-  run_sweep(*model, "lenet5", d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
+  run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
   REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
   CHECK(model->named_parameters()[0].second.to_vector() == before);  // the runner restores the weights
   for (const SweepRow& row : rows) {
     const SweepPoint& p = row.point;
-    std::shared_ptr<Module> ref_model = make_model(parse_model_name("lenet5"), 5);
+    std::shared_ptr<Module> ref_model = sweep_test_model(name, 5);
     std::vector<FaultSpec> specs;
     if (!p.baseline) {
       FaultSpec s;

@@ -61,7 +61,7 @@ std::map<std::string, std::string> load_into(const std::string& path, Module& mo
   }
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : content.tensors)
-    if (!used.count(name)) unexpected.push_back(name);
+    if (!used.count(name) && name.rfind(kPruneMaskPrefix, 0) != 0) unexpected.push_back(name);
 
   if (!missing.empty() || !unexpected.empty() || !mismatches.empty()) {
     std::vector<std::string> parts;
@@ -89,6 +89,13 @@ std::map<std::string, std::string> load_into(const std::string& path, Module& mo
 
 void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata) {
   write_safetensors(path, model.named_state(), metadata);  // moves each tensor to the CPU, contiguous
+}
+
+void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata,
+                     const NamedTensorList& extra) {
+  NamedTensorList all = model.named_state();
+  all.insert(all.end(), extra.begin(), extra.end());
+  write_safetensors(path, all, metadata);
 }
 
 std::map<std::string, std::string> load_checkpoint(const std::string& path, Module& model) {

@@ -11,6 +11,15 @@ namespace stuckat {
 // metadata should hold at least "model"; values are strings (JSON for structured values).
 void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata);
 
+// Prune masks travel in the checkpoint beside the model state as U8 tensors "prune.<layer>"
+// (1 = kept, 0 = pruned; pruning/prune_mask_io.h reads and writes them). They are not model
+// state: load_checkpoint ignores tensors with this prefix, so eval, sweep and PyTorch tools that
+// filter by name read a pruned checkpoint like any other.
+inline constexpr const char* kPruneMaskPrefix = "prune.";
+// As above, with extra tensors (e.g. prune masks) written after the model state.
+void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata,
+                     const NamedTensorList& extra);
+
 // Copies the file's tensors into the model's parameters and buffers (converting F16/BF16/F64-free
 // numeric types to f32 where the model expects f32). Throws InputError naming the file and
 // listing missing, unexpected or mismatched (shape/dtype) tensors. Returns the metadata.

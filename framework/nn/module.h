@@ -26,6 +26,11 @@ struct ForwardStage {
   // adds only the faulted weights' contribution (the layer is linear in its weights).
   Module* layer = nullptr;
   std::function<Tensor(const Tensor&)> after;
+  // Optional, when `after` treats each output channel of `layer` (dim 1) on its own (batch norm,
+  // pooling, ReLU, flatten): after_channels(select_index(y, 1, c), c) equals after(y) restricted
+  // to the channels c, in that order; a flattening stage returns those channels' blocks of its
+  // flat output. A sweep then recomputes only the channels a fault changed.
+  std::function<Tensor(const Tensor&, const std::vector<int64_t>&)> after_channels;
 };
 
 class Module {

@@ -1,4 +1,8 @@
-// reshape/flatten: views of contiguous data whose gradient is the incoming gradient reshaped.
+// reshape/flatten: views of contiguous data whose gradient is the incoming gradient reshaped;
+// select_index: a copying gather without gradient.
+#include <algorithm>
+#include <cstring>
+
 #include "framework/autograd.h"
 #include "framework/ops.h"
 
@@ -30,6 +34,28 @@ Tensor flatten(const Tensor& x, int64_t start_dim) {
   s.push_back(-1);
   if (x.numel() == 0) s.back() = 0;
   return reshape(x, s);
+}
+
+Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>& index) {
+  STUCKAT_CHECK(x_in.device() == Device::CPU && x_in.dtype() == DType::F32, "select_index: needs a CPU f32 tensor");
+  STUCKAT_CHECK(dim >= 0 && dim <= 1 && dim < x_in.dim(), "select_index: dim {} of shape {}", dim,
+                shape_str(x_in.shape()));
+  STUCKAT_CHECK(!any_requires_grad({&x_in}), "select_index has no gradient");
+  const Tensor x = x_in.contiguous();
+  const int64_t outer = dim == 0 ? 1 : x.size(0), extent = x.size(dim);
+  const int64_t block = dim == 0 ? x.numel() / std::max<int64_t>(1, extent) : x.numel() / std::max<int64_t>(1, outer * extent);
+  for (int64_t i : index) STUCKAT_CHECK(i >= 0 && i < extent, "select_index: index {} out of [0, {})", i, extent);
+  Shape shape = x.shape();
+  shape[static_cast<size_t>(dim)] = static_cast<int64_t>(index.size());
+  Tensor y = Tensor::empty(shape);
+  const float* src = x.data<float>();
+  float* dst = y.data<float>();
+  const int64_t k = static_cast<int64_t>(index.size());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < k; ++j)
+      std::memcpy(dst + (o * k + j) * block, src + (o * extent + index[static_cast<size_t>(j)]) * block,
+                  static_cast<size_t>(block) * sizeof(float));
+  return y;
 }
 
 }  // namespace stuckat
