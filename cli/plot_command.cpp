@@ -1,6 +1,13 @@
 // `stuckat plot sweep.csv`: PNG charts of a sweep (accuracy vs bit position per layer, accuracy
 // vs fault rate per layer), written beside the CSV unless --prefix is given.
+// `stuckat plot a/metrics.jsonl b/metrics.jsonl --key train_loss --out loss.png`: one curve per
+// training run (x = epoch), e.g. to compare fault modes.
+#include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <limits>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "faults/sweep_csv.h"
@@ -11,32 +18,123 @@ namespace stuckat::cli {
 namespace {
 
 struct PlotFlags {
-  std::string csv;
-  std::string prefix;  // empty: the CSV path without ".csv"
+  std::vector<std::string> files;
+  std::string prefix;  // sweep: empty = the CSV path without ".csv"
+  std::string key = "train_loss";
+  std::vector<std::string> names;  // curves: legend entries (default: the files' folder names)
+  std::string out;                 // curves: the PNG
+  std::string title;
+  std::string charts = "all";  // sweep: all | bits | rates
 };
 
-int run(PlotFlags& f) {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+int plot_sweep_csv(const PlotFlags& f) {
+  if (f.files.size() != 1) throw_input_error("plot: give one sweep CSV at a time ({} given)", f.files.size());
+  const std::string& csv = f.files[0];
   std::string prefix = f.prefix;
   if (prefix.empty()) {
-    prefix = f.csv;
-    if (prefix.size() > 4 && prefix.compare(prefix.size() - 4, 4, ".csv") == 0) prefix.resize(prefix.size() - 4);
+    prefix = csv;
+    if (ends_with(prefix, ".csv")) prefix.resize(prefix.size() - 4);
   }
-  const SweepCsvContents contents = read_sweep_csv(f.csv);
-  if (contents.rows.empty()) throw_input_error("{} has no sweep rows to plot", f.csv);
-  const std::vector<std::string> files = plot_sweep(contents.rows, prefix);
+  const SweepCsvContents contents = read_sweep_csv(csv);
+  if (contents.rows.empty()) throw_input_error("{} has no sweep rows to plot", csv);
+  const SweepCharts which = f.charts == "bits" ? SweepCharts::Bits : f.charts == "rates" ? SweepCharts::Rates : SweepCharts::All;
+  const std::vector<std::string> files = plot_sweep(contents.rows, prefix, which);
   if (files.empty())
-    std::printf("nothing to plot: the sweep in %s has a single bit position and a single rate\n", f.csv.c_str());
+    std::printf("nothing to plot: the sweep in %s has a single bit position and a single rate\n", csv.c_str());
   for (const std::string& file : files) std::printf("%s\n", file.c_str());
   return 0;
+}
+
+// The values of `key` per epoch (1-based "epoch" field) of one metrics.jsonl; NaN where missing.
+std::vector<double> read_curve(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  if (!in) throw_input_error("cannot open {}", path);
+  std::vector<double> y;
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    if (row.is_discarded() || !row.is_object() || !row.contains("epoch") || !row["epoch"].is_number_integer())
+      throw_input_error("{} line {}: expected a JSON object with an integer \"epoch\"", path, line_no);
+    const int64_t epoch = row["epoch"].get<int64_t>();
+    if (epoch < 1 || epoch > 100000) throw_input_error("{} line {}: epoch {} out of range", path, line_no, epoch);
+    if (static_cast<int64_t>(y.size()) < epoch) y.resize(static_cast<size_t>(epoch), NAN);
+    double v = NAN;
+    if (row.contains(key) && row[key].is_number()) v = row[key].get<double>();
+    y[static_cast<size_t>(epoch - 1)] = v;
+  }
+  if (y.empty()) throw_input_error("{} has no epochs to plot", path);
+  return y;
+}
+
+std::string run_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos || slash == 0) return path;
+  const size_t before = path.find_last_of('/', slash - 1);
+  return path.substr(before == std::string::npos ? 0 : before + 1, slash - (before == std::string::npos ? 0 : before + 1));
+}
+
+int plot_curves(const PlotFlags& f) {
+  if (f.out.empty()) throw_input_error("plot: --out F.png is needed to plot metrics.jsonl curves");
+  if (!f.names.empty() && f.names.size() != f.files.size())
+    throw_input_error("plot: --names has {} entries for {} files", f.names.size(), f.files.size());
+  LineChart chart;
+  chart.title = f.title.empty() ? f.key + " per epoch" : f.title;
+  chart.x_label = "epoch";
+  chart.y_label = f.key;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  size_t epochs = 0;
+  for (size_t i = 0; i < f.files.size(); ++i) {
+    ChartSeries s;
+    s.name = f.names.empty() ? run_name(f.files[i]) : f.names[i];
+    s.y = read_curve(f.files[i], f.key);
+    for (double v : s.y)
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+    epochs = std::max(epochs, s.y.size());
+    chart.series.push_back(s);
+  }
+  if (!(lo <= hi)) throw_input_error("plot: no run has a finite \"{}\" value", f.key);
+  for (size_t e = 1; e <= epochs; ++e) chart.x_ticks.push_back(std::to_string(e));
+  const double pad = hi > lo ? 0.05 * (hi - lo) : 0.5;
+  chart.y_min = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;
+  chart.y_max = hi + pad;
+  write_line_chart_png(chart, f.out);
+  std::printf("%s\n", f.out.c_str());
+  return 0;
+}
+
+int run(const PlotFlags& f) {
+  size_t jsonl = 0;
+  for (const std::string& file : f.files) jsonl += ends_with(file, ".jsonl");
+  if (jsonl == 0) return plot_sweep_csv(f);
+  if (jsonl != f.files.size()) throw_input_error("plot: give either one sweep CSV or metrics.jsonl files, not both");
+  return plot_curves(f);
 }
 
 }  // namespace
 
 Runner add_plot_command(CLI::App& app) {
   auto f = std::make_shared<PlotFlags>();
-  CLI::App* cmd = app.add_subcommand("plot", "Draw PNG charts of a sweep CSV (accuracy vs bit and vs rate per layer)");
-  cmd->add_option("csv", f->csv, "sweep CSV written by `stuckat sweep`")->required();
-  cmd->add_option("--prefix", f->prefix, "output path prefix (default: the CSV path without .csv)");
+  CLI::App* cmd = app.add_subcommand(
+      "plot", "Draw PNG charts: a sweep CSV (accuracy vs bit and vs rate per layer), or metrics.jsonl curves per epoch");
+  cmd->add_option("files", f->files, "a sweep CSV written by `stuckat sweep`, or metrics.jsonl files of training runs")
+      ->required();
+  cmd->add_option("--prefix", f->prefix, "sweep: output path prefix (default: the CSV path without .csv)");
+  cmd->add_option("--charts", f->charts, "sweep: all | bits (accuracy vs bit) | rates (accuracy vs rate)")
+      ->check(CLI::IsMember({"all", "bits", "rates"}))
+      ->capture_default_str();
+  cmd->add_option("--key", f->key, "curves: the metrics field to draw (train_loss, test_acc, test_loss, ...)")
+      ->capture_default_str();
+  cmd->add_option("--names", f->names, "curves: legend names, one per file (default: each file's folder)")
+      ->delimiter(',');
+  cmd->add_option("--out", f->out, "curves: the PNG to write");
+  cmd->add_option("--title", f->title, "curves: chart title");
   return [f] { return run(*f); };
 }
 

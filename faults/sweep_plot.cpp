@@ -30,12 +30,13 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
   const Rgb black{0, 0, 0}, grey{220, 220, 220}, dark{90, 90, 90};
   PngCanvas c(width, height);
   c.text((width - PngCanvas::text_width(chart.title)) / 2, 12, chart.title, black);
-  // y axis: accuracy 0..1 with a grid line every 0.1.
-  auto ypix = [&](double v) { return y1 - v * (y1 - y0); };
+  // y axis: [y_min, y_max] with ten grid lines.
+  const double lo = chart.y_min, hi = chart.y_max > chart.y_min ? chart.y_max : chart.y_min + 1;
+  auto ypix = [&](double v) { return y1 - (std::clamp(v, lo, hi) - lo) / (hi - lo) * (y1 - y0); };
   for (int k = 0; k <= 10; ++k) {
-    const double v = k / 10.0;
+    const double v = lo + (hi - lo) * k / 10.0;
     c.line(x0, ypix(v), x1, ypix(v), grey);
-    const std::string label = fmt::format("{:.1f}", v);
+    const std::string label = fmt::format("{:.3g}", v);
     c.text(x0 - 10 - PngCanvas::text_width(label), static_cast<int>(ypix(v)) - 6, label, black);
   }
   c.text(10, top - 24, chart.y_label, black);
@@ -50,7 +51,7 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
   c.line(x0, y1, x1, y1, black, 2);
 
   int legend_y = top;
-  if (chart.reference >= 0) {
+  if (!std::isnan(chart.reference)) {
     c.line(x0, ypix(chart.reference), x1, ypix(chart.reference), dark, 2, true);
     c.line(x1 + 15, legend_y + 6, x1 + 45, legend_y + 6, dark, 2, true);
     c.text(x1 + 52, legend_y, chart.reference_name, black);
@@ -61,11 +62,11 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
     const Rgb col = kPalette[s % kPaletteSize];
     for (size_t i = 0; i < ser.y.size() && i < n; ++i) {
       if (std::isnan(ser.y[i])) continue;
-      const double v = std::clamp(ser.y[i], 0.0, 1.0);
+      const double v = ser.y[i];
       c.fill_rect(static_cast<int>(xpix(i)) - 4, static_cast<int>(ypix(v)) - 4, static_cast<int>(xpix(i)) + 5,
                   static_cast<int>(ypix(v)) + 5, col);
       if (i + 1 < ser.y.size() && i + 1 < n && !std::isnan(ser.y[i + 1]))
-        c.line(xpix(i), ypix(v), xpix(i + 1), ypix(std::clamp(ser.y[i + 1], 0.0, 1.0)), col, 3);
+        c.line(xpix(i), ypix(v), xpix(i + 1), ypix(ser.y[i + 1]), col, 3);
     }
     c.fill_rect(x1 + 15, legend_y + 2, x1 + 45, legend_y + 11, col);
     c.text(x1 + 52, legend_y, ser.name, black);
@@ -74,7 +75,7 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
   c.save_png(path);
 }
 
-std::vector<std::string> plot_sweep(const std::vector<SweepRow>& rows, const std::string& prefix) {
+std::vector<std::string> plot_sweep(const std::vector<SweepRow>& rows, const std::string& prefix, SweepCharts which) {
   const std::vector<SweepSummaryLine> lines = summarize_sweep(rows);
   std::map<std::string, double> baseline;
   std::vector<std::string> formats, layers;
@@ -104,13 +105,13 @@ std::vector<std::string> plot_sweep(const std::vector<SweepRow>& rows, const std
   for (const std::string& f : formats)
     for (int stuck : stucks) {
       auto base = baseline.find(f);
-      if (bits.size() >= 2)
+      if (bits.size() >= 2 && which != SweepCharts::Rates)
         for (double rate : rates) {
           LineChart chart;
           chart.title = fmt::format("stuck-at-{} faults, {} of the weights of one layer, {}", stuck, rate_text(rate), f);
           chart.x_label = "stuck bit position (0 = LSB, 15 = MSB)";
           chart.y_label = "test accuracy";
-          chart.reference = base == baseline.end() ? -1 : base->second;
+          chart.reference = base == baseline.end() ? NAN : base->second;
           for (int b : bits) chart.x_ticks.push_back(std::to_string(b));
           for (const std::string& layer : layers) {
             ChartSeries s{layer, {}};
@@ -120,13 +121,13 @@ std::vector<std::string> plot_sweep(const std::vector<SweepRow>& rows, const std
           files.push_back(fmt::format("{}_bits_{}_sa{}_rate{}.png", prefix, f, stuck, rate_text(rate)));
           write_line_chart_png(chart, files.back());
         }
-      if (rates.size() >= 2)
+      if (rates.size() >= 2 && which != SweepCharts::Bits)
         for (int b : bits) {
           LineChart chart;
           chart.title = fmt::format("bit {} stuck at {} in one layer, {}", b, stuck, f);
           chart.x_label = "fraction of the layer's weights that are faulty";
           chart.y_label = "test accuracy";
-          chart.reference = base == baseline.end() ? -1 : base->second;
+          chart.reference = base == baseline.end() ? NAN : base->second;
           for (double r : rates) chart.x_ticks.push_back(rate_text(r));
           for (const std::string& layer : layers) {
             ChartSeries s{layer, {}};

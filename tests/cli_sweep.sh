@@ -40,6 +40,24 @@ while read -r png; do
   [ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "FAIL: $png is not a PNG"; fail=1; }
 done <"$tmp/plots.txt"
 
+"$bin" plot "$tmp/full.csv" --charts bits --prefix "$tmp/only" >"$tmp/bits.txt" 2>&1 || { echo "FAIL: plot --charts bits"; fail=1; }
+[ "$(grep -c "_bits_" "$tmp/bits.txt")" -eq 4 ] && [ "$(wc -l <"$tmp/bits.txt")" -eq 4 ] ||
+  { echo "FAIL: --charts bits should write the 4 bit charts only"; fail=1; }
+
+# Curves from metrics.jsonl files: one PNG; a file without epochs, a mix with a CSV, or no --out exit 2.
+printf '{"epoch":1,"train_loss":0.9}\n{"epoch":2,"train_loss":0.5}\n' >"$tmp/a.jsonl"
+printf '{"epoch":1,"train_loss":1.2}\n{"epoch":2,"train_loss":0.7}\n' >"$tmp/b.jsonl"
+"$bin" plot "$tmp/a.jsonl" "$tmp/b.jsonl" --names a,b --key train_loss --out "$tmp/loss.png" >/dev/null 2>&1 ||
+  { echo "FAIL: plot curves"; fail=1; }
+[ "$(head -c 8 "$tmp/loss.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "FAIL: loss.png is not a PNG"; fail=1; }
+printf '{"loss":1}\n' >"$tmp/bad.jsonl"
+for bad in "$tmp/bad.jsonl --out $tmp/x.png" "$tmp/a.jsonl $tmp/full.csv --out $tmp/x.png" "$tmp/a.jsonl" \
+           "$tmp/a.jsonl --names a,b --out $tmp/x.png" "$tmp/a.jsonl --key nothing --out $tmp/x.png"; do
+  # shellcheck disable=SC2086
+  "$bin" plot $bad >/dev/null 2>"$tmp/err"
+  [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || { echo "FAIL: plot $bad should exit 2 with one line"; cat "$tmp/err"; fail=1; }
+done
+
 for bad in "--bits 16" "--stuck 2" "--rates 0" "--layers fc9" "--shard 3/3" "--formats none"; do
   # shellcheck disable=SC2086
   "$bin" sweep "${grid[@]}" $bad --out "$tmp/bad.csv" >/dev/null 2>&1
