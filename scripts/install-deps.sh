@@ -3,7 +3,8 @@
 # The benchmarks' extra packages (PyTorch, scipy) are in scripts/install-bench-deps.sh.
 set -euo pipefail
 pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
-      libomp-dev libstb-dev dataset-fashion-mnist)  # libstb-dev: PNG charts of sweeps (stb_image_write, stb_easy_font)
+      libomp-dev libstb-dev dataset-fashion-mnist python3)  # libstb-dev: PNG charts (stb_image_write, stb_easy_font);
+      # python3 (standard library only): the main job's report
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
