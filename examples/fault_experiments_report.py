@@ -5,37 +5,21 @@ stuck value, rate and bit; then the fault-aware training table.
 
     python3 examples/fault_experiments_report.py OUT EPOCHS
 """
-import csv, json, sys
-from collections import defaultdict
+import json, sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from sweep_tables import drop_points, drop_table, read_sweep  # noqa: E402
 
 
 def sweep_tables(out: Path, model: str) -> list:
-    path = out / f"sweep_{model}.csv"
-    rows = list(csv.DictReader(path.open()))
-    base = [float(r["test_acc"]) for r in rows if r["layer"] == "baseline"]
-    if not base:
-        sys.exit(f"fault_experiments_report.py: {path} has no baseline row")
-    base = base[0]
-    acc = defaultdict(list)
-    for r in rows:
-        if r["layer"] != "baseline":
-            acc[(r["layer"], int(r["stuck"]), float(r["rate"]), int(r["bit"]))].append(float(r["test_acc"]))
+    base, acc = read_sweep(out / f"sweep_{model}.csv")
     layers = list(dict.fromkeys(k[0] for k in acc))
     bits = sorted({k[3] for k in acc})
     seeds = max(len(v) for v in acc.values())
     lines = [f"### {model}: clean Q4.11 accuracy {100 * base:.2f}%", "",
-             f"Accuracy drop in points (clean minus faulty, mean of {seeds} fault seeds); bit 15 is the sign bit.", "",
-             "| layer | stuck | rate | " + " | ".join(f"b{b}" for b in bits) + " |",
-             "|---|---|---|" + "---:|" * len(bits)]
-    for layer in layers:
-        for stuck in (0, 1):
-            for rate in sorted({k[2] for k in acc}):
-                cells = []
-                for b in bits:
-                    v = acc.get((layer, stuck, rate, b))
-                    cells.append("" if not v else f"{round(100 * (base - sum(v) / len(v)), 1) + 0.0:.1f}")
-                lines.append(f"| {layer} | SA{stuck} | {rate:g} | " + " | ".join(cells) + " |")
+             f"Accuracy drop in points (clean minus faulty, mean of {seeds} fault seeds); bit 15 is the sign bit.", ""]
+    lines += drop_table(base, acc)
     # The lowest bit whose fault costs more than 1 point, per layer / stuck / rate.
     lines += ["", "Lowest bit position costing more than 1 point:", "",
               "| layer | SA0 1% | SA0 5% | SA1 1% | SA1 5% |", "|---|---|---|---|---|"]
@@ -44,7 +28,7 @@ def sweep_tables(out: Path, model: str) -> list:
         for stuck in (0, 1):
             for rate in (0.01, 0.05):
                 hit = [b for b in bits if acc.get((layer, stuck, rate, b)) and
-                       100 * (base - sum(acc[(layer, stuck, rate, b)]) / len(acc[(layer, stuck, rate, b)])) > 1]
+                       drop_points(base, acc[(layer, stuck, rate, b)]) > 1]
                 cells.append(str(min(hit)) if hit else "none")
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     return lines + [""]

@@ -3,9 +3,10 @@
 
     python3 scripts/main_report.py OUT
 """
-import csv, json, sys
-from collections import defaultdict
+import json, sys
 from pathlib import Path
+
+from sweep_tables import drop_table, read_sweep
 
 
 def main():
@@ -20,27 +21,11 @@ def main():
         lines.append(f"| {m['epoch']} | {m['train_loss']:.4f} | {m['test_loss']:.4f} | {100 * m['test_acc']:.2f}% | "
                      f"{m['train_images_per_s']:.0f} |")
 
-    rows = list(csv.DictReader((out / "sweep.csv").open()))
-    base = next(float(r["test_acc"]) for r in rows if r["layer"] == "baseline")
-    acc = defaultdict(list)
-    for r in rows:
-        if r["layer"] != "baseline":
-            acc[(r["layer"], int(r["stuck"]), float(r["rate"]), int(r["bit"]))].append(float(r["test_acc"]))
-    layers = list(dict.fromkeys(k[0] for k in acc))
-    bits = sorted({k[3] for k in acc})
+    base, acc = read_sweep(out / "sweep.csv")
     lines += ["", "## 2. Stuck-at fault sweep", "",
               f"Clean Q4.11 accuracy {100 * base:.2f}% (float {100 * last['test_acc']:.2f}%). Accuracy drop in "
-              f"points when a fraction of one layer's weights has one bit stuck (bit 15 = sign bit):", "",
-              "| layer | stuck | rate | " + " | ".join(f"bit {b}" for b in bits) + " |",
-              "|---|---|---|" + "---:|" * len(bits)]
-    for layer in layers:
-        for stuck in (0, 1):
-            for rate in sorted({k[2] for k in acc}):
-                cells = []
-                for b in bits:
-                    v = acc.get((layer, stuck, rate, b))
-                    cells.append("" if not v else f"{round(100 * (base - sum(v) / len(v)), 1) + 0.0:.1f}")
-                lines.append(f"| {layer} | SA{stuck} | {rate:g} | " + " | ".join(cells) + " |")
+              f"points when a fraction of one layer's weights has one bit stuck (bit 15 = sign bit):", ""]
+    lines += drop_table(base, acc)
     lines.append("")
     for png in sorted(out.glob("sweep_bits_*.png")):
         lines += [f"![{png.stem}]({png.name})", ""]
