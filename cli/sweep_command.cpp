@@ -28,6 +28,7 @@ struct SweepFlags {
   std::string shard = "0/1";
   bool resume = false;
   int64_t batch = 1000, configs_per_pass = 10, max_points = 0;
+  double cache_gb = 2.0;
 };
 
 int run(SweepFlags& f) {
@@ -42,6 +43,7 @@ int run(SweepFlags& f) {
   if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
   if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
   if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
+  if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
   const SweepShard shard = parse_sweep_shard(f.shard);
 
   std::string model_name = f.model;
@@ -105,6 +107,7 @@ int run(SweepFlags& f) {
   SweepRunOptions options;
   options.batch = f.batch;
   options.configs_per_pass = f.configs_per_pass;
+  options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
   const auto t0 = std::chrono::steady_clock::now();
   run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) { writer.append(row); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -135,6 +138,9 @@ Runner add_sweep_command(CLI::App& app) {
   cmd->add_option("--shard", f->shard, "run shard i of n (points with index % n == i)")->capture_default_str();
   cmd->add_option("--batch", f->batch, "test images per forward pass")->capture_default_str();
   cmd->add_option("--configs-per-pass", f->configs_per_pass, "fault configurations evaluated per pass over the data")
+      ->capture_default_str();
+  cmd->add_option("--cache-gb", f->cache_gb,
+                  "memory for the clean activations reused across points (the deepest layers' first)")
       ->capture_default_str();
   cmd->add_option("--max-points", f->max_points, "stop after this many new points (0: no limit)")->capture_default_str();
   add_data_flags(*cmd, f->common);

@@ -71,11 +71,18 @@ Tensor run_stages(const std::vector<ForwardStage>& stages, size_t first, size_t 
 // The clean (quantized, fault-free) model's activations for every test batch: what enters each
 // stage and, for stages split as layer + after, the layer's output. Computed once per format;
 // every point reuses the part before its faulted layer. The final logits give the baseline.
+// Under a memory cap the deepest stages are kept (they are the smallest, and their points gain
+// the most); a point of a stage that is not kept runs from the deepest kept input before it.
 struct CleanPass {
-  std::vector<std::vector<Tensor>> input;      // [stage][batch]
+  std::vector<std::vector<Tensor>> input;      // [stage][batch]; input[0] (the images) is always kept
   std::vector<std::vector<Tensor>> layer_out;  // [stage][batch]; undefined for unsplit stages
+  std::vector<bool> kept;                      // [stage]: input and layer_out are kept
   PointScore baseline;
-  bool cached = false;  // false: over the memory cap, only input[0] (the images) is kept
+  // The stage to start a point of stage s from: s itself when kept, else the deepest kept one before.
+  size_t start_for(size_t s) const {
+    while (s > 0 && !kept[s]) --s;
+    return s;
+  }
 };
 
 CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes) {
@@ -83,7 +90,7 @@ CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches&
   const size_t nb = batches.images.size();
   p.input.assign(stages.size(), std::vector<Tensor>(nb));
   p.layer_out.assign(stages.size(), std::vector<Tensor>(nb));
-  int64_t bytes = 0;
+  std::vector<int64_t> bytes(stages.size(), 0);
   for (size_t b = 0; b < nb; ++b) {
     Tensor x = batches.images[b];
     for (size_t k = 0; k < stages.size(); ++k) {
@@ -91,17 +98,25 @@ CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches&
       if (stages[k].layer && stages[k].after) {
         p.layer_out[k][b] = stages[k].layer->forward(x);
         x = stages[k].after(p.layer_out[k][b]);
-        bytes += static_cast<int64_t>(p.layer_out[k][b].nbytes());
+        bytes[k] += static_cast<int64_t>(p.layer_out[k][b].nbytes());
       } else {
         x = stages[k].run(x);
       }
-      if (k > 0) bytes += static_cast<int64_t>(p.input[k][b].nbytes());
+      if (k > 0) bytes[k] += static_cast<int64_t>(p.input[k][b].nbytes());
     }
     p.baseline.add(x, batches.labels[b]);
   }
-  p.cached = bytes <= cap_bytes;
-  if (!p.cached)
-    for (size_t k = 0; k < stages.size(); ++k)
+  // Keep stages from the deepest back while they fit (the caches are computed in full first: one
+  // pass over the data for the baseline and every kept stage).
+  p.kept.assign(stages.size(), false);
+  int64_t total = 0;
+  for (size_t k = stages.size(); k-- > 0;) {
+    if (total + bytes[k] > cap_bytes) break;
+    total += bytes[k];
+    p.kept[k] = true;
+  }
+  for (size_t k = 0; k < stages.size(); ++k)
+    if (!p.kept[k])
       for (size_t b = 0; b < nb; ++b) {
         if (k > 0) p.input[k][b] = Tensor();
         p.layer_out[k][b] = Tensor();
@@ -139,12 +154,12 @@ DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const 
   d.lin = dynamic_cast<Linear*>(st.layer);
   const bool owns = (d.conv && d.conv->weight.raw_data() == weight.raw_data()) ||
                     (d.lin && d.lin->weight.raw_data() == weight.raw_data());
-  if (!st.after || !owns || !clean.cached) {
+  if (!st.after || !owns || !clean.kept[s]) {
     d.conv = nullptr, d.lin = nullptr;
     return d;
   }
   d.out_channels = weight.size(0);
-  if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after) return d;
+  if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after || !clean.kept[s + 1]) return d;
   d.next_conv = dynamic_cast<Conv2d*>(stages[s + 1].layer);
   d.next_lin = dynamic_cast<Linear*>(stages[s + 1].layer);
   const Tensor& next_in = clean.input[s + 1][0];
@@ -305,7 +320,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     Tensor weight = weight_of[first.layer];
     const Tensor& original = clean_of[first.layer];
     const Tensor quantized = weight.clone();  // the layer's clean words, decoded
-    const size_t s = clean.cached ? stage_of[first.layer] : 0;
+    const size_t s = clean.start_for(stage_of[first.layer]);  // where its points start
     const std::vector<Tensor>& inputs = clean.input[s];
     const DeltaLayer layer = delta_layer(stages, s, weight, clean);
     const bool delta_path = layer.conv || layer.lin;

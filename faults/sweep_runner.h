@@ -25,7 +25,9 @@ namespace stuckat {
 struct SweepRunOptions {
   int64_t batch = 1000;             // test images per forward pass
   int64_t configs_per_pass = 10;    // fault configurations evaluated per pass over the cached activations
-  int64_t prefix_cache_bytes = int64_t(2) << 30;  // above this, a layer's prefix is recomputed per pass
+  // Memory for the clean activations of the stages (CleanPass): the deepest stages that fit are
+  // kept; points of the others run from the deepest kept activations before them.
+  int64_t prefix_cache_bytes = int64_t(2) << 30;
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the

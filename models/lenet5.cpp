@@ -1,6 +1,7 @@
 // LeNet-5 construction and forward pass.
 #include "models/lenet5.h"
 
+#include "framework/nn/staged_sequence.h"
 #include "framework/ops.h"
 
 namespace stuckat {
@@ -31,45 +32,19 @@ Tensor LeNet5::forward(const Tensor& x) {
 }
 
 std::vector<ForwardStage> LeNet5::forward_stages() {
-  // The same op sequence as forward(), cut before each conv/linear layer so that every stage
-  // begins with its layer (see ForwardStage::after). Every op after a layer acts per channel, so
-  // each stage also runs on a subset of its channels (batch norm with those channels' statistics).
-  using Channels = std::vector<int64_t>;
-  auto norm = [](const std::shared_ptr<BatchNorm>& bn, const Tensor& h) { return bn ? bn->forward(h) : h; };
-  auto norm_channels = [](const std::shared_ptr<BatchNorm>& bn, const Tensor& h, const Channels& c) {
-    if (!bn) return h;
-    Tensor mean = select_index(bn->running_mean, 0, c), var = select_index(bn->running_var, 0, c);
-    return batch_norm(h, select_index(bn->weight, 0, c), select_index(bn->bias, 0, c), mean, var, false, bn->momentum,
-                      bn->eps);
+  // The op sequence of forward(), as modules (see staged_sequence.h).
+  auto pool = std::make_shared<MaxPool2d>(2, 2);
+  auto relu_step = std::make_shared<ReLU>();
+  std::vector<SequenceStep> steps;
+  auto add = [&](const std::string& layer, std::shared_ptr<Module> m) {
+    if (m) steps.push_back({layer, std::move(m)});
   };
-  std::vector<ForwardStage> stages(5);
-  stages[0].after = [this, norm](const Tensor& y) { return relu(max_pool2d(norm(bn1_, y), 2, 2)); };  // (n,6,14,14)
-  stages[0].after_channels = [this, norm_channels](const Tensor& y, const Channels& c) {
-    return relu(max_pool2d(norm_channels(bn1_, y, c), 2, 2));
-  };
-  stages[1].after = [this, norm](const Tensor& y) { return flatten(relu(max_pool2d(norm(bn2_, y), 2, 2)), 1); };  // (n,400)
-  stages[1].after_channels = [this, norm_channels](const Tensor& y, const Channels& c) {
-    return flatten(relu(max_pool2d(norm_channels(bn2_, y, c), 2, 2)), 1);
-  };
-  stages[2].after = [this, norm](const Tensor& y) { return relu(norm(bn3_, y)); };  // (n,120)
-  stages[2].after_channels = [this, norm_channels](const Tensor& y, const Channels& c) {
-    return relu(norm_channels(bn3_, y, c));
-  };
-  stages[3].after = [this, norm](const Tensor& y) { return relu(norm(bn4_, y)); };  // (n,84)
-  stages[3].after_channels = [this, norm_channels](const Tensor& y, const Channels& c) {
-    return relu(norm_channels(bn4_, y, c));
-  };
-  stages[4].after = [](const Tensor& y) { return y; };  // (n,10) logits
-  stages[4].after_channels = [](const Tensor& y, const Channels&) { return y; };
-  const std::pair<const char*, Module*> layers[] = {
-      {"conv1", conv1_.get()}, {"conv2", conv2_.get()}, {"fc1", fc1_.get()}, {"fc2", fc2_.get()}, {"fc3", fc3_.get()}};
-  for (size_t k = 0; k < stages.size(); ++k) {
-    ForwardStage& s = stages[k];
-    s.layers = {layers[k].first};
-    s.layer = layers[k].second;
-    s.run = [layer = s.layer, after = s.after](const Tensor& x) { return after(layer->forward(x)); };
-  }
-  return stages;
+  add("conv1", conv1_), add("", bn1_), add("", pool), add("", relu_step);
+  add("conv2", conv2_), add("", bn2_), add("", pool), add("", relu_step), add("", std::make_shared<Flatten>());
+  add("fc1", fc1_), add("", bn3_), add("", relu_step);
+  add("fc2", fc2_), add("", bn4_), add("", relu_step);
+  add("fc3", fc3_);
+  return stages_of_sequence(steps);
 }
 
 }  // namespace stuckat

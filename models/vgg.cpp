@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "framework/nn/staged_sequence.h"
 #include "framework/ops.h"
 
 namespace stuckat {
@@ -49,6 +50,18 @@ Vgg::Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels, int64_t
 Tensor Vgg::forward(const Tensor& x) {
   Tensor h = features_->forward(x);  // (n, 512, 1, 1) for 32x32 inputs
   return classifier_->forward(flatten(h, 1));
+}
+
+std::vector<ForwardStage> Vgg::forward_stages() {
+  std::vector<SequenceStep> steps;
+  auto add_all = [&](const std::string& prefix, const Sequential& seq) {
+    const auto& mods = seq.children_in_order();
+    for (size_t i = 0; i < mods.size(); ++i) steps.push_back({prefix + "." + std::to_string(i), mods[i]});
+  };
+  add_all("features", *features_);
+  steps.push_back({"", std::make_shared<Flatten>()});
+  add_all("classifier", *classifier_);
+  return stages_of_sequence(steps);
 }
 
 }  // namespace stuckat

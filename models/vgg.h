@@ -13,6 +13,9 @@ class Vgg : public Module {
  public:
   Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels = 3, int64_t num_classes = 10);
   Tensor forward(const Tensor& x) override;
+  // One stage per conv/linear layer (staged_sequence.h), so fault sweeps reuse the activations
+  // before the faulted layer.
+  std::vector<ForwardStage> forward_stages() override;
 
  private:
   std::shared_ptr<Sequential> features_, classifier_;

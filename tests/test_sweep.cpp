@@ -145,26 +145,8 @@ TEST_CASE("shards partition the grid: union = all points, no duplicates", "[faul
   }
 }
 
-TEST_CASE("staged forward equals forward", "[faults][sweep][models]") {
-  NoGradGuard no_grad;
-  const Dataset d = random_test_set(8);
-  for (const char* name : {"lenet5", "lenet5_bn"}) {
-    std::shared_ptr<Module> m = make_model(parse_model_name(name), 3);
-    m->eval();
-    Tensor ref = m->forward(d.images);
-    Tensor h = d.images;
-    for (const ForwardStage& s : m->forward_stages()) h = s.run(h);
-    REQUIRE(h.shape() == ref.shape());
-    CHECK(h.to_vector() == ref.to_vector());  // the same ops in the same order: bit-identical
-  }
-  std::shared_ptr<Module> m = make_model(parse_model_name("lenet5"), 3);
-  std::vector<std::string> all;
-  for (const ForwardStage& s : m->forward_stages()) all.insert(all.end(), s.layers.begin(), s.layers.end());
-  CHECK(all == faultable_layer_names(*m));
-}
-
-// LeNet-5, with batch norm when asked; batch-norm statistics and affine parameters are set to
-// varied values (not the 0/1 defaults) so that a channel paired with the wrong statistics shows.
+// A model whose batch-norm statistics and affine parameters are set to varied values (not the
+// 0/1 defaults), so that a channel paired with the wrong statistics shows.
 std::shared_ptr<Module> sweep_test_model(const std::string& name, uint64_t seed) {
   std::shared_ptr<Module> m = make_model(parse_model_name(name), seed);
   uint64_t k = 0;
@@ -175,19 +157,100 @@ std::shared_ptr<Module> sweep_test_model(const std::string& name, uint64_t seed)
       t.data<float>()[i] = lo + (hi - lo) * static_cast<float>(w[0] >> 8) / float(1 << 24);
     }
   };
-  for (auto& [pname, t] : m->named_buffers())
-    if (pname.find("running_mean") != std::string::npos) fill(t, -0.3f, 0.3f);
-    else if (pname.find("running_var") != std::string::npos) fill(t, 0.5f, 2.0f);
+  std::vector<std::string> bn_prefixes;  // "bn1.", "features.1.": the modules with running statistics
+  const std::string mean_suffix = "running_mean";
+  for (auto& [bname, t] : m->named_buffers()) {
+    if (bname.size() > mean_suffix.size() && bname.compare(bname.size() - mean_suffix.size(), mean_suffix.size(), mean_suffix) == 0) {
+      bn_prefixes.push_back(bname.substr(0, bname.size() - mean_suffix.size()));
+      fill(t, -0.3f, 0.3f);
+    } else if (bname.find("running_var") != std::string::npos) {
+      fill(t, 0.5f, 2.0f);
+    }
+  }
   for (auto& [pname, t] : m->named_parameters())
-    if (pname.rfind("bn", 0) == 0) fill(t, pname.find("weight") != std::string::npos ? 0.5f : -0.2f,
-                                        pname.find("weight") != std::string::npos ? 1.5f : 0.2f);
+    for (const std::string& prefix : bn_prefixes) {
+      if (pname == prefix + "weight") fill(t, 0.5f, 1.5f);
+      if (pname == prefix + "bias") fill(t, -0.2f, 0.2f);
+    }
   return m;
+}
+
+// Random images in [-1, 1) of shape (n, c, hw, hw).
+Tensor random_images(int64_t n, int64_t c, int64_t hw, uint64_t stream) {
+  Tensor x = Tensor::empty({n, c, hw, hw});
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    uint32_t w[4];
+    philox_words(13, stream, static_cast<uint64_t>(i), w);
+    x.data<float>()[i] = static_cast<float>(w[0] >> 8) / float(1 << 23) - 1.0f;
+  }
+  return x;
+}
+
+TEST_CASE("staged forward equals forward, and the stages name every faultable layer once", "[faults][sweep][models]") {
+  NoGradGuard no_grad;
+  for (const char* name : {"lenet5", "lenet5_bn", "vgg11", "vgg11_bn", "resnet18"}) {
+    INFO(name);
+    std::shared_ptr<Module> m = sweep_test_model(name, 3);
+    m->eval();
+    const bool small = std::string(name).rfind("lenet5", 0) == 0;
+    const Tensor x = small ? random_images(8, 1, 28, 1) : random_images(2, 3, 32, 2);
+    Tensor ref = m->forward(x);
+    Tensor h = x;
+    std::vector<std::string> all;
+    for (const ForwardStage& s : m->forward_stages()) {
+      h = s.run(h);
+      all.insert(all.end(), s.layers.begin(), s.layers.end());
+    }
+    REQUIRE(h.shape() == ref.shape());
+    CHECK(h.to_vector() == ref.to_vector());  // the same ops in the same order: bit-identical
+    CHECK(all == faultable_layer_names(*m));
+  }
+}
+
+TEST_CASE("a stage's after_channels equals its after on those channels", "[faults][sweep][models]") {
+  // For every stage that offers it: run the layer, then `after` on all channels and
+  // after_channels on a scattered subset (not ascending, so order mix-ups show); the subset's
+  // values must be those channels' blocks of the full result, bit for bit.
+  NoGradGuard no_grad;
+  int64_t checked = 0;
+  for (const char* name : {"lenet5_bn", "vgg11_bn"}) {
+    INFO(name);
+    std::shared_ptr<Module> m = sweep_test_model(name, 4);
+    m->eval();
+    const bool small = std::string(name) == "lenet5_bn";
+    Tensor h = small ? random_images(3, 1, 28, 3) : random_images(2, 3, 32, 4);
+    for (const ForwardStage& s : m->forward_stages()) {
+      if (s.layer && s.after_channels) {
+        const Tensor y = s.layer->forward(h);
+        const int64_t channels = y.size(1);
+        std::vector<int64_t> pick = {channels - 1, 0};
+        if (channels > 4) pick.push_back(channels / 2);
+        const Tensor full = s.after(y).contiguous();
+        const Tensor part = s.after_channels(select_index(y, 1, pick), pick).contiguous();
+        const int64_t n = y.size(0), block = full.numel() / (n * channels), k = static_cast<int64_t>(pick.size());
+        REQUIRE(part.numel() == n * k * block);
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < k; ++j)
+            for (int64_t e = 0; e < block; ++e)
+              REQUIRE(part.data<float>()[(i * k + j) * block + e] ==
+                      full.data<float>()[(i * channels + pick[static_cast<size_t>(j)]) * block + e]);
+        ++checked;
+      }
+      h = s.run(h);
+    }
+  }
+  // LeNet-5 with batch norm: conv1, conv2 (pool, flatten after), fc1, fc2 (batch norm 1-d), fc3
+  // (nothing after). VGG11: 8 convs, classifier.0 and .2 (ReLU after), classifier.4.
+  CHECK(checked == 5 + 11);
 }
 
 TEST_CASE("each sweep row equals the reference: faults injected into the model, then evaluate()", "[faults][sweep]") {
   // Rates from 0.002 (a few weights: the runner recomputes only the changed channels and
   // pushes their difference through the next layer) to 0.3 (most channels: the whole output).
+  // Activation caps: everything kept; only the three deepest stages (fc1, fc2, fc3: the points of
+  // conv1 and conv2 then run from the images); nothing but the images.
   const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn");
+  const int64_t cap = GENERATE(int64_t(2) << 30, int64_t(150000), int64_t(0));
   const Dataset d = random_test_set(40);
   std::shared_ptr<Module> model = sweep_test_model(name, 5);
   const std::vector<float> before = model->named_parameters()[0].second.to_vector();
@@ -200,6 +263,7 @@ TEST_CASE("each sweep row equals the reference: faults injected into the model, 
   SweepRunOptions o;
   o.batch = 16;  // 40 images: batches of 16, 16, 8
   o.configs_per_pass = 3;
+  o.prefix_cache_bytes = cap;
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
   REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
   CHECK(model->named_parameters()[0].second.to_vector() == before);  // the runner restores the weights

@@ -81,6 +81,7 @@ class Sequential : public Module {
   Sequential& add(std::shared_ptr<Module> m);
   Tensor forward(const Tensor& x) override;
   size_t size() const { return layers_.size(); }
+  const std::vector<std::shared_ptr<Module>>& children_in_order() const { return layers_; }
 
  private:
   std::vector<std::shared_ptr<Module>> layers_;
