@@ -1,6 +1,7 @@
 // ResNet-18 (CIFAR variant) construction and forward pass.
 #include "models/resnet.h"
 
+#include "framework/nn/staged_sequence.h"
 #include "framework/ops.h"
 
 namespace stuckat {
@@ -47,6 +48,32 @@ Tensor ResNet18::forward(const Tensor& x) {
   for (auto& stage : layers_) h = stage->forward(h);
   h = adaptive_avg_pool2d(h, 1, 1);  // (n, 512, 1, 1)
   return fc_->forward(flatten(h, 1));
+}
+
+std::vector<ForwardStage> ResNet18::forward_stages() {
+  // The stem as a layer stage (conv1, then batch norm and ReLU per channel), one stage per
+  // residual block (its convs, in registration order, are its layers; the block runs whole),
+  // the global pooling at the end of the last block, then fc.
+  std::vector<ForwardStage> stages =
+      stages_of_sequence({{"conv1", conv1_}, {"", bn1_}, {"", std::make_shared<ReLU>()}});
+  for (int s = 0; s < 4; ++s) {
+    const auto& blocks = layers_[s]->children_in_order();
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      ForwardStage st;
+      const std::string prefix = "layer" + std::to_string(s + 1) + "." + std::to_string(b) + ".";
+      for (const auto& [name, t] : blocks[b]->named_parameters())
+        if (t.dim() >= 2) st.layers.push_back(prefix + name.substr(0, name.size() - std::string(".weight").size()));
+      std::shared_ptr<Module> block = blocks[b];
+      const bool last = s == 3 && b + 1 == blocks.size();
+      st.run = [block, last](const Tensor& x) {
+        Tensor h = block->forward(x);
+        return last ? flatten(adaptive_avg_pool2d(h, 1, 1), 1) : h;  // (n, 512) before fc
+      };
+      stages.push_back(st);
+    }
+  }
+  for (ForwardStage& st : stages_of_sequence({{"fc", fc_}})) stages.push_back(st);
+  return stages;
 }
 
 }  // namespace stuckat

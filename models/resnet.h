@@ -24,6 +24,9 @@ class ResNet18 : public Module {
  public:
   ResNet18(uint64_t seed, int64_t in_channels = 3, int64_t num_classes = 10);
   Tensor forward(const Tensor& x) override;
+  // Stem, one stage per residual block, fc: a fault sweep reuses the activations before the
+  // block (or layer) it faults.
+  std::vector<ForwardStage> forward_stages() override;
 
  private:
   std::shared_ptr<Conv2d> conv1_;

@@ -244,6 +244,36 @@ TEST_CASE("a stage's after_channels equals its after on those channels", "[fault
   CHECK(checked == 5 + 11);
 }
 
+// Each row against the plain reference: a fresh model with the point's faults injected into all
+// of it, evaluated with evaluate() in batches of 16.
+void check_rows_against_reference(const std::vector<SweepRow>& rows, const std::string& name, uint64_t seed,
+                                  const Dataset& d) {
+  const double n = static_cast<double>(d.size());
+  for (const SweepRow& row : rows) {
+    const SweepPoint& p = row.point;
+    std::shared_ptr<Module> ref_model = sweep_test_model(name, seed);
+    std::vector<FaultSpec> specs;
+    if (!p.baseline) {
+      FaultSpec s;
+      s.layer = p.layer, s.bit = p.bit, s.sa1_fraction = p.stuck, s.rate = p.rate, s.seed = p.seed;
+      specs.push_back(s);
+    }
+    FaultInjection inject(*ref_model, parse_weight_format(p.format), specs, true);
+    int64_t faulty = 0;
+    for (const LayerFaultStats& st : inject.apply()) faulty += st.faulty;
+    EpochStats ref = evaluate(*ref_model, d, 16);
+    INFO("point " << p.index << " " << p.format << " " << p.layer);
+    CHECK(row.faulty_weights == faulty);
+    CHECK(row.nan == !ref.finite);
+    if (!ref.finite) continue;
+    // The runner adds the changed weights' contribution to the clean layer output instead of
+    // recomputing the layer, so logits differ from the reference by float rounding (~1e-6
+    // relative): the mean loss agrees to 1e-5 and at most one prediction may flip on a near-tie.
+    CHECK(std::abs(row.test_acc - ref.accuracy) <= 1.0 / n + 1e-12);
+    CHECK(row.test_loss == Approx(ref.loss).epsilon(1e-5));
+  }
+}
+
 TEST_CASE("each sweep row equals the reference: faults injected into the model, then evaluate()", "[faults][sweep]") {
   // Rates from 0.002 (a few weights: the runner recomputes only the changed channels and
   // pushes their difference through the next layer) to 0.3 (most channels: the whole output).
@@ -267,36 +297,37 @@ TEST_CASE("each sweep row equals the reference: faults injected into the model, 
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
   REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
   CHECK(model->named_parameters()[0].second.to_vector() == before);  // the runner restores the weights
-  for (const SweepRow& row : rows) {
-    const SweepPoint& p = row.point;
-    std::shared_ptr<Module> ref_model = sweep_test_model(name, 5);
-    std::vector<FaultSpec> specs;
-    if (!p.baseline) {
-      FaultSpec s;
-      s.layer = p.layer, s.bit = p.bit, s.sa1_fraction = p.stuck, s.rate = p.rate, s.seed = p.seed;
-      specs.push_back(s);
-    }
-    FaultInjection inject(*ref_model, parse_weight_format(p.format), specs, true);
-    int64_t faulty = 0;
-    for (const LayerFaultStats& st : inject.apply()) faulty += st.faulty;
-    EpochStats ref = evaluate(*ref_model, d, 16);
-    INFO("point " << p.index << " " << p.format << " " << p.layer);
-    CHECK(row.faulty_weights == faulty);
-    CHECK(row.nan == !ref.finite);
-    if (!ref.finite) continue;
-    // The runner adds the changed weights' contribution to the clean layer output instead of
-    // recomputing the layer, so logits differ from the reference by float rounding (~1e-6
-    // relative): the mean loss agrees to 1e-5 and at most one of the 40 predictions may flip on a
-    // near-tie.
-    CHECK(std::abs(row.test_acc - ref.accuracy) <= 1.0 / 40 + 1e-12);
-    CHECK(row.test_loss == Approx(ref.loss).epsilon(1e-5));
-  }
+  check_rows_against_reference(rows, name, 5, d);
   // A fault at rate 0.3 on bit 14 of fc1 changes some weights.
   auto it = std::find_if(rows.begin(), rows.end(), [](const SweepRow& r) {
     return r.point.layer == "fc1" && r.point.rate == 0.3 && r.point.format == "q4.11";
   });
   REQUIRE(it != rows.end());
   CHECK(it->faulty_weights > 0);
+}
+
+TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc layer stages)", "[faults][sweep]") {
+  // Points in the stem (a layer stage: delta path), inside residual blocks (stages that list
+  // several layers and run whole: the faulted weights are swapped in) and in fc.
+  Dataset d;
+  d.name = "random";
+  d.images = random_images(6, 3, 32, 7);
+  d.labels = Tensor::empty({6}, DType::I32);
+  for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  std::shared_ptr<Module> model = sweep_test_model("resnet18", 6);
+  SweepGrid g;
+  g.formats = {"q4.11"};
+  g.layers = {"conv1", "layer2.0.conv2", "layer2.0.shortcut.0", "layer4.1.conv1", "fc"};
+  g.bits = {13};
+  g.stuck = {1};
+  g.rates = {0.05};
+  g.seeds = {1};
+  std::vector<SweepRow> rows;
+  SweepRunOptions o;
+  o.batch = 4;
+  run_sweep(*model, "resnet18", d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
+  REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
+  check_rows_against_reference(rows, "resnet18", 6, d);
 }
 
 TEST_CASE("sweep rows do not depend on shards, threads or configurations per pass", "[faults][sweep]") {
