@@ -12,5 +12,7 @@ Runner add_train_command(CLI::App& app);
 Runner add_eval_command(CLI::App& app);
 Runner add_sweep_command(CLI::App& app);
 Runner add_plot_command(CLI::App& app);
+Runner add_prune_command(CLI::App& app);
+Runner add_xbar_command(CLI::App& app);
 
 }  // namespace stuckat::cli

@@ -1,7 +1,9 @@
 // `stuckat eval`: loads a checkpoint (the architecture comes from its metadata unless --model
 // is given) and prints one JSON object with the test accuracy and loss. With --faults (and/or
 // --quant) the conv/linear weights are quantised to the checkpoint's recorded format (or --quant)
-// and the stuck-at faults are injected before evaluating.
+// and the stuck-at faults are injected before evaluating. A pruned checkpoint's masks are read
+// too: the output gains "density", and with --faults each layer's entry counts the pruned cells
+// that a stuck-at-1 bit makes nonzero (pruning/pruned_cell_faults.h).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -13,6 +15,8 @@
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
+#include "pruning/prune_mask_io.h"
+#include "pruning/pruned_cell_faults.h"
 
 namespace stuckat::cli {
 namespace {
@@ -55,12 +59,24 @@ int run(EvalFlags& f) {
   const WeightFormat format = parse_weight_format(quant.empty() ? "none" : quant);
   std::shared_ptr<Module> model = make_model(spec, 0);
   load_checkpoint(f.checkpoint, *model, spec.name());
+  bool pruned = false;
+  const PruneMasks masks = read_prune_masks(f.checkpoint, *model, &pruned);
   nlohmann::json fault_stats = nlohmann::json::array();
   if (!format.is_none()) {
     FaultInjection injection(*model, format, specs, /*quantize_all_layers=*/true);
-    for (const LayerFaultStats& st : injection.apply())
-      fault_stats.push_back({{"layer", st.layer}, {"weights", st.weights}, {"faulty", st.faulty},
-                             {"changed", st.changed}, {"saturated", st.saturated}});
+    const std::vector<LayerFaultStats> applied = injection.apply();
+    for (size_t i = 0; i < applied.size(); ++i) {
+      const LayerFaultStats& st = applied[i];
+      nlohmann::json row = {{"layer", st.layer}, {"weights", st.weights}, {"faulty", st.faulty},
+                            {"changed", st.changed}, {"saturated", st.saturated}};
+      const LayerMask* m = pruned ? find_mask(masks, st.layer) : nullptr;
+      if (m != nullptr) {
+        const FaultMap& map = injection.layers()[i].map;
+        row.update(pruned_cell_faults_json(count_pruned_cell_faults(m->keep.data(), map.and_mask.data(),
+                                                                    map.or_mask.data(), m->total(), st.format)));
+      }
+      fault_stats.push_back(row);
+    }
   }
   model->to(device);
   EpochStats st = evaluate(*model, data.test, f.batch);
@@ -70,6 +86,7 @@ int run(EvalFlags& f) {
                         {"test_acc", st.accuracy},
                         {"test_loss", st.loss},
                         {"images_per_s", st.seconds > 0 ? st.images / st.seconds : 0.0}};
+  if (pruned) out["density"] = static_cast<double>(total_kept(masks)) / static_cast<double>(total_weights(masks));
   if (!format.is_none()) {
     out["quant"] = weight_format_name(format);
     out["faults"] = f.faults;

@@ -1,12 +1,30 @@
 // bin/stuckat: the one command-line entry point. Bad input ends with one sentence and exit 2;
 // an internal error with exit 1.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/commands.h"
 #include "framework/error.h"
 
+namespace {
+
+// OpenMP threads that spin while waiting for work take the cores from the thread that has work
+// when other processes share the machine (LeNet-5 training fell from ~20k to ~2k images/s next
+// to two compiler jobs). The GNU runtime reads OMP_WAIT_POLICY before main() runs, so when the
+// user has not chosen one, set "passive" (waiting threads sleep) and start the program again.
+void prefer_passive_openmp_waits(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_waits(argv);
   CLI::App app{"stuckat: stuck-at faults, pruning and crossbar mapping for quantized CNNs"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every command");
@@ -14,6 +32,8 @@ int main(int argc, char** argv) {
   stuckat::cli::Runner run_eval = stuckat::cli::add_eval_command(app);
   stuckat::cli::Runner run_sweep = stuckat::cli::add_sweep_command(app);
   stuckat::cli::Runner run_plot = stuckat::cli::add_plot_command(app);
+  stuckat::cli::Runner run_prune = stuckat::cli::add_prune_command(app);
+  stuckat::cli::Runner run_xbar = stuckat::cli::add_xbar_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -26,6 +46,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("eval")) return run_eval();
     if (app.got_subcommand("sweep")) return run_sweep();
     if (app.got_subcommand("plot")) return run_plot();
+    if (app.got_subcommand("prune")) return run_prune();
+    if (app.got_subcommand("xbar")) return run_xbar();
   } catch (const stuckat::InputError& e) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;

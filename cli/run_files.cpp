@@ -44,9 +44,14 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
                                              {"config", config.dump()}};
   for (const char* key : {"quant", "faults", "fault_mode"})
     if (config.contains(key)) meta[key] = config[key].is_string() ? config[key].get<std::string>() : config[key].dump();
-  save_checkpoint(checkpoint_path(), model, meta);
+  // Prune masks are optimizer state; the checkpoint carries a copy so eval, sweep and prune see them.
+  const OptimizerState state = opt.state();
+  NamedTensorList masks;
+  for (const auto& [name, t] : state)
+    if (name.rfind(kPruneMaskPrefix, 0) == 0) masks.emplace_back(name, t);
+  save_checkpoint(checkpoint_path(), model, meta, masks);
 
-  write_safetensors(dir_ + "/train_state.safetensors", opt.state(), meta);
+  write_safetensors(dir_ + "/train_state.safetensors", state, meta);
 
   std::string text;
   for (const auto& line : metrics) text += line + "\n";

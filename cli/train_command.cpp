@@ -10,6 +10,12 @@
 // DIR/histograms/) at the scheduled epochs/batches:
 // epoch-end records have batch -1 and epoch = finished epochs (0 = the initial weights); batch
 // records have the epoch in progress and the batch number, both counted from 1.
+// --init F starts from checkpoint F's weights (the model recorded in F unless --model is given)
+// and keeps F's prune masks ("prune.<layer>", written by `stuckat prune`): pruned weights stay
+// exactly 0 (MaskedSgd for f32 training, the fused update's mask with --quant/--faults), and
+// the masks are saved with every checkpoint. With --faults, target=nonzero then faults only the
+// remaining weights; a stuck-at-1 bit on a pruned cell (target=all) is reported (stderr and
+// "pruned_cells" in the summary JSON) because it makes that pruned weight nonzero.
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,6 +29,7 @@
 #include "cli/commands.h"
 #include "cli/data_flags.h"
 #include "cli/run_files.h"
+#include "cli/training_flags.h"
 #include "faults/fault_aware_sgd.h"
 #include "faults/fault_sgd_update.h"
 #include "faults/fault_spec.h"
@@ -34,20 +41,17 @@
 #include "framework/train/trainer.h"
 #include "framework/train/weight_histogram.h"
 #include "models/model_zoo.h"
+#include "pruning/masked_sgd.h"
+#include "pruning/prune_mask_io.h"
+#include "pruning/pruned_cell_faults.h"
 
 namespace stuckat::cli {
 namespace {
 
-struct TrainFlags {
-  DataFlags common;
+struct TrainFlags : TrainingFlags {
   std::string model = "lenet5";
-  int epochs = 1;
-  int64_t batch = 64;
-  int64_t eval_batch = 1000;
-  SgdOptions sgd{0.1f, 0.0f, 0.0f, 5e-4f, false};
-  int step_size = 1;
-  float gamma = 0.95f;
-  uint64_t seed = 0;
+  bool model_given = false;  // --model on the command line (else --init's recorded model)
+  std::string init;          // --init: start from this checkpoint (weights and prune masks)
   std::string out = "runs/train";
   bool resume = false;
   std::string quant;  // empty: none, or q4.11 when --faults is given
@@ -132,11 +136,7 @@ void add_fault_config(nlohmann::json& config, const WeightFormat& format, const 
 
 int run(TrainFlags& f) {
   Device device = apply_runtime_flags(f.common);
-  if (f.epochs < 0) throw_input_error("--epochs must be >= 0, got {}", f.epochs);
-  if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
-  if (f.step_size < 1) throw_input_error("--step-size must be >= 1, got {}", f.step_size);
-  if (f.sgd.nesterov && (f.sgd.momentum <= 0 || f.sgd.dampening != 0))
-    throw_input_error("--nesterov needs --momentum > 0 and --dampening 0");
+  check_training_flags(f);
   std::vector<FaultSpec> specs;
   for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
   const WeightFormat format = parse_weight_format(f.quant.empty() ? (specs.empty() ? "none" : "q4.11") : f.quant);
@@ -154,6 +154,12 @@ int run(TrainFlags& f) {
   if (f.histogram_bins < 1 || f.histogram_bins > 100000)
     throw_input_error("--histogram-bins must be in 1..100000, got {}", f.histogram_bins);
 
+  if (!f.init.empty() && !f.model_given) {
+    const auto meta = read_checkpoint_metadata(f.init);
+    auto it = meta.find("model");
+    if (it == meta.end()) throw_input_error("--init {}: the checkpoint does not record its model; pass --model", f.init);
+    f.model = it->second;
+  }
   ModelSpec spec = parse_model_name(f.model);
   f.model = spec.name();
   f.common.data.seed = f.seed;
@@ -162,9 +168,21 @@ int run(TrainFlags& f) {
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.train.name);
 
   std::shared_ptr<Module> model = make_model(spec, f.seed);
+  PruneMasks masks;
+  bool pruned = false;
+  if (!f.init.empty()) {
+    load_checkpoint(f.init, *model, spec.name());
+    masks = read_prune_masks(f.init, *model, &pruned);
+    if (pruned) apply_masks(*model, masks);
+  }
+  if (pruned && device != Device::CPU)
+    throw_input_error("--init {}: training a pruned network runs on the CPU in this build; use --device cpu", f.init);
   model->to(device);
   std::unique_ptr<Optimizer> opt;
-  if (format.is_none()) {
+  nlohmann::json pruned_cells = nlohmann::json::array();
+  if (pruned && format.is_none()) {
+    opt = std::make_unique<MaskedSgd>(*model, f.sgd, masks);
+  } else if (format.is_none()) {
     std::vector<Tensor> params;
     std::vector<std::string> names;
     for (const auto& [name, t] : model->named_parameters()) {
@@ -173,11 +191,30 @@ int run(TrainFlags& f) {
     }
     opt = std::make_unique<Sgd>(params, f.sgd, names);
   } else {
-    opt = std::make_unique<FaultAwareSgd>(*model, f.sgd, format, specs, mode, f.clip_bound);
+    auto fault_sgd = std::make_unique<FaultAwareSgd>(*model, f.sgd, format, specs, mode, f.clip_bound);
+    for (const LayerMask& m : masks) {
+      if (m.kept() == m.total()) continue;
+      fault_sgd->set_prune_mask(m.layer, m.keep);
+      for (const FaultAwareSgd::Layer& l : fault_sgd->layers()) {
+        if (l.name != m.layer) continue;
+        const PrunedCellFaults pc =
+            count_pruned_cell_faults(m.keep.data(), l.map.and_mask.data(), l.map.or_mask.data(), m.total(), l.format);
+        nlohmann::json row = pruned_cell_faults_json(pc);
+        row["layer"] = m.layer;
+        pruned_cells.push_back(row);
+        if (pc.stuck_at_1 > 0)
+          std::fprintf(stderr, "%s: %lld of %lld pruned weights have a bit stuck at 1; %lld of them read nonzero "
+                       "(max |w| %g) in --fault-mode %s\n", m.layer.c_str(), static_cast<long long>(pc.stuck_at_1),
+                       static_cast<long long>(pc.pruned), static_cast<long long>(pc.nonzero), pc.max_abs,
+                       fault_mode_name(mode).c_str());
+      }
+    }
+    opt = std::move(fault_sgd);
   }
   StepLR sched(*opt, f.step_size, f.gamma);
   nlohmann::json config = run_config(f, data.train);
   add_fault_config(config, format, specs, mode, f.clip_bound);
+  if (!f.init.empty()) config["init"] = f.init;
 
   RunFiles files(f.out);
   std::vector<std::string> metrics;
@@ -249,6 +286,8 @@ int run(TrainFlags& f) {
   nlohmann::json summary = {{"model", f.model}, {"data", data.test.name}, {"epochs", f.epochs},
                             {"test_acc", test.accuracy}, {"test_loss", test.loss},
                             {"checkpoint", files.checkpoint_path()}};
+  if (pruned) summary["density"] = static_cast<double>(total_kept(masks)) / static_cast<double>(total_weights(masks));
+  if (!pruned_cells.empty()) summary["pruned_cells"] = pruned_cells;
   std::printf("%s\n", summary.dump().c_str());
   return 0;
 }
@@ -258,20 +297,12 @@ int run(TrainFlags& f) {
 Runner add_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   CLI::App* cmd = app.add_subcommand("train", "Train a model and write a checkpoint and per-epoch metrics");
-  cmd->add_option("--model", f->model, "lenet5[_bn] | vgg11[_bn] | vgg16[_bn] | vgg19[_bn] | resnet18")
-      ->capture_default_str();
-  add_data_flags(*cmd, f->common);
-  cmd->add_option("--epochs", f->epochs, "epochs to train")->capture_default_str();
-  cmd->add_option("--batch", f->batch, "mini-batch size")->capture_default_str();
-  cmd->add_option("--eval-batch", f->eval_batch, "batch size for evaluation")->capture_default_str();
-  cmd->add_option("--lr", f->sgd.lr, "learning rate")->capture_default_str();
-  cmd->add_option("--momentum", f->sgd.momentum, "SGD momentum")->capture_default_str();
-  cmd->add_option("--dampening", f->sgd.dampening, "SGD dampening")->capture_default_str();
-  cmd->add_flag("--nesterov", f->sgd.nesterov, "Nesterov momentum");
-  cmd->add_option("--weight-decay", f->sgd.weight_decay, "L2 weight decay")->capture_default_str();
-  cmd->add_option("--step-size", f->step_size, "StepLR: epochs between decays")->capture_default_str();
-  cmd->add_option("--gamma", f->gamma, "StepLR: decay factor")->capture_default_str();
-  cmd->add_option("--seed", f->seed, "seed for initialisation and shuffling")->capture_default_str();
+  CLI::Option* model_opt =
+      cmd->add_option("--model", f->model, "lenet5[_bn] | vgg11[_bn] | vgg16[_bn] | vgg19[_bn] | resnet18")
+          ->capture_default_str();
+  add_training_flags(*cmd, *f);
+  cmd->add_option("--init", f->init, "start from this checkpoint's weights and keep its prune masks (fine-tuning a "
+                  "pruned network)");
   cmd->add_option("--out", f->out, "output directory")->capture_default_str();
   cmd->add_flag("--resume", f->resume, "continue from the last finished epoch in --out");
   cmd->add_option("--quant", f->quant,
@@ -286,7 +317,10 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--histograms", f->histograms,
                   "record per-layer weight histograms: epochs=all | epochs=0,5,10 (0 = initial) | batches=N");
   cmd->add_option("--histogram-bins", f->histogram_bins, "bins per histogram")->capture_default_str();
-  return [f] { return run(*f); };
+  return [f, model_opt] {
+    f->model_given = model_opt->count() > 0;
+    return run(*f);
+  };
 }
 
 }  // namespace stuckat::cli

@@ -1,0 +1,283 @@
+// `stuckat prune`: prunes a checkpoint and writes DIR/checkpoint.safetensors with the prune
+// masks ("prune.<layer>") beside the weights, DIR/report.json (and --json F, the same object),
+// and prints the per-layer density table on stdout. Methods (SPEC §3):
+//   oneshot          global magnitude to --density; --epochs E > 0 fine-tunes with masks kept
+//   oneshot-bounded  the same with per-layer floors --min-fc / --min-conv (fractions of a layer)
+//   lth              lottery ticket: theta0 = the initialisation of the checkpoint's run (its
+//                    recorded --seed), round 0 trains it densely for --epochs, each next round
+//                    prunes --rate of the remaining weights, rewinds the survivors to theta0 (or
+//                    to theta_K with --rewind-iter K) and trains --epochs again; --rounds N
+//                    and/or the target --density end it. DIR/theta0.safetensors (and
+//                    theta_k.safetensors) hold the rewind points bit for bit, DIR/rounds.jsonl one
+//                    line per round and DIR/rounds/round<r>.safetensors each round's trained network
+//   ssl              trains the checkpoint for --epochs with the group-lasso penalty
+//                    (--lambda-filter, --lambda-channel) on conv filters and channels; the
+//                    groups that end at zero are removed (masked) and reported
+// Training uses the flags of `train` (lr, momentum, weight decay, StepLR, batch, seed, data).
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/training_flags.h"
+#include "framework/error.h"
+#include "framework/io/checkpoint.h"
+#include "framework/train/trainer.h"
+#include "models/model_zoo.h"
+#include "pruning/density_report.h"
+#include "pruning/lottery_ticket.h"
+#include "pruning/masked_training.h"
+#include "pruning/oneshot_prune.h"
+#include "pruning/prune_mask_io.h"
+
+namespace stuckat::cli {
+namespace {
+
+struct PruneFlags : TrainingFlags {
+  std::string checkpoint, method, model, out = "runs/prune", json;
+  bool seed_given = false;
+  double density = -1;  // -1: not given
+  double min_fc = 0.005, min_conv = 0.012;
+  double rate = 0.2;
+  int rounds = -1;  // -1: not given
+  int64_t rewind_iter = 0;
+  float lambda_filter = 0, lambda_channel = 0;
+};
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw_input_error("--out/--json: could not write {}", tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("could not rename {} to {}", tmp, path));
+}
+
+// Every check that needs no file, so bad flags fail before any data is read.
+void check_flags(PruneFlags& f) {
+  const bool oneshot = f.method == "oneshot" || f.method == "oneshot-bounded";
+  if (!oneshot && f.method != "lth" && f.method != "ssl")
+    throw_input_error("--method {} is not a pruning method; expected oneshot, oneshot-bounded, lth or ssl", f.method);
+  check_training_flags(f);
+  if (f.density != -1 && !(f.density > 0.0 && f.density <= 1.0))
+    throw_input_error("--density must be in (0, 1] (the fraction of weights kept), got {}", f.density);
+  if (oneshot && f.density == -1) throw_input_error("--method {} needs --density D, D in (0, 1]", f.method);
+  if (!(f.min_fc >= 0.0 && f.min_fc <= 1.0)) throw_input_error("--min-fc must be in [0, 1], got {}", f.min_fc);
+  if (!(f.min_conv >= 0.0 && f.min_conv <= 1.0)) throw_input_error("--min-conv must be in [0, 1], got {}", f.min_conv);
+  if (f.rounds != -1 && f.rounds < 1) throw_input_error("--rounds must be >= 1, got {}", f.rounds);
+  if (!(f.rate > 0.0 && f.rate < 1.0)) throw_input_error("--rate must be in (0, 1) (the fraction pruned per round), got {}", f.rate);
+  if (f.rewind_iter < 0) throw_input_error("--rewind-iter must be >= 0, got {}", f.rewind_iter);
+  if (!(f.lambda_filter >= 0) || !(f.lambda_channel >= 0) || std::isinf(f.lambda_filter) || std::isinf(f.lambda_channel))
+    throw_input_error("--lambda-filter and --lambda-channel must be finite and >= 0");
+  if (f.method == "lth" && f.rounds == -1 && f.density == -1)
+    throw_input_error("--method lth needs --rounds N (>= 1) and/or a target --density");
+  if ((f.method == "lth" || f.method == "ssl") && f.epochs < 1)
+    throw_input_error("--method {} trains: give --epochs E >= 1 (epochs per round for lth)", f.method);
+  if (f.method == "ssl" && f.lambda_filter == 0 && f.lambda_channel == 0)
+    throw_input_error("--method ssl needs --lambda-filter and/or --lambda-channel > 0");
+}
+
+MaskedTrainingOptions training_options(const PruneFlags& f) {
+  MaskedTrainingOptions o;
+  o.epochs = f.epochs;
+  o.batch = f.batch;
+  o.eval_batch = f.eval_batch;
+  o.sgd = f.sgd;
+  o.step_size = f.step_size;
+  o.gamma = f.gamma;
+  o.seed = f.seed;
+  return o;
+}
+
+EpochHook epoch_log(const std::string& what) {
+  return [what](int epoch, const EpochStats& tr, const EpochStats& te) {
+    std::fprintf(stderr, "%s epoch %d  train_loss %.4f  train_acc %.4f  test_acc %.4f  %.0f img/s\n", what.c_str(), epoch,
+                 tr.loss, tr.accuracy, te.accuracy, tr.seconds > 0 ? static_cast<double>(tr.images) / tr.seconds : 0.0);
+  };
+}
+
+int run(PruneFlags& f) {
+  apply_runtime_flags(f.common);
+  check_flags(f);
+  const std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
+  std::string model_name = f.model;
+  if (model_name.empty()) {
+    auto it = meta.find("model");
+    if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
+    model_name = it->second;
+  }
+  if (!f.seed_given) {  // the checkpoint's own run seed: theta0 of lth is that run's initialisation
+    auto it = meta.find("config");
+    const nlohmann::json config = it == meta.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
+    if (config.is_object() && config.contains("seed") && config["seed"].is_number_unsigned())
+      f.seed = config["seed"].get<uint64_t>();
+  }
+  const ModelSpec spec = parse_model_name(model_name);
+  std::shared_ptr<Module> model = make_model(spec, f.seed);
+  load_checkpoint(f.checkpoint, *model, spec.name());
+  PruneMasks masks = read_prune_masks(f.checkpoint, *model);
+  apply_masks(*model, masks);
+
+  f.common.data.seed = f.seed;
+  const DataSplit data = load_data(f.common.data);
+  const Tensor& im = data.test.images;
+  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  const int64_t steps_per_round = f.epochs * ((data.train.size() + f.batch - 1) / f.batch);
+  if (f.method == "lth" && f.rewind_iter > steps_per_round)
+    throw_input_error("--rewind-iter {} is beyond the {} optimizer steps of one training round ({} epochs); use a "
+                      "smaller K or more --epochs", f.rewind_iter, steps_per_round, f.epochs);
+  std::error_code ec;
+  std::filesystem::create_directories(f.out, ec);
+  if (ec) throw_input_error("--out {}: cannot create the directory ({})", f.out, ec.message());
+
+  nlohmann::json extra = {{"method", f.method}, {"checkpoint", f.checkpoint}, {"model", spec.name()}};
+  const EpochStats before = evaluate(*model, data.test, f.eval_batch);
+  extra["test_acc_before"] = before.accuracy;
+  MaskedTrainingOptions train = training_options(f);
+  EpochStats final_test = before;
+
+  if (f.method == "oneshot" || f.method == "oneshot-bounded") {
+    if (f.method == "oneshot") {
+      oneshot_global(*model, masks, f.density);
+    } else {
+      const BoundedOneshotReport r = oneshot_bounded(*model, masks, f.density, f.min_fc, f.min_conv);
+      extra["min_fc"] = f.min_fc;
+      extra["min_conv"] = f.min_conv;
+      extra["requested_kept"] = r.requested;
+      if (r.kept > r.requested)
+        std::fprintf(stderr, "the per-layer floors need %lld weights, more than --density %g keeps (%lld)\n",
+                     static_cast<long long>(r.kept), f.density, static_cast<long long>(r.requested));
+    }
+    apply_masks(*model, masks);
+    extra["density_requested"] = f.density;
+    final_test = evaluate(*model, data.test, f.eval_batch);
+    extra["test_acc_pruned"] = final_test.accuracy;
+    if (f.epochs > 0) final_test = train_with_masks(*model, masks, train, data, nullptr, epoch_log("fine-tune"));
+  } else if (f.method == "lth") {
+    LotteryTicketOptions o;
+    o.rate = f.rate;
+    o.rounds = f.rounds == -1 ? 0 : f.rounds;
+    o.density = f.density == -1 ? 0.0 : f.density;
+    o.rewind_iter = f.rewind_iter;
+    const std::map<std::string, std::string> snap_meta = {{"model", spec.name()}};
+    // theta0: the checkpoint's run's initialisation, regenerated from its seed.
+    std::shared_ptr<Module> init = make_model(spec, f.seed);
+    WeightSnapshot::take(*init).restore(*model);
+    std::string rounds_text;
+    nlohmann::json rounds = nlohmann::json::array();
+    auto train_round = [&](int r, const PruneMasks& m, const StepHook& hook) {
+      const EpochStats st = train_with_masks(*model, m, train, data, hook, epoch_log(fmt::format("round {}", r)));
+      return std::make_pair(st.accuracy, st.loss);
+    };
+    std::filesystem::create_directories(f.out + "/rounds");
+    auto round_done = [&](const LotteryRound& rec, const PruneMasks& m) {
+      nlohmann::json row = {{"round", rec.round}, {"kept", rec.kept}, {"total", rec.total},
+                            {"density", static_cast<double>(rec.kept) / static_cast<double>(rec.total)},
+                            {"test_acc", rec.test_acc}, {"test_loss", rec.test_loss}};
+      rounds.push_back(row);
+      rounds_text += row.dump() + "\n";
+      write_text_atomically(f.out + "/rounds.jsonl", rounds_text);
+      std::map<std::string, std::string> round_meta = meta;
+      round_meta["model"] = spec.name();
+      round_meta["lth_round"] = std::to_string(rec.round);
+      save_checkpoint(fmt::format("{}/rounds/round{}.safetensors", f.out, rec.round), *model, round_meta,
+                      prune_mask_tensors(m));
+      std::fprintf(stderr, "round %d: density %.4f%%  test_acc %.4f\n", rec.round,
+                   100.0 * static_cast<double>(rec.kept) / static_cast<double>(rec.total), rec.test_acc);
+    };
+    auto saved_rewind_point = [&](const WeightSnapshot& s) {
+      s.save(f.out + (f.rewind_iter > 0 ? "/theta_k.safetensors" : "/theta0.safetensors"), snap_meta);
+    };
+    if (f.rewind_iter > 0) WeightSnapshot::take(*model).save(f.out + "/theta0.safetensors", snap_meta);
+    LotteryTicketResult result = run_lottery_ticket(*model, masks, o, train_round, round_done, saved_rewind_point);
+    masks = result.masks;
+    final_test.accuracy = result.rounds.back().test_acc;
+    final_test.loss = result.rounds.back().test_loss;
+    extra["rate"] = f.rate;
+    extra["rewind_iter"] = f.rewind_iter;
+    extra["rounds"] = rounds;
+    extra["test_acc_dense"] = result.rounds.front().test_acc;
+  } else {  // ssl
+    train.ssl = {f.lambda_filter, f.lambda_channel};
+    train_with_masks(*model, masks, train, data, nullptr, epoch_log("ssl"));
+    nlohmann::json removed = nlohmann::json::array();
+    for (const RemovedGroups& g : ssl_removed_groups(*model, masks)) {
+      removed.push_back({{"layer", g.layer}, {"filters", g.filters}, {"zero_filters", g.zero_filters},
+                         {"channels", g.channels}, {"zero_channels", g.zero_channels}});
+      std::printf("%s: removed %lld of %lld filters, %lld of %lld channels\n", g.layer.c_str(),
+                  static_cast<long long>(g.zero_filters), static_cast<long long>(g.filters),
+                  static_cast<long long>(g.zero_channels), static_cast<long long>(g.channels));
+    }
+    apply_masks(*model, masks);
+    final_test = evaluate(*model, data.test, f.eval_batch);
+    extra["lambda_filter"] = f.lambda_filter;
+    extra["lambda_channel"] = f.lambda_channel;
+    extra["removed"] = removed;
+  }
+  extra["epochs"] = f.epochs;
+  extra["test_acc"] = final_test.accuracy;
+  extra["test_loss"] = final_test.loss;
+
+  const std::vector<LayerDensity> rows = density_report(*model, masks);
+  nlohmann::json report = density_json(rows);
+  for (auto& [k, v] : extra.items()) report[k] = v;
+  nlohmann::json config = {{"method", f.method}, {"density", f.density}, {"rate", f.rate}, {"rounds", f.rounds},
+                           {"rewind_iter", f.rewind_iter}, {"min_fc", f.min_fc}, {"min_conv", f.min_conv},
+                           {"lambda_filter", f.lambda_filter}, {"lambda_channel", f.lambda_channel},
+                           {"epochs", f.epochs}, {"lr", f.sgd.lr}, {"momentum", f.sgd.momentum},
+                           {"weight_decay", f.sgd.weight_decay}, {"batch", f.batch}, {"seed", f.seed}};
+  std::map<std::string, std::string> out_meta = meta;
+  out_meta["model"] = spec.name();
+  out_meta["data"] = data.test.name;
+  out_meta["pruned_from"] = f.checkpoint;
+  out_meta["prune"] = config.dump();
+  out_meta["density"] = fmt::format("{}", report["total"]["density"].get<double>());
+  save_checkpoint(f.out + "/checkpoint.safetensors", *model, out_meta, prune_mask_tensors(masks));
+  write_text_atomically(f.out + "/report.json", report.dump(2) + "\n");
+  if (!f.json.empty()) write_text_atomically(f.json, report.dump(2) + "\n");
+
+  std::printf("%s", density_table(rows).c_str());
+  std::printf("method %s  test_acc before %.4f  after %.4f  checkpoint %s/checkpoint.safetensors\n", f.method.c_str(),
+              before.accuracy, final_test.accuracy, f.out.c_str());
+  return 0;
+}
+
+}  // namespace
+
+Runner add_prune_command(CLI::App& app) {
+  auto f = std::make_shared<PruneFlags>();
+  f->epochs = 0;
+  CLI::App* cmd = app.add_subcommand("prune", "Prune a checkpoint (oneshot, oneshot-bounded, lth, ssl); writes a "
+                                              "checkpoint with prune masks and a per-layer density report");
+  cmd->add_option("--checkpoint", f->checkpoint, "checkpoint.safetensors to prune (lth: gives the model and seed)")
+      ->required();
+  cmd->add_option("--method", f->method, "oneshot | oneshot-bounded | lth | ssl")->required();
+  cmd->add_option("--model", f->model, "architecture (default: recorded in the checkpoint)");
+  cmd->add_option("--density", f->density, "fraction of weights kept, in (0, 1] (oneshot*: required; lth: target)");
+  cmd->add_option("--min-fc", f->min_fc, "oneshot-bounded: least fraction kept of each linear layer")
+      ->capture_default_str();
+  cmd->add_option("--min-conv", f->min_conv, "oneshot-bounded: least fraction kept of each conv layer")
+      ->capture_default_str();
+  cmd->add_option("--rate", f->rate, "lth: fraction of the remaining weights pruned per round")->capture_default_str();
+  cmd->add_option("--rounds", f->rounds, "lth: pruning rounds (default: until --density)");
+  cmd->add_option("--rewind-iter", f->rewind_iter, "lth: rewind to the weights after K steps of round 0 (0: theta0)")
+      ->capture_default_str();
+  cmd->add_option("--lambda-filter", f->lambda_filter, "ssl: group-lasso weight of the filters W[n,:,:,:]")
+      ->capture_default_str();
+  cmd->add_option("--lambda-channel", f->lambda_channel, "ssl: group-lasso weight of the channels W[:,c,:,:]")
+      ->capture_default_str();
+  add_training_flags(*cmd, *f, "epochs of training: lth per round, ssl with the penalty, oneshot* fine-tuning (0: none)");
+  CLI::Option* seed_opt = cmd->get_option("--seed");
+  cmd->add_option("--out", f->out, "output directory")->capture_default_str();
+  cmd->add_option("--json", f->json, "also write the report (per-layer density and accuracy) to this JSON file");
+  return [f, seed_opt] {
+    f->seed_given = seed_opt->count() > 0;
+    return run(*f);
+  };
+}
+
+}  // namespace stuckat::cli

@@ -1,0 +1,86 @@
+// The masked optimizer's bookkeeping: which parameter has which mask, buffers, state.
+#include "pruning/masked_sgd.h"
+
+#include "framework/error.h"
+#include "pruning/masked_sgd_update.h"
+#include "pruning/prune_mask_io.h"
+
+namespace stuckat {
+
+MaskedSgd::MaskedSgd(Module& model, const SgdOptions& options, const PruneMasks& masks)
+    : model_(model), options_(options), masks_(masks) {
+  STUCKAT_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0, "invalid SGD options");
+  STUCKAT_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
+                "Nesterov momentum needs momentum > 0 and dampening 0");
+  STUCKAT_CHECK(masks_.size() == prunable_layers(model).size(), "{} prune masks for {} prunable layers", masks_.size(),
+                prunable_layers(model).size());
+  for (const auto& [name, t] : model.named_parameters()) {
+    Param p{name, t, Tensor(), -1};
+    for (size_t m = 0; m < masks_.size(); ++m)
+      if (name == masks_[m].layer + ".weight") {
+        STUCKAT_CHECK(masks_[m].total() == t.numel(), "prune mask of {} has {} entries for {} weights", masks_[m].layer,
+                      masks_[m].total(), t.numel());
+        p.mask = static_cast<int>(m);
+      }
+    params_.push_back(p);
+  }
+  apply_masks(model_, masks_);
+}
+
+void MaskedSgd::zero_grad() {
+  for (Param& p : params_) p.tensor.set_grad(Tensor());
+}
+
+void MaskedSgd::step() {
+  const cpu::SgdConfig c{options_.lr, options_.momentum, options_.dampening, options_.weight_decay, options_.nesterov};
+  for (Param& p : params_) {
+    const Tensor& g = p.tensor.grad();
+    if (!g.defined()) continue;
+    STUCKAT_CHECK(p.tensor.device() == Device::CPU, "masked SGD on {} is not available in this build",
+                  device_name(p.tensor.device()));
+    bool first = false;
+    if (options_.momentum != 0 && !p.momentum.defined()) {
+      p.momentum = Tensor::empty(p.tensor.shape(), DType::F32);
+      first = true;
+    }
+    masked_sgd_update(p.tensor.data<float>(), g.contiguous().data<float>(),
+                      p.momentum.defined() ? p.momentum.data<float>() : nullptr,
+                      p.mask >= 0 ? masks_[static_cast<size_t>(p.mask)].keep.data() : nullptr, p.tensor.numel(), c,
+                      first);
+  }
+}
+
+void MaskedSgd::set_masks(const PruneMasks& masks) {
+  STUCKAT_CHECK(masks.size() == masks_.size(), "{} masks for {} layers", masks.size(), masks_.size());
+  masks_ = masks;
+  apply_masks(model_, masks_);
+  for (Param& p : params_) {
+    if (p.mask < 0 || !p.momentum.defined()) continue;
+    const LayerMask& m = masks_[static_cast<size_t>(p.mask)];
+    float* b = p.momentum.data<float>();
+    for (int64_t i = 0; i < m.total(); ++i)
+      if (m.keep[static_cast<size_t>(i)] == 0) b[i] = 0.0f;
+  }
+}
+
+OptimizerState MaskedSgd::state() const {
+  OptimizerState out;
+  for (const Param& p : params_)
+    if (p.momentum.defined()) out.emplace_back("momentum." + p.name, p.momentum.clone());
+  for (auto& entry : prune_mask_tensors(masks_)) out.push_back(entry);
+  return out;
+}
+
+void MaskedSgd::load_state(const OptimizerState& state) {
+  for (const auto& [name, t] : state)
+    for (Param& p : params_)
+      if (name == "momentum." + p.name) {
+        if (t.dtype() != DType::F32 || t.numel() != p.tensor.numel())
+          throw_input_error("train state: {} has {} {} values, expected {} F32 values", name, t.numel(),
+                            dtype_name(t.dtype()), p.tensor.numel());
+        p.momentum = t.contiguous().view(p.tensor.shape()).clone();
+      }
+  set_masks(prune_masks_from_tensors(state, model_, "train state"));
+}
+
+}  // namespace stuckat

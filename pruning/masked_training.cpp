@@ -1,0 +1,39 @@
+// Epoch loop over MaskedSgd (and SslOptimizer).
+#include "pruning/masked_training.h"
+
+#include <memory>
+
+#include "framework/error.h"
+#include "pruning/masked_sgd.h"
+
+namespace stuckat {
+
+EpochStats train_with_masks(Module& model, const PruneMasks& masks, const MaskedTrainingOptions& o,
+                            const DataSplit& data, const TrainStepHook& on_step, const EpochHook& on_epoch) {
+  MaskedSgd sgd(model, o.sgd, masks);
+  std::unique_ptr<SslOptimizer> ssl;
+  Optimizer* opt = &sgd;
+  if (o.ssl.lambda_filter > 0 || o.ssl.lambda_channel > 0) {
+    ssl = std::make_unique<SslOptimizer>(model, sgd, o.ssl);
+    opt = ssl.get();
+  }
+  StepLR sched(*opt, o.step_size, o.gamma);
+  int64_t steps = 0;
+  EpochStats test = o.epochs == 0 ? evaluate(model, data.test, o.eval_batch) : EpochStats{};
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    auto after_batch = [&](int64_t, int64_t, double) {
+      ++steps;
+      if (on_step) on_step(steps);
+    };
+    const EpochStats tr = train_epoch(model, *opt, data.train, o.batch, o.seed, epoch, after_batch);
+    if (!tr.finite)
+      throw Error(fmt::format("training diverged: the loss became {} in epoch {}, batch {}", tr.bad_loss, epoch + 1,
+                              tr.bad_batch + 1));
+    sched.step();
+    test = evaluate(model, data.test, o.eval_batch);
+    if (on_epoch) on_epoch(epoch + 1, tr, test);
+  }
+  return test;
+}
+
+}  // namespace stuckat
