@@ -4,7 +4,10 @@
 #   2. sweep stuck-at faults over every layer, bit positions and SA0/SA1 at 1% and 5% (Q4.11);
 #   3. fault-aware fine-tuning: conv2 with 1% of its weights' MSB stuck at 1, the clean model
 #      deployed as it is vs fine-tuned with --fault-mode keep_bit;
-#   4. REPORT.md with the figures and pictures (scripts/main_report.py).
+#   4. prune to 10% density (global magnitude, one epoch of fine-tuning) and evaluate the dense
+#      and the sparse network with 1% faults on their remaining weights;
+#   5. map the pruned layers onto 32 x 32 crossbar tiles and compare the reordering strategies;
+#   6. REPORT.md with the figures and pictures (scripts/main_report.py).
 # Usage: scripts/main_job.sh [BUILD_DIR] [OUT_DIR]   (defaults: build, runs/main)
 # EPOCHS (default 3), THREADS (default: all cores) and DATA_FLAGS (default: none, i.e. all of
 # Fashion-MNIST; the tests use "--data synthetic --limit-train 256 --limit-test 128") come from
@@ -39,6 +42,19 @@ echo "== 3. fault-aware fine-tuning ($FAULT)"
 "$BIN" eval --checkpoint "$OUT/finetune/checkpoint.safetensors" --quant q4.11 --faults "$FAULT" \
   "${DATA[@]}" --threads "$THREADS" > "$OUT/deployed_finetuned.json"
 
-echo "== 4. report"
+echo "== 4. prune to 10% density"
+"$BIN" prune --checkpoint "$OUT/train/checkpoint.safetensors" --method oneshot --density 0.1 --epochs 1 --lr 0.01 \
+  --momentum 0.9 "${DATA[@]}" --threads "$THREADS" --out "$OUT/prune" --json "$OUT/prune.json" | tail -n 1
+SPARSE_FAULTS="layer=all,bit=random,stuck=mix:1.75:9.04,rate=0.01,seed=0,target=nonzero"
+"$BIN" eval --checkpoint "$OUT/train/checkpoint.safetensors" --quant q4.11 --faults "$SPARSE_FAULTS" \
+  "${DATA[@]}" --threads "$THREADS" > "$OUT/dense_faulty.json"
+"$BIN" eval --checkpoint "$OUT/prune/checkpoint.safetensors" --quant q4.11 --faults "$SPARSE_FAULTS" \
+  "${DATA[@]}" --threads "$THREADS" > "$OUT/sparse_faulty.json"
+
+echo "== 5. crossbar mapping"
+"$BIN" xbar --checkpoint "$OUT/prune/checkpoint.safetensors" --size 32 --json "$OUT/xbar.json" --png "$OUT/xbar.png" \
+  --threads "$THREADS" | tail -n 3 | head -n 1
+
+echo "== 6. report"
 python3 "$(dirname "$0")/main_report.py" "$OUT"
 echo "report: $OUT/REPORT.md"

@@ -39,6 +39,37 @@ def main():
               f"| fine-tuned 1 epoch with --fault-mode keep_bit | {100 * tuned['test_acc']:.2f}% |", "",
               "Weight histograms before and after fine-tuning:", "",
               "![before](finetune/histograms/epoch0.png)", "", "![after](finetune/histograms/epoch1.png)", ""]
+    prune = json.loads((out / "prune.json").read_text())
+    dense_f = json.loads((out / "dense_faulty.json").read_text())
+    sparse_f = json.loads((out / "sparse_faulty.json").read_text())
+    lines += ["## 4. Pruning", "",
+              f"Global magnitude pruning to 10% density: test accuracy {100 * prune['test_acc_before']:.2f}% dense, "
+              f"{100 * prune['test_acc_pruned']:.2f}% right after pruning, {100 * prune['test_acc']:.2f}% after one "
+              "epoch of fine-tuning with the mask kept.", "",
+              "| layer | weights | kept | density |", "|---|---:|---:|---:|"]
+    for layer in prune["layers"]:
+        lines.append(f"| {layer['name']} | {layer['total']} | {layer['nonzero']} | {100 * layer['density']:.1f}% |")
+    t = prune["total"]
+    lines += [f"| total | {t['total']} | {t['nonzero']} | {100 * t['density']:.1f}% |", "",
+              "1% of the remaining weights of every layer with a random bit stuck (SA0:SA1 = 1.75:9.04):", "",
+              "| network | test acc, fault-free | test acc with the faults |", "|---|---:|---:|",
+              f"| dense | {100 * base:.2f}% (Q4.11) | {100 * dense_f['test_acc']:.2f}% |"]
+    lines.append(f"| 10% dense | {100 * prune['test_acc']:.2f}% (f32) | {100 * sparse_f['test_acc']:.2f}% |")
+    xbar = json.loads((out / "xbar.json").read_text())
+    tot = xbar["total"]
+    order = [n for n in ("none", "compact", "rcm", "rcm-sym", "rcm-slices", "spara", "best") if n in tot["strategies"]]
+    lines += ["", f"## 5. Crossbar mapping ({xbar['size']} x {xbar['size']} tiles)", "",
+              "The pruned layers as matrices, rows = inputs (wordlines), columns = outputs (bitlines). Tiles the "
+              "network needs after each reordering (every layout verified to rebuild the matrix exactly):", "",
+              "| layer | matrix | density | tiles in place | " + " | ".join(order) + " |",
+              "|---|---|---:|---:|" + "---:|" * len(order)]
+    for layer in xbar["layers"]:
+        cells = [str(layer["strategies"][s]["tiles_used"]) for s in order]
+        lines.append(f"| {layer['name']} | {layer['rows']}x{layer['cols']} | {100 * layer['density']:.1f}% | "
+                     f"{layer['tiles']} | " + " | ".join(cells) + " |")
+    cells = [str(tot["strategies"][s]["tiles_used"]) for s in order]
+    lines += [f"| total | | | {tot['tiles']} | " + " | ".join(cells) + " |", "",
+              "![tile occupancy before and after each reordering](xbar.png)", ""]
     (out / "REPORT.md").write_text("\n".join(lines))
 
 

@@ -12,7 +12,8 @@ mkdir -p "$tmp/build/bin" && ln -s "$(realpath "$bin")" "$tmp/build/bin/stuckat"
 fail=0
 export EPOCHS=1 THREADS=2 DATA_FLAGS="--data synthetic --limit-train 256 --limit-test 128"
 bash "$script" "$tmp/build" "$tmp/out" >"$tmp/log" 2>&1 || { echo "FAIL: main job"; cat "$tmp/log"; fail=1; }
-for section in "## 1. Training" "## 2. Stuck-at fault sweep" "## 3. Fault-aware fine-tuning"; do
+for section in "## 1. Training" "## 2. Stuck-at fault sweep" "## 3. Fault-aware fine-tuning" "## 4. Pruning" \
+               "## 5. Crossbar mapping"; do
   grep -q "$section" "$tmp/out/REPORT.md" 2>/dev/null || { echo "FAIL: REPORT.md lacks '$section'"; fail=1; }
 done
 grep -o '([a-z0-9_./]*\.png)' "$tmp/out/REPORT.md" | tr -d '()' | while read -r png; do
