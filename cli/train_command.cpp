@@ -38,6 +38,7 @@
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 #include "framework/optim/sgd.h"
+#include "framework/parallel.h"
 #include "framework/train/trainer.h"
 #include "framework/train/weight_histogram.h"
 #include "models/model_zoo.h"
@@ -234,7 +235,7 @@ int run(TrainFlags& f) {
   std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",
                f.model.c_str(), data.train.name.c_str(), static_cast<long long>(data.train.size()),
                static_cast<long long>(data.test.size()), static_cast<long long>(model->parameter_count()),
-               f.common.threads);
+               num_threads());
   EpochStats test{};
   for (int epoch = start_epoch; epoch < f.epochs; ++epoch) {
     const float lr = opt->lr();

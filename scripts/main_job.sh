@@ -53,7 +53,7 @@ SPARSE_FAULTS="layer=all,bit=random,stuck=mix:1.75:9.04,rate=0.01,seed=0,target=
 
 echo "== 5. crossbar mapping"
 "$BIN" xbar --checkpoint "$OUT/prune/checkpoint.safetensors" --size 32 --json "$OUT/xbar.json" --png "$OUT/xbar.png" \
-  --threads "$THREADS" | tail -n 3 | head -n 1
+  --threads "$THREADS" | grep "tiles saved"
 
 echo "== 6. report"
 python3 "$(dirname "$0")/main_report.py" "$OUT"
