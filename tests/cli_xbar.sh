@@ -9,20 +9,8 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0
 fail=0
 
-expect() {  # expect NAME NEEDLE -- command...
-  local name="$1" needle="$2"
-  shift 3
-  "$@" >"$tmp/out" 2>"$tmp/err"
-  local code=$? lines
-  lines=$(wc -l <"$tmp/err")
-  if [ "$code" -eq 2 ] && [ "$lines" -eq 1 ] && grep -qF -- "$needle" "$tmp/err"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    echo "FAIL $name: exit $code, $lines stderr lines, expected '$needle' in:"
-    cat "$tmp/err"
-  fi
-}
+# shellcheck source=cli_expect.sh
+source "$(dirname "$0")/cli_expect.sh"
 check() {  # check NAME CONDITION...
   local name="$1"
   shift
