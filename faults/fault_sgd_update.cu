@@ -23,14 +23,7 @@ __global__ void fault_sgd_kernel(float* master, float* w_eff, const float* grad,
       bool zero_saturated = false;
       const uint16_t z = encode_word(0.0f, c.kind, c.step, &zero_saturated);
       v = decode_word(static_cast<uint16_t>((z & and_mask[i]) | or_mask[i]), c.kind, c.step);
-      if (c.mode == FaultMode::Clip) {
-        if (v != v)
-          v = 0.0f;
-        else if (v > c.clip_bound)
-          v = c.clip_bound;
-        else if (v < -c.clip_bound)
-          v = -c.clip_bound;
-      }
+      if (c.mode == FaultMode::Clip) v = clip_faulty_value(v, c.clip_bound);
     }
     master[i] = 0.0f;
     w_eff[i] = v;
@@ -66,14 +59,7 @@ __global__ void fault_sgd_kernel(float* master, float* w_eff, const float* grad,
   }
   const float r = m - d;
   float v = decode_word(static_cast<uint16_t>((q & and_mask[i]) | or_mask[i]), c.kind, c.step);
-  if (c.mode == FaultMode::Clip) {
-    if (v != v)
-      v = 0.0f;
-    else if (v > c.clip_bound)
-      v = c.clip_bound;
-    else if (v < -c.clip_bound)
-      v = -c.clip_bound;
-  }
+  if (c.mode == FaultMode::Clip) v = clip_faulty_value(v, c.clip_bound);
   master[i] = v + r;
   w_eff[i] = v;
 }

@@ -35,6 +35,7 @@
 #include <string>
 
 #include "faults/weight_format.h"
+#include "framework/random.h"  // STUCKAT_HD
 
 namespace stuckat {
 
@@ -43,6 +44,13 @@ enum class FaultMode : uint8_t { None, KeepBit, KeepWeight, Zero, Clip };
 // "none", "keep_bit", "keep_weight", "zero", "clip"; anything else throws InputError naming --fault-mode.
 FaultMode parse_fault_mode(const std::string& text);
 std::string fault_mode_name(FaultMode mode);
+
+// clip mode's rule for a faulty weight's value (reference, fast loop and CUDA kernel alike): NaN
+// becomes 0, then the value is clamped to [-bound, bound].
+STUCKAT_HD inline float clip_faulty_value(float v, float bound) {
+  if (v != v) return 0.0f;
+  return v > bound ? bound : (v < -bound ? -bound : v);
+}
 
 // Plain data (passable by value to a CUDA kernel).
 struct FaultSgdConfig {

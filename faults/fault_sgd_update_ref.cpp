@@ -26,14 +26,7 @@ void requantize_ref(float m, bool faulty, uint16_t and_m, uint16_t or_m, const F
   // keep_bit and clip (zero and keep_weight never get here)
   const float r = m - d;
   float v = decode_word(static_cast<uint16_t>((q & and_m) | or_m), c.kind, c.step);
-  if (c.mode == FaultMode::Clip) {
-    if (std::isnan(v))
-      v = 0.0f;
-    else if (v > c.clip_bound)
-      v = c.clip_bound;
-    else if (v < -c.clip_bound)
-      v = -c.clip_bound;
-  }
+  if (c.mode == FaultMode::Clip) v = clip_faulty_value(v, c.clip_bound);
   *master = v + r;
   *w_eff = v;
 }
@@ -45,14 +38,7 @@ float pruned_cell_ref(bool faulty, uint16_t and_m, uint16_t or_m, const FaultSgd
   bool saturated = false;
   const uint16_t z = encode_word(0.0f, c.kind, c.step, &saturated);
   float v = decode_word(static_cast<uint16_t>((z & and_m) | or_m), c.kind, c.step);
-  if (c.mode == FaultMode::Clip) {
-    if (std::isnan(v))
-      v = 0.0f;
-    else if (v > c.clip_bound)
-      v = c.clip_bound;
-    else if (v < -c.clip_bound)
-      v = -c.clip_bound;
-  }
+  if (c.mode == FaultMode::Clip) v = clip_faulty_value(v, c.clip_bound);
   return v;
 }
 
