@@ -59,6 +59,8 @@ struct TrainFlags : TrainingFlags {
   std::vector<std::string> faults;
   std::string fault_mode = "keep_bit";
   float clip_bound = 0.0f;  // 0: each layer's largest fault-free magnitude
+  const CLI::Option* fault_mode_flag = nullptr;  // to tell a given flag from its default
+  const CLI::Option* clip_bound_flag = nullptr;
   std::string histograms;   // empty: none
   int histogram_bins = 64;
 };
@@ -145,6 +147,11 @@ int run(TrainFlags& f) {
   if (!(f.clip_bound >= 0.0f) || std::isinf(f.clip_bound))
     throw_input_error("--clip-bound must be a finite number >= 0 (0: the layer's largest fault-free magnitude), got {}",
                       f.clip_bound);
+  if (specs.empty() && f.fault_mode_flag != nullptr && f.fault_mode_flag->count() > 0)
+    throw_input_error("--fault-mode applies to training with stuck-at faults; add --faults (e.g. "
+                      "layer=conv2,bit=15,stuck=1,rate=0.01) or drop --fault-mode");
+  if (f.clip_bound_flag != nullptr && f.clip_bound_flag->count() > 0 && (specs.empty() || mode != FaultMode::Clip))
+    throw_input_error("--clip-bound applies to --fault-mode clip with --faults");
   if (!specs.empty() && format.is_none())
     throw_input_error("--faults needs 16-bit weight words, but --quant is none; choose a format such as --quant q4.11");
   if (!format.is_none() && device != Device::CPU)
@@ -312,9 +319,10 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--faults", f->faults,
                   "stuck-at faults during training, e.g. layer=conv2,bit=15,stuck=1,rate=0.01,seed=0 (repeatable)")
       ->allow_extra_args(false);
-  cmd->add_option("--fault-mode", f->fault_mode, "keep_bit | keep_weight | zero | clip | none")->capture_default_str();
-  cmd->add_option("--clip-bound", f->clip_bound, "clip mode: |w| bound for faulty weights (0: the layer's largest "
-                  "fault-free magnitude)")->capture_default_str();
+  f->fault_mode_flag =
+      cmd->add_option("--fault-mode", f->fault_mode, "keep_bit | keep_weight | zero | clip | none")->capture_default_str();
+  f->clip_bound_flag = cmd->add_option("--clip-bound", f->clip_bound, "clip mode: |w| bound for faulty weights (0: the "
+                                       "layer's largest fault-free magnitude)")->capture_default_str();
   cmd->add_option("--histograms", f->histograms,
                   "record per-layer weight histograms: epochs=all | epochs=0,5,10 (0 = initial) | batches=N");
   cmd->add_option("--histogram-bins", f->histogram_bins, "bins per histogram")->capture_default_str();

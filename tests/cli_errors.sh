@@ -60,6 +60,9 @@ expect "eval faults without quantization" "records no quantization" -- "$bin" ev
   --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" --faults layer=conv2,bit=3,stuck=1,rate=0.1
 expect "eval unknown fault layer" "conv9" -- "$bin" eval --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" \
   --quant q4.11 --faults layer=conv9,bit=3,stuck=1,rate=0.1
+expect "fault mode without faults" "--fault-mode" -- "$bin" train "${syn[@]}" --out "$tmp/fm" --fault-mode zero
+expect "clip bound without clip mode" "--clip-bound" -- "$bin" train "${syn[@]}" --out "$tmp/cb" \
+  --faults layer=conv2,bit=15,stuck=1,rate=0.01 --fault-mode keep_bit --clip-bound 0.5
 
 echo "cli_errors: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
