@@ -5,7 +5,9 @@
 
 #include "framework/error.h"
 
+#ifdef STUCKAT_WITH_BLAS
 extern "C" void openblas_set_num_threads(int num_threads);
+#endif
 
 namespace stuckat {
 namespace {
@@ -18,7 +20,9 @@ void set_num_threads(int n) {
   omp_set_num_threads(n);
   // Our kernels parallelise over the batch with OpenMP and call BLAS on per-thread blocks, so
   // BLAS itself stays single-threaded (nested threading would oversubscribe the cores).
+#ifdef STUCKAT_WITH_BLAS
   openblas_set_num_threads(1);
+#endif
 }
 
 int num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }

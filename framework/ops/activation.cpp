@@ -4,6 +4,9 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/relu.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -15,8 +18,15 @@ struct ReluBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(y.shape(), DType::F32, y.device());
-    if (y.device() != Device::CPU) no_cuda_kernel("relu backward");
-    cpu::relu_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), y.numel());
+    if (y.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::relu_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), y.numel());
+#else
+      no_cuda_kernel("relu backward");
+#endif
+    } else {
+      cpu::relu_backward(y.data<float>(), dy.data<float>(), dx.data<float>(), y.numel());
+    }
     return {dx};
   }
 };
@@ -27,8 +37,15 @@ Tensor relu(const Tensor& x_in) {
   require_f32("relu", "input", x_in);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel("relu");
-  cpu::relu_forward(x.data<float>(), y.data<float>(), x.numel());
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::relu_forward(x.data<float>(), y.data<float>(), x.numel());
+#else
+    no_cuda_kernel("relu");
+#endif
+  } else {
+    cpu::relu_forward(x.data<float>(), y.data<float>(), x.numel());
+  }
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<ReluBackward>();
     node->y = y.detach();

@@ -4,6 +4,9 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/batch_norm.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -18,10 +21,19 @@ struct BatchNormBackward : Node {
     Tensor dx = Tensor::empty(x.shape(), DType::F32, x.device());
     Tensor dgamma = Tensor::empty({s.c}, DType::F32, x.device());
     Tensor dbeta = Tensor::empty({s.c}, DType::F32, x.device());
-    if (x.device() != Device::CPU) no_cuda_kernel("batch_norm backward");
-    cpu::batch_norm_backward(x.data<float>(), gamma.data<float>(), save_mean.data<float>(),
-                             save_invstd.data<float>(), dy.data<float>(), dx.data<float>(), dgamma.data<float>(),
-                             dbeta.data<float>(), s);
+    if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::batch_norm_backward(x.data<float>(), gamma.data<float>(), save_mean.data<float>(),
+                                save_invstd.data<float>(), dy.data<float>(), dx.data<float>(),
+                                dgamma.data<float>(), dbeta.data<float>(), s);
+#else
+      no_cuda_kernel("batch_norm backward");
+#endif
+    } else {
+      cpu::batch_norm_backward(x.data<float>(), gamma.data<float>(), save_mean.data<float>(),
+                               save_invstd.data<float>(), dy.data<float>(), dx.data<float>(),
+                               dgamma.data<float>(), dbeta.data<float>(), s);
+    }
     return {dx, dgamma, dbeta};
   }
 };
@@ -44,19 +56,37 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, T
   }
   cpu::BatchNormShape s{x.size(0), c, x.dim() == 4 ? x.size(2) * x.size(3) : 1};
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel(op);
   if (!training) {
-    cpu::batch_norm_forward_eval(x.data<float>(), gamma.data<float>(), beta.data<float>(),
-                                 running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
+    if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::batch_norm_forward_eval(x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                                    running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
+#else
+      no_cuda_kernel(op);
+#endif
+    } else {
+      cpu::batch_norm_forward_eval(x.data<float>(), gamma.data<float>(), beta.data<float>(),
+                                   running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
+    }
     return y;  // eval mode is used without gradients (evaluation, fault sweeps)
   }
   STUCKAT_CHECK(s.n * s.hw > 1, "batch_norm: training needs more than one value per channel, got input {}",
                 shape_str(x.shape()));
   Tensor save_mean = Tensor::empty({c}, DType::F32, x.device());
   Tensor save_invstd = Tensor::empty({c}, DType::F32, x.device());
-  cpu::batch_norm_forward_train(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
-                                save_mean.data<float>(), save_invstd.data<float>(), running_mean.data<float>(),
-                                running_var.data<float>(), momentum, eps, s);
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::batch_norm_forward_train(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                   save_mean.data<float>(), save_invstd.data<float>(), running_mean.data<float>(),
+                                   running_var.data<float>(), momentum, eps, s);
+#else
+    no_cuda_kernel(op);
+#endif
+  } else {
+    cpu::batch_norm_forward_train(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
+                                  save_mean.data<float>(), save_invstd.data<float>(), running_mean.data<float>(),
+                                  running_var.data<float>(), momentum, eps, s);
+  }
   if (any_requires_grad({&x_in, &gamma, &beta})) {
     auto node = std::make_shared<BatchNormBackward>();
     node->x = x.detach();

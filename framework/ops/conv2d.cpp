@@ -4,6 +4,9 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/conv2d.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -20,9 +23,17 @@ struct Conv2dBackward : Node {
     Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
     Tensor dw = Tensor::empty(w.shape(), DType::F32, w.device());
     Tensor db = has_bias ? Tensor::empty({s.c_out}, DType::F32, w.device()) : Tensor();
-    if (x.device() != Device::CPU) no_cuda_kernel("conv2d backward");
-    cpu::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), need_dx ? dx.data<float>() : nullptr,
-                         dw.data<float>(), has_bias ? db.data<float>() : nullptr, s);
+    float* dxp = need_dx ? dx.data<float>() : nullptr;
+    float* dbp = has_bias ? db.data<float>() : nullptr;
+    if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
+#else
+      no_cuda_kernel("conv2d backward");
+#endif
+    } else {
+      cpu::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
+    }
     return {dx, dw, db};
   }
 };
@@ -46,8 +57,16 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_
   STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d: input {} smaller than kernel {}",
                 shape_str(x.shape()), shape_str(w.shape()));
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel(op);
-  cpu::conv2d_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+  const float* bp = b.defined() ? b.data<float>() : nullptr;
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::conv2d_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
+#else
+    no_cuda_kernel(op);
+#endif
+  } else {
+    cpu::conv2d_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<Conv2dBackward>();
     node->x = x.detach();

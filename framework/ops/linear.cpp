@@ -4,6 +4,9 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/linear.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -20,9 +23,17 @@ struct LinearBackward : Node {
     Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
     Tensor dw = Tensor::empty(w.shape(), DType::F32, w.device());
     Tensor db = has_bias ? Tensor::empty({s.out}, DType::F32, w.device()) : Tensor();
-    if (x.device() != Device::CPU) no_cuda_kernel("linear backward");
-    cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), need_dx ? dx.data<float>() : nullptr,
-                         dw.data<float>(), has_bias ? db.data<float>() : nullptr, s);
+    float* dxp = need_dx ? dx.data<float>() : nullptr;
+    float* dbp = has_bias ? db.data<float>() : nullptr;
+    if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
+#else
+      no_cuda_kernel("linear backward");
+#endif
+    } else {
+      cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
+    }
     return {dx, dw, db};
   }
 };
@@ -43,8 +54,16 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   if (b.defined()) STUCKAT_CHECK(b.numel() == w.size(0), "linear: bias has {} values for {} outputs", b.numel(), w.size(0));
   cpu::LinearShape s{x.size(0), x.size(1), w.size(0)};
   Tensor y = Tensor::empty({s.n, s.out}, DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel(op);
-  cpu::linear_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>(), s);
+  const float* bp = b.defined() ? b.data<float>() : nullptr;
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::linear_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
+#else
+    no_cuda_kernel(op);
+#endif
+  } else {
+    cpu::linear_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<LinearBackward>();
     node->x = x.detach();

@@ -4,6 +4,9 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/pool2d.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -17,8 +20,15 @@ struct MaxPool2dBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    if (dy.device() != Device::CPU) no_cuda_kernel("max_pool2d backward");
-    cpu::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    if (dy.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+#else
+      no_cuda_kernel("max_pool2d backward");
+#endif
+    } else {
+      cpu::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    }
     return {dx};
   }
 };
@@ -30,8 +40,15 @@ struct AvgPool2dBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    if (dy.device() != Device::CPU) no_cuda_kernel("avg_pool2d backward");
-    cpu::avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+    if (dy.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+#else
+      no_cuda_kernel("avg_pool2d backward");
+#endif
+    } else {
+      cpu::avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+    }
     return {dx};
   }
 };
@@ -43,8 +60,15 @@ struct AdaptiveAvgPool2dBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    if (dy.device() != Device::CPU) no_cuda_kernel("adaptive_avg_pool2d backward");
-    cpu::adaptive_avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+    if (dy.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::adaptive_avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+#else
+      no_cuda_kernel("adaptive_avg_pool2d backward");
+#endif
+    } else {
+      cpu::adaptive_avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
+    }
     return {dx};
   }
 };
@@ -63,13 +87,19 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   cpu::Pool2dShape s = pool_shape("max_pool2d", x_in, k, stride);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel("max_pool2d");
-  if (!any_requires_grad({&x_in})) {  // inference: no argmax to keep for a backward pass
-    cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), nullptr, s);
-    return y;
+  // Inference keeps no argmax for a backward pass.
+  Tensor argmax = any_requires_grad({&x_in}) ? Tensor::empty(y.shape(), DType::I32, x.device()) : Tensor();
+  int32_t* argmax_p = argmax.defined() ? argmax.data<int32_t>() : nullptr;
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax_p, s);
+#else
+    no_cuda_kernel("max_pool2d");
+#endif
+  } else {
+    cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax_p, s);
   }
-  Tensor argmax = Tensor::empty(y.shape(), DType::I32, x.device());
-  cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax.data<int32_t>(), s);
+  if (!argmax.defined()) return y;
   {
     auto node = std::make_shared<MaxPool2dBackward>();
     node->argmax = argmax;
@@ -84,8 +114,15 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   cpu::Pool2dShape s = pool_shape("avg_pool2d", x_in, k, stride);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel("avg_pool2d");
-  cpu::avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+#else
+    no_cuda_kernel("avg_pool2d");
+#endif
+  } else {
+    cpu::avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<AvgPool2dBackward>();
     node->x_shape = x.shape();
@@ -103,8 +140,15 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t oh, int64_t ow) {
   Tensor x = x_in.contiguous();
   cpu::AdaptivePool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), oh, ow};
   Tensor y = Tensor::empty({s.n, s.c, oh, ow}, DType::F32, x.device());
-  if (x.device() != Device::CPU) no_cuda_kernel(op);
-  cpu::adaptive_avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::adaptive_avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+#else
+    no_cuda_kernel(op);
+#endif
+  } else {
+    cpu::adaptive_avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<AdaptiveAvgPool2dBackward>();
     node->x_shape = x.shape();

@@ -3,6 +3,10 @@
 
 #include <cmath>
 
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/sgd_update.h"
+#endif
+
 namespace stuckat {
 
 Sgd::Sgd(std::vector<Tensor> params, const SgdOptions& options, std::vector<std::string> names)
@@ -26,14 +30,23 @@ void Sgd::step() {
     Tensor& p = params_[i];
     const Tensor& g = p.grad();
     if (!g.defined()) continue;
-    STUCKAT_CHECK(p.device() == Device::CPU, "SGD on {} is not available in this build", device_name(p.device()));
+    STUCKAT_CHECK(g.device() == p.device(), "SGD: gradient on {} for a parameter on {}", device_name(g.device()),
+                  device_name(p.device()));
     bool first = false;
     if (options_.momentum != 0 && !momentum_[i].defined()) {
       momentum_[i] = Tensor::empty(p.shape(), DType::F32, p.device());
       first = true;
     }
-    cpu::sgd_update(p.data<float>(), g.contiguous().data<float>(),
-                    momentum_[i].defined() ? momentum_[i].data<float>() : nullptr, p.numel(), c, first);
+    float* buf = momentum_[i].defined() ? momentum_[i].data<float>() : nullptr;
+    if (p.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::sgd_update(p.data<float>(), g.contiguous().data<float>(), buf, p.numel(), c, first);
+#else
+      throw Error("SGD on cuda is not available in this build");
+#endif
+    } else {
+      cpu::sgd_update(p.data<float>(), g.contiguous().data<float>(), buf, p.numel(), c, first);
+    }
   }
 }
 

@@ -14,6 +14,22 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 constexpr uint64_t kShuffleStream = 0x5348554646000000ull;  // "SHUFF": keeps shuffles apart from init
+
+// Batches are gathered on the host; a model on the GPU gets them copied over (one explicit to()).
+Device model_device(const Module& model) {
+  const std::vector<Tensor> params = model.parameters();
+  return params.empty() ? Device::CPU : params.front().device();
+}
+void move_batch(Device device, const Tensor& images, const Tensor& labels, Tensor& images_dev,
+                Tensor& labels_dev) {
+  if (device == Device::CPU) {
+    images_dev = images;
+    labels_dev = labels;
+  } else {
+    images_dev = images.to(device);
+    labels_dev = labels.to(device);
+  }
+}
 }  // namespace
 
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
@@ -25,12 +41,14 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
   const int64_t n = data.size();
   std::vector<int64_t> order = random_permutation(n, seed, kShuffleStream + static_cast<uint64_t>(epoch));
   const int64_t batches = (n + batch - 1) / batch;
-  Tensor images, labels;
+  Tensor host_images, host_labels, images, labels;
+  const Device device = model_device(model);
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t start = b * batch, count = std::min(batch, n - start);
-    gather_batch(data, order, start, count, images, labels);
+    gather_batch(data, order, start, count, host_images, host_labels);
+    move_batch(device, host_images, host_labels, images, labels);
     opt.zero_grad();
     Tensor logits = model.forward(images);
     Tensor loss = cross_entropy(logits, labels);
@@ -66,12 +84,14 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch) {
   const int64_t n = data.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-  Tensor images, labels;
+  Tensor host_images, host_labels, images, labels;
+  const Device device = model_device(model);
   double loss_sum = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t count = std::min(batch, n - start);
-    gather_batch(data, order, start, count, images, labels);
+    gather_batch(data, order, start, count, host_images, host_labels);
+    move_batch(device, host_images, host_labels, images, labels);
     Tensor logits = model.forward(images);
     const float l = cross_entropy(logits, labels).item();
     if (!std::isfinite(l)) st.finite = false;

@@ -3,8 +3,11 @@
 // BLAS must run single-threaded: its own pthread pool spinning beside OpenMP's would
 // oversubscribe the cores. Row-major everywhere, like the tensors.
 #pragma once
+#ifdef STUCKAT_WITH_BLAS
 #include <cblas.h>
+#endif
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -13,16 +16,41 @@ namespace stuckat::cpu {
 // Puts OpenBLAS on one thread if anything (its default is one thread per core) changed that.
 // Cheap enough to call at the top of every kernel: a read of a global in the common case.
 inline void ensure_single_threaded_blas() {
+#ifdef STUCKAT_WITH_BLAS
   if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
+#endif
 }
 
 // C (m, n) = alpha * op(A) * op(B) + beta * C, all row-major; op(A) is (m, k), op(B) is (k, n).
 inline void sgemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                            const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
                            int64_t ldc) {
+#ifdef STUCKAT_WITH_BLAS
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+#else
+  // Built without OpenBLAS (-DSTUCKAT_BLAS=OFF, for machines that only carry headers): plain
+  // loops whose inner loop runs along contiguous rows so the compiler vectorises it.
+  for (int64_t i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    for (int64_t j = 0; j < n; ++j) ci[j] = beta == 0.0f ? 0.0f : beta * ci[j];
+    if (!trans_b) {
+      for (int64_t p = 0; p < k; ++p) {
+        const float aip = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+        const float* bp = b + p * ldb;
+        for (int64_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+      }
+    } else {
+      for (int64_t j = 0; j < n; ++j) {
+        const float* bj = b + j * ldb;
+        float dot = 0.0f;
+        for (int64_t p = 0; p < k; ++p) dot += (trans_a ? a[p * lda + i] : a[i * lda + p]) * bj[p];
+        ci[j] += alpha * dot;
+      }
+    }
+  }
+#endif
 }
 
 // A scratch buffer that only grows, so the hot path allocates nothing after the first call.

@@ -1,4 +1,6 @@
 // CUDA memory primitives behind the device-side caching allocator (framework/storage.cpp).
+#include <atomic>
+
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/memory.h"
 
@@ -19,11 +21,18 @@ int device_count() {
   return n;
 }
 
+namespace {
+std::atomic<long long> g_mallocs{0};
+}
+
 void* device_malloc(size_t bytes) {
   void* p = nullptr;
   CUDA_CHECK(cudaMalloc(&p, bytes));
+  ++g_mallocs;
   return p;
 }
+
+long long device_malloc_count() { return g_mallocs.load(); }
 
 void device_free(void* p) { cudaFree(p); }
 

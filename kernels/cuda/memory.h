@@ -7,6 +7,8 @@ namespace stuckat::cuda {
 
 int device_count();                  // 0 when no driver or no GPU
 void* device_malloc(size_t bytes);   // throws CudaError
+// How many device_malloc calls this process made (tests check that a warm training step makes none).
+long long device_malloc_count();
 void device_free(void* p);
 // Synchronous copy; each side is on the GPU when its flag is true.
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The GPU check, in one call on the device machine (nvcc, CMake and PyTorch there; no Debian
+# packages, no network): builds the CUDA backend for sm_90 against the headers carried in .deps/
+# (scripts/gather-device-deps.sh), runs every [cuda] test, then times LeNet-5 (28x28x1, batch
+# 64), VGG11 and ResNet-18 (32x32x3, batch 128) training and evaluation for stuckat and for
+# PyTorch eager fp32 on the same GPU, and prints the table last. Budget: under 8 minutes.
+# Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+t_start=$(date +%s)
+build=${1:-build-device}
+deps=$PWD/.deps/usr
+secs=${STUCKAT_BENCH_SECONDS:-2}
+results=$(mktemp)
+stamp() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
+# On the device machine, $OUT comes back to the caller: leave the logs and the raw JSON there.
+keep_logs() { [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$build"/check.*.log "$OUT/" 2>/dev/null && cp "$results" "$OUT/results.jsonl"; true; }
+trap keep_logs EXIT
+
+[[ -d "$deps/include/fmt" ]] || { echo "check.sh: .deps/ is missing; run scripts/gather-device-deps.sh and carry .deps" >&2; exit 2; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+nvcc --version | tail -1
+
+stamp configure
+mkdir -p "$build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DSTUCKAT_BLAS=OFF -DSTUCKAT_FMT_HEADER_ONLY=ON -DFMT_INCLUDE_DIR="$deps/include" \
+  -DCMAKE_PREFIX_PATH="$deps" -DZLIB_INCLUDE_DIR="$deps/include" -DZLIB_LIBRARY="$deps/lib/libz.a" \
+  -DSTUCKAT_TESTS=ON -DSTUCKAT_BENCH=ON > "$build/check.configure.log" 2>&1 \
+  || { tail -40 "$build/check.configure.log"; echo "check.sh: configure failed" >&2; exit 1; }
+
+# Only the [cuda] test programs and the bench: the rest of the tree is checked by the CPU CI.
+cuda_tests=$(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
+stamp build: $cuda_tests bench_gpu_train
+cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train > "$build/check.build.log" 2>&1 \
+  || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
+
+stamp "[cuda] tests"
+tests_ok=1
+for t in $cuda_tests; do
+  echo "-- $t"
+  timeout 240 "$build/bin/$t" "[cuda]" > "$build/check.$t.log" 2>&1
+  rc=$?
+  tail -25 "$build/check.$t.log"
+  [[ $rc -eq 0 ]] || { tests_ok=0; echo "check.sh: $t exited $rc"; }
+done
+
+stamp "stuckat throughput"
+for spec in lenet5:64 vgg11:128 resnet18:128; do
+  timeout 120 "$build/bin/bench_gpu_train" --model "${spec%%:*}" --batch "${spec##*:}" --seconds "$secs" | tee -a "$results" \
+    || echo "check.sh: bench_gpu_train ${spec} failed" >&2
+done
+stamp "pytorch throughput"
+timeout 150 python3 bench/gpu/pytorch_train.py --model lenet5:64 --model vgg11:128 --model resnet18:128 --seconds "$secs" \
+  | tee -a "$results" || echo "check.sh: pytorch_train.py failed" >&2
+
+stamp done
+python3 - "$results" "$tests_ok" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+get = lambda fw, m: next((r for r in rows if r["framework"] == fw and r["model"] == m), {})
+gpu = next((r.get("device_name") for r in rows if r.get("device_name")), "?")
+print(f"\n[cuda] tests: {'PASS' if sys.argv[2] == '1' else 'FAIL'}   GPU: {gpu}   images/s, fp32")
+print(f"{'model':<10}{'batch':>6} {'mode':<6}{'stuckat':>12}{'pytorch':>12}{'ratio':>8}")
+for m in ("lenet5", "vgg11", "resnet18"):
+    s, p = get("stuckat", m), get("pytorch", m)
+    for mode in ("train", "eval"):
+        a, b = s.get(f"{mode}_images_per_s"), p.get(f"{mode}_images_per_s")
+        ratio = f"{a / b:.2f}" if a and b else "-"
+        fa = f"{a:.0f}" if a else "-"
+        fb = f"{b:.0f}" if b else "-"
+        print(f"{m:<10}{s.get('batch', p.get('batch', 0)):>6} {mode:<6}{fa:>12}{fb:>12}{ratio:>8}")
+PY
+[[ $tests_ok -eq 1 ]]

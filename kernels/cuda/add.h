@@ -1,0 +1,10 @@
+// Elementwise add on the GPU (residual connections, gradient accumulation).
+// out = a + b over n floats, device memory; out may alias a or b (add_inplace passes dst twice).
+#pragma once
+#include <cstdint>
+
+namespace stuckat::cuda {
+
+void add_forward(const float* a, const float* b, float* out, int64_t n);
+
+}  // namespace stuckat::cuda

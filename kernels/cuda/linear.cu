@@ -1,0 +1,45 @@
+// Linear layer: three cuBLAS GEMMs (y = x W^T, dx = dy W, dW = dy^T x) plus bias kernels.
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/linear.h"
+
+namespace stuckat::cuda {
+namespace {
+
+__global__ void add_row_bias_kernel(float* y, const float* b, int64_t n, int64_t out) {
+  const int64_t i = global_index();
+  if (i < n * out) y[i] += b[i % out];
+}
+
+// db[o] = sum over rows of dy[r][o]; one thread per column, rows in order.
+__global__ void column_sums_kernel(const float* dy, float* db, int64_t n, int64_t out) {
+  const int64_t o = global_index();
+  if (o >= out) return;
+  float sum = 0.0f;
+  for (int64_t r = 0; r < n; ++r) sum += dy[r * out + o];
+  db[o] = sum;
+}
+
+}  // namespace
+
+void linear_forward(const float* x, const float* w, const float* b, float* y, const cpu::LinearShape& s) {
+  if (s.n * s.out == 0) return;
+  gemm_row_major(false, true, s.n, s.out, s.in, 1.0f, x, w, 0.0f, y);
+  if (b) {
+    add_row_bias_kernel<<<grid_for(s.n * s.out), kBlock>>>(y, b, s.n, s.out);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                     const cpu::LinearShape& s) {
+  if (dx && s.n * s.in > 0) gemm_row_major(false, false, s.n, s.in, s.out, 1.0f, dy, w, 0.0f, dx);
+  if (s.out * s.in > 0) gemm_row_major(true, false, s.out, s.in, s.n, 1.0f, dy, x, 0.0f, dw);
+  if (db && s.out > 0) {
+    column_sums_kernel<<<grid_for(s.out), kBlock>>>(dy, db, s.n, s.out);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+}  // namespace stuckat::cuda

@@ -1,0 +1,281 @@
+// The CUDA backend end to end: the 16-bit-word decode bit for bit against the CPU, the
+// word-reading conv/linear kernels against dequantize-then-compute, and full training steps of
+// every model family on the GPU against the same steps on the CPU.
+// All [cuda]: they SKIP (warn and return) when built without CUDA or when no GPU is present.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "faults/weight_format.h"
+#include "faults/word_codec.h"
+#include "framework/autograd.h"
+#include "framework/device.h"
+#include "framework/ops.h"
+#include "framework/optim/sgd.h"
+#include "framework/random.h"
+#include "framework/tensor.h"
+#include "kernels/cpu/quantized_layers.h"
+#include "models/model_zoo.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/memory.h"
+#include "kernels/cuda/quantized_layers.h"
+#endif
+
+using namespace stuckat;
+
+namespace {
+
+bool have_gpu(const char* what) {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: " << what << " not checked");
+  return false;
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: " << what << " not checked");
+    return false;
+  }
+  return true;
+#endif
+}
+
+std::vector<float> random_floats(int64_t n, RandomStream& rng, float lo = -1.0f, float hi = 1.0f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& e : v) e = rng.next_uniform(lo, hi);
+  return v;
+}
+
+// NMSE = sum (got-ref)^2 / sum ref^2 <= max_nmse (1e-7 unless a test says why not), and
+// |got - ref| <= atol + rtol * |ref| elementwise.
+void require_match(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
+                   const std::string& what, double max_nmse = 1e-7) {
+  INFO(what);
+  REQUIRE(got.size() == ref.size());
+  double err = 0, norm = 0, worst_excess = 0;
+  size_t worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = static_cast<double>(got[i]) - ref[i];
+    err += d * d;
+    norm += static_cast<double>(ref[i]) * ref[i];
+    const double excess = std::abs(d) - (atol + rtol * std::abs(static_cast<double>(ref[i])));
+    if (!(excess <= worst_excess)) {  // also catches NaN
+      worst_excess = std::isnan(excess) ? 1e30 : excess;
+      worst = i;
+    }
+  }
+  INFO("worst element " << worst << " of " << ref.size() << ": got " << got[worst] << " want " << ref[worst]);
+  REQUIRE(worst_excess <= 0.0);
+  INFO("NMSE " << (norm > 0 ? err / norm : 0.0));
+  if (norm > 0) REQUIRE(err / norm <= max_nmse);
+}
+
+double rms(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return v.empty() ? 0.0 : std::sqrt(s / static_cast<double>(v.size()));
+}
+
+#ifdef STUCKAT_WITH_CUDA
+// Words spread over the whole 16-bit range (every bit pattern class: sign, large, small, zero,
+// and for fp16 subnormals, inf and NaN).
+std::vector<uint16_t> random_words(int64_t n, RandomStream& rng) {
+  std::vector<uint16_t> w(static_cast<size_t>(n));
+  for (auto& e : w) e = static_cast<uint16_t>(rng.next_u32() & 0xFFFFu);
+  return w;
+}
+
+Tensor words_on_gpu(const std::vector<uint16_t>& words) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(words.size())}, DType::I16);
+  std::memcpy(t.raw_data(), words.data(), words.size() * sizeof(uint16_t));
+  return t.to(Device::CUDA);
+}
+
+const uint16_t* word_ptr(const Tensor& t) { return static_cast<const uint16_t*>(t.raw_data()); }
+
+std::vector<WeightFormat> word_formats() {
+  WeightFormat maxabs = parse_weight_format("maxabs");
+  maxabs.scale = 0.37f / 32767.0f;  // a resolved per-layer scale
+  return {parse_weight_format("q4.11"), parse_weight_format("q1.14"), maxabs, parse_weight_format("signmag"),
+          parse_weight_format("fp16")};
+}
+#endif
+
+}  // namespace
+
+TEST_CASE("CUDA word decode equals the CPU bit for bit", "[cuda][faults]") {
+  if (!have_gpu("dequantize_words")) return;
+#ifdef STUCKAT_WITH_CUDA
+  RandomStream rng(11, 11);
+  const int64_t n = 70001;
+  std::vector<uint16_t> words = random_words(n, rng);
+  for (uint16_t special : {0x0000, 0x8000, 0x7FFF, 0x0001, 0xFFFF, 0x7C00, 0xFC00, 0x7E00, 0x03FF})
+    words.push_back(special);
+  const Tensor wg = words_on_gpu(words);
+  for (const WeightFormat& f : word_formats()) {
+    CAPTURE(weight_format_name(f));
+    std::vector<float> ref(words.size());
+    cpu::dequantize_words_ref(words.data(), static_cast<int64_t>(words.size()), f.kind, f.step(), ref.data());
+    Tensor out = Tensor::empty({static_cast<int64_t>(words.size())}, DType::F32, Device::CUDA);
+    cuda::dequantize_words(word_ptr(wg), static_cast<int64_t>(words.size()), f.kind, f.step(), out.data<float>());
+    const std::vector<float> got = out.to_vector();
+    for (size_t i = 0; i < ref.size(); ++i) {
+      INFO("word " << words[i] << ": got " << got[i] << " want " << ref[i]);
+      REQUIRE(std::memcmp(&got[i], &ref[i], sizeof(float)) == 0);  // NaN payloads included
+    }
+  }
+#endif
+}
+
+TEST_CASE("CUDA conv2d/linear reading 16-bit words equal dequantize-then-compute", "[cuda][faults][kernels]") {
+  if (!have_gpu("conv2d_words/linear_words")) return;
+#ifdef STUCKAT_WITH_CUDA
+  RandomStream rng(12, 12);
+  // Integer formats only here: random fp16 words include inf/NaN, which the decode test covers.
+  std::vector<WeightFormat> formats = word_formats();
+  formats.pop_back();
+  for (const WeightFormat& f : formats) {
+    CAPTURE(weight_format_name(f));
+    // Weights of the layer's realistic range: words of small magnitude (|value| <~ 1).
+    auto layer_words = [&](int64_t n) {
+      std::vector<uint16_t> w(static_cast<size_t>(n));
+      for (auto& e : w) {
+        const float v = rng.next_uniform(-0.5f, 0.5f);
+        bool saturated = false;
+        e = encode_word(v, f.kind, f.step(), &saturated);
+      }
+      return w;
+    };
+    for (const cpu::Conv2dShape& s : {cpu::Conv2dShape{3, 5, 11, 13, 7, 3, 3, 2, 1},
+                                      cpu::Conv2dShape{2, 6, 14, 14, 16, 5, 5, 1, 0},
+                                      cpu::Conv2dShape{2, 8, 9, 9, 4, 1, 1, 2, 0}}) {
+      const std::vector<float> x = random_floats(s.n * s.c_in * s.h * s.w, rng), b = random_floats(s.c_out, rng);
+      const std::vector<uint16_t> w = layer_words(s.c_out * s.c_in * s.kh * s.kw);
+      std::vector<float> ref(static_cast<size_t>(s.n * s.c_out * s.h_out() * s.w_out()));
+      cpu::conv2d_words_forward_ref(x.data(), w.data(), f.kind, f.step(), b.data(), ref.data(), s);
+      const Tensor xg = Tensor::from_vector(x, {static_cast<int64_t>(x.size())}).to(Device::CUDA);
+      const Tensor bg = Tensor::from_vector(b, {s.c_out}).to(Device::CUDA);
+      const Tensor wg = words_on_gpu(w);
+      Tensor yg = Tensor::empty({static_cast<int64_t>(ref.size())}, DType::F32, Device::CUDA);
+      cuda::conv2d_words_forward(xg.data<float>(), word_ptr(wg), f.kind, f.step(), bg.data<float>(),
+                                 yg.data<float>(), s);
+      // Dot products of up to 150 terms in [-1, 1] x [-0.5, 0.5], accumulated in a different
+      // order (and with FMAs) than the reference: the error is ~sqrt(terms) ulps of the partial
+      // sums (~1e-6 of the output RMS), so rtol 1e-4 and atol 1e-5 + 1e-5 * RMS for sums that cancel.
+      require_match(yg.to_vector(), ref, 1e-5 + 1e-5 * rms(ref), 1e-4, "conv2d_words");
+    }
+    for (const cpu::LinearShape& s : {cpu::LinearShape{33, 70, 19}, cpu::LinearShape{64, 400, 120}}) {
+      const std::vector<float> x = random_floats(s.n * s.in, rng), b = random_floats(s.out, rng);
+      const std::vector<uint16_t> w = layer_words(s.out * s.in);
+      std::vector<float> ref(static_cast<size_t>(s.n * s.out));
+      cpu::linear_words_forward_ref(x.data(), w.data(), f.kind, f.step(), b.data(), ref.data(), s);
+      const Tensor xg = Tensor::from_vector(x, {s.n * s.in}).to(Device::CUDA);
+      const Tensor bg = Tensor::from_vector(b, {s.out}).to(Device::CUDA);
+      const Tensor wg = words_on_gpu(w);
+      Tensor yg = Tensor::empty({s.n * s.out}, DType::F32, Device::CUDA);
+      cuda::linear_words_forward(xg.data<float>(), word_ptr(wg), f.kind, f.step(), bg.data<float>(), yg.data<float>(),
+                                 s);
+      // Up to 400-term dot products, summed by 32 lanes then a shuffle tree: as for conv2d.
+      require_match(yg.to_vector(), ref, 1e-5 + 1e-5 * rms(ref), 1e-4, "linear_words");
+    }
+  }
+#endif
+}
+
+TEST_CASE("A training step on the GPU equals the same step on the CPU", "[cuda][train]") {
+  if (!have_gpu("training steps")) return;
+  for (const std::string name : {"lenet5", "lenet5_bn", "vgg11", "vgg11_bn", "resnet18"}) {
+    CAPTURE(name);
+    const ModelSpec spec = parse_model_name(name);
+    auto cpu_model = make_model(spec, 21);
+    auto gpu_model = make_model(spec, 21);
+    gpu_model->to(Device::CUDA);
+    const SgdOptions options{0.05f, 0.9f, 0.0f, 5e-4f, false};
+    Sgd cpu_opt(cpu_model->parameters(), options), gpu_opt(gpu_model->parameters(), options);
+    RandomStream rng(13, 13);
+    const int64_t n = 4;
+    const Tensor x = Tensor::from_vector(random_floats(n * spec.in_channels * spec.in_size * spec.in_size, rng),
+                                         {n, spec.in_channels, spec.in_size, spec.in_size});
+    std::vector<int32_t> l(static_cast<size_t>(n));
+    for (auto& e : l) e = static_cast<int32_t>(rng.next_uniform(0.0f, 9.999f));
+    const Tensor labels = Tensor::from_vector(l, {n});
+    const Tensor xg = x.to(Device::CUDA), lg = labels.to(Device::CUDA);
+    // Tolerances for whole networks. Each op is checked at NMSE <= 1e-7 in test_cuda_ops.cpp;
+    // here the ops' rounding differences (~1e-6 relative) meet ReLU and max-pool decisions: a
+    // pre-activation within ~1e-6 of zero (about one in a million for unit-scale values, and a
+    // ResNet-18 step at batch 4 has ~2.5e6 of them) can switch sides, which routes one
+    // gradient element differently and moves the weight gradients that sum over it by ~1e-3
+    // of their size. Gradients and the updated state are therefore compared at NMSE <= 1e-5 and
+    // elementwise within 1e-2 (relative, plus 1e-2 of the tensor's RMS for entries that are small
+    // by cancellation); a wrong kernel gives errors of the order of the values themselves.
+    // The forward values (loss, eval logits) have no such switches and keep NMSE <= 1e-7.
+    const double rtol = 1e-2, atol_rel = 1e-2, step_nmse = 1e-5;
+    for (int step = 0; step < 2; ++step) {
+      CAPTURE(step);
+      cpu_opt.zero_grad();
+      gpu_opt.zero_grad();
+      const Tensor loss_cpu = cross_entropy(cpu_model->forward(x), labels);
+      const Tensor loss_gpu = cross_entropy(gpu_model->forward(xg), lg);
+      require_match({loss_gpu.item()}, {loss_cpu.item()}, 0.0, 1e-4, "loss");
+      loss_cpu.backward();
+      loss_gpu.backward();
+      const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
+      REQUIRE(pc.size() == pg.size());
+      for (size_t i = 0; i < pc.size(); ++i) {
+        const std::vector<float> ref = pc[i].second.grad().to_vector();
+        require_match(pg[i].second.grad().to_vector(), ref, atol_rel * rms(ref), rtol, "gradient of " + pc[i].first,
+                      step_nmse);
+      }
+      cpu_opt.step();
+      gpu_opt.step();
+    }
+    // Parameters and buffers (batch-norm running statistics) after two steps.
+    const auto sc = cpu_model->named_state(), sg = gpu_model->named_state();
+    REQUIRE(sc.size() == sg.size());
+    for (size_t i = 0; i < sc.size(); ++i) {
+      if (sc[i].second.dtype() != DType::F32) continue;  // num_batches_tracked counts on the host
+      const std::vector<float> ref = sc[i].second.to_vector();
+      require_match(sg[i].second.to_vector(), ref, atol_rel * rms(ref), rtol, "state " + sc[i].first, step_nmse);
+    }
+    // Evaluation mode (running statistics, no gradients), as the evaluate() loop runs it.
+    NoGradGuard no_grad;
+    cpu_model->eval();
+    gpu_model->eval();
+    const std::vector<float> ref = cpu_model->forward(x).to_vector();
+    // Forward only, from parameters that agree to ~1e-6 relative after two steps.
+    require_match(gpu_model->forward(xg).to_vector(), ref, 1e-3 * rms(ref), 1e-3, "eval logits");
+  }
+}
+
+TEST_CASE("Warm GPU training steps allocate no device memory", "[cuda][train]") {
+  if (!have_gpu("caching allocator")) return;
+#ifdef STUCKAT_WITH_CUDA
+  for (const std::string name : {"lenet5_bn", "resnet18"}) {
+    CAPTURE(name);
+    const ModelSpec spec = parse_model_name(name);
+    auto model = make_model(spec, 3);
+    model->to(Device::CUDA);
+    Sgd opt(model->parameters(), SgdOptions{0.01f, 0.9f, 0.0f, 5e-4f, false});
+    RandomStream rng(14, 14);
+    const int64_t n = 16;
+    const Tensor x = Tensor::from_vector(random_floats(n * spec.in_channels * spec.in_size * spec.in_size, rng),
+                                         {n, spec.in_channels, spec.in_size, spec.in_size})
+                         .to(Device::CUDA);
+    std::vector<int32_t> l(static_cast<size_t>(n), 3);
+    const Tensor labels = Tensor::from_vector(l, {n}).to(Device::CUDA);
+    auto step = [&] {
+      opt.zero_grad();
+      Tensor loss = cross_entropy(model->forward(x), labels);
+      loss.backward();
+      opt.step();
+      (void)loss.item();
+    };
+    for (int i = 0; i < 3; ++i) step();  // fills the caching allocator and the scratch buffer
+    const long long before = cuda::device_malloc_count();
+    for (int i = 0; i < 5; ++i) step();
+    REQUIRE(cuda::device_malloc_count() == before);
+  }
+#endif
+}
