@@ -18,6 +18,7 @@
 #include "framework/optim/sgd.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
+#include "tests/gpu_available.h"
 #include "kernels/cpu/quantized_layers.h"
 #include "models/model_zoo.h"
 #ifdef STUCKAT_WITH_CUDA
@@ -28,19 +29,6 @@
 using namespace stuckat;
 
 namespace {
-
-bool have_gpu(const char* what) {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: " << what << " not checked");
-  return false;
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: " << what << " not checked");
-    return false;
-  }
-  return true;
-#endif
-}
 
 std::vector<float> random_floats(int64_t n, RandomStream& rng, float lo = -1.0f, float hi = 1.0f) {
   std::vector<float> v(static_cast<size_t>(n));

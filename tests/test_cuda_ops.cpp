@@ -22,6 +22,7 @@
 #include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
+#include "tests/gpu_available.h"
 #include "kernels/cpu/sgd_update.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/sgd_update.h"
@@ -30,19 +31,6 @@
 using namespace stuckat;
 
 namespace {
-
-bool have_gpu(const char* what) {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: " << what << " not checked");
-  return false;
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: " << what << " not checked");
-    return false;
-  }
-  return true;
-#endif
-}
 
 Tensor random_tensor(const Shape& shape, RandomStream& rng, float lo = -1.0f, float hi = 1.0f) {
   std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
