@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--best-max", type=float, default=1e6)
     ap.add_argument("--models", action="store_true", help="also the pruned-model table (VGG11/16/19, ResNet-18)")
     ap.add_argument("--models-only", action="store_true", help="only the pruned-model table")
+    ap.add_argument("--prune-scope", default="global", choices=("global", "layer"),
+                    help="pruned models: one magnitude threshold for the model, or each layer at the density")
     args = ap.parse_args()
     bench = str(Path(args.build) / "bin/bench_crossbar")
     sizes = [] if args.models_only else [n for n in (1e4, 1e5, 1e6, 1e7, 1e8) if args.min_nnz <= n <= args.max_nnz]
@@ -109,7 +111,7 @@ def main():
     if args.models or args.models_only:
         stuckat = str(Path(args.build) / "bin/stuckat")
         names = ["none", "compact", "rcm", "rcm-sym", "rcm-slices", "spara", "best"]
-        print(f"\n# pruned models, S = {s}: tiles used (in place = all tiles; lower bound per layer, summed)")
+        print(f"\n# pruned models ({args.prune_scope} magnitude pruning), S = {s}: tiles used (in place = all tiles; lower bound per layer, summed)")
         print("| model | density | tiles | lower bound | " + " | ".join(names) + " | best saves vs next best | seconds (all strategies) |")
         print("|---|---:|---:|---:|" + "---:|" * len(names) + "---:|---:|")
         for model in ("vgg11", "vgg16", "vgg19", "resnet18"):
@@ -117,7 +119,7 @@ def main():
                 with tempfile.TemporaryDirectory() as tmp:
                     out = Path(tmp) / "r.json"
                     subprocess.run([stuckat, "xbar", "--model", model, "--density", d, "--seed", "0", "--size", str(s),
-                                    "--json", str(out)], check=True, capture_output=True)
+                                    "--prune-scope", args.prune_scope, "--json", str(out)], check=True, capture_output=True)
                     tot = json.loads(out.read_text())["total"]
                 st = tot["strategies"]
                 used = [st[k]["tiles_used"] for k in names]

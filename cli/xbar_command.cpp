@@ -25,7 +25,7 @@ namespace {
 
 struct XbarFlags {
   std::string checkpoint, model, matrix, size = "128", rect, strategies = "none,compact,rcm,rcm-sym,rcm-slices,spara,best";
-  std::string json, csv, png, device = "cpu";
+  std::string json, csv, png, device = "cpu", prune_scope = "global";
   double density = 1.0;
   uint64_t seed = 0;
   bool slices = false, no_verify = false;
@@ -41,8 +41,10 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
   const int sources = !f.checkpoint.empty() + !f.matrix.empty() + (f.checkpoint.empty() && !f.model.empty());
   if (sources != 1)
     throw_input_error("xbar needs exactly one source: --checkpoint F, --model M [--density D --seed S], or --matrix F");
-  if ((!f.checkpoint.empty() || !f.matrix.empty()) && (f.density != 1.0 || f.seed != 0))
-    throw_input_error("--density and --seed apply to --model alone (a seeded model to prune), not to --checkpoint or --matrix");
+  if ((!f.checkpoint.empty() || !f.matrix.empty()) && (f.density != 1.0 || f.seed != 0 || f.prune_scope != "global"))
+    throw_input_error(
+        "--density, --seed and --prune-scope apply to --model alone (a seeded model to prune), not to --checkpoint or --matrix");
+  const xbar::PruneScope scope = xbar::parse_prune_scope(f.prune_scope);
   if (!f.matrix.empty()) {
     *source = "matrix " + f.matrix;
     return {xbar::read_matrix_file(f.matrix, "--matrix")};
@@ -63,9 +65,9 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
   }
   const ModelSpec spec = parse_model_name(f.model);
   std::shared_ptr<Module> model = make_model(spec, f.seed);
-  const int64_t kept = xbar::prune_global_magnitude(*model, f.density);
-  *source = fmt::format("model {} seed {} magnitude-pruned to global density {} ({} weights kept)", spec.name(), f.seed,
-                        f.density, kept);
+  const int64_t kept = xbar::prune_magnitude(*model, f.density, scope);
+  *source = fmt::format("model {} seed {} magnitude-pruned to {} density {} ({} weights kept)", spec.name(), f.seed,
+                        scope == xbar::PruneScope::Global ? "global" : "per-layer", f.density, kept);
   return xbar::model_matrices(*model);
 }
 
@@ -146,9 +148,13 @@ Runner add_xbar_command(CLI::App& app) {
       "xbar", "Map layers onto crossbar tiles (rows = inputs, cols = outputs), count zero tiles, compare reorderings");
   cmd->add_option("--checkpoint", f->checkpoint, "checkpoint.safetensors (its zero weights are the pruned ones)");
   cmd->add_option("--model", f->model, "architecture: with --checkpoint, overrides the recorded one; alone, a seeded model");
-  cmd->add_option("--density", f->density, "with --model alone: keep this fraction of conv/linear weights (global magnitude)")
+  cmd->add_option("--density", f->density, "with --model alone: keep this fraction of conv/linear weights (largest magnitudes, see --prune-scope)")
       ->capture_default_str();
   cmd->add_option("--seed", f->seed, "with --model alone: initialisation seed")->capture_default_str();
+  cmd->add_option("--prune-scope", f->prune_scope,
+                  "with --model alone: 'global' (one magnitude threshold for the model) or 'layer' (every layer keeps "
+                  "the --density fraction of its own weights)")
+      ->capture_default_str();
   cmd->add_option("--matrix", f->matrix, "a matrix file instead of a model: .mtx (Matrix Market coordinate) or .npy (2-D)");
   cmd->add_option("--size", f->size, "tile size S (S x S crossbars), e.g. 128, 64, 8")->capture_default_str();
   cmd->add_option("--rect", f->rect, "rectangular tiles RxC (rows x cols), overrides --size");

@@ -1,10 +1,13 @@
-// Layer -> matrix mapping and global magnitude pruning.
+// Layer -> matrix mapping; magnitude pruning of a seeded model through pruning/ (global or per layer).
 #include "crossbar/layer_matrix.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "framework/error.h"
+#include "pruning/global_magnitude.h"
+#include "pruning/magnitude_selection.h"
+#include "pruning/prune_mask.h"
 
 namespace stuckat::xbar {
 namespace {
@@ -51,40 +54,32 @@ std::vector<SparseMatrix> model_matrices(const Module& model) {
   return out;
 }
 
-int64_t prune_global_magnitude(Module& model, double density) {
+const char* prune_scope_name(PruneScope scope) { return scope == PruneScope::Global ? "global" : "layer"; }
+
+PruneScope parse_prune_scope(const std::string& text) {
+  if (text == "global") return PruneScope::Global;
+  if (text == "layer") return PruneScope::Layer;
+  throw_input_error("--prune-scope must be global or layer, got '{}'", text);
+}
+
+int64_t prune_magnitude(Module& model, double density, PruneScope scope) {
   if (!(density > 0.0 && density <= 1.0)) throw_input_error("--density must be in (0, 1], got {}", density);
-  std::vector<Tensor> weights;
-  std::vector<float> magnitude;
-  for (const auto& [name, t] : model.named_parameters()) {
-    if (!is_mapped_weight(name, t)) continue;
-    STUCKAT_CHECK(t.device() == Device::CPU && t.is_contiguous(), "prune on CPU contiguous weights");
-    weights.push_back(t);
-    const float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) magnitude.push_back(std::fabs(p[i]));
-  }
-  const int64_t total = static_cast<int64_t>(magnitude.size());
-  const int64_t keep = std::min<int64_t>(total, std::llround(density * double(total)));
-  if (keep == total) return total;
-  float threshold = 0;  // the keep-th largest magnitude
-  if (keep > 0) {
-    std::vector<float> m = magnitude;
-    std::nth_element(m.begin(), m.begin() + (keep - 1), m.end(), std::greater<float>());
-    threshold = m[keep - 1];
-  }
-  int64_t above = 0;
-  for (float v : magnitude) above += v > threshold;
-  int64_t ties_left = keep - above;  // weights equal to the threshold kept, in parameter order
-  int64_t kept = 0;
-  for (Tensor& t : weights) {
-    float* p = t.data<float>();
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      const float a = std::fabs(p[i]);
-      const bool keep_it = keep > 0 && (a > threshold || (a == threshold && ties_left-- > 0));
-      if (keep_it) ++kept;
-      else p[i] = 0.0f;
+  PruneMasks masks = dense_masks(model);
+  if (scope == PruneScope::Global) {
+    stuckat::prune_global_magnitude(model, masks, kept_count_for_density(total_weights(masks), density));
+  } else {
+    for (const PrunableLayer& layer : prunable_layers(model)) {
+      LayerMask& m = *std::find_if(masks.begin(), masks.end(), [&](const LayerMask& x) { return x.layer == layer.name; });
+      const Tensor w = layer.weight.to(Device::CPU).contiguous();
+      keep_largest(w.data<float>(), nullptr, m.total(), kept_count_for_density(m.total(), density), m.keep.data());
     }
   }
-  return kept;
+  apply_masks(model, masks);
+  return total_kept(masks);
+}
+
+int64_t prune_global_magnitude(Module& model, double density) {
+  return prune_magnitude(model, density, PruneScope::Global);
 }
 
 }  // namespace stuckat::xbar

@@ -25,4 +25,13 @@ std::vector<SparseMatrix> model_matrices(const Module& model);
 // Returns the number kept. density in (0, 1].
 int64_t prune_global_magnitude(Module& model, double density);
 
+// Where the magnitude threshold applies: over the whole model (Global: layers with small
+// initial weights can empty out) or within each layer (Layer: every layer keeps round(density *
+// its weights), the uniform per-layer density of layer-wise pruning).
+enum class PruneScope { Global, Layer };
+const char* prune_scope_name(PruneScope scope);
+PruneScope parse_prune_scope(const std::string& text);  // "global" | "layer"; InputError otherwise
+// prune_global_magnitude with a choice of scope. Returns the number kept.
+int64_t prune_magnitude(Module& model, double density, PruneScope scope);
+
 }  // namespace stuckat::xbar

@@ -37,7 +37,8 @@ expect "unknown strategy" "unknown strategy 'magic'" -- "$bin" xbar --matrix "$g
 expect "no source" "exactly one source" -- "$bin" xbar
 expect "two sources" "exactly one source" -- "$bin" xbar --matrix "$good" --model lenet5
 expect "bad density" "--density" -- "$bin" xbar --model lenet5 --density 0
-expect "density with a matrix" "--density and --seed apply to --model alone" -- "$bin" xbar --matrix "$good" --density 0.5
+expect "density with a matrix" "--density, --seed and --prune-scope apply to --model alone" -- "$bin" xbar --matrix "$good" --density 0.5
+expect "bad prune scope" "--prune-scope must be global or layer" -- "$bin" xbar --model lenet5 --density 0.5 --prune-scope model
 expect "unknown model" "unknown model" -- "$bin" xbar --model lenet7
 expect "bad device" "--device" -- "$bin" xbar --matrix "$good" --device tpu
 if ! command -v nvidia-smi >/dev/null 2>&1; then

@@ -372,6 +372,43 @@ TEST_CASE("global magnitude pruning keeps the largest weights", "[crossbar]") {
   CHECK_THROWS_AS(prune_global_magnitude(*model, 1.5), InputError);
 }
 
+TEST_CASE("per-layer magnitude pruning keeps the density in every layer", "[crossbar]") {
+  auto model = make_model(parse_model_name("lenet5"), 5);
+  auto fresh = make_model(parse_model_name("lenet5"), 5);
+  const double density = 0.05;
+  const int64_t kept = prune_magnitude(*model, density, PruneScope::Layer);
+  const auto p = model->named_parameters(), f = fresh->named_parameters();
+  int64_t nonzero_total = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i].second.dim() < 2) continue;
+    const float* a = p[i].second.data<float>();
+    const float* b = f[i].second.data<float>();
+    const int64_t n = p[i].second.numel();
+    // Within the layer: round(density * n) kept, every kept weight unchanged and at least as large
+    // as every pruned one (the layer's own threshold; other layers play no part).
+    float smallest_kept = 1e9f, largest_pruned = 0.0f;
+    int64_t nonzero = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      if (a[k] != 0.0f) {
+        CHECK(a[k] == b[k]);
+        smallest_kept = std::min(smallest_kept, std::fabs(b[k]));
+        ++nonzero;
+      } else {
+        largest_pruned = std::max(largest_pruned, std::fabs(b[k]));
+      }
+    }
+    INFO(p[i].first);
+    CHECK(nonzero == std::llround(density * double(n)));
+    CHECK(largest_pruned <= smallest_kept);
+    nonzero_total += nonzero;
+  }
+  CHECK(kept == nonzero_total);
+  CHECK(parse_prune_scope("layer") == PruneScope::Layer);
+  CHECK(parse_prune_scope("global") == PruneScope::Global);
+  CHECK_THROWS_AS(parse_prune_scope("model"), InputError);
+  CHECK_THROWS_AS(prune_magnitude(*model, 0.0, PruneScope::Layer), InputError);
+}
+
 TEST_CASE("Matrix Market and .npy readers", "[crossbar]") {
   SECTION("a good .mtx") {
     const std::string p = temp_file("good.mtx", "%%MatrixMarket matrix coordinate real general\n% comment\n3 4 3\n1 1 2.5\n3 4 -1\n2 2 7\n");
