@@ -1,7 +1,8 @@
 // `stuckat eval`: loads a checkpoint (the architecture comes from its metadata unless --model
 // is given) and prints one JSON object with the test accuracy and loss. With --faults (and/or
 // --quant) the conv/linear weights are quantised to the checkpoint's recorded format (or --quant)
-// and the stuck-at faults are injected before evaluating. A pruned checkpoint's masks are read
+// and the stuck-at faults are injected before evaluating; --fault-masks F injects masks read from F
+// (faults/fault_mask_io.h), with --faults stacked on top. A pruned checkpoint's masks are read
 // too: the output gains "density", and with --faults each layer's entry counts the pruned cells
 // that a stuck-at-1 bit makes nonzero (pruning/pruned_cell_faults.h).
 #include <cstdio>
@@ -9,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
+#include "faults/fault_mask_io.h"
 #include "faults/fault_spec.h"
 #include "faults/faulty_model.h"
 #include "faults/weight_format.h"
@@ -28,6 +30,7 @@ struct EvalFlags {
   int64_t batch = 1000;
   std::string quant;  // empty: the checkpoint's recorded format
   std::vector<std::string> faults;
+  std::string fault_masks;  // a safetensors file of fault_and./fault_or. masks
 };
 
 int run(EvalFlags& f) {
@@ -48,10 +51,10 @@ int run(EvalFlags& f) {
   std::vector<FaultSpec> specs;
   for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
   std::string quant = f.quant;
-  if (quant.empty() && !specs.empty()) {
+  if (quant.empty() && !(specs.empty() && f.fault_masks.empty())) {
     auto it = meta.find("quant");
     if (it == meta.end() || it->second == "none")
-      throw_input_error("--faults needs the weights' 16-bit format, but checkpoint {} records no quantization (it was "
+      throw_input_error("--faults/--fault-masks need the weights' 16-bit format, but checkpoint {} records no quantization (it was "
                         "trained without --quant); pass --quant, e.g. --quant q4.11",
                         f.checkpoint);
     quant = it->second;
@@ -63,7 +66,9 @@ int run(EvalFlags& f) {
   const PruneMasks masks = read_prune_masks(f.checkpoint, *model, &pruned);
   nlohmann::json fault_stats = nlohmann::json::array();
   if (!format.is_none()) {
-    FaultInjection injection(*model, format, specs, /*quantize_all_layers=*/true);
+    LayerFaultMaps file_masks;
+    if (!f.fault_masks.empty()) file_masks = read_fault_masks(f.fault_masks, *model, "--fault-masks");
+    FaultInjection injection(*model, format, specs, /*quantize_all_layers=*/true, file_masks);
     const std::vector<LayerFaultStats> applied = injection.apply();
     for (size_t i = 0; i < applied.size(); ++i) {
       const LayerFaultStats& st = applied[i];
@@ -90,6 +95,7 @@ int run(EvalFlags& f) {
   if (!format.is_none()) {
     out["quant"] = weight_format_name(format);
     out["faults"] = f.faults;
+    if (!f.fault_masks.empty()) out["fault_masks"] = f.fault_masks;
     out["layers"] = fault_stats;
   }
   std::printf("%s\n", out.dump().c_str());
@@ -108,6 +114,9 @@ Runner add_eval_command(CLI::App& app) {
   cmd->add_option("--quant", f->quant, "16-bit weight format (default: the one the checkpoint records)");
   cmd->add_option("--faults", f->faults, "stuck-at faults to inject, e.g. layer=conv2,bit=15,stuck=1,rate=0.01 "
                   "(repeatable)")->allow_extra_args(false);
+  cmd->add_option("--fault-masks", f->fault_masks,
+                  "inject these stuck bits: a safetensors file with I16 tensors fault_and.<layer> / fault_or.<layer> (a "
+                  "faulty run's checkpoint, or masks measured on a chip); --faults stack on top");
   return [f] { return run(*f); };
 }
 

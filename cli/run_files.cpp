@@ -44,11 +44,12 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
                                              {"config", config.dump()}};
   for (const char* key : {"quant", "faults", "fault_mode"})
     if (config.contains(key)) meta[key] = config[key].is_string() ? config[key].get<std::string>() : config[key].dump();
-  // Prune masks are optimizer state; the checkpoint carries a copy so eval, sweep and prune see them.
+  // Prune and fault masks are optimizer state; the checkpoint carries a copy so eval, sweep and
+  // prune see them and the run's stuck bits travel with its weights.
   const OptimizerState state = opt.state();
   NamedTensorList masks;
   for (const auto& [name, t] : state)
-    if (name.rfind(kPruneMaskPrefix, 0) == 0) masks.emplace_back(name, t);
+    if (is_checkpoint_extra(name)) masks.emplace_back(name, t);
   save_checkpoint(checkpoint_path(), model, meta, masks);
 
   write_safetensors(dir_ + "/train_state.safetensors", state, meta);

@@ -22,9 +22,10 @@ class RunFiles {
   void write_text(const std::string& name, const std::string& text) const;
   // Saves after a finished epoch: checkpoint, optimizer state, metrics (each via tmp + rename).
   // The checkpoint's metadata records model, data, epochs and config, plus quant, faults and
-  // fault_mode when the config has them (so eval knows the weight format); fault masks and
-  // master weights are optimizer state and live in train_state.safetensors. Prune masks
-  // ("prune.<layer>" in the optimizer state) are also copied into the checkpoint.
+  // fault_mode when the config has them (so eval knows the weight format); master weights and
+  // momentum are optimizer state and live in train_state.safetensors. Prune masks ("prune.<layer>")
+  // and fault masks ("fault_and.<layer>", "fault_or.<layer>") from the optimizer state are also
+  // copied into the checkpoint.
   void save(const Module& model, const Optimizer& opt, const nlohmann::json& config, int epochs_done,
             const std::vector<std::string>& metrics) const;
   // Loads the last saved state; throws InputError when the saved settings differ from `config`.

@@ -2,8 +2,9 @@
 // writes DIR/checkpoint.safetensors, DIR/metrics.jsonl and DIR/train_state.safetensors (the
 // optimizer state that --resume continues from). Every file is written to a temporary name
 // and renamed, so an interrupted run never leaves a half-written result.
-// With --quant and/or --faults the conv/linear weights are 16-bit words trained by
-// FaultAwareSgd in the chosen --fault-mode. When a batch loss becomes NaN or infinite, training
+// With --quant, --faults and/or --fault-masks the conv/linear weights are 16-bit words trained by
+// FaultAwareSgd in the chosen --fault-mode; --fault-masks F starts the stuck bits from F's masks
+// (faults/fault_mask_io.h) and --faults stack on top; the checkpoint carries the masks. When a batch loss becomes NaN or infinite, training
 // stops, DIR/divergence.json is written, the last finished epoch's files are kept, and the exit
 // code is 3. --histograms writes per-layer weight histograms (DIR/histograms.csv, one row per bin,
 // DIR/histogram_summary.csv, one row per layer and record, and one PNG per record under
@@ -31,6 +32,7 @@
 #include "cli/run_files.h"
 #include "cli/training_flags.h"
 #include "faults/fault_aware_sgd.h"
+#include "faults/fault_mask_io.h"
 #include "faults/fault_sgd_update.h"
 #include "faults/fault_spec.h"
 #include "faults/weight_format.h"
@@ -57,6 +59,7 @@ struct TrainFlags : TrainingFlags {
   bool resume = false;
   std::string quant;  // empty: none, or q4.11 when --faults is given
   std::vector<std::string> faults;
+  std::string fault_masks;  // --fault-masks: a safetensors file of fault_and./fault_or. masks
   std::string fault_mode = "keep_bit";
   float clip_bound = 0.0f;  // 0: each layer's largest fault-free magnitude
   const CLI::Option* fault_mode_flag = nullptr;  // to tell a given flag from its default
@@ -127,8 +130,9 @@ nlohmann::json run_config(const TrainFlags& f, const Dataset& train) {
 
 // Adds the fault-aware training settings (only for quantised runs, so plain runs resume as before).
 void add_fault_config(nlohmann::json& config, const WeightFormat& format, const std::vector<FaultSpec>& specs,
-                      FaultMode mode, float clip_bound) {
+                      FaultMode mode, float clip_bound, const std::string& fault_masks) {
   if (format.is_none()) return;
+  if (!fault_masks.empty()) config["fault_masks"] = fault_masks;
   nlohmann::json faults = nlohmann::json::array();
   for (const FaultSpec& s : specs) faults.push_back(fault_spec_string(s));
   config["quant"] = weight_format_name(format);
@@ -142,18 +146,20 @@ int run(TrainFlags& f) {
   check_training_flags(f);
   std::vector<FaultSpec> specs;
   for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
-  const WeightFormat format = parse_weight_format(f.quant.empty() ? (specs.empty() ? "none" : "q4.11") : f.quant);
+  const bool faulty = !specs.empty() || !f.fault_masks.empty();
+  const WeightFormat format = parse_weight_format(f.quant.empty() ? (faulty ? "q4.11" : "none") : f.quant);
   const FaultMode mode = parse_fault_mode(f.fault_mode);
   if (!(f.clip_bound >= 0.0f) || std::isinf(f.clip_bound))
     throw_input_error("--clip-bound must be a finite number >= 0 (0: the layer's largest fault-free magnitude), got {}",
                       f.clip_bound);
-  if (specs.empty() && f.fault_mode_flag != nullptr && f.fault_mode_flag->count() > 0)
+  if (!faulty && f.fault_mode_flag != nullptr && f.fault_mode_flag->count() > 0)
     throw_input_error("--fault-mode applies to training with stuck-at faults; add --faults (e.g. "
-                      "layer=conv2,bit=15,stuck=1,rate=0.01) or drop --fault-mode");
-  if (f.clip_bound_flag != nullptr && f.clip_bound_flag->count() > 0 && (specs.empty() || mode != FaultMode::Clip))
-    throw_input_error("--clip-bound applies to --fault-mode clip with --faults");
-  if (!specs.empty() && format.is_none())
-    throw_input_error("--faults needs 16-bit weight words, but --quant is none; choose a format such as --quant q4.11");
+                      "layer=conv2,bit=15,stuck=1,rate=0.01) or --fault-masks, or drop --fault-mode");
+  if (f.clip_bound_flag != nullptr && f.clip_bound_flag->count() > 0 && (!faulty || mode != FaultMode::Clip))
+    throw_input_error("--clip-bound applies to --fault-mode clip with --faults or --fault-masks");
+  if (faulty && format.is_none())
+    throw_input_error("--faults/--fault-masks need 16-bit weight words, but --quant is none; choose a format such as "
+                      "--quant q4.11");
   if (!format.is_none() && device != Device::CPU)
     throw_input_error("--quant/--faults training runs on the CPU in this build; use --device cpu");
 
@@ -199,7 +205,9 @@ int run(TrainFlags& f) {
     }
     opt = std::make_unique<Sgd>(params, f.sgd, names);
   } else {
-    auto fault_sgd = std::make_unique<FaultAwareSgd>(*model, f.sgd, format, specs, mode, f.clip_bound);
+    LayerFaultMaps file_masks;
+    if (!f.fault_masks.empty()) file_masks = read_fault_masks(f.fault_masks, *model, "--fault-masks");
+    auto fault_sgd = std::make_unique<FaultAwareSgd>(*model, f.sgd, format, specs, mode, f.clip_bound, file_masks);
     for (const LayerMask& m : masks) {
       if (m.kept() == m.total()) continue;
       fault_sgd->set_prune_mask(m.layer, m.keep);
@@ -221,7 +229,7 @@ int run(TrainFlags& f) {
   }
   StepLR sched(*opt, f.step_size, f.gamma);
   nlohmann::json config = run_config(f, data.train);
-  add_fault_config(config, format, specs, mode, f.clip_bound);
+  add_fault_config(config, format, specs, mode, f.clip_bound, f.fault_masks);
   if (!f.init.empty()) config["init"] = f.init;
 
   RunFiles files(f.out);
@@ -319,6 +327,9 @@ Runner add_train_command(CLI::App& app) {
   cmd->add_option("--faults", f->faults,
                   "stuck-at faults during training, e.g. layer=conv2,bit=15,stuck=1,rate=0.01,seed=0 (repeatable)")
       ->allow_extra_args(false);
+  cmd->add_option("--fault-masks", f->fault_masks,
+                  "start from these stuck bits: a safetensors file with I16 tensors fault_and.<layer> / fault_or.<layer> "
+                  "(a faulty run's checkpoint, or masks measured on a chip); --faults stack on top");
   f->fault_mode_flag =
       cmd->add_option("--fault-mode", f->fault_mode, "keep_bit | keep_weight | zero | clip | none")->capture_default_str();
   f->clip_bound_flag = cmd->add_option("--clip-bound", f->clip_bound, "clip mode: |w| bound for faulty weights (0: the "

@@ -39,9 +39,10 @@ const Tensor* find(const OptimizerState& state, const std::string& name) {
 }  // namespace
 
 FaultAwareSgd::FaultAwareSgd(Module& model, const SgdOptions& sgd, const WeightFormat& format,
-                             const std::vector<FaultSpec>& specs, FaultMode mode, float clip_bound)
+                             const std::vector<FaultSpec>& specs, FaultMode mode, float clip_bound,
+                             const LayerFaultMaps& masks)
     : options_(sgd), mode_(mode), rest_({}, sgd) {
-  FaultInjection injection(model, format, specs, /*quantize_all_layers=*/true);
+  FaultInjection injection(model, format, specs, /*quantize_all_layers=*/true, masks);
   ParamSplit split = other_params(model, injection.layers());
   rest_ = Sgd(split.rest, sgd, split.rest_names);
   for (const FaultInjection::Layer& src : injection.layers()) {
@@ -138,11 +139,8 @@ OptimizerState FaultAwareSgd::state() const {
     const int64_t n = l.master.numel();
     out.emplace_back("master." + l.name, l.master.clone());
     if (l.momentum.defined()) out.emplace_back("momentum." + l.name + ".weight", l.momentum.clone());
-    Tensor a = Tensor::empty({n}, DType::I16), o = Tensor::empty({n}, DType::I16);
-    std::memcpy(a.raw_data(), l.map.and_mask.data(), static_cast<size_t>(n) * 2);
-    std::memcpy(o.raw_data(), l.map.or_mask.data(), static_cast<size_t>(n) * 2);
-    out.emplace_back("fault_and." + l.name, a);
-    out.emplace_back("fault_or." + l.name, o);
+    if (l.map.count_faulty() > 0)  // fault-free layers need no masks (load_state keeps the built map)
+      for (auto& kv : fault_mask_tensors(l.name, l.map)) out.push_back(std::move(kv));
     if (!l.prune.empty()) {
       Tensor p = Tensor::empty({n}, DType::U8);
       std::memcpy(p.raw_data(), l.prune.data(), static_cast<size_t>(n));
@@ -169,9 +167,9 @@ void FaultAwareSgd::load_state(const OptimizerState& state) {
     if (const Tensor* t = get("master." + l.name, DType::F32, n)) l.master.copy_(t->contiguous().view(l.master.shape()));
     if (const Tensor* t = get("momentum." + l.name + ".weight", DType::F32, n))
       l.momentum = t->contiguous().view(l.master.shape()).clone();
-    if (const Tensor* t = get("fault_and." + l.name, DType::I16, n))
+    if (const Tensor* t = get(kFaultAndPrefix + l.name, DType::I16, n))
       std::memcpy(l.map.and_mask.data(), t->contiguous().raw_data(), static_cast<size_t>(n) * 2);
-    if (const Tensor* t = get("fault_or." + l.name, DType::I16, n))
+    if (const Tensor* t = get(kFaultOrPrefix + l.name, DType::I16, n))
       std::memcpy(l.map.or_mask.data(), t->contiguous().raw_data(), static_cast<size_t>(n) * 2);
     if (const Tensor* t = get("prune." + l.name, DType::U8, n)) {
       l.prune.resize(static_cast<size_t>(n));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "faults/fault_map.h"
+#include "faults/fault_mask_io.h"
 #include "faults/fault_sgd_update.h"
 #include "faults/fault_spec.h"
 #include "faults/weight_format.h"
@@ -25,15 +26,17 @@ class FaultAwareSgd : public Optimizer {
   // from its current weights (maxabs: its scale), and writes the initial effective weights into
   // the model (fault_prepare_weights). clip_bound > 0 bounds clip mode; 0 means each layer's
   // largest fault-free magnitude at construction (fixed from then on). `format` must not be none.
+  // `masks` as for FaultInjection: per-layer starting maps (e.g. measured on a chip), the specs
+  // stacked on top.
   FaultAwareSgd(Module& model, const SgdOptions& sgd, const WeightFormat& format, const std::vector<FaultSpec>& specs,
-                FaultMode mode, float clip_bound = 0.0f);
+                FaultMode mode, float clip_bound = 0.0f, const LayerFaultMaps& masks = {});
 
   void zero_grad() override;
   void step() override;
   float lr() const override { return options_.lr; }
   void set_lr(float lr) override;
   // "master.<layer>", "momentum.<param>", "fault_and.<layer>" / "fault_or.<layer>" (the masks
-  // bit-cast to I16), "prune.<layer>" (U8) and "format_scale.<layer>" (1 f32).
+  // bit-cast to I16, only for layers with stuck bits), "prune.<layer>" (U8) and "format_scale.<layer>" (1 f32).
   OptimizerState state() const override;
   void load_state(const OptimizerState& state) override;
 

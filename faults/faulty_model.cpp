@@ -33,10 +33,11 @@ std::vector<std::string> faultable_layer_names(const Module& model) {
 }
 
 FaultInjection::FaultInjection(Module& model, const WeightFormat& format, const std::vector<FaultSpec>& specs,
-                               bool quantize_all_layers)
+                               bool quantize_all_layers, const LayerFaultMaps& masks)
     : format_(format) {
-  if (format.is_none() && !specs.empty())
-    throw_input_error("--faults needs 16-bit weight words, but --quant is none; choose a format such as --quant q4.11");
+  if (format.is_none() && !(specs.empty() && masks.empty()))
+    throw_input_error("--faults/--fault-masks need 16-bit weight words, but --quant is none; choose a format such as "
+                      "--quant q4.11");
   const std::vector<std::string> valid = faultable_layer_names(model);
   for (const FaultSpec& s : specs)
     if (s.layer != "all" && std::find(valid.begin(), valid.end(), s.layer) == valid.end())
@@ -46,12 +47,18 @@ FaultInjection::FaultInjection(Module& model, const WeightFormat& format, const 
   for (const auto& [param_name, weight] : model.named_parameters()) {
     if (!is_faultable(param_name, weight)) continue;
     const std::string name = layer_of(param_name);
-    bool targeted = false;
+    const auto from_file = masks.find(name);
+    bool targeted = from_file != masks.end();
     for (const FaultSpec& s : specs) targeted = targeted || s.layer == "all" || s.layer == name;
     if (!targeted && !(quantize_all_layers && !format.is_none())) continue;
     STUCKAT_CHECK(weight.device() == Device::CPU && weight.dtype() == DType::F32 && weight.is_contiguous(),
                   "fault injection needs contiguous f32 CPU weights; move the model to the CPU first ({})", param_name);
     Layer layer{name, weight, weight.clone(), FaultMap(weight.numel())};
+    if (from_file != masks.end()) {
+      STUCKAT_CHECK(from_file->second.size() == weight.numel(), "fault masks for {}: {} entries, {} weights", name,
+                    from_file->second.size(), weight.numel());
+      layer.map = from_file->second;
+    }
     const float* w = layer.clean.data<float>();
     for (const FaultSpec& s : specs)
       if (s.layer == "all" || s.layer == name)

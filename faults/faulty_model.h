@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "faults/fault_map.h"
+#include "faults/fault_mask_io.h"
 #include "faults/fault_spec.h"
 #include "faults/weight_format.h"
 #include "framework/nn/module.h"
@@ -32,14 +33,16 @@ struct LayerFaultStats {
 
 class FaultInjection {
  public:
-  // Builds one fault map per layer named by a spec (or every faultable layer for layer=all),
-  // applying the specs in order (see fault_map.h for the stacking rule), and snapshots the clean
+  // Builds one fault map per layer named by a spec (or every faultable layer for layer=all) or
+  // present in `masks` (e.g. read_fault_masks of a checkpoint or of masks measured on a chip):
+  // a layer's map starts from its entry in `masks` and the specs are stacked on top in order
+  // (see fault_map.h for the stacking rule). It also snapshots the clean
   // weights of those layers. With quantize_all_layers, layers without faults are also replaced by
   // decode(encode(w)) in apply(), so a faulty run differs from a clean quantized one only by faults.
-  // Throws InputError when specs are given with format none, or a spec names an unknown layer
-  // (the message lists the valid names). The model's parameters must be f32 on the CPU.
+  // Throws InputError when specs or masks are given with format none, or a spec names an unknown
+  // layer (the message lists the valid names). The model's parameters must be f32 on the CPU.
   FaultInjection(Module& model, const WeightFormat& format, const std::vector<FaultSpec>& specs,
-                 bool quantize_all_layers = false);
+                 bool quantize_all_layers = false, const LayerFaultMaps& masks = {});
 
   // Replaces the weights in place from the clean snapshot (calling it twice gives the same
   // weights); one entry per replaced layer, in registration order.

@@ -61,7 +61,7 @@ std::map<std::string, std::string> load_into(const std::string& path, Module& mo
   }
   std::vector<std::string> unexpected;
   for (const auto& [name, t] : content.tensors)
-    if (!used.count(name) && name.rfind(kPruneMaskPrefix, 0) != 0) unexpected.push_back(name);
+    if (!used.count(name) && !is_checkpoint_extra(name)) unexpected.push_back(name);
 
   if (!missing.empty() || !unexpected.empty() || !mismatches.empty()) {
     std::vector<std::string> parts;
@@ -86,6 +86,12 @@ std::map<std::string, std::string> load_into(const std::string& path, Module& mo
 }
 
 }  // namespace
+
+bool is_checkpoint_extra(const std::string& name) {
+  for (const char* prefix : {kPruneMaskPrefix, kFaultAndPrefix, kFaultOrPrefix})
+    if (name.rfind(prefix, 0) == 0) return true;
+  return false;
+}
 
 void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata) {
   write_safetensors(path, model.named_state(), metadata);  // moves each tensor to the CPU, contiguous

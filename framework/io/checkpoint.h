@@ -16,6 +16,12 @@ void save_checkpoint(const std::string& path, const Module& model, const std::ma
 // state: load_checkpoint ignores tensors with this prefix, so eval, sweep and PyTorch tools that
 // filter by name read a pruned checkpoint like any other.
 inline constexpr const char* kPruneMaskPrefix = "prune.";
+// Stuck-at fault masks of a faulty training run travel the same way (faults/fault_mask_io.h):
+// I16 tensors "fault_and.<layer>" and "fault_or.<layer>", also ignored by load_checkpoint.
+inline constexpr const char* kFaultAndPrefix = "fault_and.";
+inline constexpr const char* kFaultOrPrefix = "fault_or.";
+// True for the names above: tensors beside the model state, not part of it.
+bool is_checkpoint_extra(const std::string& name);
 // As above, with extra tensors (e.g. prune masks) written after the model state.
 void save_checkpoint(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata,
                      const NamedTensorList& extra);
