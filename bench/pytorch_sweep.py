@@ -3,8 +3,9 @@
 (layer, bit, stuck value, rate): copy the state_dict, quantize the layer to Q4.11 int16 words,
 force the bit with & / | on a random fraction `rate` of the words, dequantize, load, evaluate the
 10k Fashion-MNIST test images. Prints one JSON line with points/s and the per-point accuracies.
+With --device cuda the state_dict, the words, the random draws and the evaluation stay on the GPU.
 
-    /usr/bin/python3 bench/pytorch_sweep.py --checkpoint ckpt/checkpoint.safetensors --threads 2
+    /usr/bin/python3 bench/pytorch_sweep.py --checkpoint ckpt/checkpoint.safetensors --threads 2 [--device cuda]
 """
 import argparse, copy, json, sys, time
 from pathlib import Path
@@ -29,8 +30,8 @@ def dequantize(words):
 
 
 def force_bit(words, bit, stuck, rate, generator):
-    faulty = torch.rand(words.shape, generator=generator) < rate
-    mask = torch.tensor(1 << bit if bit < 15 else -32768, dtype=torch.int16)  # bit 15 is the int16 sign bit
+    faulty = torch.rand(words.shape, generator=generator, device=words.device) < rate
+    mask = torch.tensor(1 << bit if bit < 15 else -32768, dtype=torch.int16, device=words.device)  # bit 15 is the int16 sign bit
     forced = (words | mask) if stuck == 1 else (words & ~mask)
     return torch.where(faulty, forced, words)
 
@@ -55,14 +56,19 @@ def main():
     ap.add_argument("--bits", default="3,7,11,14,15")
     ap.add_argument("--stuck", default="0,1")
     ap.add_argument("--rates", default="0.01,0.05")
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
     x, y = load(args.data_dir, "test")
-    state = {k: v for k, v in load_file(args.checkpoint).items()}
-    model = LeNet5()
+    x, y = x.to(dev), y.to(dev)
+    # Model tensors only (a checkpoint may also carry prune or fault masks).
+    state = {k: v.to(dev) for k, v in load_file(args.checkpoint).items()
+             if not k.startswith(("prune.", "fault_and.", "fault_or."))}
+    model = LeNet5().to(dev)
     model.load_state_dict(state)
     model.eval()
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=dev).manual_seed(0)
     points = [(l, int(b), int(s), float(r)) for l in args.layers.split(",") for b in args.bits.split(",")
               for s in args.stuck.split(",") for r in args.rates.split(",")]
     accs = []
@@ -77,9 +83,13 @@ def main():
                 sd[name] = dequantize(words)
         model.load_state_dict(sd)
         accs.append(evaluate(model, x, y, args.batch)[0])
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t0
     print(json.dumps({"points": len(points), "seconds": seconds, "points_per_s": len(points) / seconds,
-                      "threads": args.threads, "torch": torch.__version__, "accuracies": accs}))
+                      "threads": args.threads, "device": args.device, "batch": args.batch,
+                      "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
+                      "torch": torch.__version__, "accuracies": accs}))
 
 
 if __name__ == "__main__":

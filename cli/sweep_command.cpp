@@ -38,8 +38,6 @@ int run(SweepFlags& f) {
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
   const Device device = apply_runtime_flags(f.common);
-  if (device != Device::CPU)
-    throw_input_error("--device cuda: sweeps run on the CPU in this version; use --device cpu");
   if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
   if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
   if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
@@ -56,6 +54,13 @@ int run(SweepFlags& f) {
   const ModelSpec spec = parse_model_name(model_name);
   std::shared_ptr<Module> model = make_model(spec, 0);
   load_checkpoint(f.checkpoint, *model, spec.name());
+  // --device cuda: forward passes run on a GPU copy; the CPU model builds the faulted weights.
+  std::shared_ptr<Module> device_model;
+  if (device != Device::CPU) {
+    device_model = make_model(spec, 0);
+    load_checkpoint(f.checkpoint, *device_model, spec.name());
+    device_model->to(device);
+  }
 
   SweepGrid grid;
   {
@@ -108,6 +113,7 @@ int run(SweepFlags& f) {
   options.batch = f.batch;
   options.configs_per_pass = f.configs_per_pass;
   options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
+  options.device_model = device_model.get();
   const auto t0 = std::chrono::steady_clock::now();
   run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) { writer.append(row); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

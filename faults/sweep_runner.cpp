@@ -263,7 +263,12 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
   const bool was_training = model.is_training();
   model.eval();
 
-  const std::vector<ForwardStage> stages = model.forward_stages();
+  // Forward passes run on `fwd`: the model itself, or its copy on the GPU.
+  Module& fwd = options.device_model != nullptr ? *options.device_model : model;
+  const bool on_device = options.device_model != nullptr;
+  const bool fwd_was_training = fwd.is_training();
+  fwd.eval();
+  const std::vector<ForwardStage> stages = fwd.forward_stages();
   std::map<std::string, size_t> stage_of;
   for (size_t k = 0; k < stages.size(); ++k)
     for (const std::string& layer : stages[k].layers) stage_of.emplace(layer, k);
@@ -275,11 +280,33 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
         weight_of[layer] = t;
         clean_of[layer] = t.clone();
       }
+  std::map<std::string, Tensor> fwd_weight_of;  // layer -> the parameter the forward passes read
+  if (on_device) {
+    for (const auto& [name, t] : fwd.named_parameters())
+      for (const auto& [layer, w] : weight_of)
+        if (name == layer + ".weight") {
+          STUCKAT_CHECK(t.shape() == w.shape(), "device model layer {} has another shape", layer);
+          fwd_weight_of[layer] = t;
+        }
+    STUCKAT_CHECK(fwd_weight_of.size() == weight_of.size(), "the device model lacks some faultable layers");
+  } else {
+    fwd_weight_of = weight_of;
+  }
+  // Copies the CPU model's weights of every faultable layer into the device model.
+  auto sync_device = [&] {
+    if (on_device)
+      for (auto& [layer, w] : weight_of) fwd_weight_of[layer].copy_(w);
+  };
   auto restore_all = [&] {
     for (auto& [layer, w] : weight_of) std::memcpy(w.data<float>(), clean_of[layer].data<float>(), w.nbytes());
   };
 
-  const TestBatches batches = split_test_set(test, options.batch);
+  TestBatches batches = split_test_set(test, options.batch);
+  if (on_device)
+    for (size_t b = 0; b < batches.images.size(); ++b) {
+      batches.images[b] = batches.images[b].to(Device::CUDA);
+      batches.labels[b] = batches.labels[b].to(Device::CUDA);
+    }
   const size_t nb = batches.images.size();
   std::string pass_format;  // the format whose clean pass is in `clean`
   CleanPass clean;
@@ -299,6 +326,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       restore_all();
       FaultInjection quantize_all(model, format, {}, true);
       quantize_all.apply();
+      sync_device();
     }
     if (pass_format != first.format) {
       clean = clean_pass(stages, batches, options.prefix_cache_bytes);
@@ -322,7 +350,8 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     const Tensor quantized = weight.clone();  // the layer's clean words, decoded
     const size_t s = clean.start_for(stage_of[first.layer]);  // where its points start
     const std::vector<Tensor>& inputs = clean.input[s];
-    const DeltaLayer layer = delta_layer(stages, s, weight, clean);
+    Tensor fwd_weight = fwd_weight_of[first.layer];
+    const DeltaLayer layer = on_device ? DeltaLayer{} : delta_layer(stages, s, weight, clean);
     const bool delta_path = layer.conv || layer.lin;
 
     for (size_t c = g; c < end; c += static_cast<size_t>(options.configs_per_pass)) {
@@ -367,7 +396,14 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       for (size_t i = 0; i < rows.size(); ++i)
         if (same_as[i] == -1) todo.push_back(static_cast<int64_t>(i));
       const int64_t count = static_cast<int64_t>(todo.size());
-      if (!delta_path) {
+      if (on_device) {  // one copy of the faulted weights per point, then every batch
+        for (int64_t i : todo) {
+          fwd_weight.copy_(faulted[static_cast<size_t>(i)]);
+          for (size_t b = 0; b < nb; ++b)
+            scores[static_cast<size_t>(i)].add(run_stages(stages, s, stages.size(), inputs[b]), batches.labels[b]);
+        }
+        fwd_weight.copy_(quantized);
+      } else if (!delta_path) {
         for (size_t b = 0; b < nb; ++b)
           for (int64_t i : todo) {
             std::memcpy(weight.data<float>(), faulted[static_cast<size_t>(i)].data<float>(), weight.nbytes());
@@ -398,7 +434,9 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     g = end;
   }
   restore_all();
+  sync_device();
   model.train(was_training);
+  if (on_device) fwd.train(fwd_was_training);
 }
 
 }  // namespace stuckat

@@ -28,10 +28,15 @@ struct SweepRunOptions {
   // Memory for the clean activations of the stages (CleanPass): the deepest stages that fit are
   // kept; points of the others run from the deepest kept activations before them.
   int64_t prefix_cache_bytes = int64_t(2) << 30;
+  // The same model (same weights) on a GPU, or null. When set, every forward pass runs there:
+  // the CPU `model` still builds each point's faulted weights (the counter-based masks are the
+  // same on any device), which are copied into the GPU layer; the clean activations live in GPU
+  // memory; a pass takes one point over every test batch. The CPU delta path is not used.
+  Module* device_model = nullptr;
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the
-// CPU; restored to their original values before returning) over `test`, calling on_row for each
+// CPU; restored to their original values before returning, as is options.device_model) over `test`, calling on_row for each
 // finished point in order. `model_name` fills the rows' model column.
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
                const std::vector<int64_t>& points, const SweepRunOptions& options,

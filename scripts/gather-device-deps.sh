@@ -3,7 +3,8 @@
 # like /usr so their CMake package files still find themselves, for the GPU check machine that
 # has nvcc, CMake and PyTorch but no Debian packages and no network (bench/gpu/check.sh).
 # fmt is used header-only there and the CPU GEMM is the built-in one (no OpenBLAS), so nothing
-# large travels: about 7 MiB. Run from the repository root on a machine with the -dev packages.
+# large travels: about 7 MiB, plus Fashion-MNIST (30 MiB, Debian's dataset-fashion-mnist) for the
+# GPU sweep benchmark. Run from the repository root on a machine with the -dev packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.deps/usr
@@ -18,4 +19,10 @@ need /usr/lib/cmake/Catch2
 cp -r /usr/lib/cmake/Catch2 "$dest/lib/cmake/"
 cp /usr/lib/libCatch2WithMain.a "$dest/lib/"  # referenced by Catch2's package files (our tests have their own main)
 for d in CLI11 nlohmann_json; do need "/usr/share/cmake/$d"; cp -r "/usr/share/cmake/$d" "$dest/share/cmake/"; done
+data=/usr/share/datasets/fashion-mnist
+for f in t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
+  need "$data/$f"
+  mkdir -p .deps/fashion-mnist
+  cp "$data/$f" .deps/fashion-mnist/
+done
 du -sh .deps

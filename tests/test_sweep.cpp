@@ -4,6 +4,8 @@
 // the whole model, evaluate()).
 #include <catch2/catch.hpp>
 
+#include "gpu_available.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -328,6 +330,57 @@ TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc l
   run_sweep(*model, "resnet18", d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
   REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
   check_rows_against_reference(rows, "resnet18", 6, d);
+}
+
+TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda]") {
+  if (!have_gpu("sweep --device cuda")) return;
+  // Same points, faulted weights built on the CPU either way; only the forward passes move. The
+  // fault counts must be identical; accuracy may differ by one image per point (a near tie
+  // between two logits can resolve either way under a different summation order: cuBLAS vs our
+  // CPU GEMM), the mean loss by 1e-4 relative (float32 sums over <= 400 products per output,
+  // then softmax and a mean over 40 images; observed differences are ~1e-6).
+  const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
+  const bool resnet = name == "resnet18";
+  Dataset d;
+  if (resnet) {
+    d.name = "random";
+    d.images = random_images(6, 3, 32, 7);
+    d.labels = Tensor::empty({6}, DType::I32);
+    for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  } else {
+    d = random_test_set(40);
+  }
+  std::shared_ptr<Module> cpu_model = sweep_test_model(name, 5);
+  std::shared_ptr<Module> gpu_model = sweep_test_model(name, 5);
+  gpu_model->to(Device::CUDA);
+  SweepGrid g = small_grid();
+  g.layers = resnet ? std::vector<std::string>{"conv1", "layer2.0.conv2", "layer4.1.conv1", "fc"}
+                    : std::vector<std::string>{"conv1", "conv2", "fc1", "fc3"};
+  g.bits = {14};
+  g.rates = {0.002, 0.05, 0.3};
+  g.seeds = {3};
+  std::vector<SweepRow> on_cpu, on_gpu;
+  SweepRunOptions o;
+  o.batch = 16;
+  o.configs_per_pass = 3;
+  run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_cpu.push_back(r); });
+  o.device_model = gpu_model.get();
+  run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_gpu.push_back(r); });
+  REQUIRE(on_cpu.size() == on_gpu.size());
+  const double n = static_cast<double>(d.size());
+  for (size_t i = 0; i < on_cpu.size(); ++i) {
+    INFO("point " << on_cpu[i].point.index << " layer " << on_cpu[i].point.layer << " rate " << on_cpu[i].point.rate);
+    CHECK(on_gpu[i].point.index == on_cpu[i].point.index);
+    CHECK(on_gpu[i].faulty_weights == on_cpu[i].faulty_weights);
+    CHECK(on_gpu[i].changed_weights == on_cpu[i].changed_weights);
+    CHECK(on_gpu[i].nan == on_cpu[i].nan);
+    CHECK(std::fabs(on_gpu[i].test_acc - on_cpu[i].test_acc) * n <= 1.0 + 1e-9);
+    if (!on_cpu[i].nan) CHECK(std::fabs(on_gpu[i].test_loss - on_cpu[i].test_loss) <= 1e-4 * std::fabs(on_cpu[i].test_loss) + 1e-6);
+  }
+  // The GPU model holds its original weights again.
+  const std::shared_ptr<Module> fresh = sweep_test_model(name, 5);
+  const auto a = fresh->named_parameters(), b = gpu_model->named_parameters();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].second.to_vector() == b[i].second.to(Device::CPU).to_vector());
 }
 
 TEST_CASE("sweep rows do not depend on shards, threads or configurations per pass", "[faults][sweep]") {

@@ -3,7 +3,10 @@
 # packages, no network): builds the CUDA backend for sm_90 against the headers carried in .deps/
 # (scripts/gather-device-deps.sh), runs every [cuda] test, then times LeNet-5 (28x28x1, batch
 # 64), VGG11 and ResNet-18 (32x32x3, batch 128) training and evaluation for stuckat and for
-# PyTorch eager fp32 on the same GPU, and prints the table last. Budget: under 8 minutes.
+# PyTorch eager fp32 on the same GPU, then the 100-point LeNet-5 fault sweep on the 10k
+# Fashion-MNIST test images (`stuckat sweep --device cuda` vs bench/pytorch_sweep.py --device
+# cuda, both batch 10000, checkpoint trained here on the CPU for one epoch), and prints the
+# tables last. Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,8 +34,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA
 
 # Only the [cuda] test programs and the bench: the rest of the tree is checked by the CPU CI.
 cuda_tests=$(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
-stamp build: $cuda_tests bench_gpu_train
-cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train > "$build/check.build.log" 2>&1 \
+stamp build: $cuda_tests bench_gpu_train stuckat
+cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train stuckat > "$build/check.build.log" 2>&1 \
   || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
 
 stamp "[cuda] tests"
@@ -54,6 +57,34 @@ stamp "pytorch throughput"
 timeout 150 python3 bench/gpu/pytorch_train.py --model lenet5:64 --model vgg11:128 --model resnet18:128 --seconds "$secs" \
   | tee -a "$results" || echo "check.sh: pytorch_train.py failed" >&2
 
+stamp "fault sweep: stuckat --device cuda vs the PyTorch loop on the GPU"
+fm=$PWD/.deps/fashion-mnist
+grid=(--layers conv1,conv2,fc1,fc2,fc3 --bits 3,7,11,14,15 --stuck 0,1 --rates 0.01,0.05)
+if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
+  timeout 120 "$build/bin/stuckat" train --model lenet5 --data-dir "$fm" --epochs 1 --threads "$(nproc)" \
+    --out "$build/sweep_ckpt" > "$build/check.sweep_train.log" 2>&1 || echo "check.sh: training the sweep checkpoint failed" >&2
+  ckpt=$build/sweep_ckpt/checkpoint.safetensors
+  for rep in 1 2; do  # the first run pays CUDA start-up and cuBLAS heuristics; keep the better
+    rm -f "$build/sweep.csv"
+    out=$(timeout 120 "$build/bin/stuckat" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \
+          --seeds 0 --formats q4.11 "${grid[@]}" --out "$build/sweep.csv" 2>>"$build/check.sweep.log") \
+      || echo "check.sh: stuckat sweep --device cuda failed (see check.sweep.log)" >&2
+    echo "$out" | tail -3
+    python3 - "$out" <<'PY' | tee -a "$results"
+import json, re, sys
+m = re.search(r"evaluated (\d+) points .* in ([0-9.]+) s", sys.argv[1])
+if m:
+    print(json.dumps({"framework": "stuckat", "model": "sweep", "points": int(m.group(1)) - 1,
+                      "points_per_s": (int(m.group(1)) - 1) / float(m.group(2))}))
+PY
+  done
+  timeout 150 python3 bench/pytorch_sweep.py --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \
+    "${grid[@]}" | python3 -c "import json,sys; r=json.loads(sys.stdin.read().splitlines()[-1]); r.pop('accuracies'); r.update(framework='pytorch', model='sweep'); print(json.dumps(r))" \
+    | tee -a "$results" || echo "check.sh: pytorch_sweep.py failed" >&2
+else
+  echo "check.sh: .deps/fashion-mnist is missing (rerun scripts/gather-device-deps.sh); sweep benchmark skipped" >&2
+fi
+
 stamp done
 python3 - "$results" "$tests_ok" <<'PY'
 import json, sys
@@ -70,5 +101,11 @@ for m in ("lenet5", "vgg11", "resnet18"):
         fa = f"{a:.0f}" if a else "-"
         fb = f"{b:.0f}" if b else "-"
         print(f"{m:<10}{s.get('batch', p.get('batch', 0)):>6} {mode:<6}{fa:>12}{fb:>12}{ratio:>8}")
+ours = max((r["points_per_s"] for r in rows if r["framework"] == "stuckat" and r["model"] == "sweep"), default=None)
+theirs = next((r["points_per_s"] for r in rows if r["framework"] == "pytorch" and r["model"] == "sweep"), None)
+if ours or theirs:
+    ratio = f"{ours / theirs:.1f}x" if ours and theirs else "-"
+    print(f"LeNet-5 fault sweep, 100 points, 10k test images, batch 10000: stuckat {ours or 0:.1f} points/s, "
+          f"PyTorch loop {theirs or 0:.1f} points/s, ratio {ratio} (target 50x)")
 PY
 [[ $tests_ok -eq 1 ]]
