@@ -84,6 +84,7 @@ int run(EvalFlags& f) {
     }
   }
   model->to(device);
+  if (device != Device::CPU) data.test.to_device(device);
   EpochStats st = evaluate(*model, data.test, f.batch);
   nlohmann::json out = {{"model", spec.name()},
                         {"data", data.test.name},

@@ -192,6 +192,10 @@ int run(TrainFlags& f) {
   if (pruned && device != Device::CPU)
     throw_input_error("--init {}: training a pruned network runs on the CPU in this build; use --device cpu", f.init);
   model->to(device);
+  if (device != Device::CPU) {  // the data stays on the GPU for the whole run; batches are gathered there
+    data.train.to_device(device);
+    data.test.to_device(device);
+  }
   std::unique_ptr<Optimizer> opt;
   nlohmann::json pruned_cells = nlohmann::json::array();
   if (pruned && format.is_none()) {

@@ -15,6 +15,11 @@ struct Dataset {
   Tensor labels;      // (n) i32 in [0, num_classes)
   int64_t num_classes = 10;
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  // Moves images and labels to `device` (once, e.g. to the GPU for a whole run).
+  void to_device(Device device) {
+    images = images.to(device);
+    labels = labels.to(device);
+  }
 };
 
 struct DataSplit {
@@ -37,8 +42,10 @@ struct DataOptions {
 // Loads train and test splits; throws InputError naming the file or option on bad input.
 DataSplit load_data(const DataOptions& options);
 
-// Copies records order[start .. start+count) into images (count, c, h, w) and labels (count).
-// images and labels are reallocated only when their shape changes.
+// Copies records order[start .. start+count) into images (count, c, h, w) and labels (count) on
+// the dataset's device (a dataset moved to the GPU with Dataset::to_device stays there for every epoch:
+// only the batch's indices travel). images and labels are reallocated only when their shape or
+// device changes.
 void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t start, int64_t count,
                   Tensor& images, Tensor& labels);
 
