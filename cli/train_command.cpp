@@ -160,8 +160,6 @@ int run(TrainFlags& f) {
   if (faulty && format.is_none())
     throw_input_error("--faults/--fault-masks need 16-bit weight words, but --quant is none; choose a format such as "
                       "--quant q4.11");
-  if (!format.is_none() && device != Device::CPU)
-    throw_input_error("--quant/--faults training runs on the CPU in this build; use --device cpu");
 
   HistogramSchedule histograms;
   if (!f.histograms.empty()) histograms = parse_histogram_schedule(f.histograms);
@@ -189,14 +187,13 @@ int run(TrainFlags& f) {
     masks = read_prune_masks(f.init, *model, &pruned);
     if (pruned) apply_masks(*model, masks);
   }
-  if (pruned && device != Device::CPU)
-    throw_input_error("--init {}: training a pruned network runs on the CPU in this build; use --device cpu", f.init);
-  model->to(device);
-  if (device != Device::CPU) {  // the data stays on the GPU for the whole run; batches are gathered there
-    data.train.to_device(device);
-    data.test.to_device(device);
-  }
+  if (pruned && format.is_none() && device != Device::CPU)
+    throw_input_error("--init {}: f32 training of a pruned network runs on the CPU in this build; use --device cpu, "
+                      "or --quant q4.11 (the fused update keeps the masks on the GPU)", f.init);
+  // The optimizers are built on the CPU (fault maps, master weights); the model, the data and
+  // the fault-aware optimizer's buffers then move to the device once, for the whole run.
   std::unique_ptr<Optimizer> opt;
+  FaultAwareSgd* fault_opt = nullptr;
   nlohmann::json pruned_cells = nlohmann::json::array();
   if (pruned && format.is_none()) {
     opt = std::make_unique<MaskedSgd>(*model, f.sgd, masks);
@@ -229,7 +226,14 @@ int run(TrainFlags& f) {
                        fault_mode_name(mode).c_str());
       }
     }
+    fault_opt = fault_sgd.get();
     opt = std::move(fault_sgd);
+  }
+  model->to(device);  // parameters move in place: the optimizers' handles follow
+  if (fault_opt != nullptr) fault_opt->to(device);
+  if (device != Device::CPU) {  // the data stays on the GPU for the whole run; batches are gathered there
+    data.train.to_device(device);
+    data.test.to_device(device);
   }
   StepLR sched(*opt, f.step_size, f.gamma);
   nlohmann::json config = run_config(f, data.train);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "faults/fault_sgd_update_cuda.h"
 #include "faults/faulty_model.h"
 #include "faults/word_codec.h"
 #include "framework/error.h"
@@ -86,6 +87,7 @@ FaultSgdConfig FaultAwareSgd::config_of(const Layer& l) const {
 }
 
 void FaultAwareSgd::prepare(Layer& l) {
+  STUCKAT_CHECK(l.master.device() == Device::CPU, "fault-aware layer {}: prepare (prune masks) before to(device)", l.name);
   fault_prepare_weights(l.master.data<float>(), l.weight.data<float>(), l.prune.empty() ? nullptr : l.prune.data(),
                         l.map.and_mask.data(), l.map.or_mask.data(), l.master.numel(), config_of(l));
 }
@@ -108,8 +110,23 @@ void FaultAwareSgd::step() {
     const FaultSgdConfig c = config_of(l);
     bool first = false;
     if (c.momentum != 0.0f && !l.momentum.defined()) {
-      l.momentum = Tensor::empty(l.master.shape(), DType::F32);
+      l.momentum = Tensor::empty(l.master.shape(), DType::F32, l.master.device());
       first = true;
+    }
+    STUCKAT_CHECK(g.device() == l.master.device(), "fault-aware layer {}: gradient on {}, optimizer on {}", l.name,
+                  device_name(g.device()), device_name(l.master.device()));
+    if (l.master.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      const Tensor gc = g.contiguous();
+      fault_sgd_update_cuda(l.master.data<float>(), l.weight.data<float>(), gc.data<float>(),
+                            l.momentum.defined() ? l.momentum.data<float>() : nullptr,
+                            l.prune_dev.defined() ? static_cast<const uint8_t*>(l.prune_dev.raw_data()) : nullptr,
+                            static_cast<const uint16_t*>(l.and_dev.raw_data()),
+                            static_cast<const uint16_t*>(l.or_dev.raw_data()), l.master.numel(), c, first);
+      continue;
+#else
+      STUCKAT_CHECK(false, "fault-aware layer {} is on a CUDA device, but this build has no CUDA backend", l.name);
+#endif
     }
     fault_sgd_update(l.master.data<float>(), l.weight.data<float>(), g.contiguous().data<float>(),
                      l.momentum.defined() ? l.momentum.data<float>() : nullptr,
@@ -133,12 +150,41 @@ void FaultAwareSgd::set_prune_mask(const std::string& layer, const std::vector<u
   throw_input_error("prune mask for {}: not a fault-aware layer of this model", layer);
 }
 
+void FaultAwareSgd::upload_masks(Layer& l) {
+  if (l.master.device() == Device::CPU) {
+    l.and_dev = l.or_dev = l.prune_dev = Tensor();
+    return;
+  }
+  const int64_t n = l.master.numel();
+  Tensor a = Tensor::empty({n}, DType::I16), o = Tensor::empty({n}, DType::I16);
+  std::memcpy(a.raw_data(), l.map.and_mask.data(), static_cast<size_t>(n) * 2);
+  std::memcpy(o.raw_data(), l.map.or_mask.data(), static_cast<size_t>(n) * 2);
+  l.and_dev = a.to(l.master.device());
+  l.or_dev = o.to(l.master.device());
+  l.prune_dev = Tensor();
+  if (!l.prune.empty()) {
+    Tensor p = Tensor::empty({n}, DType::U8);
+    std::memcpy(p.raw_data(), l.prune.data(), static_cast<size_t>(n));
+    l.prune_dev = p.to(l.master.device());
+  }
+}
+
+void FaultAwareSgd::to(Device device) {
+  for (Layer& l : layers_) {
+    STUCKAT_CHECK(l.weight.device() == device, "fault-aware layer {}: move the model to {} before its optimizer", l.name,
+                  device_name(device));
+    l.master = l.master.to(device);
+    if (l.momentum.defined()) l.momentum = l.momentum.to(device);
+    upload_masks(l);
+  }
+}
+
 OptimizerState FaultAwareSgd::state() const {
   OptimizerState out = rest_.state();
   for (const Layer& l : layers_) {
     const int64_t n = l.master.numel();
-    out.emplace_back("master." + l.name, l.master.clone());
-    if (l.momentum.defined()) out.emplace_back("momentum." + l.name + ".weight", l.momentum.clone());
+    out.emplace_back("master." + l.name, l.master.to(Device::CPU).clone());
+    if (l.momentum.defined()) out.emplace_back("momentum." + l.name + ".weight", l.momentum.to(Device::CPU).clone());
     if (l.map.count_faulty() > 0)  // fault-free layers need no masks (load_state keeps the built map)
       for (auto& kv : fault_mask_tensors(l.name, l.map)) out.push_back(std::move(kv));
     if (!l.prune.empty()) {
@@ -166,7 +212,7 @@ void FaultAwareSgd::load_state(const OptimizerState& state) {
     };
     if (const Tensor* t = get("master." + l.name, DType::F32, n)) l.master.copy_(t->contiguous().view(l.master.shape()));
     if (const Tensor* t = get("momentum." + l.name + ".weight", DType::F32, n))
-      l.momentum = t->contiguous().view(l.master.shape()).clone();
+      l.momentum = t->contiguous().view(l.master.shape()).clone().to(l.master.device());
     if (const Tensor* t = get(kFaultAndPrefix + l.name, DType::I16, n))
       std::memcpy(l.map.and_mask.data(), t->contiguous().raw_data(), static_cast<size_t>(n) * 2);
     if (const Tensor* t = get(kFaultOrPrefix + l.name, DType::I16, n))
@@ -177,6 +223,7 @@ void FaultAwareSgd::load_state(const OptimizerState& state) {
     }
     if (const Tensor* t = get("format_scale." + l.name, DType::F32, 1)) l.format.scale = t->contiguous().data<float>()[0];
     if (const Tensor* t = get("clip_bound." + l.name, DType::F32, 1)) l.clip_bound = t->contiguous().data<float>()[0];
+    upload_masks(l);
   }
 }
 

@@ -40,8 +40,14 @@ class FaultAwareSgd : public Optimizer {
   OptimizerState state() const override;
   void load_state(const OptimizerState& state) override;
 
-  // mask: numel entries, 0 = pruned. The weight becomes exactly 0 now and stays 0.
+  // mask: numel entries, 0 = pruned. The weight becomes exactly 0 now and stays 0. Call before to().
   void set_prune_mask(const std::string& layer, const std::vector<uint8_t>& mask);
+
+  // After the model moved to `device` (its parameters, and so every layer's weight, follow the
+  // model): moves the master weights and momentum there and copies the masks once; step() then
+  // runs the CUDA fused update (fault_sgd_update_cuda.h, bit-exact with the CPU one). The host
+  // copies of the masks stay for state() and the reports.
+  void to(Device device);
 
   struct Layer {
     std::string name;     // e.g. "conv2"
@@ -52,6 +58,7 @@ class FaultAwareSgd : public Optimizer {
     FaultMap map;
     std::vector<uint8_t> prune;  // empty = nothing pruned
     float clip_bound = 0.0f;
+    Tensor and_dev, or_dev, prune_dev;  // on the GPU after to(CUDA): map and prune (I16, I16, U8)
   };
   const std::vector<Layer>& layers() const { return layers_; }
   FaultMode mode() const { return mode_; }
@@ -59,6 +66,7 @@ class FaultAwareSgd : public Optimizer {
  private:
   FaultSgdConfig config_of(const Layer& layer) const;
   void prepare(Layer& layer);
+  void upload_masks(Layer& layer);  // host masks -> the device copies (no-op on the CPU)
 
   SgdOptions options_;
   FaultMode mode_;

@@ -478,3 +478,60 @@ TEST_CASE("CUDA fused update equals the CPU reference bit for bit", "[faults][tr
     }
 #endif
 }
+
+TEST_CASE("FaultAwareSgd on the GPU follows the CPU optimizer bit for bit", "[faults][train][cuda]") {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: FaultAwareSgd::to(cuda) not checked");
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: FaultAwareSgd::to(cuda) not checked");
+    return;
+  }
+  // The same gradients (set by hand, so the forward/backward kernels play no part) into a CPU
+  // and a GPU optimizer: every parameter, master weight and momentum stays bit-identical, and
+  // the state (masks included) round-trips through load_state on the GPU.
+  const std::vector<FaultSpec> specs = {parse_fault_spec("layer=conv2,bit=random,stuck=mix:1:1,rate=0.3,seed=4"),
+                                        parse_fault_spec("layer=fc1,bit=14,stuck=1,rate=0.1,seed=5")};
+  for (FaultMode mode : {FaultMode::None, FaultMode::KeepBit, FaultMode::KeepWeight, FaultMode::Zero, FaultMode::Clip}) {
+    CAPTURE(fault_mode_name(mode));
+    auto cpu_model = make_model(parse_model_name("lenet5"), 3), gpu_model = make_model(parse_model_name("lenet5"), 3);
+    SgdOptions sgd{0.05f, 0.9f, 0.0f, 5e-4f, false};
+    const WeightFormat q = parse_weight_format("q4.11");
+    FaultAwareSgd cpu_opt(*cpu_model, sgd, q, specs, mode);
+    FaultAwareSgd gpu_opt(*gpu_model, sgd, q, specs, mode);
+    std::vector<uint8_t> prune(48000, 1);  // fc1 (120 x 400): prune every 7th weight
+    for (size_t i = 0; i < prune.size(); i += 7) prune[i] = 0;
+    cpu_opt.set_prune_mask("fc1", prune);
+    gpu_opt.set_prune_mask("fc1", prune);
+    gpu_model->to(Device::CUDA);
+    gpu_opt.to(Device::CUDA);
+    std::mt19937 rng(11);
+    const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
+    auto step_both = [&](int step) {  // one random gradient per parameter, the same on both
+      for (size_t i = 0; i < pc.size(); ++i) {
+        Tensor g = Tensor::from_vector(random_grad(static_cast<int>(pc[i].second.numel()), rng, 1.0f), pc[i].second.shape());
+        Tensor pci = pc[i].second, pgi = pg[i].second;
+        pci.set_grad(g);
+        pgi.set_grad(g.to(Device::CUDA));
+      }
+      cpu_opt.step();
+      gpu_opt.step();
+      for (size_t i = 0; i < pc.size(); ++i) {
+        INFO(pc[i].first << " after step " << step);
+        REQUIRE(same_bits(pc[i].second.to_vector(), pg[i].second.to(Device::CPU).to_vector()));
+      }
+    };
+    for (int step = 0; step < 4; ++step) step_both(step);
+    const OptimizerState sc = cpu_opt.state(), sg = gpu_opt.state();
+    REQUIRE(sc.size() == sg.size());
+    for (size_t i = 0; i < sc.size(); ++i) {
+      INFO(sc[i].first);
+      CHECK(sc[i].first == sg[i].first);
+      CHECK(sg[i].second.device() == Device::CPU);
+      CHECK(std::memcmp(sc[i].second.raw_data(), sg[i].second.raw_data(), sc[i].second.nbytes()) == 0);
+    }
+    gpu_opt.load_state(sc);  // back from a saved state: the next step still matches
+    step_both(4);
+  }
+#endif
+}
