@@ -11,6 +11,8 @@ namespace stuckat::xbar {
 TileCounts count_tiles_cuda(const SparseMatrix& a, TileShape t, GpuTiming* timing);
 int64_t count_compact_tiles_cuda(const SparseMatrix& a, TileShape t, GpuTiming* timing);
 SparseMatrix transpose_cuda(const SparseMatrix& a);
+// crossbar/cuda/compact_map_cuda.cu
+TileAssignment reorder_compact_cuda(const SparseMatrix& a, TileShape t, GpuTiming* timing);
 #endif
 
 bool gpu_counting_available() {
@@ -54,6 +56,16 @@ SparseMatrix transpose_gpu(const SparseMatrix& a) {
   return transpose_cuda(a);
 #else
   return a;
+#endif
+}
+
+TileAssignment reorder_compact_gpu(const SparseMatrix& a, TileShape t, GpuTiming* timing) {
+  require_gpu();
+#ifdef STUCKAT_WITH_CUDA
+  return reorder_compact_cuda(a, t, timing);
+#else
+  (void)a, (void)t, (void)timing;
+  return {};
 #endif
 }
 

@@ -1,12 +1,13 @@
 // The GPU path's host interface (plain C++, no CUDA headers): CSR -> CSC with cuSPARSE
-// (cusparseCsr2cscEx2), nonzero-tile / segment counting and the compaction count with
-// Thrust/CUB. Results are integers and must equal the CPU path's bit for bit. Implemented in
+// (cusparseCsr2cscEx2), nonzero-tile / segment counting, the compaction count and the
+// compaction map with Thrust/CUB. Results are integers and must equal the CPU path's bit for bit. Implemented in
 // crossbar/cuda/tile_counts_cuda.cu; in a build without CUDA every call throws InputError.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "crossbar/sparse_matrix.h"
+#include "crossbar/tile_layout.h"
 #include "crossbar/tile_counts.h"
 #include "crossbar/tile_shape.h"
 
@@ -23,5 +24,8 @@ TileCounts count_tiles_gpu(const SparseMatrix& a, TileShape t, GpuTiming* timing
 int64_t count_compact_tiles_gpu(const SparseMatrix& a, TileShape t, GpuTiming* timing = nullptr);
 // The CSC of `a` (= transpose(a) as CSR) built on the GPU with cusparseCsr2cscEx2.
 SparseMatrix transpose_gpu(const SparseMatrix& a);
+// The "compact" strategy's assignment computed on the GPU (sorts and scans with Thrust): equal
+// to reorder_compact(a, t) entry for entry.
+TileAssignment reorder_compact_gpu(const SparseMatrix& a, TileShape t, GpuTiming* timing = nullptr);
 
 }  // namespace stuckat::xbar

@@ -482,7 +482,7 @@ TEST_CASE("tile sizes and strategy lists are parsed with clear errors", "[crossb
   CHECK_THROWS_AS(parse_strategy_list("none,none", "--strategy"), InputError);
 }
 
-TEST_CASE("GPU counts, compaction and CSC equal the CPU's", "[crossbar][cuda]") {
+TEST_CASE("GPU counts, compaction count and map, and CSC equal the CPU's", "[crossbar][cuda]") {
   if (!gpu_counting_available()) {
     WARN("no CUDA device (or a build without CUDA): GPU crossbar test skipped");
     return;
@@ -493,6 +493,10 @@ TEST_CASE("GPU counts, compaction and CSC equal the CPU's", "[crossbar][cuda]") 
                                   from_entries(3, 3, {})}) {
       CHECK(count_tiles_gpu(a, t) == count_tiles(a, t));
       CHECK(count_compact_tiles_gpu(a, t) == count_compact_tiles(a, t));
+      const TileAssignment gm = reorder_compact_gpu(a, t), cm = reorder_compact(a, t);
+      CHECK(gm.grid_rows == cm.grid_rows);
+      CHECK(gm.grid_cols == cm.grid_cols);
+      CHECK(gm.tile_of_nonzero == cm.tile_of_nonzero);
       const SparseMatrix ct = transpose_gpu(a), cc = transpose(a);
       CHECK(ct.row_ptr == cc.row_ptr);
       CHECK(ct.col_idx == cc.col_idx);
