@@ -115,8 +115,11 @@ int run(const XbarFlags& f) {
     picture.panels.push_back(xbar::occupancy_panel("in place", xbar::reorder_none(m, shape)));
     for (const std::string& name : strategies) {
       const auto t0 = std::chrono::steady_clock::now();
-      const xbar::TileAssignment s = name == "compact" && f.device == "cuda" ? xbar::reorder_compact_gpu(m, shape)
-                                                                             : xbar::run_strategy(name, m, shape);
+      // --device cuda: compaction's map on the GPU; Spara from a CSC built there (its sweep is sequential).
+      const bool gpu = f.device == "cuda";
+      const xbar::TileAssignment s = gpu && name == "compact" ? xbar::reorder_compact_gpu(m, shape)
+                                     : gpu && name == "spara" ? xbar::reorder_spara(m, xbar::transpose_gpu(m), shape)
+                                                              : xbar::run_strategy(name, m, shape);
       const int64_t used = xbar::count_assigned_tiles(s);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (!f.no_verify) {
@@ -166,7 +169,7 @@ Runner add_xbar_command(CLI::App& app) {
   cmd->add_option("--png", f->png, "write tile occupancy pictures (in place and after each strategy)");
   cmd->add_flag("--slices", f->slices, "report each conv layer as its kh*kw kernel-position (in x out) slices");
   cmd->add_flag("--no-verify", f->no_verify, "skip the layout check (for benchmarks)");
-  cmd->add_option("--device", f->device, "where the counting and the compaction map run: cpu | cuda (the other strategies run on the CPU)")->capture_default_str();
+  cmd->add_option("--device", f->device, "cpu | cuda: on cuda the counting and the compaction map run on the GPU, and Spara reads a CSC built there by cuSPARSE (its sweep and the other strategies run on the CPU)")->capture_default_str();
   cmd->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
   cmd->footer(
       "Lower bound: max(ceil(nnz/(R*C)), ceil(sum_r ceil(k_r/C)/R), ceil(sum_c ceil(k_c/R)/C)) per layer, k_r/k_c the\n"

@@ -24,6 +24,9 @@ TileAssignment reorder_compact(const SparseMatrix& a, TileShape t);
 TileAssignment reorder_rcm(const SparseMatrix& a, TileShape t, bool symmetric_mode);
 TileAssignment reorder_rcm_slices(const SparseMatrix& a, TileShape t);
 TileAssignment reorder_spara(const SparseMatrix& a, TileShape t);
+// The same with the CSC given (`at` = transpose(a), e.g. built on the GPU by transpose_gpu): the
+// sweep itself is sequential (each block depends on everything visited before it).
+TileAssignment reorder_spara(const SparseMatrix& a, const SparseMatrix& at, TileShape t);
 TileAssignment reorder_best(const SparseMatrix& a, TileShape t);
 
 // Tiles compaction needs, counted in one O(nnz) pass without building the assignment
@@ -35,6 +38,7 @@ struct SparaOrders {
   std::vector<int32_t> row_order, col_order;
 };
 SparaOrders spara_orders(const SparseMatrix& a, TileShape t);
+SparaOrders spara_orders(const SparseMatrix& a, const SparseMatrix& at, TileShape t);
 
 // "none", "compact", ... in the order above.
 const std::vector<std::string>& strategy_names();

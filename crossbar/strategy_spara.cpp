@@ -13,11 +13,14 @@
 #include <algorithm>
 
 #include "crossbar/strategies.h"
+#include "framework/error.h"
 
 namespace stuckat::xbar {
 
-SparaOrders spara_orders(const SparseMatrix& a, TileShape t) {
-  const SparseMatrix at = transpose(a);  // CSC of a
+SparaOrders spara_orders(const SparseMatrix& a, TileShape t) { return spara_orders(a, transpose(a), t); }
+
+SparaOrders spara_orders(const SparseMatrix& a, const SparseMatrix& at, TileShape t) {
+  STUCKAT_CHECK(at.rows == a.cols && at.cols == a.rows && at.nnz() == a.nnz(), "spara: the CSC does not fit the matrix");
   const int64_t row_bands = std::max<int64_t>(1, ceil_div(a.rows, t.rows));
   const int64_t col_bands = std::max<int64_t>(1, ceil_div(a.cols, t.cols));
   const int64_t blocks = std::min(row_bands, col_bands);
@@ -79,6 +82,11 @@ SparaOrders spara_orders(const SparseMatrix& a, TileShape t) {
 
 TileAssignment reorder_spara(const SparseMatrix& a, TileShape t) {
   const SparaOrders o = spara_orders(a, t);
+  return assignment_from_orders(a, o.row_order, o.col_order, t);
+}
+
+TileAssignment reorder_spara(const SparseMatrix& a, const SparseMatrix& at, TileShape t) {
+  const SparaOrders o = spara_orders(a, at, t);
   return assignment_from_orders(a, o.row_order, o.col_order, t);
 }
 

@@ -497,6 +497,7 @@ TEST_CASE("GPU counts, compaction count and map, and CSC equal the CPU's", "[cro
       CHECK(gm.grid_rows == cm.grid_rows);
       CHECK(gm.grid_cols == cm.grid_cols);
       CHECK(gm.tile_of_nonzero == cm.tile_of_nonzero);
+      CHECK(reorder_spara(a, transpose_gpu(a), t).tile_of_nonzero == reorder_spara(a, t).tile_of_nonzero);
       const SparseMatrix ct = transpose_gpu(a), cc = transpose(a);
       CHECK(ct.row_ptr == cc.row_ptr);
       CHECK(ct.col_idx == cc.col_idx);
