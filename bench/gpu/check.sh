@@ -5,8 +5,10 @@
 # 64), VGG11 and ResNet-18 (32x32x3, batch 128) training and evaluation for stuckat and for
 # PyTorch eager fp32 on the same GPU, then the 100-point LeNet-5 fault sweep on the 10k
 # Fashion-MNIST test images (`stuckat sweep --device cuda` vs bench/pytorch_sweep.py --device
-# cuda, both batch 10000, checkpoint trained here on the CPU for one epoch), and prints the
-# tables last. Budget: under 8 minutes.
+# cuda, both batch 10000, checkpoint trained here on the CPU for one epoch), then crossbar
+# counting and the compaction map on uniform sparse matrices of 1e6-1e8 nonzeros (bench_crossbar
+# --gpu: checked equal to the CPU, kernel time and upload apart), and prints the tables last.
+# Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,8 +36,8 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA
 
 # Only the [cuda] test programs and the bench: the rest of the tree is checked by the CPU CI.
 cuda_tests=$(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
-stamp build: $cuda_tests bench_gpu_train stuckat
-cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train stuckat > "$build/check.build.log" 2>&1 \
+stamp build: $cuda_tests bench_gpu_train bench_crossbar stuckat
+cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train bench_crossbar stuckat > "$build/check.build.log" 2>&1 \
   || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
 
 stamp "[cuda] tests"
@@ -85,6 +87,14 @@ else
   echo "check.sh: .deps/fashion-mnist is missing (rerun scripts/gather-device-deps.sh); sweep benchmark skipped" >&2
 fi
 
+stamp "crossbar counting on the GPU"
+for n in 1e6 1e7 1e8; do
+  timeout 150 "$build/bin/bench_crossbar" --kind uniform --nnz "$n" --density 1e-3 --size 128 --strategies compact \
+    --repeats 3 --gpu 2>>"$build/check.crossbar.log" \
+    | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r.update(framework='crossbar', model='crossbar'); print(json.dumps(r))" \
+    | tee -a "$results" || echo "check.sh: bench_crossbar --nnz $n --gpu failed (see check.crossbar.log)" >&2
+done
+
 stamp done
 python3 - "$results" "$tests_ok" <<'PY'
 import json, sys
@@ -107,5 +117,10 @@ if ours or theirs:
     ratio = f"{ours / theirs:.1f}x" if ours and theirs else "-"
     print(f"LeNet-5 fault sweep, 100 points, 10k test images, batch 10000: stuckat {ours or 0:.1f} points/s, "
           f"PyTorch loop {theirs or 0:.1f} points/s, ratio {ratio} (target 50x)")
+for r in (r for r in rows if r["framework"] == "crossbar"):
+    t = r["times"]
+    print(f"crossbar {r['nnz']:.0e} nnz S={r['size']}: GPU count {t.get('gpu_count', 0):.4f} s (upload "
+          f"{t.get('gpu_upload', 0):.3f} s, target < 0.1 s at 1e8), CPU count {t['count']:.4f} s "
+          f"({r['threads']} threads); compaction map GPU {t.get('gpu_compact_map', 0):.4f} s vs CPU {t.get('compact', 0):.4f} s")
 PY
 [[ $tests_ok -eq 1 ]]
