@@ -11,6 +11,8 @@
 #   3. lottery ticket, rewinding to theta0: 20% of the remaining weights per round, 10 epochs per
 #      round, to 10% (lth10); and a cheaper curve to 1%: 40% per round, 5 epochs per round (lth1)
 #   3b. SSL (group lasso, lambda 0.05 on filters and channels, 2 epochs) and 2 epochs of fine-tuning
+#   3c. the LTH 10% check over more training seeds (LTH_SEEDS, default "1 2 3 4"; seed 0 is step 3):
+#      a dense net per seed (15 epochs) and its 20%/round x 10-epoch ticket; lth_seeds.csv
 #   4. 1% stuck-at faults (random bit, target=nonzero: only remaining weights) per layer, SA0 vs
 #      SA1, seeds 0-4, dense vs the 10% ticket; and target=all on the ticket (pruned cells with SA1)
 #   5. fault-aware fine-tuning (2 epochs, lr 0.01) of both nets under 1% SA1 on all layers in each
@@ -64,6 +66,32 @@ sparse="$OUT/lth10/checkpoint.safetensors"
 [ -f "$OUT/ssl05-ft/checkpoint.safetensors" ] ||
   "${run[@]}" train --init "$OUT/ssl05/checkpoint.safetensors" --epochs 2 --lr 0.05 "${t[@]}" --out "$OUT/ssl05-ft" \
     >"$OUT/ssl05-ft.log" 2>&1
+
+# 3c. LTH over more seeds
+for s in ${LTH_SEEDS:-1 2 3 4}; do
+  [ -f "$OUT/seeds/dense$s/checkpoint.safetensors" ] ||
+    "${run[@]}" train --model lenet5 --epochs 15 --lr 0.1 --weight-decay 5e-4 --gamma 0.95 --seed "$s" "${t[@]}" \
+      --out "$OUT/seeds/dense$s" >"$OUT/seeds.dense$s.log" 2>&1
+  [ -f "$OUT/seeds/lth$s/report.json" ] ||
+    "${run[@]}" prune --checkpoint "$OUT/seeds/dense$s/checkpoint.safetensors" --method lth --rate 0.2 --density 0.1 \
+      --epochs 10 "${t[@]}" --out "$OUT/seeds/lth$s" >"$OUT/seeds.lth$s.log" 2>&1
+done
+python3 - "$OUT" ${LTH_SEEDS:-1 2 3 4} <<'PY'
+# seed, the dense net with the rounds' 10-epoch budget (LTH round 0), the 15-epoch dense net,
+# and the 10% ticket: lth_seeds.csv
+import json, os, sys
+out, seeds = sys.argv[1], ["0"] + sys.argv[2:]
+lines = ["seed,dense_10ep,dense_15ep,lth_10pct"]
+for s in seeds:
+    d = os.path.join(out, "dense" if s == "0" else f"seeds/dense{s}")
+    l = os.path.join(out, "lth10" if s == "0" else f"seeds/lth{s}")
+    if not (os.path.exists(os.path.join(d, "metrics.jsonl")) and os.path.exists(os.path.join(l, "report.json"))):
+        continue
+    acc = {json.loads(x)["epoch"]: json.loads(x)["test_acc"] for x in open(os.path.join(d, "metrics.jsonl"))}
+    r = json.load(open(os.path.join(l, "report.json")))
+    lines.append(f"{s},{r['rounds'][0]['test_acc']},{acc[15]},{r['test_acc']}")
+open(os.path.join(out, "lth_seeds.csv"), "w").write("\n".join(lines) + "\n")
+PY
 
 # 4. faults on remaining weights, dense vs sparse
 if [ ! -f "$OUT/faults.csv" ]; then
