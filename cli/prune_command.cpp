@@ -14,6 +14,8 @@
 //                    (--lambda-filter, --lambda-channel) on conv filters and channels; the
 //                    groups that end at zero are removed (masked) and reported
 // Training uses the flags of `train` (lr, momentum, weight decay, StepLR, batch, seed, data).
+// --device cuda trains oneshot fine-tuning and LTH rounds on the GPU (MaskedSgd there, data
+// resident); ssl stays on the CPU and says so.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -101,8 +103,10 @@ EpochHook epoch_log(const std::string& what) {
 }
 
 int run(PruneFlags& f) {
-  apply_runtime_flags(f.common);
+  const Device device = apply_runtime_flags(f.common);
   check_flags(f);
+  if (device != Device::CPU && f.method == "ssl")
+    throw_input_error("--method ssl trains on the CPU in this build (its group-lasso step is CPU code); use --device cpu");
   const std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
   std::string model_name = f.model;
   if (model_name.empty()) {
@@ -123,9 +127,14 @@ int run(PruneFlags& f) {
   apply_masks(*model, masks);
 
   f.common.data.seed = f.seed;
-  const DataSplit data = load_data(f.common.data);
+  DataSplit data = load_data(f.common.data);
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  if (device != Device::CPU) {  // model, masks' effect and data on the GPU for every round
+    model->to(device);
+    data.train.to_device(device);
+    data.test.to_device(device);
+  }
   const int64_t steps_per_round = f.epochs * ((data.train.size() + f.batch - 1) / f.batch);
   if (f.method == "lth" && f.rewind_iter > steps_per_round)
     throw_input_error("--rewind-iter {} is beyond the {} optimizer steps of one training round ({} epochs); use a "

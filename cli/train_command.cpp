@@ -187,9 +187,6 @@ int run(TrainFlags& f) {
     masks = read_prune_masks(f.init, *model, &pruned);
     if (pruned) apply_masks(*model, masks);
   }
-  if (pruned && format.is_none() && device != Device::CPU)
-    throw_input_error("--init {}: f32 training of a pruned network runs on the CPU in this build; use --device cpu, "
-                      "or --quant q4.11 (the fused update keeps the masks on the GPU)", f.init);
   // The optimizers are built on the CPU (fault maps, master weights); the model, the data and
   // the fault-aware optimizer's buffers then move to the device once, for the whole run.
   std::unique_ptr<Optimizer> opt;

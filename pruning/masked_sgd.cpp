@@ -2,6 +2,10 @@
 #include "pruning/masked_sgd.h"
 
 #include "framework/error.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/sgd_update.h"
+#include "kernels/cuda/zero_pruned.h"
+#endif
 #include "pruning/masked_sgd_update.h"
 #include "pruning/prune_mask_io.h"
 
@@ -36,12 +40,28 @@ void MaskedSgd::step() {
   for (Param& p : params_) {
     const Tensor& g = p.tensor.grad();
     if (!g.defined()) continue;
-    STUCKAT_CHECK(p.tensor.device() == Device::CPU, "masked SGD on {} is not available in this build",
-                  device_name(p.tensor.device()));
+    STUCKAT_CHECK(g.device() == p.tensor.device(), "masked SGD: gradient on {} for {} on {}", device_name(g.device()),
+                  p.name, device_name(p.tensor.device()));
     bool first = false;
     if (options_.momentum != 0 && !p.momentum.defined()) {
-      p.momentum = Tensor::empty(p.tensor.shape(), DType::F32);
+      p.momentum = Tensor::empty(p.tensor.shape(), DType::F32, p.tensor.device());
       first = true;
+    }
+    if (p.tensor.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      // The plain SGD step (bit-exact with the CPU's), then the pruned weights and their momentum
+      // set to 0: the CPU masked update's result, value for value.
+      float* buf = p.momentum.defined() ? p.momentum.data<float>() : nullptr;
+      cuda::sgd_update(p.tensor.data<float>(), g.contiguous().data<float>(), buf, p.tensor.numel(), c, first);
+      if (p.mask >= 0) {
+        const uint8_t* keep = static_cast<const uint8_t*>(device_keep(static_cast<size_t>(p.mask)).raw_data());
+        cuda::zero_pruned(p.tensor.data<float>(), keep, p.tensor.numel());
+        if (buf != nullptr) cuda::zero_pruned(buf, keep, p.tensor.numel());
+      }
+      continue;
+#else
+      STUCKAT_CHECK(false, "masked SGD: {} is on a CUDA device, but this build has no CUDA backend", p.name);
+#endif
     }
     masked_sgd_update(p.tensor.data<float>(), g.contiguous().data<float>(),
                       p.momentum.defined() ? p.momentum.data<float>() : nullptr,
@@ -50,13 +70,27 @@ void MaskedSgd::step() {
   }
 }
 
+const Tensor& MaskedSgd::device_keep(size_t mask) {
+  if (keep_dev_.size() != masks_.size()) keep_dev_.assign(masks_.size(), Tensor());
+  if (!keep_dev_[mask].defined()) keep_dev_[mask] = keep_tensor(masks_[mask], Device::CUDA);
+  return keep_dev_[mask];
+}
+
 void MaskedSgd::set_masks(const PruneMasks& masks) {
   STUCKAT_CHECK(masks.size() == masks_.size(), "{} masks for {} layers", masks.size(), masks_.size());
   masks_ = masks;
+  keep_dev_.clear();  // uploaded again when a step on the GPU needs them
   apply_masks(model_, masks_);
   for (Param& p : params_) {
     if (p.mask < 0 || !p.momentum.defined()) continue;
     const LayerMask& m = masks_[static_cast<size_t>(p.mask)];
+    if (p.momentum.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+      cuda::zero_pruned(p.momentum.data<float>(), static_cast<const uint8_t*>(device_keep(static_cast<size_t>(p.mask)).raw_data()),
+                        m.total());
+#endif
+      continue;
+    }
     float* b = p.momentum.data<float>();
     for (int64_t i = 0; i < m.total(); ++i)
       if (m.keep[static_cast<size_t>(i)] == 0) b[i] = 0.0f;
@@ -66,7 +100,7 @@ void MaskedSgd::set_masks(const PruneMasks& masks) {
 OptimizerState MaskedSgd::state() const {
   OptimizerState out;
   for (const Param& p : params_)
-    if (p.momentum.defined()) out.emplace_back("momentum." + p.name, p.momentum.clone());
+    if (p.momentum.defined()) out.emplace_back("momentum." + p.name, p.momentum.to(Device::CPU).clone());
   for (auto& entry : prune_mask_tensors(masks_)) out.push_back(entry);
   return out;
 }
@@ -78,7 +112,7 @@ void MaskedSgd::load_state(const OptimizerState& state) {
         if (t.dtype() != DType::F32 || t.numel() != p.tensor.numel())
           throw_input_error("train state: {} has {} {} values, expected {} F32 values", name, t.numel(),
                             dtype_name(t.dtype()), p.tensor.numel());
-        p.momentum = t.contiguous().view(p.tensor.shape()).clone();
+        p.momentum = t.contiguous().view(p.tensor.shape()).clone().to(p.tensor.device());
       }
   set_masks(prune_masks_from_tensors(state, model_, "train state"));
 }

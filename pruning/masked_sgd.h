@@ -1,6 +1,8 @@
 // MaskedSgd: SGD (momentum, Nesterov, weight decay; torch.optim.SGD semantics) for training a
 // pruned f32 network: conv/linear weights with a prune mask are updated by masked_sgd_update,
 // so pruned weights and their momentum stay exactly 0; every other parameter gets plain SGD.
+// Parameters on the GPU (the model moved after construction; buffers follow the parameters) get
+// the CUDA SGD step and the masks applied by a kernel, the same values as on the CPU.
 // State: "momentum.<param>" (as Sgd, so runs resume alike) and "prune.<layer>" (U8, the
 // weight's shape), the names FaultAwareSgd uses too.
 #pragma once
@@ -43,6 +45,8 @@ class MaskedSgd : public Optimizer {
   SgdOptions options_;
   PruneMasks masks_;
   std::vector<Param> params_;
+  std::vector<Tensor> keep_dev_;  // masks as U8 device tensors, uploaded on first use
+  const Tensor& device_keep(size_t mask);
 };
 
 }  // namespace stuckat

@@ -1,8 +1,13 @@
 // Building prune masks from a model and applying them to its weights.
 #include "pruning/prune_mask.h"
 
+#include <cstring>
+
 #include "faults/faulty_model.h"
 #include "framework/error.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/zero_pruned.h"
+#endif
 
 namespace stuckat {
 
@@ -39,14 +44,30 @@ PruneMasks nonzero_masks(const Module& model) {
   return masks;
 }
 
+Tensor keep_tensor(const LayerMask& m, Device device) {
+  Tensor t = Tensor::empty({m.total()}, DType::U8);
+  std::memcpy(t.raw_data(), m.keep.data(), m.keep.size());
+  return t.to(device);
+}
+
 void apply_masks(const Module& model, const PruneMasks& masks) {
   for (const PrunableLayer& l : prunable_layers(model)) {
     const LayerMask* m = find_mask(masks, l.name);
     if (m == nullptr) continue;
     STUCKAT_CHECK(m->total() == l.weight.numel(), "prune mask of {} has {} entries for {} weights", l.name, m->total(),
                   l.weight.numel());
-    STUCKAT_CHECK(l.weight.device() == Device::CPU && l.weight.is_contiguous() && l.weight.dtype() == DType::F32,
-                  "apply_masks needs contiguous f32 CPU weights ({})", l.name);
+    STUCKAT_CHECK(l.weight.is_contiguous() && l.weight.dtype() == DType::F32, "apply_masks needs contiguous f32 weights ({})",
+                  l.name);
+    if (l.weight.device() == Device::CUDA) {  // the mask travels, the weights stay on the device
+#ifdef STUCKAT_WITH_CUDA
+      const Tensor keep = keep_tensor(*m, Device::CUDA);
+      Tensor w = l.weight;
+      cuda::zero_pruned(w.data<float>(), static_cast<const uint8_t*>(keep.raw_data()), m->total());
+      continue;
+#else
+      STUCKAT_CHECK(false, "apply_masks: {} is on a CUDA device, but this build has no CUDA backend", l.name);
+#endif
+    }
     float* w = l.weight.data<float>();
     for (int64_t i = 0; i < m->total(); ++i)
       if (m->keep[static_cast<size_t>(i)] == 0) w[i] = 0.0f;

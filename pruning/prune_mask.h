@@ -37,8 +37,12 @@ PruneMasks dense_masks(const Module& model);
 // Masks that keep exactly the nonzero weights (a checkpoint pruned by another tool).
 PruneMasks nonzero_masks(const Module& model);
 
-// Sets the pruned weights of the model to exactly 0 (masks must come from this architecture).
+// Sets the pruned weights of the model to exactly 0 (masks must come from this architecture),
+// on the CPU or, for weights on the GPU, with a kernel there.
 void apply_masks(const Module& model, const PruneMasks& masks);
+
+// The mask as a U8 tensor of m.total() entries on `device`.
+Tensor keep_tensor(const LayerMask& m, Device device);
 
 // The mask of `layer`, or null.
 const LayerMask* find_mask(const PruneMasks& masks, const std::string& layer);

@@ -515,3 +515,67 @@ TEST_CASE("CUDA fused update: pruned weights exactly 0 after many steps, equal t
   }
 #endif
 }
+
+TEST_CASE("MaskedSgd on the GPU: pruned weights exactly 0, every value equal to the CPU optimizer", "[pruning][cuda]") {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: nothing to check");
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: MaskedSgd on the GPU not checked");
+    return;
+  }
+  // The same hand-set gradients into a CPU and a GPU optimizer (momentum, Nesterov, weight decay),
+  // 30 steps, new masks (set_masks) after 15; then the state round trip.
+  auto cpu_model = lenet(5), gpu_model = lenet(5);
+  PruneMasks masks = dense_masks(*cpu_model);
+  std::mt19937 rng(31);
+  for (LayerMask& m : masks)
+    for (uint8_t& k : m.keep) k = rng() % 4 != 0;
+  const SgdOptions o{0.05f, 0.9f, 0.0f, 5e-4f, true};
+  MaskedSgd cpu_opt(*cpu_model, o, masks), gpu_opt(*gpu_model, o, masks);
+  gpu_model->to(Device::CUDA);
+  const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (int step = 0; step < 30; ++step) {
+    if (step == 15) {  // prune further: a quarter of the kept weights
+      for (LayerMask& m : masks)
+        for (uint8_t& k : m.keep) k = k && rng() % 4 != 0;
+      cpu_opt.set_masks(masks);
+      gpu_opt.set_masks(masks);
+    }
+    for (size_t i = 0; i < pc.size(); ++i) {
+      std::vector<float> g(static_cast<size_t>(pc[i].second.numel()));
+      for (float& x : g) x = u(rng);
+      Tensor gt = Tensor::from_vector(g, pc[i].second.shape());
+      Tensor a = pc[i].second, b = pg[i].second;
+      a.set_grad(gt);
+      b.set_grad(gt.to(Device::CUDA));
+    }
+    cpu_opt.step();
+    gpu_opt.step();
+  }
+  for (size_t i = 0; i < pc.size(); ++i) {
+    INFO(pc[i].first);
+    const std::vector<float> a = pc[i].second.to_vector(), b = pg[i].second.to(Device::CPU).to_vector();
+    REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+  }
+  const std::vector<float> w = all_weights(*cpu_model);
+  const std::vector<uint8_t> keep = all_keep(masks);
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!keep[i]) REQUIRE(w[i] == 0.0f);
+  const OptimizerState sc = cpu_opt.state(), sg = gpu_opt.state();
+  REQUIRE(sc.size() == sg.size());
+  for (size_t i = 0; i < sc.size(); ++i) {
+    INFO(sc[i].first);
+    CHECK(sg[i].second.device() == Device::CPU);
+    CHECK(std::memcmp(sc[i].second.raw_data(), sg[i].second.raw_data(), sc[i].second.nbytes()) == 0);
+  }
+  // apply_masks on GPU weights: a fresh model moved to the GPU, masked there, equals the CPU one.
+  auto a = lenet(8), b = lenet(8);
+  b->to(Device::CUDA);
+  apply_masks(*a, masks);
+  apply_masks(*b, masks);
+  const auto qa = a->named_parameters(), qb = b->named_parameters();
+  for (size_t i = 0; i < qa.size(); ++i) CHECK(qa[i].second.to_vector() == qb[i].second.to(Device::CPU).to_vector());
+#endif
+}
