@@ -10,16 +10,23 @@
 # --gpu: checked equal to the CPU, kernel time and upload apart), and prints the tables last.
 # Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
+# (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections; results.jsonl and the logs
+# land in $OUT on the device machine.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 t_start=$(date +%s)
 build=${1:-build-device}
 deps=$PWD/.deps/usr
 secs=${STUCKAT_BENCH_SECONDS:-2}
-results=$(mktemp)
+# Sections to run (all by default); e.g. CHECK_SECTIONS="tests smoke" for a quick rerun.
+sections=" ${CHECK_SECTIONS:-tests train smoke sweep crossbar} "
+want() { [[ "$sections" == *" $1 "* ]]; }
+# Results go straight to $OUT on the device machine, so a run cut short still returns them.
+if [[ -n "${OUT:-}" && -d "${OUT:-}" ]]; then results=$OUT/results.jsonl; else results=$(mktemp); fi
+: > "$results"
 stamp() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 # On the device machine, $OUT comes back to the caller: leave the logs and the raw JSON there.
-keep_logs() { [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$build"/check.*.log "$OUT/" 2>/dev/null && cp "$results" "$OUT/results.jsonl"; true; }
+keep_logs() { [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$build"/check.*.log "$OUT/" 2>/dev/null; true; }
 trap keep_logs EXIT
 
 [[ -d "$deps/include/fmt" ]] || { echo "check.sh: .deps/ is missing; run scripts/gather-device-deps.sh and carry .deps" >&2; exit 2; }
@@ -40,8 +47,9 @@ stamp build: $cuda_tests bench_gpu_train bench_crossbar stuckat
 cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train bench_crossbar stuckat > "$build/check.build.log" 2>&1 \
   || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
 
-stamp "[cuda] tests"
 tests_ok=1
+if want tests; then
+stamp "[cuda] tests"
 for t in $cuda_tests; do
   echo "-- $t"
   timeout 240 "$build/bin/$t" "[cuda]" > "$build/check.$t.log" 2>&1
@@ -49,7 +57,9 @@ for t in $cuda_tests; do
   tail -25 "$build/check.$t.log"
   [[ $rc -eq 0 ]] || { tests_ok=0; echo "check.sh: $t exited $rc"; }
 done
+fi
 
+if want train; then
 stamp "stuckat throughput"
 for spec in lenet5:64 vgg11:128 resnet18:128; do
   timeout 120 "$build/bin/bench_gpu_train" --model "${spec%%:*}" --batch "${spec##*:}" --seconds "$secs" | tee -a "$results" \
@@ -58,7 +68,41 @@ done
 stamp "pytorch throughput"
 timeout 150 python3 bench/gpu/pytorch_train.py --model lenet5:64 --model vgg11:128 --model resnet18:128 --seconds "$secs" \
   | tee -a "$results" || echo "check.sh: pytorch_train.py failed" >&2
+fi
 
+if want smoke; then
+stamp "CLI on the GPU: every --device cuda path once, end to end"
+smoke_ok=1
+: > "$build/check.smoke.log"
+smoke() {  # name, then the stuckat arguments; logs to check.smoke.log
+  echo "-- $1" >> "$build/check.smoke.log"
+  if timeout 120 "$build/bin/stuckat" "${@:2}" >> "$build/check.smoke.log" 2>&1; then echo "ok    $1"; else echo "FAIL  $1"; smoke_ok=0; fi
+}
+sd=$build/smoke
+rm -rf "$sd"
+small=(--data synthetic --limit-train 1024 --limit-test 512 --device cuda)
+smoke "train f32" train --model lenet5 "${small[@]}" --epochs 2 --out "$sd/f32"
+smoke "train --resume" train --model lenet5 "${small[@]}" --epochs 3 --resume --out "$sd/f32"
+smoke "eval" eval --checkpoint "$sd/f32/checkpoint.safetensors" "${small[@]}"
+smoke "train fault-aware" train --model lenet5 "${small[@]}" --epochs 2 --faults layer=conv2,bit=15,stuck=1,rate=0.05 \
+  --fault-mode keep_bit --histograms epochs=0,2 --out "$sd/fat"
+smoke "eval --fault-masks" eval --checkpoint "$sd/f32/checkpoint.safetensors" --quant q4.11 \
+  --fault-masks "$sd/fat/checkpoint.safetensors" "${small[@]}"
+smoke "prune oneshot + fine-tune" prune --checkpoint "$sd/f32/checkpoint.safetensors" --method oneshot --density 0.2 \
+  --epochs 1 "${small[@]}" --out "$sd/p"
+smoke "prune lth" prune --checkpoint "$sd/f32/checkpoint.safetensors" --method lth --rate 0.5 --rounds 2 --epochs 1 \
+  "${small[@]}" --out "$sd/lth"
+smoke "train --init pruned f32" train --init "$sd/p/checkpoint.safetensors" "${small[@]}" --epochs 1 --out "$sd/ft"
+smoke "train --init pruned q4.11" train --init "$sd/p/checkpoint.safetensors" "${small[@]}" --epochs 1 --quant q4.11 \
+  --faults layer=all,bit=random,stuck=1,rate=0.01,target=nonzero --out "$sd/ftq"
+smoke "sweep" sweep --checkpoint "$sd/fat/checkpoint.safetensors" "${small[@]}" --layers conv1,fc1 --bits 14,15 \
+  --stuck 0,1 --rates 0.05 --out "$sd/sweep.csv"
+smoke "xbar" xbar --model vgg11 --density 0.02 --prune-scope layer --size 64 --strategy none,compact,spara --device cuda
+echo "CLI smoke on the GPU: $([[ $smoke_ok -eq 1 ]] && echo PASS || echo FAIL) (log: check.smoke.log)"
+[[ $smoke_ok -eq 1 ]] || tests_ok=0
+fi
+
+if want sweep; then
 stamp "fault sweep: stuckat --device cuda vs the PyTorch loop on the GPU"
 fm=$PWD/.deps/fashion-mnist
 grid=(--layers conv1,conv2,fc1,fc2,fc3 --bits 3,7,11,14,15 --stuck 0,1 --rates 0.01,0.05)
@@ -86,7 +130,9 @@ PY
 else
   echo "check.sh: .deps/fashion-mnist is missing (rerun scripts/gather-device-deps.sh); sweep benchmark skipped" >&2
 fi
+fi
 
+if want crossbar; then
 stamp "crossbar counting on the GPU"
 for n in 1e6 1e7 1e8; do
   timeout 150 "$build/bin/bench_crossbar" --kind uniform --nnz "$n" --density 1e-3 --size 128 --strategies compact \
@@ -94,6 +140,7 @@ for n in 1e6 1e7 1e8; do
     | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r.update(framework='crossbar', model='crossbar'); print(json.dumps(r))" \
     | tee -a "$results" || echo "check.sh: bench_crossbar --nnz $n --gpu failed (see check.crossbar.log)" >&2
 done
+fi
 
 stamp done
 python3 - "$results" "$tests_ok" <<'PY'
