@@ -4,8 +4,8 @@
 // and renamed, so an interrupted run never leaves a half-written result.
 // With --quant, --faults and/or --fault-masks the conv/linear weights are 16-bit words trained by
 // FaultAwareSgd in the chosen --fault-mode; --fault-masks F starts the stuck bits from F's masks
-// (faults/fault_mask_io.h) and --faults stack on top; the checkpoint carries the masks. When a batch loss becomes NaN or infinite, training
-// stops, DIR/divergence.json is written, the last finished epoch's files are kept, and the exit
+// (faults/fault_mask_io.h) and --faults stack on top; the checkpoint carries the masks. When a
+// batch loss becomes NaN or infinite, training stops, DIR/divergence.json is written, the last finished epoch's files are kept, and the exit
 // code is 3. --histograms writes per-layer weight histograms (DIR/histograms.csv, one row per bin,
 // DIR/histogram_summary.csv, one row per layer and record, and one PNG per record under
 // DIR/histograms/) at the scheduled epochs/batches:

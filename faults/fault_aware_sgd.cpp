@@ -156,11 +156,9 @@ void FaultAwareSgd::upload_masks(Layer& l) {
     return;
   }
   const int64_t n = l.master.numel();
-  Tensor a = Tensor::empty({n}, DType::I16), o = Tensor::empty({n}, DType::I16);
-  std::memcpy(a.raw_data(), l.map.and_mask.data(), static_cast<size_t>(n) * 2);
-  std::memcpy(o.raw_data(), l.map.or_mask.data(), static_cast<size_t>(n) * 2);
-  l.and_dev = a.to(l.master.device());
-  l.or_dev = o.to(l.master.device());
+  const NamedTensorList masks = fault_mask_tensors(l.name, l.map);  // and, or
+  l.and_dev = masks[0].second.to(l.master.device());
+  l.or_dev = masks[1].second.to(l.master.device());
   l.prune_dev = Tensor();
   if (!l.prune.empty()) {
     Tensor p = Tensor::empty({n}, DType::U8);

@@ -343,31 +343,36 @@ TEST_CASE("best finds hidden dense blocks and merges sparse leftovers", "[crossb
   }
 }
 
+// Kept (nonzero) vs pruned weights of a pruned model against its unpruned copy: every kept
+// weight must be unchanged; records the smallest kept and the largest pruned magnitude.
+struct KeptSplit {
+  float smallest_kept = 1e9f, largest_pruned = 0.0f;
+  int64_t nonzero = 0;
+  void add(const float* pruned, const float* fresh, int64_t n) {
+    for (int64_t k = 0; k < n; ++k) {
+      if (pruned[k] != 0.0f) {
+        CHECK(pruned[k] == fresh[k]);
+        smallest_kept = std::min(smallest_kept, std::fabs(fresh[k]));
+        ++nonzero;
+      } else {
+        largest_pruned = std::max(largest_pruned, std::fabs(fresh[k]));
+      }
+    }
+  }
+};
+
 TEST_CASE("global magnitude pruning keeps the largest weights", "[crossbar]") {
   auto model = make_model(parse_model_name("lenet5"), 3);
   auto fresh = make_model(parse_model_name("lenet5"), 3);
   const int64_t kept = prune_global_magnitude(*model, 0.1);
   CHECK(kept == std::llround(0.1 * 61470));  // LeNet-5 has 61,470 conv/linear weights
   // One global threshold: every kept weight is at least as large as every pruned one.
-  float smallest_kept = 1e9f, largest_pruned = 0.0f;
-  int64_t nonzero = 0;
+  KeptSplit all;
   const auto p = model->named_parameters(), f = fresh->named_parameters();
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i].second.dim() < 2) continue;
-    const float* a = p[i].second.data<float>();
-    const float* b = f[i].second.data<float>();
-    for (int64_t k = 0; k < p[i].second.numel(); ++k) {
-      if (a[k] != 0.0f) {
-        CHECK(a[k] == b[k]);
-        smallest_kept = std::min(smallest_kept, std::fabs(b[k]));
-        ++nonzero;
-      } else {
-        largest_pruned = std::max(largest_pruned, std::fabs(b[k]));
-      }
-    }
-  }
-  CHECK(nonzero == kept);
-  CHECK(largest_pruned <= smallest_kept);
+  for (size_t i = 0; i < p.size(); ++i)
+    if (p[i].second.dim() >= 2) all.add(p[i].second.data<float>(), f[i].second.data<float>(), p[i].second.numel());
+  CHECK(all.nonzero == kept);
+  CHECK(all.largest_pruned <= all.smallest_kept);
   CHECK_THROWS_AS(prune_global_magnitude(*model, 0.0), InputError);
   CHECK_THROWS_AS(prune_global_magnitude(*model, 1.5), InputError);
 }
@@ -381,26 +386,15 @@ TEST_CASE("per-layer magnitude pruning keeps the density in every layer", "[cros
   int64_t nonzero_total = 0;
   for (size_t i = 0; i < p.size(); ++i) {
     if (p[i].second.dim() < 2) continue;
-    const float* a = p[i].second.data<float>();
-    const float* b = f[i].second.data<float>();
     const int64_t n = p[i].second.numel();
     // Within the layer: round(density * n) kept, every kept weight unchanged and at least as large
     // as every pruned one (the layer's own threshold; other layers play no part).
-    float smallest_kept = 1e9f, largest_pruned = 0.0f;
-    int64_t nonzero = 0;
-    for (int64_t k = 0; k < n; ++k) {
-      if (a[k] != 0.0f) {
-        CHECK(a[k] == b[k]);
-        smallest_kept = std::min(smallest_kept, std::fabs(b[k]));
-        ++nonzero;
-      } else {
-        largest_pruned = std::max(largest_pruned, std::fabs(b[k]));
-      }
-    }
+    KeptSplit layer;
+    layer.add(p[i].second.data<float>(), f[i].second.data<float>(), n);
     INFO(p[i].first);
-    CHECK(nonzero == std::llround(density * double(n)));
-    CHECK(largest_pruned <= smallest_kept);
-    nonzero_total += nonzero;
+    CHECK(layer.nonzero == std::llround(density * double(n)));
+    CHECK(layer.largest_pruned <= layer.smallest_kept);
+    nonzero_total += layer.nonzero;
   }
   CHECK(kept == nonzero_total);
   CHECK(parse_prune_scope("layer") == PruneScope::Layer);

@@ -4,6 +4,8 @@
 // sub-LSB updates accumulate; zero: exactly 0; clip: the bound holds; none: plain SGD).
 #include <catch2/catch.hpp>
 
+#include "gpu_available.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -480,13 +482,7 @@ TEST_CASE("CUDA fused update equals the CPU reference bit for bit", "[faults][tr
 }
 
 TEST_CASE("FaultAwareSgd on the GPU follows the CPU optimizer bit for bit", "[faults][train][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: FaultAwareSgd::to(cuda) not checked");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: FaultAwareSgd::to(cuda) not checked");
-    return;
-  }
+  if (!have_gpu("FaultAwareSgd::to(cuda)")) return;
   // The same gradients (set by hand, so the forward/backward kernels play no part) into a CPU
   // and a GPU optimizer: every parameter, master weight and momentum stays bit-identical, and
   // the state (masks included) round-trips through load_state on the GPU.
@@ -533,5 +529,4 @@ TEST_CASE("FaultAwareSgd on the GPU follows the CPU optimizer bit for bit", "[fa
     gpu_opt.load_state(sc);  // back from a saved state: the next step still matches
     step_both(4);
   }
-#endif
 }
