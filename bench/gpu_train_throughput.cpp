@@ -2,7 +2,9 @@
 // data that lives on the device (the whole "dataset" is one batch reused, so no host transfer is
 // timed). Before timing, a first GPU step on 16 images is compared with the same step on the
 // CPU (loss within 1e-3 relative), so a fast-but-wrong backend cannot produce a number; the
-// [cuda] tests check every op in detail. Prints one JSON object per line; bench/gpu/check.sh
+// [cuda] tests check every op in detail. STUCKAT_CUDA_PROFILE=1 adds a table of where the time
+// goes (kernels/cuda/profile.h; the synchronizing timers slow the run, so its figures are not
+// throughput). Prints one JSON object per line; bench/gpu/check.sh
 // runs it beside bench/gpu/pytorch_train.py and prints the table.
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include "framework/ops.h"
 #include "framework/optim/sgd.h"
 #include "framework/random.h"
+#include "kernels/cuda/profile.h"
 #include "models/model_zoo.h"
 
 using namespace stuckat;
@@ -40,10 +43,19 @@ Batch synthetic_batch(const ModelSpec& spec, int64_t n, uint64_t seed) {
 }
 
 float train_step(Module& model, Sgd& opt, const Tensor& x, const Tensor& labels) {
-  opt.zero_grad();
-  Tensor loss = cross_entropy(model.forward(x), labels);
+  STUCKAT_GPU_PROFILE("train step (all)");
+  {
+    STUCKAT_GPU_PROFILE("zero_grad");
+    opt.zero_grad();
+  }
+  Tensor loss;
+  {
+    STUCKAT_GPU_PROFILE("forward (all)");
+    loss = cross_entropy(model.forward(x), labels);
+  }
   const float l = loss.item();  // the trainer reads the loss every step too (NaN check)
   loss.backward();
+  STUCKAT_GPU_PROFILE("optimizer step");
   opt.step();
   return l;
 }
@@ -109,6 +121,7 @@ int main(int argc, char** argv) {
     NoGradGuard no_grad;
     model->eval();
     auto eval_step = [&] {
+      STUCKAT_GPU_PROFILE("eval step (all)");
       Tensor logits = model->forward(x);
       (void)cross_entropy(logits, labels).item();
       (void)count_correct(logits, labels);

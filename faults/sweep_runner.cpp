@@ -8,11 +8,16 @@
 
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
+#include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/nn/layers.h"
 #include "framework/ops.h"
+#include "kernels/cuda/profile.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "faults/sweep_point_cuda.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -251,6 +256,68 @@ bool same_changes(const std::vector<WeightChange>& a, const std::vector<WeightCh
          });
 }
 
+
+// The fault spec of one sweep point (one layer, one bit position, one stuck value, one rate).
+FaultSpec point_spec(const SweepPoint& p) {
+  FaultSpec spec;
+  spec.layer = p.layer;
+  spec.bit = p.bit;
+  spec.sa1_fraction = p.stuck;
+  spec.stuck_text = std::to_string(p.stuck);
+  spec.rate = p.rate;
+  spec.seed = p.seed;
+  return spec;
+}
+
+#ifdef STUCKAT_WITH_CUDA
+// The points [g, end) of one group (one format, one layer) on the GPU: the layer's clean words
+// go up once, then each point's faulted weights are drawn, applied and decoded on the device
+// (fault_layer_cuda) straight into the forward model's weight, and the forward runs from the
+// cached input of stage s. No weights cross the bus per point. A point whose faults change no
+// word scores as the baseline, as on the CPU.
+void run_device_group(const SweepGrid& grid, const std::vector<int64_t>& points, size_t g, size_t end,
+                      const std::string& model_name, const WeightFormat& format, const Tensor& original,
+                      const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
+                      const CleanPass& clean, const TestBatches& batches,
+                      const std::function<void(const SweepRow&)>& on_row) {
+  const int64_t n = original.numel();
+  const WeightFormat resolved = resolve_layer_format(format, original.data<float>(), n);
+  Tensor words = Tensor::empty({n}, DType::I16);
+  encode_weights(original.data<float>(), static_cast<uint16_t*>(words.raw_data()), n, resolved);
+  const Tensor words_gpu = words.to(Device::CUDA), clean_gpu = original.to(Device::CUDA);
+  Tensor counters = Tensor::empty({2}, DType::I64, Device::CUDA);
+  const std::string layer = sweep_point(grid, points[g]).layer;
+  const std::string forward_region = "sweep.forward from " + layer;
+  for (size_t i = g; i < end; ++i) {
+    SweepRow row;
+    row.point = sweep_point(grid, points[i]);
+    row.model = model_name;
+    const PointFaultCounts counts =
+        fault_layer_cuda(make_fault_draw(point_spec(row.point), layer), static_cast<const uint16_t*>(words_gpu.raw_data()),
+                         clean_gpu.data<float>(), n, resolved, fwd_weight.data<float>(),
+                         static_cast<unsigned long long*>(counters.raw_data()));
+    row.faulty_weights = counts.faulty;
+    row.changed_weights = counts.changed;
+    if (counts.changed == 0) {
+      clean.baseline.fill(row);
+    } else {
+      PointScore score;
+      for (size_t b = 0; b < batches.images.size(); ++b) {
+        Tensor logits;
+        {
+          STUCKAT_GPU_PROFILE(forward_region.c_str());
+          logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
+        }
+        STUCKAT_GPU_PROFILE("sweep.score");
+        score.add(logits, batches.labels[b]);
+      }
+      score.fill(row);
+    }
+    on_row(row);
+  }
+  fwd_weight.copy_(quantized);
+}
+#endif
 }  // namespace
 
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
@@ -329,6 +396,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       sync_device();
     }
     if (pass_format != first.format) {
+      STUCKAT_GPU_PROFILE("sweep.clean_pass");
       clean = clean_pass(stages, batches, options.prefix_cache_bytes);
       pass_format = first.format;
     }
@@ -351,7 +419,17 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     const size_t s = clean.start_for(stage_of[first.layer]);  // where its points start
     const std::vector<Tensor>& inputs = clean.input[s];
     Tensor fwd_weight = fwd_weight_of[first.layer];
-    const DeltaLayer layer = on_device ? DeltaLayer{} : delta_layer(stages, s, weight, clean);
+    if (on_device) {
+#ifdef STUCKAT_WITH_CUDA
+      run_device_group(grid, points, g, end, model_name, format, original, quantized, fwd_weight, stages, s, clean,
+                       batches, on_row);
+#else
+      throw Error("sweep: a device model needs the CUDA backend, and this build has none");
+#endif
+      g = end;
+      continue;
+    }
+    const DeltaLayer layer = delta_layer(stages, s, weight, clean);
     const bool delta_path = layer.conv || layer.lin;
 
     for (size_t c = g; c < end; c += static_cast<size_t>(options.configs_per_pass)) {
@@ -362,16 +440,11 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       std::vector<std::vector<WeightChange>> changes_of;
       std::vector<int64_t> same_as;  // -1: computed; -2: no weight changed (the baseline); else an earlier row
       for (size_t i = c; i < c_end; ++i) {
+        STUCKAT_GPU_PROFILE("sweep.fault_point (CPU)");
         SweepRow row;
         row.point = sweep_point(grid, points[i]);
         row.model = model_name;
-        FaultSpec spec;
-        spec.layer = row.point.layer;
-        spec.bit = row.point.bit;
-        spec.sa1_fraction = row.point.stuck;
-        spec.stuck_text = std::to_string(row.point.stuck);
-        spec.rate = row.point.rate;
-        spec.seed = row.point.seed;
+        const FaultSpec spec = point_spec(row.point);
         std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());  // the snapshot must be unquantized
         FaultInjection inject(model, format, {spec});
         const std::vector<LayerFaultStats> stats = inject.apply();
@@ -396,14 +469,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       for (size_t i = 0; i < rows.size(); ++i)
         if (same_as[i] == -1) todo.push_back(static_cast<int64_t>(i));
       const int64_t count = static_cast<int64_t>(todo.size());
-      if (on_device) {  // one copy of the faulted weights per point, then every batch
-        for (int64_t i : todo) {
-          fwd_weight.copy_(faulted[static_cast<size_t>(i)]);
-          for (size_t b = 0; b < nb; ++b)
-            scores[static_cast<size_t>(i)].add(run_stages(stages, s, stages.size(), inputs[b]), batches.labels[b]);
-        }
-        fwd_weight.copy_(quantized);
-      } else if (!delta_path) {
+      if (!delta_path) {
         for (size_t b = 0; b < nb; ++b)
           for (int64_t i : todo) {
             std::memcpy(weight.data<float>(), faulted[static_cast<size_t>(i)].data<float>(), weight.nbytes());

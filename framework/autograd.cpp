@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "framework/ops.h"
+#include "kernels/cuda/profile.h"
 
 namespace stuckat {
 namespace {
@@ -52,6 +53,7 @@ void run_backward(const Tensor& loss) {
 }
 
 void run_backward(const Tensor& loss, const Tensor& seed) {
+  STUCKAT_GPU_PROFILE("backward (all nodes)");
   STUCKAT_CHECK(loss.requires_grad(), "backward on a tensor that does not require gradients");
   STUCKAT_CHECK(seed.shape() == loss.shape(), "backward seed {} for output {}", shape_str(seed.shape()),
                 shape_str(loss.shape()));

@@ -4,6 +4,7 @@
 // All [cuda]: they SKIP (warn and return) when built without CUDA or when no GPU is present.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -58,6 +59,36 @@ void require_match(const std::vector<float>& got, const std::vector<float>& ref,
   REQUIRE(worst_excess <= 0.0);
   INFO("NMSE " << (norm > 0 ? err / norm : 0.0));
   if (norm > 0) REQUIRE(err / norm <= max_nmse);
+}
+
+// After a whole training step (see the tolerance note in the test below): a few elements may
+// have met a ReLU or max-pool decision that went the other way on the two backends. Such a
+// switch moves one term of the sum behind a weight-gradient element, i.e. that element by up to
+// about 1/sqrt(terms) of the tensor's RMS (a quarter of it for a deep layer of few positions).
+// So: NMSE <= max_nmse; every element within 1e-2 (relative) + 1e-2 of the RMS, except at most
+// max(4, n/1e4) elements, and those within 0.3 of the RMS + 0.1 relative. A wrong kernel
+// misplaces every element, far past these.
+void require_step_match(const std::vector<float>& got, const std::vector<float>& ref, const std::string& what,
+                        double max_nmse) {
+  INFO(what);
+  REQUIRE(got.size() == ref.size());
+  double sum_sq = 0;
+  for (float r : ref) sum_sq += static_cast<double>(r) * r;
+  const double scale = ref.empty() ? 0.0 : std::sqrt(sum_sq / static_cast<double>(ref.size()));
+  double err = 0;
+  int64_t outliers = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double r = ref[i], d = std::abs(static_cast<double>(got[i]) - r);
+    err += d * d;
+    if (d <= 1e-2 * scale + 1e-2 * std::abs(r)) continue;
+    ++outliers;
+    INFO("element " << i << " of " << ref.size() << ": got " << got[i] << " want " << ref[i] << ", RMS " << scale);
+    REQUIRE(d <= 0.3 * scale + 0.1 * std::abs(r));  // also fails on NaN
+  }
+  INFO(outliers << " elements past the tight tolerance");
+  REQUIRE(outliers <= std::max<int64_t>(4, static_cast<int64_t>(ref.size()) / 10000));
+  INFO("NMSE " << (sum_sq > 0 ? err / sum_sq : 0.0));
+  if (sum_sq > 0) REQUIRE(err / sum_sq <= max_nmse);
 }
 
 double rms(const std::vector<float>& v) {
@@ -195,11 +226,13 @@ TEST_CASE("A training step on the GPU equals the same step on the CPU", "[cuda][
     // pre-activation within ~1e-6 of zero (about one in a million for unit-scale values, and a
     // ResNet-18 step at batch 4 has ~2.5e6 of them) can switch sides, which routes one
     // gradient element differently and moves the weight gradients that sum over it by ~1e-3
-    // of their size. Gradients and the updated state are therefore compared at NMSE <= 1e-5 and
-    // elementwise within 1e-2 (relative, plus 1e-2 of the tensor's RMS for entries that are small
-    // by cancellation); a wrong kernel gives errors of the order of the values themselves.
+    // of their size, and a single element by up to ~1/sqrt(terms) of the RMS. Gradients and the
+    // updated state are therefore compared at NMSE <= 1e-5 and elementwise within 1e-2 (relative,
+    // plus 1e-2 of the tensor's RMS for entries that are small by cancellation) but for a few
+    // switched elements (require_step_match); a wrong kernel gives errors of the order of the
+    // values themselves.
     // The forward values (loss, eval logits) have no such switches and keep NMSE <= 1e-7.
-    const double rtol = 1e-2, atol_rel = 1e-2, step_nmse = 1e-5;
+    const double step_nmse = 1e-5;
     for (int step = 0; step < 2; ++step) {
       CAPTURE(step);
       cpu_opt.zero_grad();
@@ -211,10 +244,22 @@ TEST_CASE("A training step on the GPU equals the same step on the CPU", "[cuda][
       loss_gpu.backward();
       const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
       REQUIRE(pc.size() == pg.size());
+      // A convolution bias that feeds batch norm in training mode has gradient exactly zero
+      // (the batch mean removes it); both backends return rounding noise there, ~1e-7 of the
+      // model's gradients, whose signs need not agree. Such a gradient is checked for being zero
+      // to 1e-5 of the largest gradient RMS instead of elementwise against the other backend.
+      double model_scale = 0;
+      for (const auto& p : pc) model_scale = std::max(model_scale, rms(p.second.grad().to_vector()));
       for (size_t i = 0; i < pc.size(); ++i) {
         const std::vector<float> ref = pc[i].second.grad().to_vector();
-        require_match(pg[i].second.grad().to_vector(), ref, atol_rel * rms(ref), rtol, "gradient of " + pc[i].first,
-                      step_nmse);
+        const std::vector<float> got = pg[i].second.grad().to_vector();
+        if (rms(ref) <= 1e-6 * model_scale) {
+          INFO("gradient of " << pc[i].first << " is zero on the CPU (RMS " << rms(ref) << "); GPU RMS " << rms(got)
+                              << ", largest gradient RMS " << model_scale);
+          REQUIRE(rms(got) <= 1e-5 * model_scale);
+          continue;
+        }
+        require_step_match(got, ref, "gradient of " + pc[i].first, step_nmse);
       }
       cpu_opt.step();
       gpu_opt.step();
@@ -225,7 +270,7 @@ TEST_CASE("A training step on the GPU equals the same step on the CPU", "[cuda][
     for (size_t i = 0; i < sc.size(); ++i) {
       if (sc[i].second.dtype() != DType::F32) continue;  // num_batches_tracked counts on the host
       const std::vector<float> ref = sc[i].second.to_vector();
-      require_match(sg[i].second.to_vector(), ref, atol_rel * rms(ref), rtol, "state " + sc[i].first, step_nmse);
+      require_step_match(sg[i].second.to_vector(), ref, "state " + sc[i].first, step_nmse);
     }
     // Evaluation mode (running statistics, no gradients), as the evaluate() loop runs it.
     NoGradGuard no_grad;

@@ -236,6 +236,8 @@ TEST_CASE("CUDA linear equals the CPU", "[cuda][kernels]") {
   }
 }
 
+// Forward runs a direct kernel for K = c_in*kh*kw <= 256 and im2col + GEMM above (conv2d.cu):
+// the cases cover both, and backward (always the column path) for each.
 TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
   if (!have_gpu("conv2d")) return;
   RandomStream rng(6, 6);
@@ -246,7 +248,10 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
                         Case{2, 1, 28, 28, 6, 5, 1, 2},   // LeNet conv1
                         Case{2, 6, 14, 14, 16, 5, 1, 0},  // LeNet conv2
                         Case{3, 8, 9, 9, 4, 1, 2, 0},     // ResNet 1x1 downsample shortcut
-                        Case{1, 3, 7, 6, 5, 3, 3, 2}}) {  // stride 3 with padding wider than a tap
+                        Case{1, 3, 7, 6, 5, 3, 3, 2},     // stride 3 with padding wider than a tap
+                        Case{2, 3, 9, 9, 19, 3, 1, 1},    // direct forward: three channel tiles, the last partial
+                        Case{2, 32, 6, 5, 9, 3, 1, 1},    // K = 288: forward through im2col + GEMM
+                        Case{3, 40, 7, 7, 3, 3, 2, 1}}) {  // K = 360, stride 2, padding
     const Tensor x = random_tensor({c.n, c.c_in, c.h, c.w}, rng);
     const Tensor w = random_tensor({c.c_out, c.c_in, c.k, c.k}, rng), b = random_tensor({c.c_out}, rng);
     const std::string at = " x" + shape_str(x.shape()) + " w" + shape_str(w.shape()) + " stride " +

@@ -10,7 +10,8 @@
 # --gpu: checked equal to the CPU, kernel time and upload apart), and prints the tables last.
 # Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
-# (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections; results.jsonl and the logs
+# (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections, "profile" adds a table of
+# where the time goes; results.jsonl and the logs
 # land in $OUT on the device machine.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -102,14 +103,34 @@ echo "CLI smoke on the GPU: $([[ $smoke_ok -eq 1 ]] && echo PASS || echo FAIL) (
 [[ $smoke_ok -eq 1 ]] || tests_ok=0
 fi
 
-if want sweep; then
-stamp "fault sweep: stuckat --device cuda vs the PyTorch loop on the GPU"
 fm=$PWD/.deps/fashion-mnist
 grid=(--layers conv1,conv2,fc1,fc2,fc3 --bits 3,7,11,14,15 --stuck 0,1 --rates 0.01,0.05)
-if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
+ckpt=$build/sweep_ckpt/checkpoint.safetensors
+sweep_checkpoint() {  # LeNet-5 trained for one epoch on the CPU, once per build directory
+  [[ -f "$ckpt" ]] && return 0
   timeout 120 "$build/bin/stuckat" train --model lenet5 --data-dir "$fm" --epochs 1 --threads "$(nproc)" \
     --out "$build/sweep_ckpt" > "$build/check.sweep_train.log" 2>&1 || echo "check.sh: training the sweep checkpoint failed" >&2
-  ckpt=$build/sweep_ckpt/checkpoint.safetensors
+}
+
+if want profile; then  # not in the default sections: where the time goes, by region
+stamp "profile (STUCKAT_CUDA_PROFILE=1; synchronizing timers, so not throughput)"
+for spec in resnet18:128 vgg11:128 lenet5:64; do
+  echo "-- bench_gpu_train $spec"
+  STUCKAT_CUDA_PROFILE=1 timeout 120 "$build/bin/bench_gpu_train" --model "${spec%%:*}" --batch "${spec##*:}" \
+    --seconds 1 --validate 0 2>&1 | head -40
+done
+if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
+  sweep_checkpoint
+  echo "-- stuckat sweep --device cuda"
+  STUCKAT_CUDA_PROFILE=1 timeout 120 "$build/bin/stuckat" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" \
+    --batch 10000 --seeds 0 --formats q4.11 "${grid[@]}" --out "$build/sweep_profile.csv" 2>&1 | tail -42
+fi
+fi
+
+if want sweep; then
+stamp "fault sweep: stuckat --device cuda vs the PyTorch loop on the GPU"
+if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
+  sweep_checkpoint
   for rep in 1 2; do  # the first run pays CUDA start-up and cuBLAS heuristics; keep the better
     rm -f "$build/sweep.csv"
     out=$(timeout 120 "$build/bin/stuckat" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \

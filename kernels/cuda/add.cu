@@ -1,5 +1,6 @@
 // Elementwise add: one thread per element (each reads its inputs before writing, so aliasing
 // out with an input is safe).
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/add.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
@@ -15,6 +16,7 @@ __global__ void add_kernel(const float* a, const float* b, float* out, int64_t n
 }  // namespace
 
 void add_forward(const float* a, const float* b, float* out, int64_t n) {
+  STUCKAT_GPU_PROFILE("add");
   if (n == 0) return;
   add_kernel<<<grid_for(n), kBlock>>>(a, b, out, n);
   CUDA_CHECK_LAUNCH();

@@ -6,6 +6,7 @@
 // then squared deviations), biased variance to normalise, unbiased for the running variance.
 #include <algorithm>
 
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/batch_norm.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
@@ -152,6 +153,7 @@ void check_size(const BatchNormShape& s) {
 void batch_norm_forward_train(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
                               float* save_invstd, float* running_mean, float* running_var, float momentum, float eps,
                               const BatchNormShape& s) {
+  STUCKAT_GPU_PROFILE("batch_norm.fwd_train");
   if (s.c == 0) return;
   check_size(s);
   const Split sp = split_for(s);
@@ -174,6 +176,7 @@ void batch_norm_forward_train(const float* x, const float* gamma, const float* b
 
 void batch_norm_forward_eval(const float* x, const float* gamma, const float* beta, const float* running_mean,
                              const float* running_var, float eps, float* y, const BatchNormShape& s) {
+  STUCKAT_GPU_PROFILE("batch_norm.fwd_eval");
   const int64_t n = s.n * s.c * s.hw;
   if (n == 0) return;
   check_size(s);
@@ -183,6 +186,7 @@ void batch_norm_forward_eval(const float* x, const float* gamma, const float* be
 
 void batch_norm_backward(const float* x, const float* gamma, const float* save_mean, const float* save_invstd,
                          const float* dy, float* dx, float* dgamma, float* dbeta, const BatchNormShape& s) {
+  STUCKAT_GPU_PROFILE("batch_norm.bwd");
   if (s.c == 0) return;
   check_size(s);
   const Split sp = split_for(s);

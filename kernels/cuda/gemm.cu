@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm.cuh"
 
@@ -33,6 +34,7 @@ int as_int(int64_t v, const char* what) {
 
 void gemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     const float* b, float beta, float* c) {
+  STUCKAT_GPU_PROFILE("gemm");
   if (m == 0 || n == 0) return;
   const int mi = as_int(m, "m"), ni = as_int(n, "n"), ki = as_int(k, "k");
   const int lda = std::max(1, trans_a ? mi : ki);  // stored row length of A

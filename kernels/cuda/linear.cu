@@ -1,4 +1,5 @@
 // Linear layer: three cuBLAS GEMMs (y = x W^T, dx = dy W, dW = dy^T x) plus bias kernels.
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/launch.cuh"
@@ -24,6 +25,7 @@ __global__ void column_sums_kernel(const float* dy, float* db, int64_t n, int64_
 }  // namespace
 
 void linear_forward(const float* x, const float* w, const float* b, float* y, const cpu::LinearShape& s) {
+  STUCKAT_GPU_PROFILE("linear.fwd");
   if (s.n * s.out == 0) return;
   gemm_row_major(false, true, s.n, s.out, s.in, 1.0f, x, w, 0.0f, y);
   if (b) {
@@ -34,6 +36,7 @@ void linear_forward(const float* x, const float* w, const float* b, float* y, co
 
 void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const cpu::LinearShape& s) {
+  STUCKAT_GPU_PROFILE("linear.bwd");
   if (dx && s.n * s.in > 0) gemm_row_major(false, false, s.n, s.in, s.out, 1.0f, dy, w, 0.0f, dx);
   if (s.out * s.in > 0) gemm_row_major(true, false, s.out, s.in, s.n, 1.0f, dy, x, 0.0f, dw);
   if (db && s.out > 0) {

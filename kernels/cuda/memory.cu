@@ -1,6 +1,7 @@
 // CUDA memory primitives behind the device-side caching allocator (framework/storage.cpp).
 #include <atomic>
 
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/memory.h"
 
@@ -37,6 +38,7 @@ long long device_malloc_count() { return g_mallocs.load(); }
 void device_free(void* p) { cudaFree(p); }
 
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes) {
+  STUCKAT_GPU_PROFILE("memcpy");
   cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                    : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));

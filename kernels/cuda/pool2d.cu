@@ -2,6 +2,7 @@
 // thread per input element, summing the outputs whose window covers it in row-major output
 // order — the order in which the CPU reference accumulates into that element.
 #include "kernels/cpu/pool2d_window.h"
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/pool2d.h"
@@ -119,6 +120,7 @@ __global__ void adaptive_backward_kernel(const float* dy, float* dx, AdaptivePoo
 }  // namespace
 
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
+  STUCKAT_GPU_PROFILE("max_pool.fwd");
   const int64_t n = s.n * s.c * h_out(s) * w_out(s);
   if (n == 0) return;
   max_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, argmax, s);
@@ -126,6 +128,7 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dS
 }
 
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
+  STUCKAT_GPU_PROFILE("max_pool.bwd");
   const int64_t n = s.n * s.c * s.h * s.w;
   if (n == 0) return;
   max_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, argmax, dx, s);
@@ -133,6 +136,7 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, cons
 }
 
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s) {
+  STUCKAT_GPU_PROFILE("avg_pool.fwd");
   const int64_t n = s.n * s.c * h_out(s) * w_out(s);
   if (n == 0) return;
   avg_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, s);
@@ -140,6 +144,7 @@ void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s) {
 }
 
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s) {
+  STUCKAT_GPU_PROFILE("avg_pool.bwd");
   const int64_t n = s.n * s.c * s.h * s.w;
   if (n == 0) return;
   avg_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, dx, s);
@@ -147,6 +152,7 @@ void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s) {
 }
 
 void adaptive_avg_pool2d_forward(const float* x, float* y, const AdaptivePool2dShape& s) {
+  STUCKAT_GPU_PROFILE("adaptive_pool.fwd");
   const int64_t n = s.n * s.c * s.oh * s.ow;
   if (n == 0) return;
   adaptive_forward_kernel<<<grid_for(n), kBlock>>>(x, y, s);
@@ -154,6 +160,7 @@ void adaptive_avg_pool2d_forward(const float* x, float* y, const AdaptivePool2dS
 }
 
 void adaptive_avg_pool2d_backward(const float* dy, float* dx, const AdaptivePool2dShape& s) {
+  STUCKAT_GPU_PROFILE("adaptive_pool.bwd");
   const int64_t n = s.n * s.c * s.h * s.w;
   if (n == 0) return;
   adaptive_backward_kernel<<<grid_for(n), kBlock>>>(dy, dx, s);

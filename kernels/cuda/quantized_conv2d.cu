@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "faults/word_codec.h"
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/quantized_layers.h"
@@ -39,6 +40,7 @@ __global__ void conv2d_words_kernel(const float* x, const uint16_t* words, float
 
 void conv2d_words_forward(const float* x, const uint16_t* words, WeightFormatKind kind, float step, const float* b,
                           float* y, const cpu::Conv2dShape& s) {
+  STUCKAT_GPU_PROFILE("conv2d_words.fwd");
   const int64_t ho = s.h_out(), wo = s.w_out(), n = s.n * s.c_out * ho * wo;
   if (n == 0) return;
   dispatch_word_kind(kind, [&](auto k) {

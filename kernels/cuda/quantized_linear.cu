@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "faults/word_codec.h"
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/quantized_layers.h"
@@ -31,6 +32,7 @@ __global__ void linear_words_kernel(const float* x, const uint16_t* words, float
 
 void linear_words_forward(const float* x, const uint16_t* words, WeightFormatKind kind, float step, const float* b,
                           float* y, const cpu::LinearShape& s) {
+  STUCKAT_GPU_PROFILE("linear_words.fwd");
   const int64_t outputs = s.n * s.out;
   if (outputs == 0) return;
   dispatch_word_kind(kind, [&](auto k) {

@@ -1,4 +1,5 @@
 // SGD step kernel: one thread per parameter, statement for statement kernels/cpu/sgd_update.cpp.
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/sgd_update.h"
@@ -23,6 +24,7 @@ __global__ void sgd_kernel(float* p, const float* grad, float* buf, int64_t n, c
 
 void sgd_update(float* p, const float* grad, float* momentum_buf, int64_t n, const cpu::SgdConfig& c,
                 bool first_step) {
+  STUCKAT_GPU_PROFILE("sgd_update");
   if (n == 0) return;
   sgd_kernel<<<grid_for(n), kBlock>>>(p, grad, momentum_buf, n, c, first_step);
   CUDA_CHECK_LAUNCH();

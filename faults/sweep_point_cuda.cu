@@ -1,0 +1,60 @@
+// The sweep point's faulted layer on the GPU (sweep_point_cuda.h): one thread per weight, the
+// counts summed per block with __syncthreads_count and added to the counters once per block.
+#include "faults/sweep_point_cuda.h"
+
+#include "faults/word_codec.h"
+#include "framework/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/profile.h"
+#include "kernels/cuda/word_dispatch.cuh"
+
+namespace stuckat {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <WeightFormatKind K>
+__global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const float* clean, int64_t n, float step,
+                                   float* out, unsigned long long* counters) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  bool faulty = false, changed = false;
+  if (i < n) {
+    uint16_t and_mask = 0xFFFF, or_mask = 0;
+    int bit;
+    bool sa1;
+    if (draw_stuck_bit(d, static_cast<uint64_t>(i), &bit, &sa1) && !(d.nonzero_only && clean[i] == 0.0f)) {
+      add_stuck_bit(&and_mask, &or_mask, bit, sa1);
+      faulty = true;
+    }
+    const uint16_t word = words[i];
+    const uint16_t faulted = static_cast<uint16_t>((word & and_mask) | or_mask);
+    changed = faulted != word;
+    out[i] = decode_word(faulted, K, step);
+  }
+  const int block_faulty = __syncthreads_count(faulty), block_changed = __syncthreads_count(changed);
+  if (threadIdx.x == 0) {
+    if (block_faulty) atomicAdd(&counters[0], static_cast<unsigned long long>(block_faulty));
+    if (block_changed) atomicAdd(&counters[1], static_cast<unsigned long long>(block_changed));
+  }
+}
+
+}  // namespace
+
+PointFaultCounts fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
+                                  const WeightFormat& format, float* out, unsigned long long* counters) {
+  STUCKAT_GPU_PROFILE("sweep.fault_layer_cuda");
+  STUCKAT_CHECK(!d.nonzero_only || clean != nullptr, "target=nonzero needs the layer's weights");
+  CUDA_CHECK(cudaMemsetAsync(counters, 0, 2 * sizeof(unsigned long long)));
+  if (n > 0) {
+    const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
+    cuda::dispatch_word_kind(format.kind, [&](auto k) {
+      fault_layer_kernel<decltype(k)::value><<<blocks, kThreads>>>(d, words, clean, n, format.step(), out, counters);
+      CUDA_CHECK_LAUNCH();
+    });
+  }
+  unsigned long long host[2] = {0, 0};
+  CUDA_CHECK(cudaMemcpy(host, counters, sizeof host, cudaMemcpyDeviceToHost));
+  return {static_cast<int64_t>(host[0]), static_cast<int64_t>(host[1])};
+}
+
+}  // namespace stuckat
