@@ -72,6 +72,11 @@ def main():
     points = [(l, int(b), int(s), float(r)) for l in args.layers.split(",") for b in args.bits.split(",")
               for s in args.stuck.split(",") for r in args.rates.split(",")]
     accs = []
+    if dev.type == "cuda":
+        # Library start-up (cuBLAS/cuDNN handles, first kernel loads) outside the timer, as
+        # `stuckat sweep --device cuda` starts CUDA and cuBLAS before its timer.
+        evaluate(model, x, y, args.batch)
+        torch.cuda.synchronize()
     t0 = time.perf_counter()
     for layer, bit, stuck, rate in points:
         sd = copy.deepcopy(state)

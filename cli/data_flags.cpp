@@ -28,6 +28,7 @@ Device apply_runtime_flags(const DataFlags& f) {
   if (f.device == "cuda") {
     if (!cuda_available())
       throw_input_error("--device cuda: no CUDA device is available on this machine (or this build has no CUDA backend)");
+    cuda_init();
     return Device::CUDA;
   }
   throw_input_error("--device must be 'cpu' or 'cuda', got '{}'", f.device);

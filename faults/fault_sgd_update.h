@@ -35,7 +35,7 @@
 #include <string>
 
 #include "faults/weight_format.h"
-#include "framework/random.h"  // STUCKAT_HD
+#include "framework/host_device.h"
 
 namespace stuckat {
 

@@ -1,5 +1,5 @@
-// The sweep point's faulted layer on the GPU (sweep_point_cuda.h): one thread per weight, the
-// counts summed per block with __syncthreads_count and added to the counters once per block.
+// fault_layer on the GPU (sweep_point_cuda.h): one thread per weight, the counts summed per
+// block with __syncthreads_count and added to the counters once per block.
 #include "faults/sweep_point_cuda.h"
 
 #include "faults/word_codec.h"
@@ -19,15 +19,8 @@ __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const flo
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   bool faulty = false, changed = false;
   if (i < n) {
-    uint16_t and_mask = 0xFFFF, or_mask = 0;
-    int bit;
-    bool sa1;
-    if (draw_stuck_bit(d, static_cast<uint64_t>(i), &bit, &sa1) && !(d.nonzero_only && clean[i] == 0.0f)) {
-      add_stuck_bit(&and_mask, &or_mask, bit, sa1);
-      faulty = true;
-    }
     const uint16_t word = words[i];
-    const uint16_t faulted = static_cast<uint16_t>((word & and_mask) | or_mask);
+    const uint16_t faulted = point_fault_word(d, static_cast<uint64_t>(i), word, d.nonzero_only ? clean[i] : 1.0f, &faulty);
     changed = faulted != word;
     out[i] = decode_word(faulted, K, step);
   }

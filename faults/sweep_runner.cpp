@@ -8,6 +8,7 @@
 
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
+#include "faults/sweep_point.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
@@ -15,9 +16,6 @@
 #include "framework/nn/layers.h"
 #include "framework/ops.h"
 #include "kernels/cuda/profile.h"
-#ifdef STUCKAT_WITH_CUDA
-#include "faults/sweep_point_cuda.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -269,55 +267,116 @@ FaultSpec point_spec(const SweepPoint& p) {
   return spec;
 }
 
-#ifdef STUCKAT_WITH_CUDA
-// The points [g, end) of one group (one format, one layer) on the GPU: the layer's clean words
-// go up once, then each point's faulted weights are drawn, applied and decoded on the device
-// (fault_layer_cuda) straight into the forward model's weight, and the forward runs from the
-// cached input of stage s. No weights cross the bus per point. A point whose faults change no
-// word scores as the baseline, as on the CPU.
-void run_device_group(const SweepGrid& grid, const std::vector<int64_t>& points, size_t g, size_t end,
-                      const std::string& model_name, const WeightFormat& format, const Tensor& original,
-                      const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
-                      const CleanPass& clean, const TestBatches& batches,
-                      const std::function<void(const SweepRow&)>& on_row) {
+// The points [g, end) of one group (one format, one layer) through the forward model `fwd`, a
+// separate copy of the model (on the GPU, or on the CPU in tests): the layer's clean words go to
+// its device once, then each point's faulted weights are drawn, applied and decoded there
+// (fault_layer) into a slot of a weight stack, and the forward runs from the cached input of
+// stage s. When stage s begins with the faulted conv/linear layer (a split stage), up to
+// `per_pass` points share each pass: the layer runs once per weight set on the cached input
+// (conv2d_multi/linear_multi) and the rest of the network runs on their outputs stacked along the
+// batch, so its kernels see per_pass times the images. Otherwise each point writes the forward
+// model's weight and runs alone. A point whose faults change no word scores as the baseline, as on
+// the CPU path.
+void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, size_t g, size_t end,
+                    const std::string& model_name, const WeightFormat& format, const Tensor& original,
+                    const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
+                    const CleanPass& clean, const TestBatches& batches, int64_t per_pass,
+                    const std::function<void(const SweepRow&)>& on_row) {
+  const Device device = fwd_weight.device();
   const int64_t n = original.numel();
   const WeightFormat resolved = resolve_layer_format(format, original.data<float>(), n);
   Tensor words = Tensor::empty({n}, DType::I16);
   encode_weights(original.data<float>(), static_cast<uint16_t*>(words.raw_data()), n, resolved);
-  const Tensor words_gpu = words.to(Device::CUDA), clean_gpu = original.to(Device::CUDA);
-  Tensor counters = Tensor::empty({2}, DType::I64, Device::CUDA);
+  const Tensor words_dev = words.to(device), clean_dev = original.to(device);
   const std::string layer = sweep_point(grid, points[g]).layer;
   const std::string forward_region = "sweep.forward from " + layer;
-  for (size_t i = g; i < end; ++i) {
-    SweepRow row;
-    row.point = sweep_point(grid, points[i]);
-    row.model = model_name;
-    const PointFaultCounts counts =
-        fault_layer_cuda(make_fault_draw(point_spec(row.point), layer), static_cast<const uint16_t*>(words_gpu.raw_data()),
-                         clean_gpu.data<float>(), n, resolved, fwd_weight.data<float>(),
-                         static_cast<unsigned long long*>(counters.raw_data()));
-    row.faulty_weights = counts.faulty;
-    row.changed_weights = counts.changed;
-    if (counts.changed == 0) {
-      clean.baseline.fill(row);
-    } else {
-      PointScore score;
+
+  const ForwardStage& st = stages[s];
+  auto* conv = dynamic_cast<Conv2d*>(st.layer);
+  auto* lin = dynamic_cast<Linear*>(st.layer);
+  const bool owns = (conv && conv->weight.raw_data() == fwd_weight.raw_data()) ||
+                    (lin && lin->weight.raw_data() == fwd_weight.raw_data());
+  const bool stacked = st.after && owns && per_pass > 1;
+  const int64_t slots = stacked ? per_pass : 1;
+  Tensor stack = stacked ? Tensor::empty({slots, n}, DType::F32, device) : Tensor();
+
+  for (size_t c = g; c < end; c += static_cast<size_t>(slots)) {
+    const size_t c_end = std::min(end, c + static_cast<size_t>(slots));
+    std::vector<SweepRow> rows;
+    std::vector<int64_t> slot_of;  // -1: scores as the baseline
+    int64_t used = 0;
+    std::vector<PointScore> scores;
+    for (size_t i = c; i < c_end; ++i) {
+      SweepRow row;
+      row.point = sweep_point(grid, points[i]);
+      row.model = model_name;
+      const Tensor out = stacked ? slice_rows(stack, used, used + 1).view({n}) : fwd_weight.view({n});
+      const PointFaultCounts counts =
+          fault_layer(make_fault_draw(point_spec(row.point), layer), words_dev, clean_dev, resolved, out);
+      row.faulty_weights = counts.faulty;
+      row.changed_weights = counts.changed;
+      rows.push_back(row);
+      if (counts.changed == 0) {
+        slot_of.push_back(-1);
+        continue;
+      }
+      slot_of.push_back(used++);
+      if (!stacked) {  // this point alone, now: the next one overwrites the weight
+        PointScore score;
+        for (size_t b = 0; b < batches.images.size(); ++b) {
+          Tensor logits;
+          {
+            STUCKAT_GPU_PROFILE(forward_region.c_str());
+            logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
+          }
+          STUCKAT_GPU_PROFILE("sweep.score");
+          score.add(logits, batches.labels[b]);
+        }
+        scores.push_back(score);
+      }
+    }
+    if (stacked && used > 0) {
+      scores.assign(static_cast<size_t>(used), PointScore{});
+      Shape wshape = fwd_weight.shape();
+      wshape.insert(wshape.begin(), used);
+      const Tensor weights = slice_rows(stack, 0, used).view(wshape);
       for (size_t b = 0; b < batches.images.size(); ++b) {
+        const Tensor& x = clean.input[s][b];
         Tensor logits;
         {
           STUCKAT_GPU_PROFILE(forward_region.c_str());
-          logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
+          const Tensor y = conv ? conv2d_multi(x, weights, conv->bias, conv->stride, conv->pad)
+                                : linear_multi(x, weights, lin->bias);
+          logits = run_stages(stages, s + 1, stages.size(), st.after(y));
         }
         STUCKAT_GPU_PROFILE("sweep.score");
-        score.add(logits, batches.labels[b]);
+        const int64_t images = x.size(0);
+        for (int64_t p = 0; p < used; ++p)
+          scores[static_cast<size_t>(p)].add(slice_rows(logits, p * images, (p + 1) * images), batches.labels[b]);
       }
-      score.fill(row);
     }
-    on_row(row);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const PointScore& score = slot_of[i] < 0 ? clean.baseline : scores[static_cast<size_t>(slot_of[i])];
+      score.fill(rows[i]);
+      on_row(rows[i]);
+    }
   }
   fwd_weight.copy_(quantized);
 }
-#endif
+
+// Points per pass of run_copy_group: at most `configs`, and as many as keep the stacked
+// activations of stages s.. (twice the largest per-batch tensor per point: a stage's input and
+// output live together) within `bytes`.
+int64_t points_per_pass(const CleanPass& clean, size_t s, int64_t configs, int64_t bytes) {
+  int64_t largest = 1;
+  for (size_t k = s; k < clean.input.size(); ++k) {
+    if (clean.input[k].empty()) continue;  // no test batches
+    for (const Tensor& t : {clean.input[k].front(), clean.layer_out[k].front()})
+      if (t.defined()) largest = std::max<int64_t>(largest, static_cast<int64_t>(t.nbytes()));
+  }
+  return std::max<int64_t>(1, std::min<int64_t>(configs, bytes / (2 * largest)));
+}
+
 }  // namespace
 
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
@@ -368,11 +427,13 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     for (auto& [layer, w] : weight_of) std::memcpy(w.data<float>(), clean_of[layer].data<float>(), w.nbytes());
   };
 
+  const NamedTensorList fwd_params = fwd.named_parameters();
+  const Device fwd_device = fwd_params.empty() ? Device::CPU : fwd_params.front().second.device();
   TestBatches batches = split_test_set(test, options.batch);
   if (on_device)
     for (size_t b = 0; b < batches.images.size(); ++b) {
-      batches.images[b] = batches.images[b].to(Device::CUDA);
-      batches.labels[b] = batches.labels[b].to(Device::CUDA);
+      batches.images[b] = batches.images[b].to(fwd_device);
+      batches.labels[b] = batches.labels[b].to(fwd_device);
     }
   const size_t nb = batches.images.size();
   std::string pass_format;  // the format whose clean pass is in `clean`
@@ -420,12 +481,9 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     const std::vector<Tensor>& inputs = clean.input[s];
     Tensor fwd_weight = fwd_weight_of[first.layer];
     if (on_device) {
-#ifdef STUCKAT_WITH_CUDA
-      run_device_group(grid, points, g, end, model_name, format, original, quantized, fwd_weight, stages, s, clean,
-                       batches, on_row);
-#else
-      throw Error("sweep: a device model needs the CUDA backend, and this build has none");
-#endif
+      const int64_t per_pass = points_per_pass(clean, s, options.configs_per_pass, options.pass_bytes);
+      run_copy_group(grid, points, g, end, model_name, format, original, quantized, fwd_weight, stages, s, clean,
+                     batches, per_pass, on_row);
       g = end;
       continue;
     }

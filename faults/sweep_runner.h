@@ -28,11 +28,13 @@ struct SweepRunOptions {
   // Memory for the clean activations of the stages (CleanPass): the deepest stages that fit are
   // kept; points of the others run from the deepest kept activations before them.
   int64_t prefix_cache_bytes = int64_t(2) << 30;
-  // The same model (same weights) on a GPU, or null. When set, every forward pass runs there:
-  // the CPU `model` still builds each point's faulted weights (the counter-based masks are the
-  // same on any device), which are copied into the GPU layer; the clean activations live in GPU
-  // memory; a pass takes one point over every test batch. The CPU delta path is not used.
+  // A second copy of the model (same weights), normally on the GPU, or null. When set, every
+  // forward pass runs on it: each point's faulted weights are drawn and decoded on its device
+  // (fault_layer; the counter-based masks are the same on any device), the clean activations
+  // live there, and up to configs_per_pass points of a layer share a pass, their layer outputs
+  // stacked along the batch within pass_bytes of activations. The CPU delta path is not used.
   Module* device_model = nullptr;
+  int64_t pass_bytes = int64_t(4) << 30;  // activation memory of one stacked pass (device_model)
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the

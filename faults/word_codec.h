@@ -20,7 +20,7 @@
 #include <cstring>
 
 #include "faults/weight_format.h"
-#include "framework/random.h"  // STUCKAT_HD
+#include "framework/host_device.h"
 
 namespace stuckat {
 

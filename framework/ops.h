@@ -35,5 +35,14 @@ void add_inplace(Tensor& dst, const Tensor& src);  // dst += src, same shape and
 // select_index(x, 1, {4, 0}) of an (n, c, h, w) x is (n, 2, h, w) holding channels 4 and 0.
 // No gradient (inference paths such as fault sweeps).
 Tensor select_index(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);
+// Rows [begin, end) of dimension 0 of a contiguous tensor: a view of the same storage (no copy,
+// no gradient), on any device.
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
+// One input through P weight sets at once, for fault sweeps (no gradient), on any device:
+// conv2d_multi: x (n, c_in, h, w), w (P, c_out, c_in, kh, kw), b (c_out) or undefined ->
+// (P*n, c_out, h_out, w_out); linear_multi: x (n, in), w (P, out, in), b (out) -> (P*n, out).
+// Rows [p*n, (p+1)*n) are exactly conv2d(x, w[p], b) (linear(x, w[p], b)).
+Tensor conv2d_multi(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t pad);
+Tensor linear_multi(const Tensor& x, const Tensor& w, const Tensor& b);
 
 }  // namespace stuckat

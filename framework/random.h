@@ -6,11 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#ifdef __CUDACC__
-#define STUCKAT_HD __host__ __device__
-#else
-#define STUCKAT_HD
-#endif
+#include "framework/host_device.h"
 
 namespace stuckat {
 

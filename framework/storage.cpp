@@ -116,6 +116,7 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 
 #ifndef STUCKAT_WITH_CUDA
 bool cuda_available() { return false; }
+void cuda_init() {}
 #endif
 
 }  // namespace stuckat

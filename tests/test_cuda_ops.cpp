@@ -265,6 +265,28 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
   }
 }
 
+TEST_CASE("CUDA conv2d_multi/linear_multi blocks equal the single-weight GPU layers", "[cuda][kernels]") {
+  if (!have_gpu("conv2d_multi")) return;
+  RandomStream rng(9, 9);
+  // K = 54 (direct kernel) and K = 288 (columns + GEMM); blocks must equal conv2d with w[p] exactly
+  // (the same kernel on the same data).
+  for (int64_t c_in : {6, 32}) {
+    const Tensor x = random_tensor({2, c_in, 7, 6}, rng).to(Device::CUDA);
+    const Tensor w = random_tensor({3, 5, c_in, 3, 3}, rng).to(Device::CUDA), b = random_tensor({5}, rng).to(Device::CUDA);
+    const Tensor y = conv2d_multi(x, w, b, 1, 1);
+    for (int64_t p = 0; p < 3; ++p) {
+      const Tensor wp = slice_rows(w, p, p + 1).view({5, c_in, 3, 3});
+      CHECK(slice_rows(y, 2 * p, 2 * p + 2).to_vector() == conv2d(x, wp, b, 1, 1).to_vector());
+    }
+  }
+  const Tensor xl = random_tensor({33, 70}, rng).to(Device::CUDA), wl = random_tensor({4, 19, 70}, rng).to(Device::CUDA);
+  const Tensor bl = random_tensor({19}, rng).to(Device::CUDA);
+  const Tensor yl = linear_multi(xl, wl, bl);
+  for (int64_t p = 0; p < 4; ++p)
+    CHECK(slice_rows(yl, 33 * p, 33 * p + 33).to_vector() ==
+          linear(xl, slice_rows(wl, p, p + 1).view({19, 70}), bl).to_vector());
+}
+
 TEST_CASE("CUDA SGD step equals the CPU bit for bit", "[cuda][kernels][optim]") {
   if (!have_gpu("sgd_update")) return;
 #ifdef STUCKAT_WITH_CUDA

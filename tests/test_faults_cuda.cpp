@@ -1,5 +1,6 @@
 // Fault masks generated on the GPU equal the CPU reference bit for bit (same counter-based
-// draws), for stacked specs, a random bit, an SA0/SA1 mix, target=nonzero and a shard offset.
+// draws), for stacked specs, a random bit, an SA0/SA1 mix, target=nonzero and a shard offset;
+// and so does a sweep point's faulted layer (fault_layer) decoded on the GPU.
 // SKIPs (with a warning) when built without CUDA or when no GPU is present.
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,9 @@
 
 #include "faults/fault_map.h"
 #include "faults/fault_spec.h"
+#include "faults/sweep_point.h"
+#include "faults/weight_codec.h"
+#include "faults/weight_format.h"
 #include "framework/device.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
@@ -54,5 +58,38 @@ TEST_CASE("CUDA fault masks equal the CPU reference bit for bit", "[faults][cuda
   const Tensor and_back = ga.to(Device::CPU), or_back = go.to(Device::CPU);
   REQUIRE(std::memcmp(and_back.raw_data(), ref.and_mask.data(), static_cast<size_t>(n) * 2) == 0);
   REQUIRE(std::memcmp(or_back.raw_data(), ref.or_mask.data(), static_cast<size_t>(n) * 2) == 0);
+#endif
+}
+
+TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit", "[faults][sweep][cuda]") {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: nothing to check");
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: CUDA fault_layer not checked");
+    return;
+  }
+  const int64_t n = 300007;  // not a multiple of the block size
+  Tensor clean = Tensor::empty({n});
+  RandomStream rng(8, 8);
+  for (int64_t i = 0; i < n; ++i)
+    clean.data<float>()[i] = rng.next_uniform() < 0.3f ? 0.0f : rng.next_uniform(-2.0f, 2.0f);
+  for (const char* format_name : {"q4.11", "maxabs", "signmag", "fp16"})
+    for (const char* spec_text : {"bit=14,stuck=1,rate=0.3,seed=2", "bit=random,stuck=mix:1:1,rate=0.2,seed=4,target=nonzero"}) {
+      CAPTURE(format_name, spec_text);
+      const WeightFormat format = resolve_layer_format(parse_weight_format(format_name), clean.data<float>(), n);
+      Tensor words = Tensor::empty({n}, DType::I16);
+      encode_weights(clean.data<float>(), static_cast<uint16_t*>(words.raw_data()), n, format);
+      const FaultDraw d = make_fault_draw(parse_fault_spec(spec_text), "conv2");
+      Tensor want = Tensor::empty({n});
+      const PointFaultCounts cpu = fault_layer(d, words, clean, format, want);
+      Tensor got = Tensor::empty({n}, DType::F32, Device::CUDA);
+      const PointFaultCounts gpu = fault_layer(d, words.to(Device::CUDA), clean.to(Device::CUDA), format, got);
+      CHECK(gpu.faulty == cpu.faulty);
+      CHECK(gpu.changed == cpu.changed);
+      CHECK(cpu.changed > 0);
+      const Tensor back = got.to(Device::CPU);
+      CHECK(std::memcmp(back.raw_data(), want.raw_data(), want.nbytes()) == 0);  // NaN payloads included
+    }
 #endif
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,10 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "faults/fault_spec.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_csv.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_grid.h"
+#include "faults/sweep_point.h"
+#include "faults/weight_codec.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_summary.h"
 #include "faults/weight_format.h"
@@ -332,9 +336,126 @@ TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc l
   check_rows_against_reference(rows, "resnet18", 6, d);
 }
 
+TEST_CASE("conv2d_multi and linear_multi stack the per-weight outputs; slice_rows is a view", "[faults][sweep]") {
+  RandomStream rng(21, 21);
+  auto random = [&](const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    return t;
+  };
+  const Tensor x = random({3, 2, 9, 7}), w = random({4, 5, 2, 3, 3}), b = random({5});
+  const Tensor y = conv2d_multi(x, w, b, 2, 1);
+  REQUIRE(y.shape() == Shape{12, 5, 5, 4});
+  const Tensor xl = random({6, 10}), wl = random({3, 4, 10}), bl = random({4});
+  const Tensor yl = linear_multi(xl, wl, Tensor());
+  REQUIRE(yl.shape() == Shape{18, 4});
+  for (int64_t p = 0; p < 4; ++p) {
+    const Tensor wp = slice_rows(w, p, p + 1).view({5, 2, 3, 3});
+    CHECK(slice_rows(y, 3 * p, 3 * p + 3).to_vector() == conv2d(x, wp, b, 2, 1).to_vector());
+  }
+  for (int64_t p = 0; p < 3; ++p)
+    CHECK(slice_rows(yl, 6 * p, 6 * p + 6).to_vector() == linear(xl, slice_rows(wl, p, p + 1).view({4, 10}), Tensor()).to_vector());
+  // A view: same storage, offset rows; writing through it changes the source.
+  Tensor rows = slice_rows(yl, 6, 8);
+  CHECK(rows.shape() == Shape{2, 4});
+  CHECK(rows.storage() == yl.storage());
+  rows.data<float>()[0] = 123.0f;
+  CHECK(yl.data<float>()[6 * 4] == 123.0f);
+  CHECK(slice_rows(yl, 18, 18).numel() == 0);
+  CHECK_THROWS_AS(slice_rows(yl, 5, 19), Error);
+  CHECK_THROWS_AS(slice_rows(yl, 4, 3), Error);
+  CHECK_THROWS_AS(conv2d_multi(x, random({4, 5, 3, 3, 3}), b, 1, 0), Error);  // channel mismatch
+}
+
+TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[faults][sweep]") {
+  // The sweep's copy path builds each point's weights from the layer's words (fault_layer); the
+  // CPU path and training go through FaultInjection. Same weights, same counts, for every
+  // format, a fixed and a random bit, SA0/SA1/mixed, and target=nonzero on a partly pruned layer.
+  std::shared_ptr<Module> model = make_model(parse_model_name("lenet5"), 4);
+  Tensor weight;
+  for (auto& [name, t] : model->named_parameters())
+    if (name == "fc1.weight") weight = t;
+  for (int64_t i = 0; i < weight.numel(); i += 3) weight.data<float>()[i] = 0.0f;  // pruned
+  weight.data<float>()[5] = 40.0f;                                                  // saturates Q4.11
+  const Tensor original = weight.clone();
+  for (const char* format_name : {"q4.11", "q1.14", "maxabs", "signmag", "fp16"})
+    for (const char* spec_text : {"layer=fc1,bit=14,stuck=1,rate=0.3,seed=2", "layer=fc1,bit=3,stuck=0,rate=0.05,seed=9",
+                                  "layer=fc1,bit=random,stuck=mix:1:1,rate=0.2,seed=4,target=nonzero"}) {
+      CAPTURE(format_name, spec_text);
+      const WeightFormat format = parse_weight_format(format_name);
+      const FaultSpec spec = parse_fault_spec(spec_text);
+      std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());
+      FaultInjection inject(*model, format, {spec});
+      const LayerFaultStats stats = inject.apply().at(0);
+      const Tensor want = weight.clone();
+      inject.restore();
+
+      const int64_t n = original.numel();
+      const WeightFormat resolved = resolve_layer_format(format, original.data<float>(), n);
+      Tensor words = Tensor::empty({n}, DType::I16);
+      encode_weights(original.data<float>(), static_cast<uint16_t*>(words.raw_data()), n, resolved);
+      Tensor got = Tensor::empty({n});
+      const PointFaultCounts counts = fault_layer(make_fault_draw(spec, "fc1"), words, original.view({n}), resolved, got);
+      CHECK(counts.faulty == stats.faulty);
+      CHECK(counts.changed == stats.changed);
+      CHECK(stats.changed > 0);
+      CHECK(std::memcmp(got.data<float>(), want.data<float>(), want.nbytes()) == 0);
+    }
+}
+
+TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equals the reference", "[faults][sweep]") {
+  // The path `sweep --device cuda` takes, with the copy on the CPU: faulted weights drawn and
+  // decoded from the layer's words (fault_layer), points of a split stage stacked along the batch
+  // (3 or 10 per pass; a 1-byte pass budget forces one), ResNet block stages one point at a time. Rows must equal the reference and carry the CPU path's fault counts.
+  const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
+  const int variant = GENERATE(0, 1, 2);  // 3 per pass; 10 per pass; a budget that forces one
+  const bool resnet = name == "resnet18";
+  if (resnet && variant > 0) return;  // ResNet-18 on the CPU is slow: one variant
+  const int64_t configs = variant == 1 ? 10 : 3;
+  const int64_t pass_bytes = variant == 2 ? 1 : int64_t(4) << 30;
+  CAPTURE(name, configs, pass_bytes);
+  Dataset d;
+  if (resnet) {
+    d.name = "random";
+    d.images = random_images(6, 3, 32, 7);
+    d.labels = Tensor::empty({6}, DType::I32);
+    for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  } else {
+    d = random_test_set(40);
+  }
+  std::shared_ptr<Module> model = sweep_test_model(name, 5), copy = sweep_test_model(name, 5);
+  SweepGrid g = small_grid();
+  g.layers = resnet ? std::vector<std::string>{"conv1", "layer2.0.conv2", "fc"}
+                    : std::vector<std::string>{"conv1", "conv2", "fc1", "fc3"};
+  g.bits = resnet ? std::vector<int>{14} : std::vector<int>{3, 14};
+  g.rates = resnet ? std::vector<double>{0.05} : std::vector<double>{0.002, 0.05, 0.3};
+  g.seeds = {3};
+  if (resnet) g.formats = {"q4.11"};
+  SweepRunOptions o;
+  o.batch = resnet ? 4 : 16;
+  o.configs_per_pass = configs;
+  std::vector<SweepRow> plain, via_copy;
+  run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { plain.push_back(r); });
+  o.device_model = copy.get();
+  o.pass_bytes = pass_bytes;
+  run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { via_copy.push_back(r); });
+  REQUIRE(via_copy.size() == plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    INFO("point " << plain[i].point.index << " " << plain[i].point.layer);
+    CHECK(via_copy[i].point.index == plain[i].point.index);
+    CHECK(via_copy[i].faulty_weights == plain[i].faulty_weights);
+    CHECK(via_copy[i].changed_weights == plain[i].changed_weights);
+  }
+  check_rows_against_reference(via_copy, name, 5, d);
+  // The copy holds its original weights again.
+  const std::shared_ptr<Module> fresh = sweep_test_model(name, 5);
+  const auto a = fresh->named_parameters(), b = copy->named_parameters();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].second.to_vector() == b[i].second.to_vector());
+}
+
 TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda]") {
   if (!have_gpu("sweep --device cuda")) return;
-  // Same points, faulted weights built on the CPU either way; only the forward passes move. The
+  // Same points; on the GPU the faulted weights are drawn and decoded there. The
   // fault counts must be identical; accuracy may differ by one image per point (a near tie
   // between two logits can resolve either way under a different summation order: cuBLAS vs our
   // CPU GEMM), the mean loss by 1e-4 relative (float32 sums over <= 400 products per output,

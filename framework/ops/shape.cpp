@@ -1,5 +1,5 @@
 // reshape/flatten: views of contiguous data whose gradient is the incoming gradient reshaped;
-// select_index: a copying gather without gradient.
+// select_index: a copying gather without gradient; slice_rows: a view of leading rows.
 #include <algorithm>
 #include <cstring>
 
@@ -56,6 +56,19 @@ Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>&
       std::memcpy(dst + (o * k + j) * block, src + (o * extent + index[static_cast<size_t>(j)]) * block,
                   static_cast<size_t>(block) * sizeof(float));
   return y;
+}
+
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
+  STUCKAT_CHECK(x.defined() && x.dim() >= 1 && x.is_contiguous(), "slice_rows: needs a contiguous tensor with a first dimension");
+  STUCKAT_CHECK(0 <= begin && begin <= end && end <= x.size(0), "slice_rows: rows [{}, {}) of shape {}", begin, end,
+                shape_str(x.shape()));
+  STUCKAT_CHECK(!any_requires_grad({&x}), "slice_rows has no gradient");
+  auto impl = std::make_shared<TensorImpl>(*x.impl());
+  impl->autograd = AutogradMeta{};
+  impl->offset += begin * (x.size(0) > 0 ? x.numel() / x.size(0) : 0);
+  impl->shape[0] = end - begin;
+  impl->strides = contiguous_strides(impl->shape);
+  return TensorImpl::wrap(impl);
 }
 
 }  // namespace stuckat

@@ -32,6 +32,8 @@ int as_int(int64_t v, const char* what) {
 
 }  // namespace
 
+void gemm_init() { (void)handle(); }
+
 void gemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     const float* b, float beta, float* c) {
   STUCKAT_GPU_PROFILE("gemm");

@@ -10,4 +10,7 @@ namespace stuckat::cuda {
 void gemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                     const float* b, float beta, float* c);
 
+// Creates the cuBLAS handle if it does not exist yet (gemm_row_major creates it on first use).
+void gemm_init();
+
 }  // namespace stuckat::cuda

@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/memory.h"
 
 #include "framework/device.h"
@@ -10,6 +11,11 @@
 namespace stuckat {
 
 bool cuda_available() { return cuda::device_count() > 0; }
+
+void cuda_init() {
+  CUDA_CHECK(cudaFree(nullptr));  // creates the context
+  cuda::gemm_init();
+}
 
 namespace cuda {
 

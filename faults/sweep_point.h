@@ -1,0 +1,41 @@
+// One sweep point's faulted layer, built from the layer's clean 16-bit words: per weight,
+//   and = 0xFFFF, or = 0; add the point's stuck bit if the draw faults the weight (fault_map.h);
+//   faulted = (word & and) | or;  weight = decode(faulted)
+// which is FaultInjection::apply for a layer with no masks but this one spec, bit for bit, with
+// its faulty/changed counts. Runs where the tensors live: a CPU loop, or one CUDA kernel writing
+// the device model's weights directly (sweep_point_cuda.h), so a sweep on the GPU moves no
+// weights across the bus per point.
+#pragma once
+#include <cstdint>
+
+#include "faults/fault_map.h"
+#include "faults/weight_format.h"
+#include "faults/word_codec.h"
+#include "framework/host_device.h"
+#include "framework/tensor.h"
+
+namespace stuckat {
+
+struct PointFaultCounts {
+  int64_t faulty = 0;   // weights with a stuck bit
+  int64_t changed = 0;  // weights whose word the stuck bit changed
+};
+
+// Weight i's faulted word; *faulty tells whether the draw gave it a stuck bit. `clean` is its
+// f32 value (read only for target=nonzero).
+STUCKAT_HD inline uint16_t point_fault_word(const FaultDraw& d, uint64_t i, uint16_t word, float clean, bool* faulty) {
+  uint16_t and_mask = 0xFFFF, or_mask = 0;
+  int bit;
+  bool sa1;
+  *faulty = draw_stuck_bit(d, i, &bit, &sa1) && !(d.nonzero_only && clean == 0.0f);
+  if (*faulty) add_stuck_bit(&and_mask, &or_mask, bit, sa1);
+  return static_cast<uint16_t>((word & and_mask) | or_mask);
+}
+
+// words: the layer's clean words (I16, n); clean: its f32 weights (n); format: resolved for the
+// layer (resolve_layer_format); out: n f32 values receiving the decoded faulted weights. All on
+// one device.
+PointFaultCounts fault_layer(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,
+                             const Tensor& out);
+
+}  // namespace stuckat
