@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "faults/block_scores.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_point.h"
@@ -57,6 +58,13 @@ struct PointScore {
     loss_sum += static_cast<double>(l) * static_cast<double>(labels.numel());
     correct += count_correct(logits, labels);
     images += labels.numel();
+  }
+  // A block of labels.numel() images scored at once (block_scores): its loss sum and hits.
+  void add_block(const BlockScore& block, int64_t count) {
+    if (!std::isfinite(block.loss_sum)) finite = false;
+    loss_sum += block.loss_sum;
+    correct += block.correct;
+    images += count;
   }
   void fill(SweepRow& row) const {
     row.test_loss = images > 0 ? loss_sum / static_cast<double>(images) : 0;
@@ -329,8 +337,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
             STUCKAT_GPU_PROFILE(forward_region.c_str());
             logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
           }
-          STUCKAT_GPU_PROFILE("sweep.score");
-          score.add(logits, batches.labels[b]);
+          score.add_block(block_scores(logits, batches.labels[b], 1)[0], batches.labels[b].numel());
         }
         scores.push_back(score);
       }
@@ -349,10 +356,9 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
                                 : linear_multi(x, weights, lin->bias);
           logits = run_stages(stages, s + 1, stages.size(), st.after(y));
         }
-        STUCKAT_GPU_PROFILE("sweep.score");
-        const int64_t images = x.size(0);
+        const std::vector<BlockScore> blocks = block_scores(logits, batches.labels[b], used);
         for (int64_t p = 0; p < used; ++p)
-          scores[static_cast<size_t>(p)].add(slice_rows(logits, p * images, (p + 1) * images), batches.labels[b]);
+          scores[static_cast<size_t>(p)].add_block(blocks[static_cast<size_t>(p)], batches.labels[b].numel());
       }
     }
     for (size_t i = 0; i < rows.size(); ++i) {

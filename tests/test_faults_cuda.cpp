@@ -1,12 +1,15 @@
 // Fault masks generated on the GPU equal the CPU reference bit for bit (same counter-based
 // draws), for stacked specs, a random bit, an SA0/SA1 mix, target=nonzero and a shard offset;
-// and so does a sweep point's faulted layer (fault_layer) decoded on the GPU.
+// and so do a sweep point's faulted layer (fault_layer) decoded on the GPU and the scores of
+// stacked points (block_scores).
 // SKIPs (with a warning) when built without CUDA or when no GPU is present.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
+#include "faults/block_scores.h"
 #include "faults/fault_map.h"
 #include "faults/fault_spec.h"
 #include "faults/sweep_point.h"
@@ -91,5 +94,35 @@ TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit
       const Tensor back = got.to(Device::CPU);
       CHECK(std::memcmp(back.raw_data(), want.raw_data(), want.nbytes()) == 0);  // NaN payloads included
     }
+#endif
+}
+
+TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][sweep][cuda]") {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: nothing to check");
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: CUDA block_scores not checked");
+    return;
+  }
+  RandomStream rng(32, 32);
+  const int64_t blocks = 5, n = 1001, k = 10;  // n not a multiple of the block size
+  Tensor logits = Tensor::empty({blocks * n, k}), labels = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < logits.numel(); ++i) logits.data<float>()[i] = rng.next_uniform(-4.0f, 4.0f);
+  for (int64_t r = 0; r < n; ++r) labels.data<int32_t>()[r] = static_cast<int32_t>((r * 7) % k);
+  for (int64_t j = 0; j < k; ++j) logits.data<float>()[(n + 9) * k + j] = 0.5f;  // a tie in block 1
+  logits.data<float>()[(4 * n + 3) * k] = NAN;                                 // block 4: NaN
+  const std::vector<BlockScore> cpu = block_scores(logits, labels, blocks);
+  const std::vector<BlockScore> gpu = block_scores(logits.to(Device::CUDA), labels.to(Device::CUDA), blocks);
+  for (int64_t p = 0; p < blocks; ++p) {
+    CAPTURE(p);
+    CHECK(gpu[static_cast<size_t>(p)].correct == cpu[static_cast<size_t>(p)].correct);
+    if (p == 4) {
+      CHECK(!std::isfinite(gpu[4].loss_sum));
+    } else {
+      // float sums of 1001 row losses in another order: within 1e-5 relative
+      CHECK(gpu[static_cast<size_t>(p)].loss_sum == Approx(cpu[static_cast<size_t>(p)].loss_sum).epsilon(1e-5));
+    }
+  }
 #endif
 }

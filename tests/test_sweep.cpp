@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "faults/fault_spec.h"
+#include "faults/block_scores.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_csv.h"
 #include "faults/sweep_delta.h"
@@ -365,6 +366,31 @@ TEST_CASE("conv2d_multi and linear_multi stack the per-weight outputs; slice_row
   CHECK_THROWS_AS(slice_rows(yl, 5, 19), Error);
   CHECK_THROWS_AS(slice_rows(yl, 4, 3), Error);
   CHECK_THROWS_AS(conv2d_multi(x, random({4, 5, 3, 3, 3}), b, 1, 0), Error);  // channel mismatch
+}
+
+TEST_CASE("block_scores equals cross_entropy and count_correct per block", "[faults][sweep]") {
+  RandomStream rng(31, 31);
+  const int64_t blocks = 4, n = 37, k = 10;
+  Tensor logits = Tensor::empty({blocks * n, k}), labels = Tensor::empty({n}, DType::I32);
+  for (int64_t i = 0; i < logits.numel(); ++i) logits.data<float>()[i] = rng.next_uniform(-4.0f, 4.0f);
+  for (int64_t r = 0; r < n; ++r) labels.data<int32_t>()[r] = static_cast<int32_t>(r % k);
+  for (int64_t j = 0; j < k; ++j) logits.data<float>()[3 * k + j] = 1.0f;  // a full tie: the first maximum (0) wins
+  logits.data<float>()[(2 * n + 5) * k + 4] = INFINITY;                   // block 2: a non-finite loss
+  const std::vector<BlockScore> got = block_scores(logits, labels, blocks);
+  REQUIRE(got.size() == static_cast<size_t>(blocks));
+  for (int64_t p = 0; p < blocks; ++p) {
+    CAPTURE(p);
+    const Tensor rows = slice_rows(logits, p * n, (p + 1) * n);
+    CHECK(got[static_cast<size_t>(p)].correct == count_correct(rows, labels));
+    const double want = static_cast<double>(cross_entropy(rows, labels).item()) * static_cast<double>(n);
+    if (p == 2) {
+      CHECK(!std::isfinite(got[2].loss_sum));
+      CHECK(!std::isfinite(want));
+    } else {
+      CHECK(got[static_cast<size_t>(p)].loss_sum == Approx(want).epsilon(1e-5));  // float sums in another order
+    }
+  }
+  CHECK_THROWS_AS(block_scores(logits, labels, 3), Error);
 }
 
 TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[faults][sweep]") {
