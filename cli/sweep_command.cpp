@@ -119,7 +119,7 @@ int run(SweepFlags& f) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::printf("%s", sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)).c_str());
-  std::printf("evaluated %zu points on %lld test images in %.2f s (%.1f points/s); rows in %s\n", todo.size(),
+  std::printf("evaluated %zu points on %lld test images in %.3f s (%.1f points/s); rows in %s\n", todo.size(),
               static_cast<long long>(data.test.size()), seconds, seconds > 0 ? todo.size() / seconds : 0.0, f.out.c_str());
   return 0;
 }
