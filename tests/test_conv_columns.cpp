@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,19 @@ void check_shape(const cpu::Conv2dShape& s) {
     for (int64_t i = 0; i < kCoTile * k; ++i) cuda::load_filter_tile<I>(w.data(), tile.data(), d, static_cast<I>(co0), static_cast<I>(i));
     for (int64_t c = 0; c < m; ++c)
       cuda::direct_conv_thread<I>(x.data(), tile.data(), bias.data(), yd.data(), d, static_cast<I>(c), static_cast<I>(co0));
+    // The compile-time 3x3 and 5x5 variants the kernel launches for those sizes: the same bits.
+    std::vector<float> fixed(yd.size(), -7.0f);
+    for (int64_t c = 0; c < m; ++c) {
+      const I ci = static_cast<I>(c), c0 = static_cast<I>(co0);
+      if (s.kh == 3 && s.kw == 3) cuda::direct_conv_thread<I, 3, 3>(x.data(), tile.data(), bias.data(), fixed.data(), d, ci, c0);
+      if (s.kh == 5 && s.kw == 5) cuda::direct_conv_thread<I, 5, 5>(x.data(), tile.data(), bias.data(), fixed.data(), d, ci, c0);
+    }
+    if ((s.kh == 3 && s.kw == 3) || (s.kh == 5 && s.kw == 5))
+      for (int64_t c = 0; c < m; ++c)
+        for (int64_t t = co0; t < std::min<int64_t>(co0 + kCoTile, s.c_out); ++t) {
+          const size_t at = static_cast<size_t>(((c / p) * s.c_out + t) * p + c % p);
+          REQUIRE(std::memcmp(&fixed[at], &yd[at], sizeof(float)) == 0);
+        }
   }
   for (int64_t ni = 0; ni < s.n; ++ni)
     for (int64_t co = 0; co < s.c_out; ++co)

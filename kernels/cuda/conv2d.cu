@@ -71,8 +71,8 @@ __global__ void dy_to_dycol_kernel(const float* dy, float* dycol, Dims<I> d) {
 constexpr int64_t kDirectMaxK = 256;
 
 // grid (M / kBlock, c_out / kCoTile); dynamic shared memory: kCoTile * K floats (the tile's
-// filters, tap-major, as load_filter_tile writes them).
-template <typename I>
+// filters, tap-major, as load_filter_tile writes them). KH, KW: see direct_conv_thread.
+template <typename I, int KH, int KW>
 __global__ void direct_conv_kernel(const float* x, const float* w, const float* b, float* y, Dims<I> d) {
   extern __shared__ float4 tile_storage[];  // float4: 16-byte aligned for direct_conv_thread's reads
   float* tile = reinterpret_cast<float*>(tile_storage);
@@ -81,7 +81,21 @@ __global__ void direct_conv_kernel(const float* x, const float* w, const float* 
   __syncthreads();
   const I c = thread_index<I>();
   if (c >= d.m) return;
-  direct_conv_thread<I>(x, tile, b, y, d, c, co0);
+  direct_conv_thread<I, KH, KW>(x, tile, b, y, d, c, co0);
+}
+
+// The direct kernel with the kernel size fixed for the common 3x3 and 5x5, else read at run time.
+template <typename I>
+void launch_direct_conv(const float* x, const float* w, const float* b, float* y, const Dims<I>& d) {
+  const dim3 grid(grid_for(d.m), static_cast<unsigned>((d.c_out + kCoTile - 1) / kCoTile));
+  const size_t shared = static_cast<size_t>(kCoTile * d.k) * sizeof(float);
+  if (d.kh == 3 && d.kw == 3)
+    direct_conv_kernel<I, 3, 3><<<grid, kBlock, shared>>>(x, w, b, y, d);
+  else if (d.kh == 5 && d.kw == 5)
+    direct_conv_kernel<I, 5, 5><<<grid, kBlock, shared>>>(x, w, b, y, d);
+  else
+    direct_conv_kernel<I, 0, 0><<<grid, kBlock, shared>>>(x, w, b, y, d);
+  CUDA_CHECK_LAUNCH();
 }
 
 // db[co] = sum of row co of dycol; one block per row.
@@ -105,9 +119,7 @@ void forward_with(const float* x, const float* w, const float* b, float* y, cons
   const int64_t k = d.k, m = d.m, c_out = d.c_out;
   if (k <= kDirectMaxK) {
     STUCKAT_GPU_PROFILE("conv2d.direct");
-    const dim3 grid(grid_for(m), static_cast<unsigned>((c_out + kCoTile - 1) / kCoTile));
-    direct_conv_kernel<I><<<grid, kBlock, static_cast<size_t>(kCoTile * k) * sizeof(float)>>>(x, w, b, y, d);
-    CUDA_CHECK_LAUNCH();
+    launch_direct_conv<I>(x, w, b, y, d);
     return;
   }
   float* col = static_cast<float*>(scratch(static_cast<size_t>((k + c_out) * m) * sizeof(float)));

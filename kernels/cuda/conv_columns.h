@@ -121,23 +121,31 @@ STUCKAT_HD inline void load_filter_tile(const float* w, float* tile, const ConvD
 }
 
 // Direct convolution, thread (c, tile at co0): output position c for the tile's channels, taps
-// summed in (ci, ky, kx) order, then the bias. `tile` as load_filter_tile writes it.
-template <typename I>
+// summed in (ci, ky, kx) order, then the bias. `tile` as load_filter_tile writes it. KH, KW > 0
+// fix the kernel size at compile time (the tap loops unroll and their index arithmetic folds into
+// constants); 0 reads it from d. Either way the result is the same, bit for bit.
+template <typename I, int KH = 0, int KW = 0>
 STUCKAT_HD inline void direct_conv_thread(const float* x, const float* tile, const float* b, float* y,
                                           const ConvDims<I>& d, I c, I co0) {
+  const I kh = KH > 0 ? static_cast<I>(KH) : d.kh, kw = KW > 0 ? static_cast<I>(KW) : d.kw;
   const I ni = c / d.p, q = c - ni * d.p, oy = q / d.wo, ox = q - oy * d.wo;
+  const I iy0 = oy * d.stride - d.pad, ix0 = ox * d.stride - d.pad;
   const float* xn = x + ni * d.c_in * d.h * d.w;
   float acc[kCoTile];
   for (int t = 0; t < kCoTile; ++t) acc[t] = 0.0f;
-  for (I ci = 0; ci < d.c_in; ++ci)
-    for (I ky = 0; ky < d.kh; ++ky) {
-      const I iy = oy * d.stride - d.pad + ky;
+  for (I ci = 0; ci < d.c_in; ++ci) {
+    const float* xc = xn + ci * d.h * d.w;
+    const float* fc = tile + ci * kh * kw * kCoTile;
+STUCKAT_UNROLL
+    for (I ky = 0; ky < kh; ++ky) {
+      const I iy = iy0 + ky;
       if (iy < 0 || iy >= d.h) continue;
-      for (I kx = 0; kx < d.kw; ++kx) {
-        const I ix = ox * d.stride - d.pad + kx;
+STUCKAT_UNROLL
+      for (I kx = 0; kx < kw; ++kx) {
+        const I ix = ix0 + kx;
         if (ix < 0 || ix >= d.w) continue;
-        const float v = xn[(ci * d.h + iy) * d.w + ix];
-        const float* f = tile + ((ci * d.kh + ky) * d.kw + kx) * kCoTile;
+        const float v = xc[iy * d.w + ix];
+        const float* f = fc + (ky * kw + kx) * kCoTile;
 #ifdef __CUDA_ARCH__
         // Two 16-byte shared-memory reads instead of eight 4-byte ones (the kernel's tile is
         // 16-byte aligned and a tap's weights start at a multiple of 32 bytes); same sums.
@@ -150,6 +158,7 @@ STUCKAT_UNROLL
         for (int t = 0; t < kCoTile; ++t) acc[t] = fmaf(v, g[t], acc[t]);
       }
     }
+  }
 STUCKAT_UNROLL
   for (int t = 0; t < kCoTile; ++t)  // constant indices keep acc in registers
     if (co0 + t < d.c_out) y[(ni * d.c_out + co0 + t) * d.p + q] = b ? acc[t] + b[co0 + t] : acc[t];
