@@ -243,19 +243,22 @@ TEST_CASE("A training step on the GPU equals the same step on the CPU", "[cuda][
       loss_gpu.backward();
       const auto pc = cpu_model->named_parameters(), pg = gpu_model->named_parameters();
       REQUIRE(pc.size() == pg.size());
-      // A convolution bias that feeds batch norm in training mode has gradient exactly zero
-      // (the batch mean removes it); both backends return rounding noise there, ~1e-7 of the
-      // model's gradients, whose signs need not agree. Such a gradient is checked for being zero
-      // to 1e-5 of the largest gradient RMS instead of elementwise against the other backend.
+      // A bias that feeds batch norm in training mode has gradient exactly zero (the batch mean
+      // removes it); both backends return rounding noise there (lenet5_bn's conv1.bias on an
+      // H200: +-1.2e-7), whose signs need not agree. A bias gradient under 1e-4 of the largest
+      // gradient RMS is taken for such a zero (a live bias gradient is far larger), and the
+      // GPU's must be as small; every other gradient is compared with the CPU's.
       double model_scale = 0;
       for (const auto& p : pc) model_scale = std::max(model_scale, rms(p.second.grad().to_vector()));
       for (size_t i = 0; i < pc.size(); ++i) {
         const std::vector<float> ref = pc[i].second.grad().to_vector();
         const std::vector<float> got = pg[i].second.grad().to_vector();
-        if (rms(ref) <= 1e-6 * model_scale) {
-          INFO("gradient of " << pc[i].first << " is zero on the CPU (RMS " << rms(ref) << "); GPU RMS " << rms(got)
+        const std::string& pname = pc[i].first;
+        const bool bias = pname.size() >= 4 && pname.compare(pname.size() - 4, 4, "bias") == 0;
+        if (bias && rms(ref) <= 1e-4 * model_scale) {
+          INFO("gradient of " << pname << " is zero on the CPU (RMS " << rms(ref) << "); GPU RMS " << rms(got)
                               << ", largest gradient RMS " << model_scale);
-          REQUIRE(rms(got) <= 1e-5 * model_scale);
+          REQUIRE(rms(got) <= 1e-4 * model_scale);
           continue;
         }
         require_step_match(got, ref, "gradient of " + pc[i].first, step_nmse);
