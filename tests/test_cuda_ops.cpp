@@ -236,8 +236,9 @@ TEST_CASE("CUDA linear equals the CPU", "[cuda][kernels]") {
   }
 }
 
-// Forward runs a direct kernel for K = c_in*kh*kw <= 256 and im2col + GEMM above (conv2d.cu):
-// the cases cover both, and backward (always the column path) for each.
+// Forward runs a direct kernel for K = c_in*kh*kw <= 256 with M = n*h_out*w_out >= 65536 and
+// im2col + GEMM otherwise (conv2d.cu): the cases cover both, and backward (always the column
+// path) for each.
 TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
   if (!have_gpu("conv2d")) return;
   RandomStream rng(6, 6);
@@ -249,7 +250,7 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
                         Case{2, 6, 14, 14, 16, 5, 1, 0},  // LeNet conv2
                         Case{3, 8, 9, 9, 4, 1, 2, 0},     // ResNet 1x1 downsample shortcut
                         Case{1, 3, 7, 6, 5, 3, 3, 2},     // stride 3 with padding wider than a tap
-                        Case{2, 3, 9, 9, 19, 3, 1, 1},    // direct forward: three channel tiles, the last partial
+                        Case{2, 3, 9, 9, 19, 3, 1, 1},    // three channel tiles, the last partial
                         Case{2, 32, 6, 5, 9, 3, 1, 1},    // K = 288: forward through im2col + GEMM
                         Case{3, 40, 7, 7, 3, 3, 2, 1}}) {  // K = 360, stride 2, padding
     const Tensor x = random_tensor({c.n, c.c_in, c.h, c.w}, rng);
@@ -262,6 +263,22 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
     check_op("conv2d no bias" + at,
              [&](const std::vector<Tensor>& t) { return conv2d(t[0], t[1], Tensor(), c.stride, c.pad); }, {x, w},
              rng, kReduction, kReduction);
+  }
+  // The direct forward needs M >= 65536 positions: forward only here (backward is the column
+  // path above, and weight gradients summed over 65536+ positions would need their own tolerance).
+  // K <= 50 terms per output: the kReduction forward tolerance holds with room to spare.
+  NoGradGuard no_grad;
+  for (const Case& c : {Case{2, 3, 182, 181, 19, 3, 1, 1},  // M = 65884: 3x3 compiled in, three channel tiles
+                        Case{3, 1, 150, 150, 6, 5, 1, 2},   // M = 67500: 5x5 compiled in (LeNet conv1)
+                        Case{1, 2, 260, 260, 5, 2, 1, 0},   // M = 67081: kernel size read at run time
+                        Case{16, 3, 130, 130, 9, 3, 2, 1}}) {  // M = 67600, stride 2
+    const Tensor x = random_tensor({c.n, c.c_in, c.h, c.w}, rng);
+    const Tensor w = random_tensor({c.c_out, c.c_in, c.k, c.k}, rng), b = random_tensor({c.c_out}, rng);
+    const std::vector<float> ref = conv2d(x, w, b, c.stride, c.pad).to_vector();
+    const std::vector<float> got =
+        conv2d(x.to(Device::CUDA), w.to(Device::CUDA), b.to(Device::CUDA), c.stride, c.pad).to_vector();
+    require_match(got, ref, kReduction.atol, kReduction.rtol,
+                  "direct conv2d forward x" + shape_str(x.shape()) + " w" + shape_str(w.shape()), kReduction.atol_rms);
   }
 }
 
