@@ -262,7 +262,6 @@ bool same_changes(const std::vector<WeightChange>& a, const std::vector<WeightCh
          });
 }
 
-
 // The fault spec of one sweep point (one layer, one bit position, one stuck value, one rate).
 FaultSpec point_spec(const SweepPoint& p) {
   FaultSpec spec;
