@@ -31,7 +31,8 @@ std::vector<float> random_values(int64_t n, RandomStream& rng) {
 // one direct-convolution tile.
 std::vector<cpu::Conv2dShape> shapes() {
   return {{2, 3, 7, 9, 5, 3, 3, 1, 1}, {3, 2, 11, 8, 19, 3, 3, 2, 1}, {1, 4, 6, 6, 3, 5, 5, 1, 2},
-          {2, 5, 9, 7, 4, 1, 1, 2, 0}, {1, 3, 7, 6, 9, 3, 3, 3, 2},  {2, 1, 28, 28, 6, 5, 5, 1, 2}};
+          {2, 5, 9, 7, 4, 1, 1, 2, 0}, {1, 3, 7, 6, 9, 3, 3, 3, 2},  {2, 1, 28, 28, 6, 5, 5, 1, 2},
+          {2, 6, 14, 14, 16, 5, 5, 1, 0}};
 }
 
 std::string describe(const cpu::Conv2dShape& s) {
@@ -141,6 +142,22 @@ void check_shape(const cpu::Conv2dShape& s) {
           const size_t at = static_cast<size_t>(((c / p) * s.c_out + t) * p + c % p);
           REQUIRE(std::memcmp(&fixed[at], &yd[at], sizeof(float)) == 0);
         }
+    // The stride-1 row variant (cuda::kPos outputs per thread), for every thread of its grid.
+    if (s.stride == 1 && ((s.kh == 3 && s.kw == 3) || (s.kh == 5 && s.kw == 5))) {
+      std::vector<float> rows(yd.size(), -7.0f);
+      const int64_t threads = s.n * ho * ((wo + cuda::kPos - 1) / cuda::kPos);
+      for (int64_t c4 = 0; c4 < threads; ++c4) {
+        const I ci = static_cast<I>(c4), c0 = static_cast<I>(co0);
+        if (s.kh == 3) cuda::direct_conv_row_thread<I, 3, 3>(x.data(), tile.data(), bias.data(), rows.data(), d, ci, c0);
+        if (s.kh == 5) cuda::direct_conv_row_thread<I, 5, 5>(x.data(), tile.data(), bias.data(), rows.data(), d, ci, c0);
+      }
+      for (int64_t c = 0; c < m; ++c)
+        for (int64_t t = co0; t < std::min<int64_t>(co0 + kCoTile, s.c_out); ++t) {
+          const size_t at = static_cast<size_t>(((c / p) * s.c_out + t) * p + c % p);
+          INFO("row variant at position " << c << " channel " << t);
+          REQUIRE(std::memcmp(&rows[at], &yd[at], sizeof(float)) == 0);
+        }
+    }
   }
   for (int64_t ni = 0; ni < s.n; ++ni)
     for (int64_t co = 0; co < s.c_out; ++co)

@@ -268,10 +268,10 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
   // path above, and weight gradients summed over 65536+ positions would need their own tolerance).
   // K <= 50 terms per output: the kReduction forward tolerance holds with room to spare.
   NoGradGuard no_grad;
-  for (const Case& c : {Case{2, 3, 182, 181, 19, 3, 1, 1},  // M = 65884: 3x3 compiled in, three channel tiles
-                        Case{3, 1, 150, 150, 6, 5, 1, 2},   // M = 67500: 5x5 compiled in (LeNet conv1)
+  for (const Case& c : {Case{2, 3, 182, 181, 19, 3, 1, 1},  // M = 65884: stride-1 3x3 row kernel, three channel tiles
+                        Case{3, 1, 150, 150, 6, 5, 1, 2},   // M = 67500: stride-1 5x5 row kernel (LeNet conv1)
                         Case{1, 2, 260, 260, 5, 2, 1, 0},   // M = 67081: kernel size read at run time
-                        Case{16, 3, 130, 130, 9, 3, 2, 1}}) {  // M = 67600, stride 2
+                        Case{16, 3, 130, 130, 9, 3, 2, 1}}) {  // M = 67600: stride 2, one output per thread, 3x3 compiled in
     const Tensor x = random_tensor({c.n, c.c_in, c.h, c.w}, rng);
     const Tensor w = random_tensor({c.c_out, c.c_in, c.k, c.k}, rng), b = random_tensor({c.c_out}, rng);
     const std::vector<float> ref = conv2d(x, w, b, c.stride, c.pad).to_vector();

@@ -89,12 +89,32 @@ __global__ void direct_conv_kernel(const float* x, const float* w, const float* 
   direct_conv_thread<I, KH, KW>(x, tile, b, y, d, c, co0);
 }
 
-// The direct kernel with the kernel size fixed for the common 3x3 and 5x5, else read at run time.
+// Stride 1, KH x KW fixed: kPos outputs of a row per thread (direct_conv_row_thread); grid
+// (rows * ceil(w_out / kPos) / kBlock, c_out / kCoTile).
+template <typename I, int KH, int KW>
+__global__ void direct_conv_row_kernel(const float* x, const float* w, const float* b, float* y, Dims<I> d) {
+  extern __shared__ float4 tile_storage[];
+  float* tile = reinterpret_cast<float*>(tile_storage);
+  const I co0 = static_cast<I>(blockIdx.y) * kCoTile;
+  for (I i = threadIdx.x; i < kCoTile * d.k; i += blockDim.x) load_filter_tile<I>(w, tile, d, co0, i);
+  __syncthreads();
+  const I c4 = thread_index<I>();
+  if (c4 >= d.n * d.ho * ((d.wo + kPos - 1) / kPos)) return;
+  direct_conv_row_thread<I, KH, KW>(x, tile, b, y, d, c4, co0);
+}
+
+// The direct kernels: stride-1 3x3 and 5x5 with kPos outputs per thread, other sizes one output
+// per thread (3x3 and 5x5 compiled in, else read at run time).
 template <typename I>
 void launch_direct_conv(const float* x, const float* w, const float* b, float* y, const Dims<I>& d) {
-  const dim3 grid(grid_for(d.m), static_cast<unsigned>((d.c_out + kCoTile - 1) / kCoTile));
+  const unsigned tiles = static_cast<unsigned>((d.c_out + kCoTile - 1) / kCoTile);
   const size_t shared = static_cast<size_t>(kCoTile * d.k) * sizeof(float);
-  if (d.kh == 3 && d.kw == 3)
+  const dim3 rows_grid(grid_for(d.n * d.ho * ((d.wo + kPos - 1) / kPos)), tiles), grid(grid_for(d.m), tiles);
+  if (d.stride == 1 && d.kh == 3 && d.kw == 3)
+    direct_conv_row_kernel<I, 3, 3><<<rows_grid, kBlock, shared>>>(x, w, b, y, d);
+  else if (d.stride == 1 && d.kh == 5 && d.kw == 5)
+    direct_conv_row_kernel<I, 5, 5><<<rows_grid, kBlock, shared>>>(x, w, b, y, d);
+  else if (d.kh == 3 && d.kw == 3)
     direct_conv_kernel<I, 3, 3><<<grid, kBlock, shared>>>(x, w, b, y, d);
   else if (d.kh == 5 && d.kw == 5)
     direct_conv_kernel<I, 5, 5><<<grid, kBlock, shared>>>(x, w, b, y, d);
