@@ -10,6 +10,7 @@
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_point.h"
+#include "faults/weight_changes_op.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
@@ -274,14 +275,19 @@ FaultSpec point_spec(const SweepPoint& p) {
   return spec;
 }
 
+// A stacked point whose changed weights are at most 1/kDeltaFraction of the layer takes the clean
+// layer output plus their part (add_weight_changes); more, and the whole layer is recomputed.
+constexpr int64_t kDeltaFraction = 8;
+
 // The points [g, end) of one group (one format, one layer) through the forward model `fwd`, a
 // separate copy of the model (on the GPU, or on the CPU in tests): the layer's clean words go to
 // its device once, then each point's faulted weights are drawn, applied and decoded there
 // (fault_layer) into a slot of a weight stack, and the forward runs from the cached input of
 // stage s. When stage s begins with the faulted conv/linear layer (a split stage), up to
-// `per_pass` points share each pass: the layer runs once per weight set on the cached input
-// (conv2d_multi/linear_multi) and the rest of the network runs on their outputs stacked along the
-// batch, so its kernels see per_pass times the images. Otherwise each point writes the forward
+// `per_pass` points share each pass: each point's layer output is the cached clean output plus
+// its changed weights' part (few changes) or the layer run with its weights (conv2d_multi /
+// linear_multi), and the rest of the network runs on their outputs stacked along the batch, so
+// its kernels see per_pass times the images. Otherwise each point writes the forward
 // model's weight and runs alone. A point whose faults change no word scores as the baseline, as on
 // the CPU path.
 void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, size_t g, size_t end,
@@ -311,6 +317,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
     const size_t c_end = std::min(end, c + static_cast<size_t>(slots));
     std::vector<SweepRow> rows;
     std::vector<int64_t> slot_of;  // -1: scores as the baseline
+    std::vector<std::vector<WeightChange>> delta_of;  // per used slot; empty: compute the whole layer
     int64_t used = 0;
     std::vector<PointScore> scores;
     for (size_t i = c; i < c_end; ++i) {
@@ -328,7 +335,12 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
         continue;
       }
       slot_of.push_back(used++);
-      if (!stacked) {  // this point alone, now: the next one overwrites the weight
+      if (stacked) {  // few changed weights: the clean layer output plus their part
+        const Tensor faulted = out.to(Device::CPU);
+        std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), faulted.data<float>(), n);
+        if (static_cast<int64_t>(changes.size()) * kDeltaFraction > n) changes.clear();  // many: the whole layer
+        delta_of.push_back(std::move(changes));
+      } else {  // this point alone, now: the next one overwrites the weight
         PointScore score;
         for (size_t b = 0; b < batches.images.size(); ++b) {
           Tensor logits;
@@ -344,15 +356,31 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
     if (stacked && used > 0) {
       scores.assign(static_cast<size_t>(used), PointScore{});
       Shape wshape = fwd_weight.shape();
-      wshape.insert(wshape.begin(), used);
-      const Tensor weights = slice_rows(stack, 0, used).view(wshape);
+      wshape.insert(wshape.begin(), 1);
+      LayerGeometry geometry;
+      if (conv) geometry = {true, conv->weight.size(2), conv->weight.size(3), conv->stride, conv->pad};
       for (size_t b = 0; b < batches.images.size(); ++b) {
         const Tensor& x = clean.input[s][b];
+        const Tensor& clean_out = clean.layer_out[s][b];
+        const int64_t images = x.size(0);
         Tensor logits;
         {
           STUCKAT_GPU_PROFILE(forward_region.c_str());
-          const Tensor y = conv ? conv2d_multi(x, weights, conv->bias, conv->stride, conv->pad)
-                                : linear_multi(x, weights, lin->bias);
+          Shape yshape = clean_out.shape();
+          yshape[0] = used * images;
+          const Tensor y = Tensor::empty(yshape, DType::F32, device);
+          for (int64_t p = 0; p < used; ++p) {
+            Tensor block = slice_rows(y, p * images, (p + 1) * images);
+            const std::vector<WeightChange>& changes = delta_of[static_cast<size_t>(p)];
+            if (!changes.empty()) {
+              block.copy_(clean_out);
+              add_weight_changes(x, block, geometry, changes);
+            } else {
+              const Tensor weights = slice_rows(stack, p, p + 1).view(wshape);
+              block.copy_(conv ? conv2d_multi(x, weights, conv->bias, conv->stride, conv->pad)
+                               : linear_multi(x, weights, lin->bias));
+            }
+          }
           logits = run_stages(stages, s + 1, stages.size(), st.after(y));
         }
         const std::vector<BlockScore> blocks = block_scores(logits, batches.labels[b], used);

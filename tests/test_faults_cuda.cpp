@@ -1,7 +1,7 @@
 // Fault masks generated on the GPU equal the CPU reference bit for bit (same counter-based
 // draws), for stacked specs, a random bit, an SA0/SA1 mix, target=nonzero and a shard offset;
-// and so do a sweep point's faulted layer (fault_layer) decoded on the GPU and the scores of
-// stacked points (block_scores).
+// and so do a sweep point's faulted layer (fault_layer) decoded on the GPU, its layer delta
+// (add_weight_changes) and the scores of stacked points (block_scores).
 // SKIPs (with a warning) when built without CUDA or when no GPU is present.
 #include <catch2/catch.hpp>
 
@@ -13,6 +13,7 @@
 #include "faults/fault_map.h"
 #include "faults/fault_spec.h"
 #include "faults/sweep_point.h"
+#include "faults/weight_changes_op.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/device.h"
@@ -123,6 +124,67 @@ TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][s
       // float sums of 1001 row losses in another order: within 1e-5 relative
       CHECK(gpu[static_cast<size_t>(p)].loss_sum == Approx(cpu[static_cast<size_t>(p)].loss_sum).epsilon(1e-5));
     }
+  }
+#endif
+}
+
+TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU", "[faults][sweep][cuda]") {
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: nothing to check");
+#else
+  if (!cuda_available()) {
+    WARN("no GPU: CUDA add_weight_changes not checked");
+    return;
+  }
+  RandomStream rng(33, 33);
+  auto random = [&](const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    return t;
+  };
+  // Changes: a few scattered, two in one output channel, the first and the last weight.
+  auto some_changes = [&](int64_t weights) {
+    std::vector<WeightChange> c;
+    for (int64_t i = 0; i < weights; i += 1 + static_cast<int64_t>(rng.next_below(97)))
+      c.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+    c.push_back({weights - 1, 0.25f});
+    return c;
+  };
+  // Each output gets at most a few dozen products added in the same ascending order on both
+  // devices; only FMA contraction may differ: within 1e-6 of the output's scale.
+  struct ConvCase {
+    int64_t n, in, h, w, out, k, stride, pad;
+  };
+  for (const ConvCase& c : {ConvCase{3, 4, 9, 11, 5, 3, 1, 1}, ConvCase{2, 6, 14, 14, 16, 5, 1, 0},
+                            ConvCase{2, 3, 10, 9, 4, 3, 2, 2}}) {
+    const Tensor x = random({c.n, c.in, c.h, c.w});
+    const int64_t ho = (c.h + 2 * c.pad - c.k) / c.stride + 1, wo = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor y = random({c.n, c.out, ho, wo});
+    const std::vector<WeightChange> changes = some_changes(c.out * c.in * c.k * c.k);
+    const LayerGeometry g{true, c.k, c.k, c.stride, c.pad};
+    Tensor y_gpu = y.to(Device::CUDA);
+    add_weight_changes(x.to(Device::CUDA), y_gpu, g, changes);
+    Tensor y_cpu = y.clone();
+    add_weight_changes(x, y_cpu, g, changes);
+    const std::vector<float> got = y_gpu.to_vector(), want = y_cpu.to_vector(), before = y.to_vector();
+    int64_t moved = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("conv output " << i << ": got " << got[i] << " want " << want[i]);
+      REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
+      moved += want[i] != before[i] ? 1 : 0;
+    }
+    CHECK(moved > 0);
+  }
+  const Tensor x = random({33, 70}), y = random({33, 19});
+  const std::vector<WeightChange> changes = some_changes(19 * 70);
+  Tensor y_gpu = y.to(Device::CUDA);
+  add_weight_changes(x.to(Device::CUDA), y_gpu, LayerGeometry{}, changes);
+  Tensor y_cpu = y.clone();
+  add_weight_changes(x, y_cpu, LayerGeometry{}, changes);
+  const std::vector<float> got = y_gpu.to_vector(), want = y_cpu.to_vector();
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("linear output " << i << ": got " << got[i] << " want " << want[i]);
+    REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
   }
 #endif
 }
