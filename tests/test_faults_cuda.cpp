@@ -19,6 +19,7 @@
 #include "framework/device.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
+#include "tests/gpu_available.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "faults/fault_map_cuda.h"
 #endif
@@ -66,13 +67,7 @@ TEST_CASE("CUDA fault masks equal the CPU reference bit for bit", "[faults][cuda
 }
 
 TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit", "[faults][sweep][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: nothing to check");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: CUDA fault_layer not checked");
-    return;
-  }
+  if (!have_gpu("CUDA fault_layer")) return;
   const int64_t n = 300007;  // not a multiple of the block size
   Tensor clean = Tensor::empty({n});
   RandomStream rng(8, 8);
@@ -95,17 +90,10 @@ TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit
       const Tensor back = got.to(Device::CPU);
       CHECK(std::memcmp(back.raw_data(), want.raw_data(), want.nbytes()) == 0);  // NaN payloads included
     }
-#endif
 }
 
 TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][sweep][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: nothing to check");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: CUDA block_scores not checked");
-    return;
-  }
+  if (!have_gpu("CUDA block_scores")) return;
   RandomStream rng(32, 32);
   const int64_t blocks = 5, n = 1001, k = 10;  // n not a multiple of the block size
   Tensor logits = Tensor::empty({blocks * n, k}), labels = Tensor::empty({n}, DType::I32);
@@ -125,17 +113,10 @@ TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][s
       CHECK(gpu[static_cast<size_t>(p)].loss_sum == Approx(cpu[static_cast<size_t>(p)].loss_sum).epsilon(1e-5));
     }
   }
-#endif
 }
 
 TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU", "[faults][sweep][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: nothing to check");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: CUDA add_weight_changes not checked");
-    return;
-  }
+  if (!have_gpu("CUDA add_weight_changes")) return;
   RandomStream rng(33, 33);
   auto random = [&](const Shape& shape) {
     Tensor t = Tensor::empty(shape);
@@ -186,5 +167,4 @@ TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU"
     INFO("linear output " << i << ": got " << got[i] << " want " << want[i]);
     REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
   }
-#endif
 }

@@ -193,6 +193,16 @@ Tensor random_images(int64_t n, int64_t c, int64_t hw, uint64_t stream) {
   return x;
 }
 
+// Six random 32x32x3 images labelled 0..5: small enough for ResNet-18 on the CPU.
+Dataset resnet_test_set() {
+  Dataset d;
+  d.name = "random";
+  d.images = random_images(6, 3, 32, 7);
+  d.labels = Tensor::empty({6}, DType::I32);
+  for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  return d;
+}
+
 TEST_CASE("staged forward equals forward, and the stages name every faultable layer once", "[faults][sweep][models]") {
   NoGradGuard no_grad;
   for (const char* name : {"lenet5", "lenet5_bn", "vgg11", "vgg11_bn", "resnet18"}) {
@@ -316,11 +326,7 @@ TEST_CASE("each sweep row equals the reference: faults injected into the model, 
 TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc layer stages)", "[faults][sweep]") {
   // Points in the stem (a layer stage: delta path), inside residual blocks (stages that list
   // several layers and run whole: the faulted weights are swapped in) and in fc.
-  Dataset d;
-  d.name = "random";
-  d.images = random_images(6, 3, 32, 7);
-  d.labels = Tensor::empty({6}, DType::I32);
-  for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
+  const Dataset d = resnet_test_set();
   std::shared_ptr<Module> model = sweep_test_model("resnet18", 6);
   SweepGrid g;
   g.formats = {"q4.11"};
@@ -440,15 +446,7 @@ TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equ
   const int64_t configs = variant == 1 ? 10 : 3;
   const int64_t pass_bytes = variant == 2 ? 1 : int64_t(4) << 30;
   CAPTURE(name, configs, pass_bytes);
-  Dataset d;
-  if (resnet) {
-    d.name = "random";
-    d.images = random_images(6, 3, 32, 7);
-    d.labels = Tensor::empty({6}, DType::I32);
-    for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
-  } else {
-    d = random_test_set(40);
-  }
+  const Dataset d = resnet ? resnet_test_set() : random_test_set(40);
   std::shared_ptr<Module> model = sweep_test_model(name, 5), copy = sweep_test_model(name, 5);
   SweepGrid g = small_grid();
   g.layers = resnet ? std::vector<std::string>{"conv1", "layer2.0.conv2", "fc"}
@@ -488,15 +486,7 @@ TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda
   // then softmax and a mean over 40 images; observed differences are ~1e-6).
   const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
   const bool resnet = name == "resnet18";
-  Dataset d;
-  if (resnet) {
-    d.name = "random";
-    d.images = random_images(6, 3, 32, 7);
-    d.labels = Tensor::empty({6}, DType::I32);
-    for (int64_t i = 0; i < 6; ++i) d.labels.data<int32_t>()[i] = static_cast<int32_t>(i);
-  } else {
-    d = random_test_set(40);
-  }
+  const Dataset d = resnet ? resnet_test_set() : random_test_set(40);
   std::shared_ptr<Module> cpu_model = sweep_test_model(name, 5);
   std::shared_ptr<Module> gpu_model = sweep_test_model(name, 5);
   gpu_model->to(Device::CUDA);

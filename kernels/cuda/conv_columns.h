@@ -110,7 +110,7 @@ STUCKAT_HD inline void col2im_thread(const float* dcol, float* dx, const ConvDim
 }
 
 // Direct convolution: output channels per thread, and the filter layout it reads.
-constexpr int kCoTile = 8;  // direct_conv_thread reads a tap's weights as two float4 on the GPU
+constexpr int kCoTile = 8;  // tap_weights reads a tap's weights as two float4 on the GPU
 
 // Filters of the tile starting at output channel co0, tap-major: tile[k * kCoTile + t] =
 // w[co0 + t][k] (zero past c_out), so one tap's kCoTile weights are adjacent (one 32-byte read).
@@ -118,6 +118,18 @@ template <typename I>
 STUCKAT_HD inline void load_filter_tile(const float* w, float* tile, const ConvDims<I>& d, I co0, I i) {
   const I k = i / kCoTile, t = i - k * kCoTile;
   tile[i] = co0 + t < d.c_out ? w[(co0 + t) * d.k + k] : 0.0f;
+}
+
+// One tap's kCoTile weights from a tile. On the GPU: two 16-byte shared-memory reads instead of
+// eight 4-byte ones (the kernels' tile is 16-byte aligned and a tap's weights start at a
+// multiple of 32 bytes).
+STUCKAT_HD inline void tap_weights(const float* f, float* g) {
+#ifdef __CUDA_ARCH__
+  const float4 lo = *reinterpret_cast<const float4*>(f), hi = *reinterpret_cast<const float4*>(f + 4);
+  g[0] = lo.x, g[1] = lo.y, g[2] = lo.z, g[3] = lo.w, g[4] = hi.x, g[5] = hi.y, g[6] = hi.z, g[7] = hi.w;
+#else
+  for (int t = 0; t < kCoTile; ++t) g[t] = f[t];
+#endif
 }
 
 // Direct convolution, thread (c, tile at co0): output position c for the tile's channels, taps
@@ -146,14 +158,8 @@ STUCKAT_UNROLL
         if (ix < 0 || ix >= d.w) continue;
         const float v = xc[iy * d.w + ix];
         const float* f = fc + (ky * kw + kx) * kCoTile;
-#ifdef __CUDA_ARCH__
-        // Two 16-byte shared-memory reads instead of eight 4-byte ones (the kernel's tile is
-        // 16-byte aligned and a tap's weights start at a multiple of 32 bytes); same sums.
-        const float4 lo = *reinterpret_cast<const float4*>(f), hi = *reinterpret_cast<const float4*>(f + 4);
-        const float g[kCoTile] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-#else
-        const float* g = f;
-#endif
+        float g[kCoTile];
+        tap_weights(f, g);
 STUCKAT_UNROLL
         for (int t = 0; t < kCoTile; ++t) acc[t] = fmaf(v, g[t], acc[t]);
       }
@@ -199,12 +205,8 @@ STUCKAT_UNROLL
 STUCKAT_UNROLL
       for (int kx = 0; kx < KW; ++kx) {
         const float* f = fc + (ky * KW + kx) * kCoTile;
-#ifdef __CUDA_ARCH__
-        const float4 lo = *reinterpret_cast<const float4*>(f), hi = *reinterpret_cast<const float4*>(f + 4);
-        const float g[kCoTile] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-#else
-        const float* g = f;
-#endif
+        float g[kCoTile];
+        tap_weights(f, g);
 STUCKAT_UNROLL
         for (int j = 0; j < kPos; ++j) {
           // A padded tap adds nothing in direct_conv_thread; skip it here too, so the sums match
