@@ -37,5 +37,10 @@ STUCKAT_HD inline uint16_t point_fault_word(const FaultDraw& d, uint64_t i, uint
 // one device.
 PointFaultCounts fault_layer(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,
                              const Tensor& out);
+// fault_layer without waiting for the counts: they go to `counts` (I64, 2 entries: faulty,
+// changed) on the tensors' device, so a caller that draws several points on the GPU reads all
+// their counts back in one copy.
+void fault_layer_into(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,
+                      const Tensor& out, const Tensor& counts);
 
 }  // namespace stuckat

@@ -33,8 +33,8 @@ __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const flo
 
 }  // namespace
 
-PointFaultCounts fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
-                                  const WeightFormat& format, float* out, unsigned long long* counters) {
+void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
+                      const WeightFormat& format, float* out, unsigned long long* counters) {
   STUCKAT_GPU_PROFILE("sweep.fault_layer_cuda");
   STUCKAT_CHECK(!d.nonzero_only || clean != nullptr, "target=nonzero needs the layer's weights");
   CUDA_CHECK(cudaMemsetAsync(counters, 0, 2 * sizeof(unsigned long long)));
@@ -45,9 +45,6 @@ PointFaultCounts fault_layer_cuda(const FaultDraw& d, const uint16_t* words, con
       CUDA_CHECK_LAUNCH();
     });
   }
-  unsigned long long host[2] = {0, 0};
-  CUDA_CHECK(cudaMemcpy(host, counters, sizeof host, cudaMemcpyDeviceToHost));
-  return {static_cast<int64_t>(host[0]), static_cast<int64_t>(host[1])};
 }
 
 }  // namespace stuckat

@@ -171,7 +171,9 @@ DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const 
     return d;
   }
   d.out_channels = weight.size(0);
-  if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after || !clean.kept[s + 1]) return d;
+  if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after || !clean.kept[s + 1] ||
+      clean.input[s + 1].empty())
+    return d;
   d.next_conv = dynamic_cast<Conv2d*>(stages[s + 1].layer);
   d.next_lin = dynamic_cast<Linear*>(stages[s + 1].layer);
   const Tensor& next_in = clean.input[s + 1][0];
@@ -213,16 +215,34 @@ DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>
   return p;
 }
 
-// Adds a layer's weight changes to its output y (changes indexed for y's channel count).
-void add_changes(const DeltaLayer& L, const Tensor& x, Tensor& y, const std::vector<WeightChange>& changes) {
-  const int64_t out = y.size(1);
-  if (L.conv) {
-    const Shape& ws = L.conv->weight.shape();
-    add_conv2d_weight_changes(x.data<float>(), y.data<float>(), x.size(0), x.size(1), x.size(2), x.size(3), out, ws[2],
-                              ws[3], L.conv->stride, L.conv->pad, y.size(2), y.size(3), changes);
-  } else {
-    add_linear_weight_changes(x.data<float>(), y.data<float>(), x.size(0), L.lin->weight.size(1), out, changes);
-  }
+LayerGeometry geometry_of(const DeltaLayer& L) {
+  LayerGeometry g;
+  if (L.conv) g = {true, L.conv->weight.size(2), L.conv->weight.size(3), L.conv->stride, L.conv->pad};
+  return g;
+}
+
+// Writes into dst (shaped like stage s + 1's clean layer output on batch b) that output for a
+// point on the channel path (p.channels non-empty): only the changed channels of stage s run
+// (clean values plus the changes, then after_channels), their clean values are subtracted, and
+// the next layer applied to that difference (it is linear) is added to its clean output.
+// `sub_changes` is p.sub_changes packed for the tensors' device.
+void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
+                           const DeltaLayer& L, const DeltaPoint& p, const PackedChanges& sub_changes, Tensor& dst) {
+  const size_t s = L.stage;
+  const Tensor& x = clean.input[s][b];
+  const int64_t n = x.size(0), k = static_cast<int64_t>(p.channels.size());
+  Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);
+  add_weight_changes(x, y, geometry_of(L), sub_changes);
+  Tensor z = stages[s].after_channels(y, p.channels).contiguous();
+  const Tensor& next_in = clean.input[s + 1][b];
+  const Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
+  STUCKAT_CHECK(z.numel() == z_clean.numel(), "after_channels returned {} values for {}", z.numel(), z_clean.numel());
+  Tensor diff = z.view(z_clean.shape());
+  sub_inplace(diff, z_clean);
+  const Tensor v = L.next_conv ? conv2d(z.view({n, k, next_in.size(2), next_in.size(3)}), p.next_weight, Tensor(),
+                                        L.next_conv->stride, L.next_conv->pad)
+                               : linear(z.view({n, k * L.block}), p.next_weight, Tensor());
+  add_into(dst, clean.layer_out[s + 1][b], v);
 }
 
 // Logits of one delta point on batch b.
@@ -232,27 +252,16 @@ Tensor delta_point_logits(const std::vector<ForwardStage>& stages, const CleanPa
   const Tensor& x = clean.input[s][b];
   if (p.channels.empty()) {  // the whole layer output: clean output + the changed weights' part
     Tensor y = clean.layer_out[s][b].clone();
-    add_changes(L, x, y, p.changes);
+    add_weight_changes(x, y, geometry_of(L), p.changes);
     return run_stages(stages, s + 1, stages.size(), stages[s].after(y));
   }
-  // Only the changed channels: run them through `after`, subtract their clean values, and add
-  // the next layer applied to that difference (it is linear) to the next layer's clean output.
-  const int64_t n = x.size(0), k = static_cast<int64_t>(p.channels.size());
-  Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);
-  add_changes(L, x, y, p.sub_changes);
-  Tensor z = stages[s].after_channels(y, p.channels).contiguous();
-  const Tensor& next_in = clean.input[s + 1][b];
-  Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
-  STUCKAT_CHECK(z.numel() == z_clean.numel(), "after_channels returned {} values for {}", z.numel(), z_clean.numel());
-  float* zd = z.data<float>();
-  const float* zc = z_clean.data<float>();
-  const int64_t count = z.numel();
-  for (int64_t i = 0; i < count; ++i) zd[i] -= zc[i];
-  Tensor v = L.next_conv ? conv2d(z.view({n, k, next_in.size(2), next_in.size(3)}), p.next_weight, Tensor(),
-                                  L.next_conv->stride, L.next_conv->pad)
-                         : linear(z.view({n, k * L.block}), p.next_weight, Tensor());
-  Tensor y_next = clean.layer_out[s + 1][b].clone();
-  add_inplace(y_next, v);
+  std::vector<PackedChanges> sub(1);
+  sub[0].list = p.sub_changes;
+  sub[0].out = static_cast<int64_t>(p.channels.size());
+  sub[0].per_out = x.size(1) * (L.conv ? L.conv->weight.size(2) * L.conv->weight.size(3) : 1);
+  pack_weight_changes(sub, x.device());
+  Tensor y_next = Tensor::empty(clean.layer_out[s + 1][b].shape(), DType::F32, x.device());
+  channel_path_next_out(stages, clean, b, L, p, sub[0], y_next);
   return run_stages(stages, s + 2, stages.size(), stages[s + 1].after(y_next));
 }
 
@@ -278,18 +287,34 @@ FaultSpec point_spec(const SweepPoint& p) {
 // A stacked point whose changed weights are at most 1/kDeltaFraction of the layer takes the clean
 // layer output plus their part (add_weight_changes); more, and the whole layer is recomputed.
 constexpr int64_t kDeltaFraction = 8;
+// The least work (multiply-adds of the next layer on one test batch) for which a pass on the GPU
+// takes the channel path (see run_copy_group).
+constexpr int64_t kChannelPathMinMacs = int64_t(1) << 26;
+
+// A point of a stacked pass (run_copy_group) with at least one changed weight.
+struct StackedPoint {
+  int64_t slot = 0;   // its faulted weights: row `slot` of the weight stack
+  bool full = false;  // many changes: the layer runs with its weights
+  DeltaPoint plan;    // otherwise its changes (and, on the channel path, its channels)
+};
 
 // The points [g, end) of one group (one format, one layer) through the forward model `fwd`, a
 // separate copy of the model (on the GPU, or on the CPU in tests): the layer's clean words go to
 // its device once, then each point's faulted weights are drawn, applied and decoded there
-// (fault_layer) into a slot of a weight stack, and the forward runs from the cached input of
-// stage s. When stage s begins with the faulted conv/linear layer (a split stage), up to
-// `per_pass` points share each pass: each point's layer output is the cached clean output plus
-// its changed weights' part (few changes) or the layer run with its weights (conv2d_multi /
-// linear_multi), and the rest of the network runs on their outputs stacked along the batch, so
-// its kernels see per_pass times the images. Otherwise each point writes the forward
-// model's weight and runs alone. A point whose faults change no word scores as the baseline, as on
-// the CPU path.
+// (fault_layer) and the forward runs from the cached input of stage s.
+// When stage s begins with the faulted conv/linear layer (a split stage), up to `per_pass` points
+// share each pass. Their weights are drawn into the rows of a weight stack and read back with
+// their counts in one copy; a point changing few weights takes the cached clean layer output
+// plus its changed weights' part (add_weight_changes; all points' changes go up in one copy),
+// one changing many runs the layer with its weights (conv2d_multi / linear_multi). When the next
+// stage's layer reads stage s's output channel by channel (DeltaLayer::channel_path) and some
+// point changed few channels, the pass stacks the next layer's outputs instead: such a point
+// runs only its changed channels through stage s and adds the next layer applied to their
+// difference to that layer's clean output (channel_path_next_out), the others run stage s and
+// the next layer in full. The rest of the network runs once on the outputs stacked along the
+// batch, so its kernels see per_pass times the images, scored by one block_scores per batch.
+// Otherwise (slots of 1) each point writes the forward model's weight and runs alone. A point
+// whose faults change no word scores as the baseline, as on the CPU path.
 void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, size_t g, size_t end,
                     const std::string& model_name, const WeightFormat& format, const Tensor& original,
                     const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
@@ -303,93 +328,149 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
   const Tensor words_dev = words.to(device), clean_dev = original.to(device);
   const std::string layer = sweep_point(grid, points[g]).layer;
   const std::string forward_region = "sweep.forward from " + layer;
+  auto new_row = [&](size_t i) {
+    SweepRow row;
+    row.point = sweep_point(grid, points[i]);
+    row.model = model_name;
+    return row;
+  };
 
   const ForwardStage& st = stages[s];
   auto* conv = dynamic_cast<Conv2d*>(st.layer);
   auto* lin = dynamic_cast<Linear*>(st.layer);
   const bool owns = (conv && conv->weight.raw_data() == fwd_weight.raw_data()) ||
                     (lin && lin->weight.raw_data() == fwd_weight.raw_data());
-  const bool stacked = st.after && owns && per_pass > 1;
-  const int64_t slots = stacked ? per_pass : 1;
-  Tensor stack = stacked ? Tensor::empty({slots, n}, DType::F32, device) : Tensor();
-
-  for (size_t c = g; c < end; c += static_cast<size_t>(slots)) {
-    const size_t c_end = std::min(end, c + static_cast<size_t>(slots));
-    std::vector<SweepRow> rows;
-    std::vector<int64_t> slot_of;  // -1: scores as the baseline
-    std::vector<std::vector<WeightChange>> delta_of;  // per used slot; empty: compute the whole layer
-    int64_t used = 0;
-    std::vector<PointScore> scores;
-    for (size_t i = c; i < c_end; ++i) {
-      SweepRow row;
-      row.point = sweep_point(grid, points[i]);
-      row.model = model_name;
-      const Tensor out = stacked ? slice_rows(stack, used, used + 1).view({n}) : fwd_weight.view({n});
+  if (!(st.after && owns && per_pass > 1)) {  // one point at a time
+    for (size_t i = g; i < end; ++i) {
+      SweepRow row = new_row(i);
       const PointFaultCounts counts =
-          fault_layer(make_fault_draw(point_spec(row.point), layer), words_dev, clean_dev, resolved, out);
+          fault_layer(make_fault_draw(point_spec(row.point), layer), words_dev, clean_dev, resolved, fwd_weight.view({n}));
       row.faulty_weights = counts.faulty;
       row.changed_weights = counts.changed;
-      rows.push_back(row);
-      if (counts.changed == 0) {
-        slot_of.push_back(-1);
-        continue;
-      }
-      slot_of.push_back(used++);
-      if (stacked) {  // few changed weights: the clean layer output plus their part
-        const Tensor faulted = out.to(Device::CPU);
-        std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), faulted.data<float>(), n);
-        if (static_cast<int64_t>(changes.size()) * kDeltaFraction > n) changes.clear();  // many: the whole layer
-        delta_of.push_back(std::move(changes));
-      } else {  // this point alone, now: the next one overwrites the weight
-        PointScore score;
-        for (size_t b = 0; b < batches.images.size(); ++b) {
-          Tensor logits;
-          {
-            STUCKAT_GPU_PROFILE(forward_region.c_str());
-            logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
-          }
-          score.add_block(block_scores(logits, batches.labels[b], 1)[0], batches.labels[b].numel());
-        }
-        scores.push_back(score);
-      }
-    }
-    if (stacked && used > 0) {
-      scores.assign(static_cast<size_t>(used), PointScore{});
-      Shape wshape = fwd_weight.shape();
-      wshape.insert(wshape.begin(), 1);
-      LayerGeometry geometry;
-      if (conv) geometry = {true, conv->weight.size(2), conv->weight.size(3), conv->stride, conv->pad};
-      for (size_t b = 0; b < batches.images.size(); ++b) {
-        const Tensor& x = clean.input[s][b];
-        const Tensor& clean_out = clean.layer_out[s][b];
-        const int64_t images = x.size(0);
+      PointScore score;
+      for (size_t b = 0; counts.changed > 0 && b < batches.images.size(); ++b) {
         Tensor logits;
         {
           STUCKAT_GPU_PROFILE(forward_region.c_str());
-          Shape yshape = clean_out.shape();
-          yshape[0] = used * images;
-          const Tensor y = Tensor::empty(yshape, DType::F32, device);
-          for (int64_t p = 0; p < used; ++p) {
-            Tensor block = slice_rows(y, p * images, (p + 1) * images);
-            const std::vector<WeightChange>& changes = delta_of[static_cast<size_t>(p)];
-            if (!changes.empty()) {
-              block.copy_(clean_out);
-              add_weight_changes(x, block, geometry, changes);
-            } else {
-              const Tensor weights = slice_rows(stack, p, p + 1).view(wshape);
-              block.copy_(conv ? conv2d_multi(x, weights, conv->bias, conv->stride, conv->pad)
-                               : linear_multi(x, weights, lin->bias));
-            }
-          }
-          logits = run_stages(stages, s + 1, stages.size(), st.after(y));
+          logits = run_stages(stages, s, stages.size(), clean.input[s][b]);
         }
-        const std::vector<BlockScore> blocks = block_scores(logits, batches.labels[b], used);
-        for (int64_t p = 0; p < used; ++p)
-          scores[static_cast<size_t>(p)].add_block(blocks[static_cast<size_t>(p)], batches.labels[b].numel());
+        score.add_block(block_scores(logits, batches.labels[b], 1)[0], batches.labels[b].numel());
       }
+      (counts.changed > 0 ? score : clean.baseline).fill(row);
+      on_row(row);
+    }
+    fwd_weight.copy_(quantized);
+    return;
+  }
+
+  DeltaLayer L = delta_layer(stages, s, fwd_weight, clean);
+  if (L.channel_path && device == Device::CUDA) {
+    // On the GPU the channel path costs about eight launches per point where the stacked pass
+    // costs two: it pays only when the next layer has real work to skip (LeNet-5 at 10k images:
+    // conv2 2.4 G multiply-adds, fc1 0.48 G, fc2 0.1 G go on it; fc3's 8 M does not).
+    const Tensor& next_out = clean.layer_out[s + 1][0];
+    const Tensor& next_w = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
+    const int64_t macs = next_out.numel() * (next_w.numel() / next_w.size(0));
+    if (macs < kChannelPathMinMacs) L.channel_path = false;
+  }
+  const LayerGeometry geometry = geometry_of(L);
+  const int64_t per_out = n / fwd_weight.size(0);
+  Shape wshape = fwd_weight.shape();
+  wshape.insert(wshape.begin(), 1);
+  const Tensor stack = Tensor::empty({per_pass, n}, DType::F32, device);
+  const Tensor counts = Tensor::empty({per_pass, 2}, DType::I64, device);
+
+  for (size_t c = g; c < end; c += static_cast<size_t>(per_pass)) {
+    const int64_t m = static_cast<int64_t>(std::min(end, c + static_cast<size_t>(per_pass)) - c);
+    for (int64_t i = 0; i < m; ++i)
+      fault_layer_into(make_fault_draw(point_spec(sweep_point(grid, points[c + static_cast<size_t>(i)])), layer),
+                       words_dev, clean_dev, resolved, slice_rows(stack, i, i + 1).view({n}),
+                       slice_rows(counts, i, i + 1).view({2}));
+    const Tensor counts_host = slice_rows(counts, 0, m).to(Device::CPU);
+    const Tensor faulted = slice_rows(stack, 0, m).to(Device::CPU);
+    const auto* count_of = static_cast<const int64_t*>(counts_host.raw_data());
+
+    std::vector<SweepRow> rows;
+    std::vector<int64_t> used_of;  // per row: its entry in `used`, or -1 (scores as the baseline)
+    std::vector<StackedPoint> used;
+    std::vector<PackedChanges> packed;  // per used point: what add_weight_changes adds
+    bool channel_level = false;         // some point takes the channel path: stack stage s + 1's outputs
+    for (int64_t i = 0; i < m; ++i) {
+      SweepRow row = new_row(c + static_cast<size_t>(i));
+      row.faulty_weights = count_of[2 * i];
+      row.changed_weights = count_of[2 * i + 1];
+      rows.push_back(row);
+      if (row.changed_weights == 0) {
+        used_of.push_back(-1);
+        continue;
+      }
+      used_of.push_back(static_cast<int64_t>(used.size()));
+      StackedPoint sp;
+      sp.slot = i;
+      std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), faulted.data<float>() + i * n, n);
+      sp.full = static_cast<int64_t>(changes.size()) * kDeltaFraction > n;
+      PackedChanges pc;
+      pc.per_out = per_out;
+      if (!sp.full) {
+        sp.plan = plan_delta_point(L, changes, n);
+        const bool on_channels = !sp.plan.channels.empty();
+        channel_level = channel_level || on_channels;
+        pc.list = on_channels ? sp.plan.sub_changes : sp.plan.changes;
+        pc.out = on_channels ? static_cast<int64_t>(sp.plan.channels.size()) : fwd_weight.size(0);
+      } else {
+        pc.out = fwd_weight.size(0);
+      }
+      used.push_back(std::move(sp));
+      packed.push_back(std::move(pc));
+    }
+    pack_weight_changes(packed, device);
+
+    const int64_t count = static_cast<int64_t>(used.size());
+    std::vector<PointScore> scores(used.size());
+    for (size_t b = 0; count > 0 && b < batches.images.size(); ++b) {
+      const Tensor& x = clean.input[s][b];
+      const Tensor& clean_out = clean.layer_out[s][b];
+      const int64_t images = x.size(0);
+      // Point p's stage-s layer output into y (shaped like clean_out).
+      auto layer_out = [&](size_t p, Tensor& y) {
+        if (!used[p].full) {
+          y.copy_(clean_out);
+          add_weight_changes(x, y, geometry, packed[p]);
+        } else {
+          const Tensor weights = slice_rows(stack, used[p].slot, used[p].slot + 1).view(wshape);
+          y.copy_(conv ? conv2d_multi(x, weights, conv->bias, conv->stride, conv->pad)
+                       : linear_multi(x, weights, lin->bias));
+        }
+      };
+      Tensor logits;
+      {
+        STUCKAT_GPU_PROFILE(forward_region.c_str());
+        const Tensor& level_out = channel_level ? clean.layer_out[s + 1][b] : clean_out;
+        Shape yshape = level_out.shape();
+        yshape[0] = count * images;
+        const Tensor y = Tensor::empty(yshape, DType::F32, device);
+        for (size_t p = 0; p < used.size(); ++p) {
+          const int64_t row0 = static_cast<int64_t>(p) * images;
+          Tensor block = slice_rows(y, row0, row0 + images);
+          if (!channel_level) {
+            layer_out(p, block);
+          } else if (!used[p].plan.channels.empty()) {
+            channel_path_next_out(stages, clean, b, L, used[p].plan, packed[p], block);
+          } else {
+            Tensor own = Tensor::empty(clean_out.shape(), DType::F32, device);
+            layer_out(p, own);
+            block.copy_(stages[s + 1].layer->forward(st.after(own)));
+          }
+        }
+        logits = channel_level ? run_stages(stages, s + 2, stages.size(), stages[s + 1].after(y))
+                               : run_stages(stages, s + 1, stages.size(), st.after(y));
+      }
+      const std::vector<BlockScore> blocks = block_scores(logits, batches.labels[b], count);
+      for (int64_t p = 0; p < count; ++p)
+        scores[static_cast<size_t>(p)].add_block(blocks[static_cast<size_t>(p)], batches.labels[b].numel());
     }
     for (size_t i = 0; i < rows.size(); ++i) {
-      const PointScore& score = slot_of[i] < 0 ? clean.baseline : scores[static_cast<size_t>(slot_of[i])];
+      const PointScore& score = used_of[i] < 0 ? clean.baseline : scores[static_cast<size_t>(used_of[i])];
       score.fill(rows[i]);
       on_row(rows[i]);
     }

@@ -32,8 +32,9 @@ struct SweepRunOptions {
   // forward pass runs on it: each point's faulted weights are drawn and decoded on its device
   // (fault_layer; the counter-based masks are the same on any device), the clean activations
   // live there, and up to configs_per_pass points of a layer share a pass, their layer outputs
-  // (clean output plus the changed weights' part, or the layer recomputed) stacked along the
-  // batch within pass_bytes of activations. The CPU path's channel restriction is not used.
+  // (clean output plus the changed weights' part, or the layer recomputed; with the CPU path's
+  // channel restriction, the next layer's outputs) stacked along the batch within pass_bytes of
+  // activations.
   Module* device_model = nullptr;
   int64_t pass_bytes = int64_t(4) << 30;  // activation memory of one stacked pass (device_model)
 };

@@ -2,6 +2,7 @@
 #include "faults/weight_changes_op.h"
 
 #include "framework/error.h"
+#include "framework/ops.h"
 #include "kernels/cuda/profile.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "faults/sweep_delta_cuda.h"
@@ -9,50 +10,90 @@
 
 namespace stuckat {
 
-void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const std::vector<WeightChange>& changes) {
+void pack_weight_changes(std::vector<PackedChanges>& lists, Device device) {
+  int64_t total_taps = 0, total_starts = 0;
+  for (const PackedChanges& c : lists) {
+    STUCKAT_CHECK(c.out >= 0 && c.per_out >= 1 && c.per_out < (int64_t{1} << 31),
+                  "add_weight_changes: {} output channels of {} weights", c.out, c.per_out);
+    for (size_t i = 0; i < c.list.size(); ++i)
+      STUCKAT_CHECK(c.list[i].index >= 0 && c.list[i].index < c.out * c.per_out &&
+                        (i == 0 || c.list[i - 1].index < c.list[i].index),
+                    "add_weight_changes: change indices must ascend within [0, {})", c.out * c.per_out);
+    total_taps += static_cast<int64_t>(c.list.size());
+    total_starts += c.out + 1;
+  }
+  if (device == Device::CPU || total_taps == 0) return;  // add_weight_changes skips empty lists
+  // One I32 buffer (each list's starts, then its taps) and one F32 buffer (the deltas).
+  std::vector<int32_t> ints;
+  std::vector<float> deltas;
+  ints.reserve(static_cast<size_t>(total_starts + total_taps));
+  deltas.reserve(static_cast<size_t>(total_taps));
+  for (const PackedChanges& c : lists) {
+    const size_t first = ints.size();
+    ints.resize(first + static_cast<size_t>(c.out + 1), 0);
+    for (const WeightChange& w : c.list) ++ints[first + static_cast<size_t>(w.index / c.per_out) + 1];
+    for (size_t o = 0; o < static_cast<size_t>(c.out); ++o) ints[first + o + 1] += ints[first + o];
+    for (const WeightChange& w : c.list) {
+      ints.push_back(static_cast<int32_t>(w.index % c.per_out));
+      deltas.push_back(w.delta);
+    }
+  }
+  const Tensor ints_dev = Tensor::from_vector(ints, {static_cast<int64_t>(ints.size())}).to(device);
+  const Tensor deltas_dev = Tensor::from_vector(deltas, {static_cast<int64_t>(deltas.size())}).to(device);
+  int64_t at = 0, d = 0;
+  for (PackedChanges& c : lists) {
+    const int64_t taps = static_cast<int64_t>(c.list.size());
+    c.starts = slice_rows(ints_dev, at, at + c.out + 1);
+    c.tap = slice_rows(ints_dev, at + c.out + 1, at + c.out + 1 + taps);
+    c.delta = slice_rows(deltas_dev, d, d + taps);
+    at += c.out + 1 + taps;
+    d += taps;
+  }
+}
+
+void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const PackedChanges& changes) {
   STUCKAT_CHECK(x.dtype() == DType::F32 && y.dtype() == DType::F32 && x.is_contiguous() && y.is_contiguous() &&
                     x.device() == y.device() && x.dim() == (g.conv ? 4 : 2) && y.dim() == x.dim() && x.size(0) == y.size(0),
                 "add_weight_changes: x {} and y {} must be contiguous f32 {} tensors on one device",
                 shape_str(x.shape()), shape_str(y.shape()), g.conv ? "(n, c, h, w)" : "(n, features)");
-  if (changes.empty()) return;
   const int64_t n = x.size(0), in = x.size(1), out = y.size(1);
-  const int64_t per_out = in * (g.conv ? g.kh * g.kw : 1);
-  STUCKAT_CHECK(per_out < (int64_t{1} << 31), "add_weight_changes: {} weights per output channel", per_out);
-  for (size_t i = 0; i < changes.size(); ++i)
-    STUCKAT_CHECK(changes[i].index >= 0 && changes[i].index < out * per_out && (i == 0 || changes[i - 1].index < changes[i].index),
-                  "add_weight_changes: change indices must ascend within [0, {})", out * per_out);
+  STUCKAT_CHECK(changes.out == out && changes.per_out == in * (g.conv ? g.kh * g.kw : 1),
+                "add_weight_changes: changes packed for {} x {} weights, the layer has {} x {}", changes.out,
+                changes.per_out, out, in * (g.conv ? g.kh * g.kw : 1));
+  if (changes.list.empty()) return;
   if (y.device() == Device::CPU) {
     if (g.conv)
       add_conv2d_weight_changes(x.data<float>(), y.data<float>(), n, in, x.size(2), x.size(3), out, g.kh, g.kw, g.stride,
-                                g.pad, y.size(2), y.size(3), changes);
+                                g.pad, y.size(2), y.size(3), changes.list);
     else
-      add_linear_weight_changes(x.data<float>(), y.data<float>(), n, in, out, changes);
+      add_linear_weight_changes(x.data<float>(), y.data<float>(), n, in, out, changes.list);
     return;
   }
+  STUCKAT_CHECK(changes.starts.defined() && changes.starts.device() == y.device(),
+                "add_weight_changes: the changes are not packed for the GPU");
 #ifdef STUCKAT_WITH_CUDA
   STUCKAT_GPU_PROFILE("sweep.add_weight_changes");
-  // Group by output channel (the indices ascend, so each group is ascending too).
-  std::vector<int32_t> starts(static_cast<size_t>(out + 1), 0), tap(changes.size());
-  std::vector<float> delta(changes.size());
-  for (size_t i = 0; i < changes.size(); ++i) {
-    ++starts[static_cast<size_t>(changes[i].index / per_out) + 1];
-    tap[i] = static_cast<int32_t>(changes[i].index % per_out);
-    delta[i] = changes[i].delta;
-  }
-  for (size_t o = 0; o < static_cast<size_t>(out); ++o) starts[o + 1] += starts[o];
-  const Tensor starts_dev = Tensor::from_vector(starts, {out + 1}).to(Device::CUDA);
-  const Tensor tap_dev = Tensor::from_vector(tap, {static_cast<int64_t>(tap.size())}).to(Device::CUDA);
-  const Tensor delta_dev = Tensor::from_vector(delta, {static_cast<int64_t>(delta.size())}).to(Device::CUDA);
   if (g.conv)
     add_conv2d_changes_cuda(x.data<float>(), y.data<float>(), n, in, x.size(2), x.size(3), out, g.kh, g.kw, g.stride,
-                            g.pad, y.size(2), y.size(3), starts_dev.data<int32_t>(), tap_dev.data<int32_t>(),
-                            delta_dev.data<float>());
+                            g.pad, y.size(2), y.size(3), changes.starts.data<int32_t>(), changes.tap.data<int32_t>(),
+                            changes.delta.data<float>());
   else
-    add_linear_changes_cuda(x.data<float>(), y.data<float>(), n, in, out, starts_dev.data<int32_t>(),
-                            tap_dev.data<int32_t>(), delta_dev.data<float>());
+    add_linear_changes_cuda(x.data<float>(), y.data<float>(), n, in, out, changes.starts.data<int32_t>(),
+                            changes.tap.data<int32_t>(), changes.delta.data<float>());
 #else
   throw Error("add_weight_changes: this build has no CUDA backend");
 #endif
+}
+
+void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const std::vector<WeightChange>& changes) {
+  STUCKAT_CHECK(x.dim() >= 2 && y.dim() >= 2, "add_weight_changes: x {} and y {} need a channel dimension",
+                shape_str(x.shape()), shape_str(y.shape()));
+  std::vector<PackedChanges> packed(1);
+  packed[0].list = changes;
+  packed[0].out = y.size(1);
+  packed[0].per_out = x.size(1) * (g.conv ? g.kh * g.kw : 1);
+  pack_weight_changes(packed, y.device());
+  add_weight_changes(x, y, g, packed[0]);
 }
 
 }  // namespace stuckat

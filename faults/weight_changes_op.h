@@ -17,8 +17,24 @@ struct LayerGeometry {
   int64_t kh = 1, kw = 1, stride = 1, pad = 0;
 };
 
-// x, y contiguous f32 on one device; changes index the layer's (out, in, kh, kw) or (out, in)
-// weights, ascending.
+// A layer's weight changes as add_weight_changes reads them: the list (indices into the layer's
+// (out, in, kh, kw) or (out, in) weights, ascending) and, for the GPU, the same grouped by output
+// channel in device memory (starts: out + 1 offsets, tap: index within the channel's filter,
+// delta), views into one upload shared by every list packed together.
+struct PackedChanges {
+  std::vector<WeightChange> list;
+  int64_t out = 0;      // the layer's output channels
+  int64_t per_out = 0;  // weights per output channel (in * kh * kw, or in)
+  Tensor starts, tap, delta;  // on the GPU only
+};
+
+// Checks each list's indices (ascending, within out * per_out) and, for the GPU, uploads all of
+// them in two copies (one synchronisation for a whole sweep pass instead of three per point).
+void pack_weight_changes(std::vector<PackedChanges>& lists, Device device);
+
+// x, y contiguous f32 on `changes`' device (packed for it); y has changes.out channels.
+void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const PackedChanges& changes);
+// The same for one list, packed on the spot.
 void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const std::vector<WeightChange>& changes);
 
 }  // namespace stuckat

@@ -31,7 +31,10 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels);
 
 // Non-differentiable helpers used by autograd and optimisers.
 void add_inplace(Tensor& dst, const Tensor& src);  // dst += src, same shape and device
-// Entries `index` along dimension `dim` (0 or 1) of a CPU f32 tensor, in the given order:
+void sub_inplace(Tensor& dst, const Tensor& src);  // dst -= src, same shape and device
+// out = a + b, same shape and device; out contiguous (a slice_rows view of a larger tensor, say).
+void add_into(Tensor& out, const Tensor& a, const Tensor& b);
+// Entries `index` along dimension `dim` (0 or 1) of an f32 tensor, in the given order:
 // select_index(x, 1, {4, 0}) of an (n, c, h, w) x is (n, 2, h, w) holding channels 4 and 0.
 // No gradient (inference paths such as fault sweeps).
 Tensor select_index(const Tensor& x, int64_t dim, const std::vector<int64_t>& index);

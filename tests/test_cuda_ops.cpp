@@ -148,6 +148,43 @@ TEST_CASE("CUDA relu and add equal the CPU bit for bit", "[cuda][kernels]") {
            kExact);
 }
 
+TEST_CASE("CUDA select_index, sub_inplace and add_into equal the CPU bit for bit", "[cuda][kernels]") {
+  if (!have_gpu("select_index/sub_inplace/add_into")) return;
+  RandomStream rng(4, 4);
+  // Channels of a 4-D tensor (a few, unordered, one repeated: the list travels in the kernel's
+  // arguments), rows of a 2-D one, and 300 channels (more than the kernel's inline list: they go
+  // through device memory).
+  const Tensor x = random_tensor({3, 7, 5, 6}, rng), rows = random_tensor({9, 4}, rng), wide = random_tensor({2, 310, 3}, rng);
+  std::vector<int64_t> many;
+  for (int64_t i = 0; i < 300; ++i) many.push_back((i * 37) % 310);
+  struct Case {
+    const Tensor* t;
+    int64_t dim;
+    std::vector<int64_t> index;
+  };
+  for (const Case& c : {Case{&x, 1, {6, 0, 3, 0}}, Case{&rows, 0, {8, 2, 5}}, Case{&wide, 1, many}}) {
+    const std::vector<float> want = select_index(*c.t, c.dim, c.index).to_vector();
+    const Tensor got = select_index(c.t->to(Device::CUDA), c.dim, c.index);
+    CHECK(got.device() == Device::CUDA);
+    CHECK(got.to_vector() == want);
+  }
+  const Tensor a = random_tensor({4, 3, 5}, rng), b = random_tensor({4, 3, 5}, rng);
+  Tensor diff_cpu = a.clone(), diff_gpu = a.to(Device::CUDA);
+  sub_inplace(diff_cpu, b);
+  sub_inplace(diff_gpu, b.to(Device::CUDA));
+  CHECK(diff_gpu.to_vector() == diff_cpu.to_vector());
+  // add_into a row block of a larger tensor (the sweep writes each point's rows so).
+  Tensor big = Tensor::zeros({12, 3, 5}, DType::F32, Device::CUDA);
+  Tensor block = slice_rows(big, 4, 8);
+  add_into(block, a.to(Device::CUDA), b.to(Device::CUDA));
+  const std::vector<float> all = big.to_vector(), av = a.to_vector(), bv = b.to_vector();
+  for (size_t i = 0; i < all.size(); ++i) {
+    const size_t row = i / 15;
+    const float want = row >= 4 && row < 8 ? av[i - 60] + bv[i - 60] : 0.0f;
+    REQUIRE(all[i] == want);
+  }
+}
+
 TEST_CASE("CUDA pooling equals the CPU", "[cuda][kernels]") {
   if (!have_gpu("pooling")) return;
   RandomStream rng(2, 2);

@@ -168,3 +168,43 @@ TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU"
     REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
   }
 }
+
+TEST_CASE("CUDA add_weight_changes from lists packed in one upload equals each list on the CPU", "[faults][sweep][cuda]") {
+  if (!have_gpu("CUDA pack_weight_changes")) return;
+  // The sweep packs every point of a pass at once: lists of different lengths (one empty) and
+  // channel counts (a channel-path point's changes index its selected channels only) share one
+  // upload; each must act as if uploaded alone. Tolerance as in the test above.
+  RandomStream rng(34, 34);
+  const int64_t n = 2, in = 3, h = 8, w = 8, k = 3;
+  Tensor xr = Tensor::empty({n, in, h, w});
+  for (int64_t i = 0; i < xr.numel(); ++i) xr.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+  const LayerGeometry g{true, k, k, 1, 1};
+  const int64_t per_out = in * k * k;
+  std::vector<PackedChanges> lists(4);
+  const int64_t outs[4] = {6, 2, 6, 1};
+  for (size_t l = 0; l < lists.size(); ++l) {
+    lists[l].out = outs[l];
+    lists[l].per_out = per_out;
+    if (l == 2) continue;  // empty
+    for (int64_t i = static_cast<int64_t>(l); i < outs[l] * per_out; i += 3 + static_cast<int64_t>(rng.next_below(11)))
+      lists[l].list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+  }
+  std::vector<PackedChanges> on_gpu = lists;
+  pack_weight_changes(on_gpu, Device::CUDA);
+  const Tensor x_gpu = xr.to(Device::CUDA);
+  for (size_t l = 0; l < lists.size(); ++l) {
+    Tensor y = Tensor::zeros({n, outs[l], h, w});
+    for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    Tensor y_gpu = y.to(Device::CUDA);
+    add_weight_changes(x_gpu, y_gpu, g, on_gpu[l]);
+    add_weight_changes(xr, y, g, lists[l].list);
+    const std::vector<float> got = y_gpu.to_vector(), want = y.to_vector();
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("list " << l << " output " << i << ": got " << got[i] << " want " << want[i]);
+      REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
+    }
+  }
+  // A list packed for another channel count is refused.
+  Tensor y3 = Tensor::zeros({n, 3, h, w}, DType::F32, Device::CUDA);
+  CHECK_THROWS(add_weight_changes(x_gpu, y3, g, on_gpu[0]));
+}

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 
+#include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
 
@@ -63,6 +64,29 @@ TEST_CASE("dtype conversion and fills", "[tensor]") {
   REQUIRE(dtype_from_name("I16", &d));
   REQUIRE(d == DType::I16);
   REQUIRE_FALSE(dtype_from_name("F64", &d));
+}
+
+TEST_CASE("select_index, slice_rows, sub_inplace and add_into on hand-computed values", "[tensor]") {
+  // x (2, 3, 2): value 100*n + 10*c + j.
+  std::vector<float> v;
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 3; ++c)
+      for (int j = 0; j < 2; ++j) v.push_back(static_cast<float>(100 * n + 10 * c + j));
+  const Tensor x = Tensor::from_vector(v, {2, 3, 2});
+  const Tensor ch = select_index(x, 1, {2, 0});
+  CHECK(ch.shape() == Shape{2, 2, 2});
+  CHECK(ch.to_vector() == std::vector<float>{20, 21, 0, 1, 120, 121, 100, 101});
+  CHECK(select_index(x, 0, {1}).to_vector() == std::vector<float>{100, 101, 110, 111, 120, 121});
+  CHECK_THROWS(select_index(x, 1, {3}));
+  Tensor d = Tensor::from_vector(std::vector<float>{5.0f, 1.5f, -2.0f}, {3});
+  sub_inplace(d, Tensor::from_vector(std::vector<float>{1.0f, 2.0f, -2.0f}, {3}));
+  CHECK(d.to_vector() == std::vector<float>{4.0f, -0.5f, 0.0f});
+  Tensor big = Tensor::zeros({4, 2});
+  Tensor rows = slice_rows(big, 1, 3);  // a view: writing it writes big's rows 1 and 2
+  add_into(rows, Tensor::from_vector(std::vector<float>{1.0f, 2.0f, 3.0f, 4.0f}, {2, 2}),
+           Tensor::from_vector(std::vector<float>{10.0f, 20.0f, 30.0f, 40.0f}, {2, 2}));
+  CHECK(big.to_vector() == std::vector<float>{0, 0, 11, 22, 33, 44, 0, 0});
+  CHECK_THROWS(add_into(rows, Tensor::zeros({2, 2}), Tensor::zeros({2, 3})));
 }
 
 TEST_CASE("cuda tensors are refused without a GPU", "[tensor][cuda]") {

@@ -1,4 +1,5 @@
-// Elementwise add (residual connections) and in-place accumulation used by autograd.
+// Elementwise add (residual connections), in-place accumulation used by autograd, and the
+// non-differentiable sub_inplace / add_into of fault sweeps.
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
@@ -21,18 +22,39 @@ void add_cpu(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 
-// out = a + b on the tensors' device (out may alias a).
-void add_on(Device device, const char* op, const float* a, const float* b, float* out, int64_t n) {
+void sub_cpu(const float* a, const float* b, float* out, int64_t n) {
+#pragma omp parallel for simd if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i];
+}
+
+// out = a + b (or a - b when `subtract`) on the tensors' device (out may alias a).
+void add_on(Device device, const char* op, const float* a, const float* b, float* out, int64_t n, bool subtract = false) {
   if (device == Device::CUDA) {
 #ifdef STUCKAT_WITH_CUDA
     (void)op;  // only the build without CUDA names the op in its error
-    cuda::add_forward(a, b, out, n);
+    if (subtract)
+      cuda::sub_forward(a, b, out, n);
+    else
+      cuda::add_forward(a, b, out, n);
 #else
     no_cuda_kernel(op);
 #endif
+  } else if (subtract) {
+    sub_cpu(a, b, out, n);
   } else {
     add_cpu(a, b, out, n);
   }
+}
+
+// dst op= src for add_inplace / sub_inplace.
+void accumulate(const char* op, Tensor& dst, const Tensor& src_in, bool subtract) {
+  require_f32(op, "dst", dst);
+  require_f32(op, "src", src_in);
+  require_same_device(op, dst, src_in);
+  STUCKAT_CHECK(dst.shape() == src_in.shape() && dst.is_contiguous(), "{}: {} and {}", op, shape_str(dst.shape()),
+                shape_str(src_in.shape()));
+  Tensor src = src_in.contiguous();
+  add_on(dst.device(), op, dst.data<float>(), src.data<float>(), dst.data<float>(), dst.numel(), subtract);
 }
 
 }  // namespace
@@ -50,14 +72,20 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
   return y;
 }
 
-void add_inplace(Tensor& dst, const Tensor& src_in) {
-  require_f32("add_inplace", "dst", dst);
-  require_f32("add_inplace", "src", src_in);
-  require_same_device("add_inplace", dst, src_in);
-  STUCKAT_CHECK(dst.shape() == src_in.shape() && dst.is_contiguous(), "add_inplace: {} += {}",
-                shape_str(dst.shape()), shape_str(src_in.shape()));
-  Tensor src = src_in.contiguous();
-  add_on(dst.device(), "add_inplace", dst.data<float>(), src.data<float>(), dst.data<float>(), dst.numel());
+void add_inplace(Tensor& dst, const Tensor& src) { accumulate("add_inplace", dst, src, false); }
+
+void sub_inplace(Tensor& dst, const Tensor& src) { accumulate("sub_inplace", dst, src, true); }
+
+void add_into(Tensor& out, const Tensor& a_in, const Tensor& b_in) {
+  require_f32("add_into", "out", out);
+  require_f32("add_into", "a", a_in);
+  require_f32("add_into", "b", b_in);
+  require_same_device("add_into", out, a_in);
+  require_same_device("add_into", out, b_in);
+  STUCKAT_CHECK(out.shape() == a_in.shape() && a_in.shape() == b_in.shape() && out.is_contiguous(),
+                "add_into: {} = {} + {}", shape_str(out.shape()), shape_str(a_in.shape()), shape_str(b_in.shape()));
+  Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  add_on(out.device(), "add_into", a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
 }
 
 }  // namespace stuckat

@@ -5,6 +5,10 @@
 
 #include "framework/autograd.h"
 #include "framework/ops.h"
+#include "framework/ops/op_checks.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/select_blocks.h"
+#endif
 
 namespace stuckat {
 namespace {
@@ -37,7 +41,7 @@ Tensor flatten(const Tensor& x, int64_t start_dim) {
 }
 
 Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>& index) {
-  STUCKAT_CHECK(x_in.device() == Device::CPU && x_in.dtype() == DType::F32, "select_index: needs a CPU f32 tensor");
+  STUCKAT_CHECK(x_in.dtype() == DType::F32, "select_index: needs an f32 tensor");
   STUCKAT_CHECK(dim >= 0 && dim <= 1 && dim < x_in.dim(), "select_index: dim {} of shape {}", dim,
                 shape_str(x_in.shape()));
   STUCKAT_CHECK(!any_requires_grad({&x_in}), "select_index has no gradient");
@@ -47,10 +51,24 @@ Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>&
   for (int64_t i : index) STUCKAT_CHECK(i >= 0 && i < extent, "select_index: index {} out of [0, {})", i, extent);
   Shape shape = x.shape();
   shape[static_cast<size_t>(dim)] = static_cast<int64_t>(index.size());
-  Tensor y = Tensor::empty(shape);
+  Tensor y = Tensor::empty(shape, DType::F32, x.device());
   const float* src = x.data<float>();
   float* dst = y.data<float>();
   const int64_t k = static_cast<int64_t>(index.size());
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    Tensor index_dev;  // long lists go through device memory; short ones in the kernel's arguments
+    if (k > cuda::kInlineIndices) {
+      std::vector<int32_t> narrow(index.begin(), index.end());
+      index_dev = Tensor::from_vector(narrow, {k}).to(Device::CUDA);
+    }
+    cuda::select_blocks_f32(src, outer, extent, block, index.data(),
+                            index_dev.defined() ? index_dev.data<int32_t>() : nullptr, k, dst);
+    return y;
+#else
+    ops_detail::no_cuda_kernel("select_index");
+#endif
+  }
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < k; ++j)
       std::memcpy(dst + (o * k + j) * block, src + (o * extent + index[static_cast<size_t>(j)]) * block,

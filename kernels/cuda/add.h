@@ -1,4 +1,4 @@
-// Elementwise add on the GPU (residual connections, gradient accumulation).
+// Elementwise add and subtract on the GPU (residual connections, gradient accumulation, sweeps).
 // out = a + b over n floats, device memory; out may alias a or b (add_inplace passes dst twice).
 #pragma once
 #include <cstdint>
@@ -6,5 +6,7 @@
 namespace stuckat::cuda {
 
 void add_forward(const float* a, const float* b, float* out, int64_t n);
+// out = a - b (fault sweeps: a layer's faulted activations minus its clean ones).
+void sub_forward(const float* a, const float* b, float* out, int64_t n);
 
 }  // namespace stuckat::cuda
