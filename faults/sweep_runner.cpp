@@ -27,23 +27,21 @@ struct TestBatches {
   std::vector<Tensor> labels;  // (count) i32
 };
 
-TestBatches split_test_set(const Dataset& test, int64_t batch) {
-  STUCKAT_CHECK(test.images.device() == Device::CPU && test.images.is_contiguous() && test.labels.is_contiguous(),
-                "the sweep's test set must be contiguous on the CPU");
+// The test set in batches on `device`: views of it when it is already there (a caller that
+// uploads it once, outside its timer), else copies.
+TestBatches split_test_set(const Dataset& test, int64_t batch, Device device) {
+  STUCKAT_CHECK(test.images.is_contiguous() && test.labels.is_contiguous() && test.images.device() == test.labels.device(),
+                "the sweep's test images and labels must be contiguous on one device");
+  STUCKAT_CHECK(test.images.device() == Device::CPU || test.images.device() == device,
+                "the sweep's test set is on {}, its forward passes on {}", device_name(test.images.device()),
+                device_name(device));
   TestBatches b;
   const int64_t n = test.size();
-  const int64_t per_image = n > 0 ? test.images.numel() / n : 0;
   for (int64_t start = 0; start < n; start += batch) {
-    const int64_t count = std::min(batch, n - start);
-    Shape shape = test.images.shape();
-    shape[0] = count;
-    Tensor im = Tensor::empty(shape);
-    std::memcpy(im.data<float>(), test.images.data<float>() + start * per_image,
-                static_cast<size_t>(count * per_image) * sizeof(float));
-    Tensor lab = Tensor::empty({count}, DType::I32);
-    std::memcpy(lab.data<int32_t>(), test.labels.data<int32_t>() + start, static_cast<size_t>(count) * sizeof(int32_t));
-    b.images.push_back(im);
-    b.labels.push_back(lab);
+    const int64_t end = std::min(n, start + batch);
+    Tensor im = slice_rows(test.images, start, end), lab = slice_rows(test.labels, start, end);
+    b.images.push_back(im.device() == device ? im : im.to(device));
+    b.labels.push_back(lab.device() == device ? lab : lab.to(device));
   }
   return b;
 }
@@ -543,12 +541,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
 
   const NamedTensorList fwd_params = fwd.named_parameters();
   const Device fwd_device = fwd_params.empty() ? Device::CPU : fwd_params.front().second.device();
-  TestBatches batches = split_test_set(test, options.batch);
-  if (on_device)
-    for (size_t b = 0; b < batches.images.size(); ++b) {
-      batches.images[b] = batches.images[b].to(fwd_device);
-      batches.labels[b] = batches.labels[b].to(fwd_device);
-    }
+  const TestBatches batches = split_test_set(test, options.batch, fwd_device);
   const size_t nb = batches.images.size();
   std::string pass_format;  // the format whose clean pass is in `clean`
   CleanPass clean;

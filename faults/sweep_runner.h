@@ -40,8 +40,9 @@ struct SweepRunOptions {
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the
-// CPU; restored to their original values before returning, as is options.device_model) over `test`, calling on_row for each
-// finished point in order. `model_name` fills the rows' model column.
+// CPU; restored to their original values before returning, as is options.device_model) over `test`
+// (on the CPU, or already on the device model's device), calling on_row for each finished point
+// in order. `model_name` fills the rows' model column.
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
                const std::vector<int64_t>& points, const SweepRunOptions& options,
                const std::function<void(const SweepRow&)>& on_row);
