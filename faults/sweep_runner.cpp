@@ -154,6 +154,10 @@ struct DeltaLayer {
   Conv2d* next_conv = nullptr;
   Linear* next_lin = nullptr;
   int64_t block = 0;  // values per channel in stage + 1's input, per image
+  // A point takes the channel path when it changed at most this many channels. On the CPU,
+  // restricting pays while it skips at least half of them; run_copy_group (the GPU path)
+  // restricts up to all but one (its alternative runs the whole next layer per point too).
+  int64_t max_channels = 0;
 };
 
 DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const Tensor& weight, const CleanPass& clean) {
@@ -169,6 +173,7 @@ DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const 
     return d;
   }
   d.out_channels = weight.size(0);
+  d.max_channels = d.out_channels / 2;
   if (!st.after_channels || s + 1 >= stages.size() || !stages[s + 1].after || !clean.kept[s + 1] ||
       clean.input[s + 1].empty())
     return d;
@@ -192,9 +197,9 @@ DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>
   const int64_t per_out = weight_numel / L.out_channels;
   for (const WeightChange& c : p.changes)
     if (p.channels.empty() || p.channels.back() != c.index / per_out) p.channels.push_back(c.index / per_out);
-  // Restricting pays while it skips at least half of the channels (decided by the point alone,
-  // so a row does not depend on which points share its pass).
-  if (2 * static_cast<int64_t>(p.channels.size()) > L.out_channels) {
+  // Restrict only up to L.max_channels (decided by the point alone, so a row does not depend on
+  // which points share its pass).
+  if (static_cast<int64_t>(p.channels.size()) > L.max_channels) {
     p.channels.clear();
     return p;
   }
@@ -371,6 +376,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
     const int64_t macs = next_out.numel() * (next_w.numel() / next_w.size(0));
     if (macs < kChannelPathMinMacs) L.channel_path = false;
   }
+  L.max_channels = L.out_channels - 1;
   const LayerGeometry geometry = geometry_of(L);
   const int64_t per_out = n / fwd_weight.size(0);
   Shape wshape = fwd_weight.shape();
