@@ -1,6 +1,7 @@
 // add_conv2d_changes_cuda / add_linear_changes_cuda (sweep_delta_cuda.h): one thread per output
 // element; a thread whose channel has no change returns at once.
 #include "faults/sweep_delta_cuda.h"
+#include "faults/weight_changes_op.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 
@@ -16,10 +17,9 @@ __global__ void conv_changes_kernel(const float* x, float* y, int64_t n, int64_t
   const int32_t first = starts[o], last = starts[o + 1];
   if (first == last) return;
   const int64_t oy = q / wo, ox = q - oy * wo;
-  const int32_t kh32 = static_cast<int32_t>(kh), kw32 = static_cast<int32_t>(kw);
   float acc = y[e];
   for (int32_t j = first; j < last; ++j) {
-    const int32_t t = tap[j], kx = t % kw32, ky = t / kw32 % kh32, ci = t / (kw32 * kh32);  // 32-bit: cheaper
+    const int32_t t = tap[j], kx = tap_kx(t), ky = tap_ky(t), ci = tap_channel(t);
     const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
     if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
     acc += delta[j] * x[((img * in + ci) * h + iy) * w + ix];

@@ -1,6 +1,6 @@
 // The GPU side of add_weight_changes (weight_changes_op.h). Changes arrive grouped by output
-// channel: starts[o] .. starts[o + 1] index `tap` (the flat index within that channel's filter,
-// ci*kh*kw + ky*kw + kx, or the input feature for linear) and `delta`, ascending. Declared without
+// channel: starts[o] .. starts[o + 1] index `tap` (tap_code(ci, ky, kx) of a conv filter tap, or
+// the input feature for linear) and `delta`, ascending. Declared without
 // CUDA headers; defined only when the CUDA backend is built. Launch only (no synchronisation).
 #pragma once
 #include <cstdint>

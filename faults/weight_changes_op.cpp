@@ -15,6 +15,12 @@ void pack_weight_changes(std::vector<PackedChanges>& lists, Device device) {
   for (const PackedChanges& c : lists) {
     STUCKAT_CHECK(c.out >= 0 && c.per_out >= 1 && c.per_out < (int64_t{1} << 31),
                   "add_weight_changes: {} output channels of {} weights", c.out, c.per_out);
+    const LayerGeometry& g = c.geometry;
+    if (g.conv)
+      STUCKAT_CHECK(g.kh >= 1 && g.kw >= 1 && g.kh <= 255 && g.kw <= 255 && c.per_out % (g.kh * g.kw) == 0 &&
+                        c.per_out / (g.kh * g.kw) <= 32767,
+                    "add_weight_changes: {} weights per output channel of a {}x{} conv (taps are coded for kernels "
+                    "up to 255x255 and 32767 input channels)", c.per_out, g.kh, g.kw);
     for (size_t i = 0; i < c.list.size(); ++i)
       STUCKAT_CHECK(c.list[i].index >= 0 && c.list[i].index < c.out * c.per_out &&
                         (i == 0 || c.list[i - 1].index < c.list[i].index),
@@ -22,7 +28,7 @@ void pack_weight_changes(std::vector<PackedChanges>& lists, Device device) {
     total_taps += static_cast<int64_t>(c.list.size());
     total_starts += c.out + 1;
   }
-  if (device == Device::CPU || total_taps == 0) return;  // add_weight_changes skips empty lists
+  if (total_taps == 0) return;  // add_weight_changes skips empty lists
   // One I32 buffer (each list's starts, then its taps) and one F32 buffer (the deltas).
   std::vector<int32_t> ints;
   std::vector<float> deltas;
@@ -33,8 +39,10 @@ void pack_weight_changes(std::vector<PackedChanges>& lists, Device device) {
     ints.resize(first + static_cast<size_t>(c.out + 1), 0);
     for (const WeightChange& w : c.list) ++ints[first + static_cast<size_t>(w.index / c.per_out) + 1];
     for (size_t o = 0; o < static_cast<size_t>(c.out); ++o) ints[first + o + 1] += ints[first + o];
+    const LayerGeometry& g = c.geometry;
     for (const WeightChange& w : c.list) {
-      ints.push_back(static_cast<int32_t>(w.index % c.per_out));
+      const int64_t r = w.index % c.per_out;
+      ints.push_back(g.conv ? tap_code(r / (g.kh * g.kw), r / g.kw % g.kh, r % g.kw) : static_cast<int32_t>(r));
       deltas.push_back(w.delta);
     }
   }
@@ -57,7 +65,8 @@ void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g
                 "add_weight_changes: x {} and y {} must be contiguous f32 {} tensors on one device",
                 shape_str(x.shape()), shape_str(y.shape()), g.conv ? "(n, c, h, w)" : "(n, features)");
   const int64_t n = x.size(0), in = x.size(1), out = y.size(1);
-  STUCKAT_CHECK(changes.out == out && changes.per_out == in * (g.conv ? g.kh * g.kw : 1),
+  STUCKAT_CHECK(changes.out == out && changes.per_out == in * (g.conv ? g.kh * g.kw : 1) &&
+                    changes.geometry.conv == g.conv && (!g.conv || (changes.geometry.kh == g.kh && changes.geometry.kw == g.kw)),
                 "add_weight_changes: changes packed for {} x {} weights, the layer has {} x {}", changes.out,
                 changes.per_out, out, in * (g.conv ? g.kh * g.kw : 1));
   if (changes.list.empty()) return;
@@ -92,6 +101,7 @@ void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g
   packed[0].list = changes;
   packed[0].out = y.size(1);
   packed[0].per_out = x.size(1) * (g.conv ? g.kh * g.kw : 1);
+  packed[0].geometry = g;
   pack_weight_changes(packed, y.device());
   add_weight_changes(x, y, g, packed[0]);
 }

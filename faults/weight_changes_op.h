@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "faults/sweep_delta.h"
+#include "framework/host_device.h"
 #include "framework/tensor.h"
 
 namespace stuckat {
@@ -18,18 +19,32 @@ struct LayerGeometry {
 };
 
 // A layer's weight changes as add_weight_changes reads them: the list (indices into the layer's
-// (out, in, kh, kw) or (out, in) weights, ascending) and, for the GPU, the same grouped by output
-// channel in device memory (starts: out + 1 offsets, tap: index within the channel's filter,
-// delta), views into one upload shared by every list packed together.
+// (out, in, kh, kw) or (out, in) weights, ascending) and the same grouped by output channel on
+// the device (starts: out + 1 offsets; tap: the input feature of a linear layer, or
+// tap_code(ci, ky, kx) of a conv filter tap; delta), views into buffers shared by every list
+// packed together (undefined while no list has a change).
 struct PackedChanges {
   std::vector<WeightChange> list;
-  int64_t out = 0;      // the layer's output channels
-  int64_t per_out = 0;  // weights per output channel (in * kh * kw, or in)
-  Tensor starts, tap, delta;  // on the GPU only
+  LayerGeometry geometry;  // conv or linear, and the filter size
+  int64_t out = 0;         // the layer's output channels
+  int64_t per_out = 0;     // weights per output channel (in * kh * kw, or in)
+  Tensor starts, tap, delta;
 };
 
-// Checks each list's indices (ascending, within out * per_out) and, for the GPU, uploads all of
-// them in two copies (one synchronisation for a whole sweep pass instead of three per point).
+// A conv filter tap as one int32: (input channel << 16) | (ky << 8) | kx, decoded with shifts
+// on the GPU (a division by kw and kh per change and output element was the kernels' main cost).
+// pack_weight_changes checks kh, kw <= 255 and input channels <= 32767.
+STUCKAT_HD inline int32_t tap_code(int64_t ci, int64_t ky, int64_t kx) {
+  return static_cast<int32_t>((ci << 16) | (ky << 8) | kx);
+}
+STUCKAT_HD inline int32_t tap_channel(int32_t code) { return code >> 16; }
+STUCKAT_HD inline int32_t tap_ky(int32_t code) { return (code >> 8) & 0xFF; }
+STUCKAT_HD inline int32_t tap_kx(int32_t code) { return code & 0xFF; }
+
+// Checks each list's indices (ascending, within out * per_out, per_out a whole number of filter
+// taps) and groups them on `device`: on
+// the GPU all of them go up in two copies (one synchronisation for a whole sweep pass instead of
+// three per point).
 void pack_weight_changes(std::vector<PackedChanges>& lists, Device device);
 
 // x, y contiguous f32 on `changes`' device (packed for it); y has changes.out channels.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "faults/block_scores.h"
+#include "faults/channel_delta.h"
 #include "faults/fault_map.h"
 #include "faults/fault_spec.h"
 #include "faults/sweep_point.h"
@@ -185,6 +186,7 @@ TEST_CASE("CUDA add_weight_changes from lists packed in one upload equals each l
   for (size_t l = 0; l < lists.size(); ++l) {
     lists[l].out = outs[l];
     lists[l].per_out = per_out;
+    lists[l].geometry = g;
     if (l == 2) continue;  // empty
     for (int64_t i = static_cast<int64_t>(l); i < outs[l] * per_out; i += 3 + static_cast<int64_t>(rng.next_below(11)))
       lists[l].list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
@@ -207,4 +209,55 @@ TEST_CASE("CUDA add_weight_changes from lists packed in one upload equals each l
   // A list packed for another channel count is refused.
   Tensor y3 = Tensor::zeros({n, 3, h, w}, DType::F32, Device::CUDA);
   CHECK_THROWS(add_weight_changes(x_gpu, y3, g, on_gpu[0]));
+}
+
+TEST_CASE("CUDA relu_pool_channel_delta (a channel-path point's first half) equals the CPU", "[faults][sweep][cuda]") {
+  if (!have_gpu("CUDA relu_pool_channel_delta")) return;
+  // The same per-element body on both devices; only FMA contraction may differ (1e-6 of O(1)
+  // values). Cases: LeNet-5's conv1 shape with pool then ReLU, a strided conv with ReLU then a
+  // 3x3 pool, a linear layer, and 150 of 160 channels (more than travel in the kernel's
+  // arguments: the list goes through device memory).
+  RandomStream rng(35, 35);
+  auto random = [&](const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    return t;
+  };
+  struct Case {
+    bool conv;
+    int64_t n, in, h, c, k, stride, pad, pool_k, pool_stride, picked;
+    bool pool_first;
+  };
+  for (const Case& c : {Case{true, 5, 1, 28, 6, 5, 1, 2, 2, 2, 3, true}, Case{true, 2, 3, 13, 8, 3, 2, 1, 3, 2, 5, false},
+                        Case{false, 7, 40, 1, 30, 1, 1, 0, 0, 0, 11, false},
+                        Case{true, 1, 2, 6, 160, 3, 1, 1, 2, 2, 150, true}}) {
+    CAPTURE(c.conv, c.c, c.picked, c.pool_first);
+    const int64_t ho = c.conv ? (c.h + 2 * c.pad - c.k) / c.stride + 1 : 1;
+    const Tensor x = c.conv ? random({c.n, c.in, c.h, c.h}) : random({c.n, c.in});
+    const Tensor clean_out = c.conv ? random({c.n, c.c, ho, ho}) : random({c.n, c.c});
+    const int64_t ph = c.pool_k > 0 ? (ho - c.pool_k) / c.pool_stride + 1 : ho;
+    const Tensor ref = c.conv ? random({c.n, c.c, ph, ph}) : random({c.n, c.c});
+    std::vector<int64_t> channels;
+    for (int64_t j = 0; j < c.picked; ++j) channels.push_back((j * 7 + 3) % c.c);
+    PackedChanges changes;
+    changes.geometry = LayerGeometry{c.conv, c.k, c.k, c.stride, c.pad};
+    changes.out = c.picked;
+    changes.per_out = c.in * (c.conv ? c.k * c.k : 1);
+    for (int64_t i = 0; i < c.picked * changes.per_out; i += 1 + static_cast<int64_t>(rng.next_below(9)))
+      changes.list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+    std::vector<PackedChanges> on_cpu = {changes}, on_gpu = {changes};
+    pack_weight_changes(on_cpu, Device::CPU);
+    pack_weight_changes(on_gpu, Device::CUDA);
+    const Tensor want = relu_pool_channel_delta(x, clean_out, changes.geometry, on_cpu[0], channels, c.pool_k,
+                                                c.pool_stride, c.pool_first, ref);
+    const Tensor got = relu_pool_channel_delta(x.to(Device::CUDA), clean_out.to(Device::CUDA), changes.geometry,
+                                               on_gpu[0], channels, c.pool_k, c.pool_stride, c.pool_first,
+                                               ref.to(Device::CUDA));
+    REQUIRE(got.shape() == want.shape());
+    const std::vector<float> a = got.to_vector(), b = want.to_vector();
+    for (size_t i = 0; i < b.size(); ++i) {
+      INFO("element " << i << ": GPU " << a[i] << " CPU " << b[i]);
+      REQUIRE(std::abs(a[i] - b[i]) <= 1e-6 * (1.0 + std::abs(b[i])));
+    }
+  }
 }

@@ -19,11 +19,13 @@
 
 #include "faults/fault_spec.h"
 #include "faults/block_scores.h"
+#include "faults/channel_delta.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_csv.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_grid.h"
 #include "faults/sweep_point.h"
+#include "faults/weight_changes_op.h"
 #include "faults/weight_codec.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_summary.h"
@@ -657,4 +659,93 @@ TEST_CASE("sparse weight-change updates equal the layer run with the changed wei
   add_linear_weight_changes(x.data<float>(), y.data<float>(), 6, 7, 3, ch);
   const std::vector<float> got = y.to_vector(), want = ref.to_vector();
   for (size_t i = 0; i < got.size(); ++i) REQUIRE(std::abs(got[i] - want[i]) <= 1e-5f);
+}
+
+TEST_CASE("stages report a ReLU / max pool / flatten chain after their layer", "[faults][sweep][models]") {
+  // LeNet-5: conv1 (pool 2, ReLU), conv2 (pool 2, ReLU, flatten), fc1 and fc2 (ReLU) match;
+  // fc3 (nothing after) does not. With batch norm no stage matches (the chain starts with it).
+  std::vector<std::pair<std::string, ForwardStage::ReluPool>> seen;
+  for (const char* name : {"lenet5", "lenet5_bn"}) {
+    std::shared_ptr<Module> m = sweep_test_model(name, 4);
+    for (const ForwardStage& s : m->forward_stages())
+      if (s.layer) seen.push_back({std::string(name) + "." + s.layers[0], s.after_relu_pool});
+  }
+  REQUIRE(seen.size() == 10);
+  for (const auto& [stage, rp] : seen) {
+    INFO(stage);
+    const bool plain = stage.rfind("lenet5.", 0) == 0;
+    const bool conv = stage.find("conv") != std::string::npos;
+    CHECK(rp.matches == (plain && stage != "lenet5.fc3"));
+    CHECK(rp.pool_k == (rp.matches && conv ? 2 : 0));
+    CHECK(rp.pool_stride == (rp.matches && conv ? 2 : 0));
+    CHECK(rp.pool_first == (rp.matches && conv));
+  }
+}
+
+TEST_CASE("relu_pool_channel_delta equals the chain it fuses", "[faults][sweep]") {
+  // Reference: select the channels of the clean output, add the changes (add_weight_changes),
+  // relu, max pool, minus the selected channels of the clean pooled activations. The fused
+  // pass does the same operations per element in the same order: equal up to fused
+  // multiply-adds the compiler may form in one and not the other (1e-6 of O(1) values). A NaN
+  // in the clean output must come out where the chain puts it.
+  NoGradGuard no_grad;
+  RandomStream rng(71, 71);
+  auto random = [&](const Shape& shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    return t;
+  };
+  struct Case {
+    bool conv;
+    int64_t h, k, stride, pad, pool_k, pool_stride;
+    bool pool_first;
+  };
+  for (const Case& c : {Case{true, 9, 3, 1, 1, 2, 2, false}, Case{true, 9, 3, 1, 1, 2, 2, true},
+                        Case{true, 11, 5, 2, 2, 3, 2, true}, Case{true, 8, 3, 1, 0, 0, 0, false},
+                        Case{false, 1, 1, 1, 0, 0, 0, false}}) {
+    CAPTURE(c.conv, c.h, c.k, c.stride, c.pad, c.pool_k, c.pool_first);
+    const int64_t n = 3, in = 4, out = 6;
+    const Tensor x = c.conv ? random({n, in, c.h, c.h}) : random({n, in});
+    const Tensor w = c.conv ? random({out, in, c.k, c.k}) : random({out, in});
+    Tensor clean_out = c.conv ? conv2d(x, w, Tensor(), c.stride, c.pad) : linear(x, w, Tensor());
+    clean_out.data<float>()[7] = std::nanf("");  // image 0, channel 0 (or feature 7 of a linear output)
+    // The chain in the case's order, on the clean output (ref) and on the changed channels.
+    auto chain = [&](const Tensor& t) {
+      if (c.pool_k == 0) return relu(t);
+      return c.pool_first ? relu(max_pool2d(t, c.pool_k, c.pool_stride)) : max_pool2d(relu(t), c.pool_k, c.pool_stride);
+    };
+    const Tensor ref = chain(clean_out);
+    const std::vector<int64_t> channels = {4, 0, 1};  // not ascending: order mix-ups show
+    const int64_t per_out = w.numel() / out;
+    PackedChanges changes;
+    changes.out = 3;
+    changes.per_out = per_out;
+    for (int64_t i = 1; i < 3 * per_out; i += 1 + static_cast<int64_t>(rng.next_below(5)))
+      changes.list.push_back({i, rng.next_uniform(-0.8f, 0.8f)});
+    const LayerGeometry g{c.conv, c.k, c.k, c.stride, c.pad};
+    changes.geometry = g;
+    std::vector<PackedChanges> packed = {changes};
+    pack_weight_changes(packed, Device::CPU);
+    const Tensor got =
+        relu_pool_channel_delta(x, clean_out, g, packed[0], channels, c.pool_k, c.pool_stride, c.pool_first, ref);
+
+    Tensor y = select_index(clean_out, 1, channels);
+    add_weight_changes(x, y, g, changes.list);
+    Tensor z = chain(y).contiguous();
+    sub_inplace(z, select_index(ref, 1, channels));
+    REQUIRE(got.shape() == z.shape());
+    const std::vector<float> a = got.to_vector(), b = z.to_vector();
+    int64_t nan = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      INFO("element " << i << ": fused " << a[i] << " chain " << b[i]);
+      REQUIRE(std::isnan(a[i]) == std::isnan(b[i]));
+      nan += std::isnan(b[i]) ? 1 : 0;
+      if (!std::isnan(b[i])) REQUIRE(std::abs(a[i] - b[i]) <= 1e-6 * (1.0 + std::abs(b[i])));
+    }
+    CHECK(nan >= 1);
+    // Changes packed for another channel count are refused.
+    PackedChanges wrong = packed[0];
+    wrong.out = 2;
+    CHECK_THROWS(relu_pool_channel_delta(x, clean_out, g, wrong, channels, c.pool_k, c.pool_stride, c.pool_first, ref));
+  }
 }

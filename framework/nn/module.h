@@ -31,6 +31,15 @@ struct ForwardStage {
   // to the channels c, in that order; a flattening stage returns those channels' blocks of its
   // flat output. A sweep then recomputes only the channels a fault changed.
   std::function<Tensor(const Tensor&, const std::vector<int64_t>&)> after_channels;
+  // Set when `after` is exactly ReLU and an optional max pool, in either order, then an
+  // optional flatten (LeNet-5's stages): pool_k, pool_stride of the pool (0 when there is none),
+  // pool_first when the pool comes before the ReLU. A sweep then runs a point's changed channels
+  // through that chain in one fused pass.
+  struct ReluPool {
+    bool matches = false;
+    int64_t pool_k = 0, pool_stride = 0;
+    bool pool_first = false;
+  } after_relu_pool;
 };
 
 class Module {

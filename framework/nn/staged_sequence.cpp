@@ -35,6 +35,33 @@ bool channelwise(const Steps& steps) {
   return true;
 }
 
+// `steps` as ForwardStage::after_relu_pool: ReLU and an optional MaxPool2d in either order,
+// then an optional Flatten, nothing else.
+ForwardStage::ReluPool relu_pool_of(const Steps& steps) {
+  ForwardStage::ReluPool r;
+  bool relu = false;
+  size_t i = 0;
+  for (; i < steps.size() && i < 2; ++i) {
+    const Module* m = steps[i].get();
+    if (dynamic_cast<const ReLU*>(m) && !relu) {
+      relu = true;
+    } else if (const auto* pool = dynamic_cast<const MaxPool2d*>(m); pool && r.pool_k == 0) {
+      r.pool_k = pool->k;
+      r.pool_stride = pool->stride;
+      r.pool_first = !relu;
+    } else {
+      break;
+    }
+  }
+  if (i < steps.size() && dynamic_cast<const Flatten*>(steps[i].get())) ++i;
+  if (relu && i == steps.size()) {
+    r.matches = true;
+  } else {
+    r = ForwardStage::ReluPool{};
+  }
+  return r;
+}
+
 // The steps on the channels `c` only (eval mode: batch norm uses those channels' running statistics).
 Tensor run_steps_on_channels(const Steps& steps, Tensor x, const std::vector<int64_t>& c) {
   for (const auto& m : steps) {
@@ -83,6 +110,7 @@ std::vector<ForwardStage> stages_of_sequence(const std::vector<SequenceStep>& st
     st.layer = layer.get();
     st.after = [after](const Tensor& y) { return run_steps(after, y); };
     st.run = [layer, after](const Tensor& x) { return run_steps(after, layer->forward(x)); };
+    st.after_relu_pool = relu_pool_of(after);
     if (channelwise(after))
       st.after_channels = [after](const Tensor& y, const std::vector<int64_t>& c) {
         return run_steps_on_channels(after, y, c);

@@ -1,0 +1,75 @@
+// relu_pool_channel_delta (channel_delta.h): checks, then the CPU loop or the CUDA kernel.
+#include "faults/channel_delta.h"
+
+#include "framework/error.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "faults/channel_delta_cuda.h"
+#endif
+
+namespace stuckat {
+
+Tensor relu_pool_channel_delta(const Tensor& x, const Tensor& clean_out, const LayerGeometry& g,
+                               const PackedChanges& changes, const std::vector<int64_t>& channels, int64_t pool_k,
+                               int64_t pool_stride, bool pool_first, const Tensor& ref) {
+  const int rank = g.conv ? 4 : 2;
+  STUCKAT_CHECK(x.dim() == rank && clean_out.dim() == rank && x.size(0) == clean_out.size(0) && x.is_contiguous() &&
+                    clean_out.is_contiguous() && ref.is_contiguous() && x.dtype() == DType::F32 &&
+                    clean_out.dtype() == DType::F32 && ref.dtype() == DType::F32 && x.device() == clean_out.device() &&
+                    x.device() == ref.device(),
+                "relu_pool_channel_delta: x {} and clean output {} must be contiguous f32 {} tensors on one device",
+                shape_str(x.shape()), shape_str(clean_out.shape()), g.conv ? "(n, c, h, w)" : "(n, features)");
+  ChannelDeltaDims d;
+  d.n = x.size(0);
+  d.k = static_cast<int64_t>(channels.size());
+  d.c = clean_out.size(1);
+  d.in = x.size(1);
+  d.conv = g.conv;
+  if (g.conv) {
+    d.h = x.size(2), d.w = x.size(3), d.kh = g.kh, d.kw = g.kw, d.stride = g.stride, d.pad = g.pad;
+    d.ho = clean_out.size(2), d.wo = clean_out.size(3);
+  }
+  STUCKAT_CHECK(pool_k >= 0 && (pool_k == 0 || g.conv) && (pool_k == 0 || (pool_stride >= 1 && pool_k <= d.ho && pool_k <= d.wo)),
+                "relu_pool_channel_delta: pool {} stride {} on a {}x{} plane", pool_k, pool_stride, d.ho, d.wo);
+  d.pool_k = pool_k;
+  d.pool_stride = pool_k > 0 ? pool_stride : 1;
+  d.pool_first = pool_k > 0 && pool_first;
+  d.ph = pool_k > 0 ? (d.ho - pool_k) / pool_stride + 1 : d.ho;
+  d.pw = pool_k > 0 ? (d.wo - pool_k) / pool_stride + 1 : d.wo;
+  STUCKAT_CHECK(ref.numel() == d.n * d.c * d.ph * d.pw, "relu_pool_channel_delta: {} reference values for {} x {} x {}x{}",
+                ref.numel(), d.n, d.c, d.ph, d.pw);
+  STUCKAT_CHECK(changes.out == d.k && changes.per_out == d.in * d.kh * d.kw && changes.geometry.conv == g.conv &&
+                    changes.geometry.kh == d.kh && changes.geometry.kw == d.kw,
+                "relu_pool_channel_delta: changes packed for {} x {} weights, the layer's {} selected channels have {}",
+                changes.out, changes.per_out, d.k, d.in * d.kh * d.kw);
+  for (int64_t c : channels) STUCKAT_CHECK(c >= 0 && c < d.c, "relu_pool_channel_delta: channel {} of {}", c, d.c);
+  const bool any = !changes.list.empty();
+  STUCKAT_CHECK(!any || (changes.starts.defined() && changes.starts.device() == x.device()),
+                "relu_pool_channel_delta: the changes are not packed for {}", device_name(x.device()));
+  const int32_t* starts = any ? changes.starts.data<int32_t>() : nullptr;
+  const int32_t* tap = any ? changes.tap.data<int32_t>() : nullptr;
+  const float* delta = any ? changes.delta.data<float>() : nullptr;
+
+  Tensor out = g.conv || pool_k > 0 ? Tensor::empty({d.n, d.k, d.ph, d.pw}, DType::F32, x.device())
+                                    : Tensor::empty({d.n, d.k}, DType::F32, x.device());
+  float* o = out.data<float>();
+  const int64_t total = out.numel();
+  if (x.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    channel_delta_cuda(x.data<float>(), clean_out.data<float>(), ref.data<float>(), channels.data(), starts, tap, delta,
+                       d, o);
+    return out;
+#else
+    throw Error("relu_pool_channel_delta: this build has no CUDA backend");
+#endif
+  }
+  const float* xp = x.data<float>();
+  const float* cp = clean_out.data<float>();
+  const float* rp = ref.data<float>();
+  const int64_t* ch = channels.data();
+#pragma omp parallel for schedule(static) if (total >= (1 << 16))
+  for (int64_t e = 0; e < total; ++e)
+    o[e] = channel_delta_at(xp, cp, rp, starts, tap, delta, d, e, ch[channel_delta_slot(d, e)]);
+  return out;
+}
+
+}  // namespace stuckat

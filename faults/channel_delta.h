@@ -1,0 +1,76 @@
+// The first half of a sweep point's channel path (sweep_runner.cpp) in one pass, for a layer
+// whose stage continues with ReLU and an optional max pool (in either order) and an optional
+// flatten (ForwardStage::after_relu_pool): for the k output channels c_j the point's faults
+// changed,
+//   out[i, j, py, px] = pool(relu(clean_out[i, c_j] + layer(x, dW)[i, j]))[py, px] - ref[i, c_j, py, px]
+// with ref the clean activations the next layer reads. One read of those channels of the clean
+// output and one write of the pooled difference replace select_index, add_weight_changes, relu,
+// max_pool2d, select_index and sub_inplace: six passes, four of them at the un-pooled size.
+// Per output element the same arithmetic in the same order as that chain (changes added in
+// ascending weight order, the relu and max-pool rules of kernels/cpu), so it equals the chain
+// up to the compiler's fused multiply-adds.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "faults/weight_changes_op.h"
+#include "framework/host_device.h"
+#include "framework/tensor.h"
+#include "kernels/cpu/pool2d_window.h"
+
+namespace stuckat {
+
+struct ChannelDeltaDims {
+  int64_t n = 0, k = 0, c = 0;         // images, changed channels, the layer's output channels
+  bool conv = false;                   // taps coded by tap_code (a linear layer's are input features)
+  int64_t in = 0, h = 1, w = 1;        // layer input (n, in, h, w); a linear layer has h = w = 1
+  int64_t kh = 1, kw = 1, stride = 1, pad = 0;
+  int64_t ho = 1, wo = 1;              // layer output plane
+  int64_t pool_k = 0, pool_stride = 1;  // pool_k = 0: no pool
+  bool pool_first = false;              // the max pool before the ReLU (they commute up to the sign of a zero)
+  int64_t ph = 1, pw = 1;              // output plane (after the pool)
+};
+
+// The selected channel (index into the k channels) of output element e of (n, k, ph, pw).
+STUCKAT_HD inline int64_t channel_delta_slot(const ChannelDeltaDims& d, int64_t e) { return e / (d.pw * d.ph) % d.k; }
+
+// Output element e of (n, k, ph, pw), whose selected channel is the layer's channel c.
+// starts/tap/delta: the changes grouped by selected channel (PackedChanges with out = k), or
+// starts == nullptr for none.
+STUCKAT_HD inline float channel_delta_at(const float* x, const float* clean_out, const float* ref, const int32_t* starts,
+                                         const int32_t* tap, const float* delta, const ChannelDeltaDims& d, int64_t e,
+                                         int64_t c) {
+  const int64_t px = e % d.pw, py = e / d.pw % d.ph, j = e / (d.pw * d.ph) % d.k, img = e / (d.pw * d.ph * d.k);
+  const int32_t first = starts ? starts[j] : 0, last = starts ? starts[j + 1] : 0;
+  const int64_t window = d.pool_k > 0 ? d.pool_k : 1, y0 = d.pool_k > 0 ? py * d.pool_stride : py,
+                x0 = d.pool_k > 0 ? px * d.pool_stride : px;
+  const float* plane = clean_out + (img * d.c + c) * d.ho * d.wo;
+  const float* xi = x + img * d.in * d.h * d.w;
+  float best = 0.0f;
+  for (int64_t wy = 0; wy < window; ++wy)
+    for (int64_t wx = 0; wx < window; ++wx) {
+      const int64_t oy = y0 + wy, ox = x0 + wx;
+      float v = plane[oy * d.wo + ox];
+      for (int32_t t = first; t < last; ++t) {
+        const int32_t tp = tap[t], kx = d.conv ? tap_kx(tp) : 0, ky = d.conv ? tap_ky(tp) : 0,
+                      ci = d.conv ? tap_channel(tp) : tp;
+        const int64_t iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
+        if (iy < 0 || iy >= d.h || ix < 0 || ix >= d.w) continue;
+        v += delta[t] * xi[(ci * d.h + iy) * d.w + ix];
+      }
+      if (!d.pool_first) v = v < 0.0f ? 0.0f : v;  // relu_forward: NaN passes
+      if ((wy == 0 && wx == 0) || cpu::max_pool_takes(v, best)) best = v;
+    }
+  if (d.pool_first) best = best < 0.0f ? 0.0f : best;
+  return best - ref[((img * d.c + c) * d.ph + py) * d.pw + px];
+}
+
+// The op: x, clean_out (n, c, ho, wo) or (n, c), ref (the next layer's clean input, n * c * ph * pw
+// values in channel blocks), all contiguous f32 on one device; `changes` packed for that device
+// with out = channels.size(). Returns (n, k, ph, pw) (or (n, k) for a linear layer without pool).
+// pool_first: the max pool runs before the ReLU.
+Tensor relu_pool_channel_delta(const Tensor& x, const Tensor& clean_out, const LayerGeometry& g,
+                               const PackedChanges& changes, const std::vector<int64_t>& channels, int64_t pool_k,
+                               int64_t pool_stride, bool pool_first, const Tensor& ref);
+
+}  // namespace stuckat

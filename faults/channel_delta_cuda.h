@@ -1,0 +1,18 @@
+// relu_pool_channel_delta (channel_delta.h) on the GPU: one thread per output element running
+// channel_delta_at. Declared without CUDA headers; defined only when the CUDA backend is built.
+// Launch only (no synchronisation).
+#pragma once
+#include <cstdint>
+
+#include "faults/channel_delta.h"
+
+namespace stuckat {
+
+// Pointers in GPU memory except `channels` (d.k host values); starts may be null (no changes).
+// Up to cuda::kInlineIndices channels travel in the kernel's arguments; more are uploaded
+// (which synchronises).
+void channel_delta_cuda(const float* x, const float* clean_out, const float* ref, const int64_t* channels,
+                        const int32_t* starts, const int32_t* tap, const float* delta, const ChannelDeltaDims& d,
+                        float* out);
+
+}  // namespace stuckat
