@@ -225,12 +225,25 @@ LayerGeometry geometry_of(const DeltaLayer& L) {
   return g;
 }
 
+// What add_weight_changes adds for point p of layer L (to be packed): its changes re-indexed to
+// its channels on the channel path, else all of them.
+PackedChanges point_changes(const DeltaLayer& L, const DeltaPoint& p) {
+  PackedChanges c;
+  c.geometry = geometry_of(L);
+  const Tensor& w = L.conv ? L.conv->weight : L.lin->weight;
+  c.per_out = w.numel() / w.size(0);
+  const bool on_channels = !p.channels.empty();
+  c.list = on_channels ? p.sub_changes : p.changes;
+  c.out = on_channels ? static_cast<int64_t>(p.channels.size()) : w.size(0);
+  return c;
+}
+
 // Writes into dst (shaped like stage s + 1's clean layer output on batch b) that output for a
 // point on the channel path (p.channels non-empty): only the changed channels of stage s run
 // (clean values plus the changes, then after_channels; on the GPU one fused pass when that is
-// ReLU and a max pool, channel_delta.h), their clean values are subtracted, and the next layer applied to
-// that difference (it is linear) is added to its clean output. `sub_changes` is p.sub_changes
-// packed for the tensors' device.
+// ReLU and a max pool, channel_delta.h), their clean values are subtracted, and the next layer
+// applied to that difference (it is linear) is added to its clean output. `sub_changes` is
+// point_changes(L, p) packed for the tensors' device.
 void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
                            const DeltaLayer& L, const DeltaPoint& p, const PackedChanges& sub_changes, Tensor& dst) {
   const size_t s = L.stage;
@@ -271,11 +284,7 @@ Tensor delta_point_logits(const std::vector<ForwardStage>& stages, const CleanPa
     add_weight_changes(x, y, geometry_of(L), p.changes);
     return run_stages(stages, s + 1, stages.size(), stages[s].after(y));
   }
-  std::vector<PackedChanges> sub(1);
-  sub[0].list = p.sub_changes;
-  sub[0].out = static_cast<int64_t>(p.channels.size());
-  sub[0].per_out = x.size(1) * (L.conv ? L.conv->weight.size(2) * L.conv->weight.size(3) : 1);
-  sub[0].geometry = geometry_of(L);
+  std::vector<PackedChanges> sub = {point_changes(L, p)};
   pack_weight_changes(sub, x.device());
   Tensor y_next = Tensor::empty(clean.layer_out[s + 1][b].shape(), DType::F32, x.device());
   channel_path_next_out(stages, clean, b, L, p, sub[0], y_next);
@@ -382,7 +391,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
 
   DeltaLayer L = delta_layer(stages, s, fwd_weight, clean);
   if (L.channel_path && device == Device::CUDA) {
-    // On the GPU the channel path costs about eight launches per point where the stacked pass
+    // On the GPU the channel path costs three to six launches per point where the stacked pass
     // costs two: it pays only when the next layer has real work to skip (LeNet-5 at 10k images:
     // conv2 2.4 G multiply-adds, fc1 0.48 G, fc2 0.1 G go on it; fc3's 8 M does not).
     const Tensor& next_out = clean.layer_out[s + 1][0];
@@ -392,7 +401,6 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
   }
   L.max_channels = L.out_channels - 1;
   const LayerGeometry geometry = geometry_of(L);
-  const int64_t per_out = n / fwd_weight.size(0);
   Shape wshape = fwd_weight.shape();
   wshape.insert(wshape.begin(), 1);
   const Tensor stack = Tensor::empty({per_pass, n}, DType::F32, device);
@@ -427,20 +435,12 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
       sp.slot = i;
       std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), faulted.data<float>() + i * n, n);
       sp.full = static_cast<int64_t>(changes.size()) * kDeltaFraction > n;
-      PackedChanges pc;
-      pc.per_out = per_out;
-      pc.geometry = geometry;
       if (!sp.full) {
         sp.plan = plan_delta_point(L, changes, n);
-        const bool on_channels = !sp.plan.channels.empty();
-        channel_level = channel_level || on_channels;
-        pc.list = on_channels ? sp.plan.sub_changes : sp.plan.changes;
-        pc.out = on_channels ? static_cast<int64_t>(sp.plan.channels.size()) : fwd_weight.size(0);
-      } else {
-        pc.out = fwd_weight.size(0);
+        channel_level = channel_level || !sp.plan.channels.empty();
       }
+      packed.push_back(point_changes(L, sp.plan));  // empty for a full point
       used.push_back(std::move(sp));
-      packed.push_back(std::move(pc));
     }
     pack_weight_changes(packed, device);
 
