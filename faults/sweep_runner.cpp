@@ -578,7 +578,10 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       ++end;
     }
     const WeightFormat format = parse_weight_format(first.format);
-    if (pass_format != first.format || !first.baseline) {  // every layer holds its clean words
+    // Every layer holds its clean words: after a format change, and after a group of the CPU
+    // path, whose points rewrote the model's weights (the model-copy path leaves them alone and
+    // restores its copy's layer itself, so it skips this CPU work between its groups).
+    if (pass_format != first.format || (!first.baseline && !on_device)) {
       restore_all();
       FaultInjection quantize_all(model, format, {}, true);
       quantize_all.apply();
