@@ -268,10 +268,11 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
     sub_inplace(diff, z_clean);
   }
   STUCKAT_CHECK(z.numel() == n * k * L.block, "the channel path made {} values for {} x {} x {}", z.numel(), n, k, L.block);
-  const Tensor v = L.next_conv ? conv2d(z.view({n, k, next_in.size(2), next_in.size(3)}), p.next_weight, Tensor(),
-                                        L.next_conv->stride, L.next_conv->pad)
-                               : linear(z.view({n, k * L.block}), p.next_weight, Tensor());
-  add_into(dst, clean.layer_out[s + 1][b], v);
+  if (L.next_conv)
+    conv2d_add_into(dst, z.view({n, k, next_in.size(2), next_in.size(3)}), p.next_weight, clean.layer_out[s + 1][b],
+                    L.next_conv->stride, L.next_conv->pad);
+  else
+    add_into(dst, clean.layer_out[s + 1][b], linear(z.view({n, k * L.block}), p.next_weight, Tensor()));
 }
 
 // Logits of one delta point on batch b.

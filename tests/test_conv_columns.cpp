@@ -179,6 +179,35 @@ void check_shape(const cpu::Conv2dShape& s) {
           // K + 1 <= 101 rounded additions: within 101 * 2^-24 < 1e-5 of the sum of |terms|.
           REQUIRE(std::abs(got - sum) <= 1e-5 * abs_sum + 1e-30);
         }
+
+  // With an addend (ConvDims::addend) every write site stores addend + the value it stored
+  // without one, bit for bit (one float addition).
+  const std::vector<float> addend = random_values(s.c_out * m, rng);
+  ConvDims<I> da = d;
+  da.addend = addend.data();
+  std::vector<float> ya(y.size(), -7.0f), yda(yd.size(), -7.0f), rowsa(yd.size(), -7.0f);
+  for (int64_t c = 0; c < m; ++c)
+    for (int64_t co = 0; co < s.c_out; co += 8)
+      cuda::ycol_to_y_thread<I>(ycol.data(), bias.data(), ya.data(), da, static_cast<I>(c), static_cast<I>(co),
+                                static_cast<I>(std::min<int64_t>(co + 8, s.c_out)));
+  const bool rows_variant = s.stride == 1 && ((s.kh == 3 && s.kw == 3) || (s.kh == 5 && s.kw == 5));
+  for (int64_t co0 = 0; co0 < s.c_out; co0 += kCoTile) {
+    for (int64_t i = 0; i < kCoTile * k; ++i) cuda::load_filter_tile<I>(w.data(), tile.data(), d, static_cast<I>(co0), static_cast<I>(i));
+    for (int64_t c = 0; c < m; ++c)
+      cuda::direct_conv_thread<I>(x.data(), tile.data(), bias.data(), yda.data(), da, static_cast<I>(c), static_cast<I>(co0));
+    for (int64_t c4 = 0; rows_variant && c4 < s.n * ho * ((wo + cuda::kPos - 1) / cuda::kPos); ++c4) {
+      const I ci = static_cast<I>(c4), c0 = static_cast<I>(co0);
+      if (s.kh == 3) cuda::direct_conv_row_thread<I, 3, 3>(x.data(), tile.data(), bias.data(), rowsa.data(), da, ci, c0);
+      if (s.kh == 5) cuda::direct_conv_row_thread<I, 5, 5>(x.data(), tile.data(), bias.data(), rowsa.data(), da, ci, c0);
+    }
+  }
+  for (size_t i = 0; i < addend.size(); ++i) {
+    INFO("output " << i);
+    const float want_permute = addend[i] + y[i], want_direct = addend[i] + yd[i];
+    REQUIRE(std::memcmp(&ya[i], &want_permute, sizeof(float)) == 0);
+    REQUIRE(std::memcmp(&yda[i], &want_direct, sizeof(float)) == 0);
+    if (rows_variant) REQUIRE(std::memcmp(&rowsa[i], &want_direct, sizeof(float)) == 0);
+  }
 }
 
 }  // namespace

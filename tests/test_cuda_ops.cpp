@@ -319,6 +319,31 @@ TEST_CASE("CUDA conv2d equals the CPU", "[cuda][kernels]") {
   }
 }
 
+TEST_CASE("CUDA conv2d_add_into equals the CPU (direct and column paths)", "[cuda][kernels]") {
+  if (!have_gpu("conv2d_add_into")) return;
+  // out = addend + conv2d(x, w): the addend is added where the kernels write (ConvDims::addend),
+  // into rows of a larger tensor as a sweep pass writes them. LeNet-5's conv2 on two changed
+  // channels at M = 700 * 100 >= 65536 positions (direct row kernel) and at 41 * 100 (columns +
+  // GEMM). Tolerance as conv2d's forward.
+  RandomStream rng(12, 12);
+  NoGradGuard no_grad;
+  for (int64_t n : {int64_t(700), int64_t(41)}) {
+    const Tensor x = random_tensor({n, 2, 14, 14}, rng), w = random_tensor({16, 2, 5, 5}, rng);
+    const Tensor addend = random_tensor({n, 16, 10, 10}, rng);
+    Tensor ref = Tensor::empty({n, 16, 10, 10});
+    conv2d_add_into(ref, x, w, addend, 1, 0);
+    Tensor rows = Tensor::zeros({n + 3, 16, 10, 10}, DType::F32, Device::CUDA);
+    Tensor out = slice_rows(rows, 2, n + 2);
+    conv2d_add_into(out, x.to(Device::CUDA), w.to(Device::CUDA), addend.to(Device::CUDA), 1, 0);
+    require_match(out.to_vector(), ref.to_vector(), kReduction.atol, kReduction.rtol,
+                  "conv2d_add_into n=" + std::to_string(n), kReduction.atol_rms);
+    const std::vector<float> all = rows.to_vector();
+    const size_t per = 16 * 100;
+    for (size_t i = 0; i < 2 * per; ++i) REQUIRE(all[i] == 0.0f);  // rows outside the slice untouched
+    for (size_t i = (static_cast<size_t>(n) + 2) * per; i < all.size(); ++i) REQUIRE(all[i] == 0.0f);
+  }
+}
+
 TEST_CASE("CUDA conv2d_multi/linear_multi blocks equal the single-weight GPU layers", "[cuda][kernels]") {
   if (!have_gpu("conv2d_multi")) return;
   RandomStream rng(9, 9);

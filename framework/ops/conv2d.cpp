@@ -78,4 +78,39 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_
   return y;
 }
 
+void conv2d_add_into(Tensor& out, const Tensor& x_in, const Tensor& w_in, const Tensor& addend, int64_t stride,
+                     int64_t pad) {
+  const char* op = "conv2d_add_into";
+  require_f32(op, "out", out);
+  require_f32(op, "addend", addend);
+  require_same_device(op, out, x_in);
+  require_same_device(op, out, addend);
+  STUCKAT_CHECK(!any_requires_grad({&x_in, &w_in}), "conv2d_add_into has no gradient");
+  if (out.device() != Device::CUDA) {  // the composition, on the CPU
+    add_into(out, addend, conv2d(x_in, w_in, Tensor(), stride, pad));
+    return;
+  }
+  require_f32(op, "input", x_in);
+  require_f32(op, "weight", w_in);
+  require_dim(op, "input", x_in, 4);
+  require_dim(op, "weight", w_in, 4);
+  require_same_device(op, x_in, w_in);
+  STUCKAT_CHECK(x_in.size(1) == w_in.size(1) && stride >= 1 && pad >= 0,
+                "conv2d_add_into: input {} and weight {} (stride {}, pad {})", shape_str(x_in.shape()),
+                shape_str(w_in.shape()), stride, pad);
+  Tensor x = x_in.contiguous(), w = w_in.contiguous(), a = addend.contiguous();
+  cpu::Conv2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad};
+  STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d_add_into: input {} smaller than kernel {}",
+                shape_str(x.shape()), shape_str(w.shape()));
+  const Shape y_shape{s.n, s.c_out, s.h_out(), s.w_out()};
+  STUCKAT_CHECK(out.shape() == y_shape && a.shape() == y_shape && out.is_contiguous(),
+                "conv2d_add_into: out {} and addend {} must be {}", shape_str(out.shape()), shape_str(a.shape()),
+                shape_str(y_shape));
+#ifdef STUCKAT_WITH_CUDA
+  cuda::conv2d_forward(x.data<float>(), w.data<float>(), nullptr, out.data<float>(), s, a.data<float>());
+#else
+  no_cuda_kernel(op);
+#endif
+}
+
 }  // namespace stuckat

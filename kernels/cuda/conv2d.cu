@@ -139,8 +139,9 @@ __global__ void col2im_kernel(const float* dcol, float* dx, Dims<I> d) {
 }
 
 template <typename I>
-void forward_with(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
-  const Dims<I> d = conv_dims<I>(s);
+void forward_with(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s, const float* addend) {
+  Dims<I> d = conv_dims<I>(s);
+  d.addend = addend;
   const int64_t k = d.k, m = d.m, c_out = d.c_out;
   if (k <= kDirectMaxK && m >= kDirectMinM) {
     STUCKAT_GPU_PROFILE("conv2d.direct");
@@ -195,13 +196,14 @@ bool fits_int32(const Conv2dShape& s) { return largest_index(s) < (int64_t{1} <<
 
 }  // namespace
 
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                    const float* addend) {
   STUCKAT_GPU_PROFILE("conv2d.fwd");
   if (s.n * s.h_out() * s.w_out() * s.c_out == 0) return;
   if (fits_int32(s))
-    forward_with<int32_t>(x, w, b, y, s);
+    forward_with<int32_t>(x, w, b, y, s, addend);
   else
-    forward_with<int64_t>(x, w, b, y, s);
+    forward_with<int64_t>(x, w, b, y, s, addend);
 }
 
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,

@@ -10,7 +10,9 @@
 
 namespace stuckat::cuda {
 
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const cpu::Conv2dShape& s);
+// addend (optional, shaped like y): y = addend + conv (see ConvDims::addend).
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const cpu::Conv2dShape& s,
+                    const float* addend = nullptr);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const cpu::Conv2dShape& s);
 

@@ -23,7 +23,16 @@ template <typename I>
 struct ConvDims {
   I n, c_in, h, w, c_out, kh, kw, stride, pad;
   I ho, wo, p, k, m;  // output plane, its size, GEMM depth K, GEMM width M
+  // Optional, shaped like y: the forward writes y = addend + conv(x) (a fault sweep adds a
+  // layer's clean output to its change where the change is written: one pass fewer).
+  const float* addend = nullptr;
 };
+
+// What the forward writes at y[at] for the sum v (bias included).
+template <typename I>
+STUCKAT_HD inline float conv_output(const ConvDims<I>& d, I at, float v) {
+  return d.addend ? d.addend[at] + v : v;
+}
 
 template <typename I>
 ConvDims<I> conv_dims(const cpu::Conv2dShape& s) {
@@ -68,7 +77,8 @@ STUCKAT_HD inline void ycol_to_y_thread(const float* ycol, const float* b, float
   const I ni = c / d.p, q = c - ni * d.p;
   for (I co = co_begin; co < co_end; ++co) {
     const float v = ycol[co * d.m + c];
-    y[(ni * d.c_out + co) * d.p + q] = b ? v + b[co] : v;
+    const I at = (ni * d.c_out + co) * d.p + q;
+    y[at] = conv_output(d, at, b ? v + b[co] : v);
   }
 }
 
@@ -167,7 +177,10 @@ STUCKAT_UNROLL
   }
 STUCKAT_UNROLL
   for (int t = 0; t < kCoTile; ++t)  // constant indices keep acc in registers
-    if (co0 + t < d.c_out) y[(ni * d.c_out + co0 + t) * d.p + q] = b ? acc[t] + b[co0 + t] : acc[t];
+    if (co0 + t < d.c_out) {
+      const I at = (ni * d.c_out + co0 + t) * d.p + q;
+      y[at] = conv_output(d, at, b ? acc[t] + b[co0 + t] : acc[t]);
+    }
 }
 
 // Stride-1 direct convolution with kPos neighbouring outputs per thread: thread (c4, tile at co0)
@@ -226,7 +239,7 @@ STUCKAT_UNROLL
     for (int t = 0; t < kCoTile; ++t)
       if (co0 + t < d.c_out) {
         const I at = (ni * d.c_out + co0 + t) * d.p + oy * d.wo + ox0 + j;
-        y[at] = b ? acc[j][t] + b[co0 + t] : acc[j][t];
+        y[at] = conv_output(d, at, b ? acc[j][t] + b[co0 + t] : acc[j][t]);
       }
   }
 }
