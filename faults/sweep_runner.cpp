@@ -314,9 +314,6 @@ FaultSpec point_spec(const SweepPoint& p) {
 // A stacked point whose changed weights are at most 1/kDeltaFraction of the layer takes the clean
 // layer output plus their part (add_weight_changes); more, and the whole layer is recomputed.
 constexpr int64_t kDeltaFraction = 8;
-// The least work (multiply-adds of the next layer on one test batch) for which a pass on the GPU
-// takes the channel path (see run_copy_group).
-constexpr int64_t kChannelPathMinMacs = int64_t(1) << 26;
 
 // A point of a stacked pass (run_copy_group) with at least one changed weight.
 struct StackedPoint {
@@ -346,7 +343,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
                     const std::string& model_name, const WeightFormat& format, const Tensor& original,
                     const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
                     const CleanPass& clean, const TestBatches& batches, int64_t per_pass,
-                    const std::function<void(const SweepRow&)>& on_row) {
+                    int64_t channel_path_min_macs, const std::function<void(const SweepRow&)>& on_row) {
   const Device device = fwd_weight.device();
   const int64_t n = original.numel();
   const WeightFormat resolved = resolve_layer_format(format, original.data<float>(), n);
@@ -398,7 +395,7 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
     const Tensor& next_out = clean.layer_out[s + 1][0];
     const Tensor& next_w = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
     const int64_t macs = next_out.numel() * (next_w.numel() / next_w.size(0));
-    if (macs < kChannelPathMinMacs) L.channel_path = false;
+    if (macs < channel_path_min_macs) L.channel_path = false;
   }
   L.max_channels = L.out_channels - 1;
   const LayerGeometry geometry = geometry_of(L);
@@ -615,7 +612,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     if (on_device) {
       const int64_t per_pass = points_per_pass(clean, s, options.configs_per_pass, options.pass_bytes);
       run_copy_group(grid, points, g, end, model_name, format, original, quantized, fwd_weight, stages, s, clean,
-                     batches, per_pass, on_row);
+                     batches, per_pass, options.channel_path_min_macs, on_row);
       g = end;
       continue;
     }

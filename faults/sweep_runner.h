@@ -37,6 +37,9 @@ struct SweepRunOptions {
   // activations.
   Module* device_model = nullptr;
   int64_t pass_bytes = int64_t(4) << 30;  // activation memory of one stacked pass (device_model)
+  // On the GPU a layer's points take the channel path only when the next layer does at least
+  // this many multiply-adds per test batch (below, its extra launches cost more than it saves).
+  int64_t channel_path_min_macs = int64_t(1) << 26;
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the
