@@ -29,6 +29,7 @@ struct SweepFlags {
   bool resume = false;
   int64_t batch = 1000, configs_per_pass = 10, max_points = 0;
   double cache_gb = 2.0;
+  double pass_gb = 4.0;
 };
 
 int run(SweepFlags& f) {
@@ -42,6 +43,7 @@ int run(SweepFlags& f) {
   if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
   if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
   if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
+  if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
   const SweepShard shard = parse_sweep_shard(f.shard);
 
   std::string model_name = f.model;
@@ -113,6 +115,7 @@ int run(SweepFlags& f) {
   options.batch = f.batch;
   options.configs_per_pass = f.configs_per_pass;
   options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
+  options.pass_bytes = static_cast<int64_t>(f.pass_gb * 1073741824.0);
   options.device_model = device_model.get();
   if (device_model) data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
   const auto t0 = std::chrono::steady_clock::now();
@@ -148,6 +151,10 @@ Runner add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--cache-gb", f->cache_gb,
                   "memory for the clean activations reused across points (the deepest layers' first)")
+      ->capture_default_str();
+  cmd->add_option("--pass-gb", f->pass_gb,
+                  "--device cuda: activation memory of one pass; fewer configurations share a pass when theirs "
+                  "would exceed it")
       ->capture_default_str();
   cmd->add_option("--max-points", f->max_points, "stop after this many new points (0: no limit)")->capture_default_str();
   add_data_flags(*cmd, f->common);

@@ -58,7 +58,7 @@ for bad in "$tmp/bad.jsonl --out $tmp/x.png" "$tmp/a.jsonl $tmp/full.csv --out $
   [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || { echo "FAIL: plot $bad should exit 2 with one line"; cat "$tmp/err"; fail=1; }
 done
 
-for bad in "--bits 16" "--cache-gb -1" "--stuck 2" "--rates 0" "--layers fc9" "--shard 3/3" "--formats none"; do
+for bad in "--bits 16" "--cache-gb -1" "--pass-gb 0" "--stuck 2" "--rates 0" "--layers fc9" "--shard 3/3" "--formats none"; do
   # shellcheck disable=SC2086
   "$bin" sweep "${grid[@]}" $bad --out "$tmp/bad.csv" >/dev/null 2>&1
   [ $? -eq 2 ] || { echo "FAIL: sweep $bad should exit 2"; fail=1; }

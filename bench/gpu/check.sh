@@ -131,12 +131,13 @@ if want sweep; then
 stamp "fault sweep: stuckat --device cuda vs the PyTorch loop on the GPU"
 if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   sweep_checkpoint
-  # Two runs with the default 10 points per pass (keep the better), then one point per pass for
+  # Two runs with the default 10 points per pass (keep the better), one with 20 (a whole layer's
+  # points per pass, --pass-gb 16 so LeNet-5's conv1 points fit), then one point per pass for
   # comparison (reported as sweep_per_point, not in the table's ratio).
-  for cpp in 10 10 1; do
+  for cpp in 10 10 20 1; do
     rm -f "$build/sweep.csv"
     out=$(timeout 120 "$build/bin/stuckat" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \
-          --seeds 0 --formats q4.11 "${grid[@]}" --configs-per-pass "$cpp" --out "$build/sweep.csv" 2>>"$build/check.sweep.log") \
+          --seeds 0 --formats q4.11 "${grid[@]}" --configs-per-pass "$cpp" --pass-gb 16 --out "$build/sweep.csv" 2>>"$build/check.sweep.log") \
       || echo "check.sh: stuckat sweep --device cuda failed (see check.sweep.log)" >&2
     echo "$out" | tail -2
     python3 - "$out" "$cpp" <<'PY' | tee -a "$results"
