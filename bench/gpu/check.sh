@@ -189,9 +189,10 @@ if ours or theirs:
     ratio = f"{ours / theirs:.1f}x" if ours and theirs else "-"
     print(f"LeNet-5 fault sweep, 100 points, 10k test images, batch 10000: stuckat {ours or 0:.1f} points/s, "
           f"PyTorch loop {theirs or 0:.1f} points/s, ratio {ratio} (target 50x)")
-    single = next((r["points_per_s"] for r in rows if r["model"] == "sweep_per_point"), None)
-    if single:
-        print(f"  (stuckat with one point per pass: {single:.1f} points/s)")
+    runs = [f"{r['points_per_s']:.0f} ({r['configs_per_pass']} per pass)" for r in rows
+            if r["framework"] == "stuckat" and r["model"] in ("sweep", "sweep_per_point")]
+    if runs:
+        print("  stuckat runs, points/s: " + ", ".join(runs))
 for r in (r for r in rows if r["framework"] == "crossbar"):
     t = r["times"]
     print(f"crossbar {r['nnz']:.0e} nnz S={r['size']}: GPU count {t.get('gpu_count', 0):.4f} s (upload "
