@@ -58,7 +58,14 @@ class CachingAllocator {
         return p;
       }
     }
-    return system_alloc(bytes, device_);
+    try {
+      return system_alloc(bytes, device_);
+    } catch (const Error&) {
+      // Out of memory while blocks of other sizes sit unused here (a sweep meets many sizes):
+      // hand them back (on the GPU to the memory pool, which reuses them) and try once more.
+      release();
+      return system_alloc(bytes, device_);
+    }
   }
 
   void deallocate(void* p, size_t bytes) {

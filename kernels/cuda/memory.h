@@ -10,6 +10,10 @@ void* device_malloc(size_t bytes);   // throws CudaError
 // How many device_malloc calls this process made (tests check that a warm training step makes none).
 long long device_malloc_count();
 void device_free(void* p);
+// Grows the device memory pool that device_malloc draws from by an eighth of the free memory (at
+// most 8 GiB) and keeps it, so the first allocations of new sizes in timed work are cheap.
+// Called by cuda_init().
+void reserve_device_memory();
 // Synchronous copy; each side is on the GPU when its flag is true.
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);
 

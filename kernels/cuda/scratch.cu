@@ -9,7 +9,7 @@ void* scratch(size_t bytes) {
   static void* buffer = nullptr;
   static size_t capacity = 0;
   if (bytes > capacity) {
-    if (buffer) device_free(buffer);  // cudaFree waits for the kernels still using it
+    if (buffer) device_free(buffer);  // freed after the kernels still using it (stream order)
     buffer = nullptr;
     capacity = 0;
     const size_t grown = bytes + bytes / 4;  // some headroom: the next layer is often a bit larger
