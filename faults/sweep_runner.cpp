@@ -159,6 +159,9 @@ struct DeltaLayer {
   // restricting pays while it skips at least half of them; run_copy_group (the GPU path)
   // restricts up to all but one (its alternative runs the whole next layer per point too).
   int64_t max_channels = 0;
+  // The changed channels go through stage s's ReLU / max-pool chain in one fused pass
+  // (relu_pool_channel_delta; ForwardStage::after_relu_pool must match).
+  bool fused = false;
 };
 
 DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const Tensor& weight, const CleanPass& clean) {
@@ -252,10 +255,8 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
   const Tensor& next_in = clean.input[s + 1][b];
   const ForwardStage::ReluPool& rp = stages[s].after_relu_pool;
   Tensor z;
-  // One fused pass on the GPU (channel_delta.h), where the chain's passes over memory are the
-  // cost. On the CPU the chain's vectorised loops win: the fused loop took twice as long for
-  // LeNet-5's conv1 and conv2 points (12.5 against 25 points/s, 2 threads).
-  if (rp.matches && x.device() == Device::CUDA) {
+  if (L.fused) {
+    STUCKAT_CHECK(rp.matches, "the fused channel path needs a ReLU / max-pool stage");
     z = relu_pool_channel_delta(x, clean.layer_out[s][b], geometry_of(L), sub_changes, p.channels, rp.pool_k,
                                 rp.pool_stride, rp.pool_first, next_in);
   } else {
@@ -343,7 +344,8 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
                     const std::string& model_name, const WeightFormat& format, const Tensor& original,
                     const Tensor& quantized, Tensor& fwd_weight, const std::vector<ForwardStage>& stages, size_t s,
                     const CleanPass& clean, const TestBatches& batches, int64_t per_pass,
-                    int64_t channel_path_min_macs, const std::function<void(const SweepRow&)>& on_row) {
+                    int64_t channel_path_min_macs, bool fused_on_cpu,
+                    const std::function<void(const SweepRow&)>& on_row) {
   const Device device = fwd_weight.device();
   const int64_t n = original.numel();
   const WeightFormat resolved = resolve_layer_format(format, original.data<float>(), n);
@@ -398,6 +400,10 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
     if (macs < channel_path_min_macs) L.channel_path = false;
   }
   L.max_channels = L.out_channels - 1;
+  // One fused pass on the GPU (channel_delta.h), where the chain's passes over memory are the
+  // cost. On the CPU the chain's vectorised loops win: the fused loop took twice as long for
+  // LeNet-5's conv1 and conv2 points (12.5 against 25 points/s, 2 threads); tests ask for it there.
+  L.fused = st.after_relu_pool.matches && (device == Device::CUDA || fused_on_cpu);
   const LayerGeometry geometry = geometry_of(L);
   Shape wshape = fwd_weight.shape();
   wshape.insert(wshape.begin(), 1);
@@ -612,7 +618,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     if (on_device) {
       const int64_t per_pass = points_per_pass(clean, s, options.configs_per_pass, options.pass_bytes);
       run_copy_group(grid, points, g, end, model_name, format, original, quantized, fwd_weight, stages, s, clean,
-                     batches, per_pass, options.channel_path_min_macs, on_row);
+                     batches, per_pass, options.channel_path_min_macs, options.fused_channel_delta_on_cpu, on_row);
       g = end;
       continue;
     }

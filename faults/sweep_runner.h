@@ -40,6 +40,9 @@ struct SweepRunOptions {
   // On the GPU a layer's points take the channel path only when the next layer does at least
   // this many multiply-adds per test batch (below, its extra launches cost more than it saves).
   int64_t channel_path_min_macs = int64_t(1) << 26;
+  // The device path fuses a channel-path point's ReLU / max-pool chain on the GPU only (on the
+  // CPU the unfused loops are faster); tests set this to run the fused pass on a CPU copy too.
+  bool fused_channel_delta_on_cpu = false;
 };
 
 // Evaluates grid points `points` (indices into `grid`, ascending) on `model` (f32 weights on the

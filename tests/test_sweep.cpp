@@ -440,9 +440,11 @@ TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[fault
 TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equals the reference", "[faults][sweep]") {
   // The path `sweep --device cuda` takes, with the copy on the CPU: faulted weights drawn and
   // decoded from the layer's words (fault_layer), points of a split stage stacked along the batch
-  // (3 or 10 per pass; a 1-byte pass budget forces one), ResNet block stages one point at a time. Rows must equal the reference and carry the CPU path's fault counts.
+  // (3 or 10 per pass; a 1-byte pass budget forces one), points that changed few channels on the
+  // channel path (variant 3: through the fused ReLU / max-pool pass the GPU takes), ResNet block
+  // stages one point at a time. Rows must equal the reference and carry the CPU path's fault counts.
   const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
-  const int variant = GENERATE(0, 1, 2);  // 3 per pass; 10 per pass; a budget that forces one
+  const int variant = GENERATE(0, 1, 2, 3);  // 3 per pass; 10 per pass; a budget that forces one; 3 per pass, fused
   const bool resnet = name == "resnet18";
   if (resnet && variant > 0) return;  // ResNet-18 on the CPU is slow: one variant
   const int64_t configs = variant == 1 ? 10 : 3;
@@ -464,6 +466,7 @@ TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equ
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { plain.push_back(r); });
   o.device_model = copy.get();
   o.pass_bytes = pass_bytes;
+  o.fused_channel_delta_on_cpu = variant == 3;  // the GPU's fused channel pass (LeNet-5's stages)
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { via_copy.push_back(r); });
   REQUIRE(via_copy.size() == plain.size());
   for (size_t i = 0; i < plain.size(); ++i) {
