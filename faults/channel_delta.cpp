@@ -66,9 +66,19 @@ Tensor relu_pool_channel_delta(const Tensor& x, const Tensor& clean_out, const L
   const float* cp = clean_out.data<float>();
   const float* rp = ref.data<float>();
   const int64_t* ch = channels.data();
+  // The index type the GPU takes for these sizes, so the tests check the variant it runs.
+  auto run = [&](auto index) {
+    using I = decltype(index);
 #pragma omp parallel for schedule(static) if (total >= (1 << 16))
-  for (int64_t e = 0; e < total; ++e)
-    o[e] = channel_delta_at(xp, cp, rp, starts, tap, delta, d, e, ch[channel_delta_slot(d, e)]);
+    for (int64_t e = 0; e < total; ++e) {
+      const I at = static_cast<I>(e);
+      o[e] = channel_delta_at<I>(xp, cp, rp, starts, tap, delta, d, at, static_cast<I>(ch[channel_delta_slot<I>(d, at)]));
+    }
+  };
+  if (channel_delta_fits_int32(d))
+    run(int32_t{});
+  else
+    run(int64_t{});
   return out;
 }
 

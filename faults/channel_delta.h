@@ -10,6 +10,7 @@
 // ascending weight order, the relu and max-pool rules of kernels/cpu), so it equals the chain
 // up to the compiler's fused multiply-adds.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -32,37 +33,51 @@ struct ChannelDeltaDims {
 };
 
 // The selected channel (index into the k channels) of output element e of (n, k, ph, pw).
-STUCKAT_HD inline int64_t channel_delta_slot(const ChannelDeltaDims& d, int64_t e) { return e / (d.pw * d.ph) % d.k; }
+// I: the index type, int32_t whenever every index fits (channel_delta_fits_int32; integer
+// division is emulated on the GPU, and 64-bit costs several times 32-bit), else int64_t.
+template <typename I>
+STUCKAT_HD inline I channel_delta_slot(const ChannelDeltaDims& d, I e) {
+  return e / static_cast<I>(d.pw * d.ph) % static_cast<I>(d.k);
+}
 
 // Output element e of (n, k, ph, pw), whose selected channel is the layer's channel c.
 // starts/tap/delta: the changes grouped by selected channel (PackedChanges with out = k), or
 // starts == nullptr for none.
+template <typename I>
 STUCKAT_HD inline float channel_delta_at(const float* x, const float* clean_out, const float* ref, const int32_t* starts,
-                                         const int32_t* tap, const float* delta, const ChannelDeltaDims& d, int64_t e,
-                                         int64_t c) {
-  const int64_t px = e % d.pw, py = e / d.pw % d.ph, j = e / (d.pw * d.ph) % d.k, img = e / (d.pw * d.ph * d.k);
+                                         const int32_t* tap, const float* delta, const ChannelDeltaDims& d, I e, I c) {
+  const I pw = static_cast<I>(d.pw), ph = static_cast<I>(d.ph), k = static_cast<I>(d.k), h = static_cast<I>(d.h),
+          w = static_cast<I>(d.w), wo = static_cast<I>(d.wo), stride = static_cast<I>(d.stride), pad = static_cast<I>(d.pad);
+  const I row = e / pw, px = e - row * pw, rows = row / ph, py = row - rows * ph, img = rows / k, j = rows - img * k;
   const int32_t first = starts ? starts[j] : 0, last = starts ? starts[j + 1] : 0;
-  const int64_t window = d.pool_k > 0 ? d.pool_k : 1, y0 = d.pool_k > 0 ? py * d.pool_stride : py,
-                x0 = d.pool_k > 0 ? px * d.pool_stride : px;
-  const float* plane = clean_out + (img * d.c + c) * d.ho * d.wo;
-  const float* xi = x + img * d.in * d.h * d.w;
+  const I window = d.pool_k > 0 ? static_cast<I>(d.pool_k) : 1;
+  const I y0 = d.pool_k > 0 ? py * static_cast<I>(d.pool_stride) : py, x0 = d.pool_k > 0 ? px * static_cast<I>(d.pool_stride) : px;
+  const float* plane = clean_out + (img * static_cast<I>(d.c) + c) * static_cast<I>(d.ho) * wo;
+  const float* xi = x + img * static_cast<I>(d.in) * h * w;
   float best = 0.0f;
-  for (int64_t wy = 0; wy < window; ++wy)
-    for (int64_t wx = 0; wx < window; ++wx) {
-      const int64_t oy = y0 + wy, ox = x0 + wx;
-      float v = plane[oy * d.wo + ox];
+  for (I wy = 0; wy < window; ++wy)
+    for (I wx = 0; wx < window; ++wx) {
+      const I oy = y0 + wy, ox = x0 + wx;
+      float v = plane[oy * wo + ox];
       for (int32_t t = first; t < last; ++t) {
-        const int32_t tp = tap[t], kx = d.conv ? tap_kx(tp) : 0, ky = d.conv ? tap_ky(tp) : 0,
-                      ci = d.conv ? tap_channel(tp) : tp;
-        const int64_t iy = oy * d.stride - d.pad + ky, ix = ox * d.stride - d.pad + kx;
-        if (iy < 0 || iy >= d.h || ix < 0 || ix >= d.w) continue;
-        v += delta[t] * xi[(ci * d.h + iy) * d.w + ix];
+        const int32_t tp = tap[t];
+        const I ky = d.conv ? tap_ky(tp) : 0, kx = d.conv ? tap_kx(tp) : 0, ci = d.conv ? tap_channel(tp) : tp;
+        const I iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+        v += delta[t] * xi[(ci * h + iy) * w + ix];
       }
       if (!d.pool_first) v = v < 0.0f ? 0.0f : v;  // relu_forward: NaN passes
       if ((wy == 0 && wx == 0) || cpu::max_pool_takes(v, best)) best = v;
     }
   if (d.pool_first) best = best < 0.0f ? 0.0f : best;
-  return best - ref[((img * d.c + c) * d.ph + py) * d.pw + px];
+  return best - ref[((img * static_cast<I>(d.c) + c) * ph + py) * pw + px];
+}
+
+// Whether every index channel_delta_at forms fits int32_t.
+inline bool channel_delta_fits_int32(const ChannelDeltaDims& d) {
+  const int64_t largest = std::max({d.n * d.k * d.ph * d.pw, d.n * d.c * d.ho * d.wo, d.n * d.in * d.h * d.w,
+                                    d.n * d.c * d.ph * d.pw}) + (d.h + d.w) * (d.stride + 1) + d.pad;
+  return largest < (int64_t{1} << 31) - 1;
 }
 
 // The op: x, clean_out (n, c, ho, wo) or (n, c), ref (the next layer's clean input, n * c * ph * pw

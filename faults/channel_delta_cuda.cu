@@ -13,14 +13,15 @@ struct InlineChannels {
   int32_t v[cuda::kInlineIndices];
 };
 
+template <typename I>
 __global__ void channel_delta_kernel(const float* x, const float* clean_out, const float* ref, InlineChannels inline_c,
                                      const int32_t* channels_dev, const int32_t* starts, const int32_t* tap,
-                                     const float* delta, ChannelDeltaDims d, int64_t total, float* out) {
-  const int64_t e = cuda::global_index();
+                                     const float* delta, ChannelDeltaDims d, I total, float* out) {
+  const I e = cuda::thread_index<I>();
   if (e >= total) return;
-  const int64_t j = channel_delta_slot(d, e);
-  const int64_t c = channels_dev != nullptr ? channels_dev[j] : inline_c.v[j];
-  out[e] = channel_delta_at(x, clean_out, ref, starts, tap, delta, d, e, c);
+  const I j = channel_delta_slot<I>(d, e);
+  const I c = channels_dev != nullptr ? channels_dev[j] : inline_c.v[j];
+  out[e] = channel_delta_at<I>(x, clean_out, ref, starts, tap, delta, d, e, c);
 }
 
 }  // namespace
@@ -38,9 +39,13 @@ void channel_delta_cuda(const float* x, const float* clean_out, const float* ref
   } else {
     for (int64_t j = 0; j < d.k; ++j) inline_c.v[j] = static_cast<int32_t>(channels[j]);
   }
-  channel_delta_kernel<<<cuda::grid_for(total), cuda::kBlock>>>(
-      x, clean_out, ref, inline_c, channels_dev.defined() ? channels_dev.data<int32_t>() : nullptr, starts, tap, delta, d,
-      total, out);
+  const int32_t* list = channels_dev.defined() ? channels_dev.data<int32_t>() : nullptr;
+  if (channel_delta_fits_int32(d))
+    channel_delta_kernel<int32_t><<<cuda::grid_for(total), cuda::kBlock>>>(x, clean_out, ref, inline_c, list, starts, tap,
+                                                                           delta, d, static_cast<int32_t>(total), out);
+  else
+    channel_delta_kernel<int64_t><<<cuda::grid_for(total), cuda::kBlock>>>(x, clean_out, ref, inline_c, list, starts, tap,
+                                                                           delta, d, total, out);
   CUDA_CHECK_LAUNCH();
 }
 

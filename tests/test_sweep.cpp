@@ -26,6 +26,7 @@
 #include "faults/sweep_grid.h"
 #include "faults/sweep_point.h"
 #include "faults/weight_changes_op.h"
+#include "faults/weight_changes_thread.h"
 #include "faults/weight_codec.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_summary.h"
@@ -754,4 +755,80 @@ TEST_CASE("relu_pool_channel_delta equals the chain it fuses", "[faults][sweep]"
     wrong.out = 2;
     CHECK_THROWS(relu_pool_channel_delta(x, clean_out, g, wrong, channels, c.pool_k, c.pool_stride, c.pool_first, ref));
   }
+}
+
+TEST_CASE("the GPU's weight-change bodies equal the CPU loops (run on the CPU)", "[faults][sweep]") {
+  // weight_changes_thread.h for every output element, in both index types, against
+  // add_conv2d_weight_changes / add_linear_weight_changes: the same additions in the same order,
+  // equal up to fused multiply-adds one compiler may form and the other not (1e-6 of O(1)).
+  RandomStream rng(72, 72);
+  auto random = [&](int64_t count) {
+    std::vector<float> v(static_cast<size_t>(count));
+    for (auto& e : v) e = rng.next_uniform(-1.0f, 1.0f);
+    return v;
+  };
+  auto check = [](const std::vector<float>& got, const std::vector<float>& want, const std::vector<float>& before) {
+    int64_t moved = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("element " << i << ": body " << got[i] << " loop " << want[i]);
+      REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
+      moved += want[i] != before[i] ? 1 : 0;
+    }
+    CHECK(moved > 0);
+  };
+  struct Case {
+    int64_t n, in, h, w, out, k, stride, pad;
+  };
+  for (const Case& c : {Case{2, 3, 9, 8, 5, 3, 1, 1}, Case{3, 2, 11, 11, 4, 5, 2, 2}, Case{1, 4, 7, 6, 6, 3, 2, 0}}) {
+    CAPTURE(c.k, c.stride, c.pad);
+    const int64_t ho = (c.h + 2 * c.pad - c.k) / c.stride + 1, wo = (c.w + 2 * c.pad - c.k) / c.stride + 1;
+    const std::vector<float> x = random(c.n * c.in * c.h * c.w), y = random(c.n * c.out * ho * wo);
+    std::vector<PackedChanges> packed(1);
+    packed[0].geometry = LayerGeometry{true, c.k, c.k, c.stride, c.pad};
+    packed[0].out = c.out;
+    packed[0].per_out = c.in * c.k * c.k;
+    // Channel 1 gets no change (its outputs must stay as they were).
+    for (int64_t i = 0; i < c.out * packed[0].per_out; i += 1 + static_cast<int64_t>(rng.next_below(7)))
+      if (i / packed[0].per_out != 1) packed[0].list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+    pack_weight_changes(packed, Device::CPU);
+    std::vector<float> want = y;
+    add_conv2d_weight_changes(x.data(), want.data(), c.n, c.in, c.h, c.w, c.out, c.k, c.k, c.stride, c.pad, ho, wo,
+                              packed[0].list);
+    const int32_t* st = packed[0].starts.data<int32_t>();
+    const int32_t* tp = packed[0].tap.data<int32_t>();
+    const float* dl = packed[0].delta.data<float>();
+    for (int bits : {32, 64}) {
+      std::vector<float> got = y;
+      for (int64_t e = 0; e < static_cast<int64_t>(y.size()); ++e) {
+        float v = 0;
+        const bool changed =
+            bits == 32 ? conv_change_at<int32_t>(x.data(), y.data(), static_cast<int32_t>(e), static_cast<int32_t>(c.in),
+                                                 static_cast<int32_t>(c.h), static_cast<int32_t>(c.w),
+                                                 static_cast<int32_t>(c.out), static_cast<int32_t>(c.stride),
+                                                 static_cast<int32_t>(c.pad), static_cast<int32_t>(ho),
+                                                 static_cast<int32_t>(wo), st, tp, dl, &v)
+                       : conv_change_at<int64_t>(x.data(), y.data(), e, c.in, c.h, c.w, c.out, c.stride, c.pad, ho, wo,
+                                                 st, tp, dl, &v);
+        if (changed) got[static_cast<size_t>(e)] = v;
+        CHECK(changed == ((e / (ho * wo)) % c.out != 1));
+      }
+      check(got, want, y);
+    }
+  }
+  const int64_t n = 5, in = 9, out = 4;
+  const std::vector<float> x = random(n * in), y = random(n * out);
+  std::vector<PackedChanges> packed(1);
+  packed[0].out = out;
+  packed[0].per_out = in;
+  for (int64_t i : {0, 3, 8, 20, 21, 35}) packed[0].list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+  pack_weight_changes(packed, Device::CPU);
+  std::vector<float> want = y, got = y;
+  add_linear_weight_changes(x.data(), want.data(), n, in, out, packed[0].list);
+  for (int64_t e = 0; e < n * out; ++e) {
+    float v = 0;
+    if (linear_change_at<int64_t>(x.data(), y.data(), e, in, out, packed[0].starts.data<int32_t>(),
+                                  packed[0].tap.data<int32_t>(), packed[0].delta.data<float>(), &v))
+      got[static_cast<size_t>(e)] = v;
+  }
+  check(got, want, y);
 }

@@ -33,11 +33,6 @@ int64_t largest_index(const Conv2dShape& s) {
   return std::max({k * m, s.c_out * m, s.n * s.c_in * s.h * s.w, s.c_out * k}) + s.h + s.w + 2 * s.pad;
 }
 
-template <typename I>
-__device__ inline I thread_index() {
-  return static_cast<I>(static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x);
-}
-
 // grid.y spreads input channels (im2col) or runs of kChannelRun output channels (the
 // permutes); past 65535 a block loops.
 inline unsigned grid_y(int64_t count) { return static_cast<unsigned>(std::min<int64_t>(count, 65535)); }
@@ -192,7 +187,7 @@ void backward_with(const float* x, const float* w, const float* dy, float* dx, f
   }
 }
 
-bool fits_int32(const Conv2dShape& s) { return largest_index(s) < (int64_t{1} << 31) - 1; }
+bool shape_fits_int32(const Conv2dShape& s) { return fits_int32(largest_index(s)); }
 
 }  // namespace
 
@@ -200,7 +195,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
                     const float* addend) {
   STUCKAT_GPU_PROFILE("conv2d.fwd");
   if (s.n * s.h_out() * s.w_out() * s.c_out == 0) return;
-  if (fits_int32(s))
+  if (shape_fits_int32(s))
     forward_with<int32_t>(x, w, b, y, s, addend);
   else
     forward_with<int64_t>(x, w, b, y, s, addend);
@@ -210,7 +205,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
                      const Conv2dShape& s) {
   STUCKAT_GPU_PROFILE("conv2d.bwd");
   if (s.c_out * s.c_in * s.kh * s.kw == 0) return;
-  if (fits_int32(s))
+  if (shape_fits_int32(s))
     backward_with<int32_t>(x, w, dy, dx, dw, db, s);
   else
     backward_with<int64_t>(x, w, dy, dx, dw, db, s);

@@ -13,6 +13,15 @@ __device__ inline int64_t global_index() {
   return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }
 
+// The same in the index type I of a kernel templated on it: int32_t whenever every index the
+// launch forms fits (fits_int32), since integer division is emulated on the GPU and a 64-bit one
+// costs several times a 32-bit one; int64_t otherwise.
+template <typename I>
+__device__ inline I thread_index() {
+  return static_cast<I>(global_index());
+}
+inline bool fits_int32(int64_t largest_index) { return largest_index < (int64_t{1} << 31) - 1; }
+
 // Sum of v over the block (blockDim.x == kBlock); every thread gets the result. The order is
 // fixed by the thread layout, so the result is the same on every run.
 __device__ inline float block_sum(float v) {

@@ -1,6 +1,9 @@
 // select_blocks_f32 (select_blocks.h): one thread per destination element; consecutive threads
-// copy consecutive elements of one block, so reads and writes coalesce.
+// copy consecutive elements of one block, so reads and writes coalesce. Indices in int32_t when
+// they fit (fits_int32).
 #include "kernels/cuda/select_blocks.h"
+
+#include <algorithm>
 
 #include "framework/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -14,12 +17,13 @@ struct InlineIndices {
   int32_t v[kInlineIndices];
 };
 
-__global__ void select_blocks_kernel(const float* src, int64_t extent, int64_t block, InlineIndices inline_index,
-                                     const int32_t* index_dev, int64_t k, int64_t total, float* dst) {
-  const int64_t e = global_index();
+template <typename I>
+__global__ void select_blocks_kernel(const float* src, I extent, I block, InlineIndices inline_index,
+                                     const int32_t* index_dev, I k, I total, float* dst) {
+  const I e = thread_index<I>();
   if (e >= total) return;
-  const int64_t row = e / block, b = e - row * block, o = row / k, j = row - o * k;
-  const int64_t from = index_dev != nullptr ? index_dev[j] : inline_index.v[j];
+  const I row = e / block, b = e - row * block, o = row / k, j = row - o * k;
+  const I from = index_dev != nullptr ? index_dev[j] : inline_index.v[j];
   dst[e] = src[(o * extent + from) * block + b];
 }
 
@@ -34,7 +38,12 @@ void select_blocks_f32(const float* src, int64_t outer, int64_t extent, int64_t 
   InlineIndices inline_index{};
   if (index_dev == nullptr)
     for (int64_t j = 0; j < k; ++j) inline_index.v[j] = static_cast<int32_t>(index[j]);
-  select_blocks_kernel<<<grid_for(total), kBlock>>>(src, extent, block, inline_index, index_dev, k, total, dst);
+  if (fits_int32(std::max(total, outer * extent * block)))
+    select_blocks_kernel<int32_t><<<grid_for(total), kBlock>>>(src, static_cast<int32_t>(extent),
+                                                               static_cast<int32_t>(block), inline_index, index_dev,
+                                                               static_cast<int32_t>(k), static_cast<int32_t>(total), dst);
+  else
+    select_blocks_kernel<int64_t><<<grid_for(total), kBlock>>>(src, extent, block, inline_index, index_dev, k, total, dst);
   CUDA_CHECK_LAUNCH();
 }
 
