@@ -8,9 +8,11 @@
 namespace stuckat::cuda {
 namespace {
 
-__global__ void add_row_bias_kernel(float* y, const float* b, int64_t n, int64_t out) {
-  const int64_t i = global_index();
-  if (i < n * out) y[i] += b[i % out];
+// I: int32_t when n * out fits (a 32-bit remainder is a fraction of a 64-bit one on the GPU).
+template <typename I>
+__global__ void add_row_bias_kernel(float* y, const float* b, I total, I out) {
+  const I i = thread_index<I>();
+  if (i < total) y[i] += b[i % out];
 }
 
 // db[o] = sum over rows of dy[r][o]; one thread per column, rows in order.
@@ -29,7 +31,12 @@ void linear_forward(const float* x, const float* w, const float* b, float* y, co
   if (s.n * s.out == 0) return;
   gemm_row_major(false, true, s.n, s.out, s.in, 1.0f, x, w, 0.0f, y);
   if (b) {
-    add_row_bias_kernel<<<grid_for(s.n * s.out), kBlock>>>(y, b, s.n, s.out);
+    const int64_t total = s.n * s.out;
+    if (fits_int32(total))
+      add_row_bias_kernel<int32_t><<<grid_for(total), kBlock>>>(y, b, static_cast<int32_t>(total),
+                                                                static_cast<int32_t>(s.out));
+    else
+      add_row_bias_kernel<int64_t><<<grid_for(total), kBlock>>>(y, b, total, s.out);
     CUDA_CHECK_LAUNCH();
   }
 }

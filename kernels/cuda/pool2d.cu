@@ -18,72 +18,99 @@ __host__ __device__ inline int64_t h_out(const Pool2dShape& s) { return (s.h - s
 __host__ __device__ inline int64_t w_out(const Pool2dShape& s) { return (s.w - s.k) / s.stride + 1; }
 
 // Output rows (or columns) whose window [o*stride, o*stride + k) covers input row i: [lo, hi].
-__device__ inline void covering(int64_t i, int64_t k, int64_t stride, int64_t out, int64_t* lo, int64_t* hi) {
-  const int64_t first = i - k + 1;
+template <typename I>
+__device__ inline void covering(I i, I k, I stride, I out, I* lo, I* hi) {
+  const I first = i - k + 1;
   *lo = first <= 0 ? 0 : (first + stride - 1) / stride;
-  const int64_t last = i / stride;
+  const I last = i / stride;
   *hi = last < out - 1 ? last : out - 1;
 }
 
-__global__ void max_pool_forward_kernel(const float* x, float* y, int32_t* argmax, Pool2dShape s) {
-  const int64_t ho = h_out(s), wo = w_out(s);
-  const int64_t o = global_index();
-  if (o >= s.n * s.c * ho * wo) return;
-  const int64_t p = o / (ho * wo), oy = o / wo % ho, ox = o % wo;
+// The max and average pooling kernels index in I: int32_t whenever the tensors allow
+// (fits_int32; integer division is emulated on the GPU, a 64-bit one several times a 32-bit
+// one, and a pass over a sweep's stacked activations has tens of millions of outputs).
+template <typename I>
+struct PoolDims {
+  I nc, h, w, k, stride, ho, wo;
+};
+
+template <typename I>
+PoolDims<I> pool_dims(const Pool2dShape& s) {
+  return {static_cast<I>(s.n * s.c), static_cast<I>(s.h), static_cast<I>(s.w), static_cast<I>(s.k),
+          static_cast<I>(s.stride), static_cast<I>(h_out(s)), static_cast<I>(w_out(s))};
+}
+
+bool pool_fits_int32(const Pool2dShape& s) { return fits_int32(s.n * s.c * s.h * s.w + s.h + s.w); }
+
+template <typename I>
+__global__ void max_pool_forward_kernel(const float* x, float* y, int32_t* argmax, PoolDims<I> s) {
+  const I o = thread_index<I>();
+  if (o >= s.nc * s.ho * s.wo) return;
+  const I p = o / (s.ho * s.wo), q = o - p * (s.ho * s.wo), oy = q / s.wo, ox = q - oy * s.wo;
   const float* xp = x + p * s.h * s.w;
-  int64_t best = oy * s.stride * s.w + ox * s.stride;
-  for (int64_t ky = 0; ky < s.k; ++ky)
-    for (int64_t kx = 0; kx < s.k; ++kx) {
-      const int64_t index = (oy * s.stride + ky) * s.w + ox * s.stride + kx;
+  I best = oy * s.stride * s.w + ox * s.stride;
+  for (I ky = 0; ky < s.k; ++ky)
+    for (I kx = 0; kx < s.k; ++kx) {
+      const I index = (oy * s.stride + ky) * s.w + ox * s.stride + kx;
       if (cpu::max_pool_takes(xp[index], xp[best])) best = index;
     }
   y[o] = xp[best];
   if (argmax) argmax[o] = static_cast<int32_t>(best);
 }
 
-__global__ void max_pool_backward_kernel(const float* dy, const int32_t* argmax, float* dx, Pool2dShape s) {
-  const int64_t ho = h_out(s), wo = w_out(s);
-  const int64_t i = global_index();
-  if (i >= s.n * s.c * s.h * s.w) return;
-  const int64_t p = i / (s.h * s.w), iy = i / s.w % s.h, ix = i % s.w;
+template <typename I>
+__global__ void max_pool_backward_kernel(const float* dy, const int32_t* argmax, float* dx, PoolDims<I> s) {
+  const I i = thread_index<I>();
+  if (i >= s.nc * s.h * s.w) return;
+  const I p = i / (s.h * s.w), r = i - p * (s.h * s.w), iy = r / s.w, ix = r - iy * s.w;
   const int32_t self = static_cast<int32_t>(iy * s.w + ix);
-  int64_t y0, y1, x0, x1;
-  covering(iy, s.k, s.stride, ho, &y0, &y1);
-  covering(ix, s.k, s.stride, wo, &x0, &x1);
+  I y0, y1, x0, x1;
+  covering<I>(iy, s.k, s.stride, s.ho, &y0, &y1);
+  covering<I>(ix, s.k, s.stride, s.wo, &x0, &x1);
   float sum = 0.0f;
-  for (int64_t oy = y0; oy <= y1; ++oy)
-    for (int64_t ox = x0; ox <= x1; ++ox) {
-      const int64_t o = (p * ho + oy) * wo + ox;
+  for (I oy = y0; oy <= y1; ++oy)
+    for (I ox = x0; ox <= x1; ++ox) {
+      const I o = (p * s.ho + oy) * s.wo + ox;
       if (argmax[o] == self) sum += dy[o];
     }
   dx[i] = sum;
 }
 
-__global__ void avg_pool_forward_kernel(const float* x, float* y, Pool2dShape s) {
-  const int64_t ho = h_out(s), wo = w_out(s);
-  const int64_t o = global_index();
-  if (o >= s.n * s.c * ho * wo) return;
-  const int64_t p = o / (ho * wo), oy = o / wo % ho, ox = o % wo;
+template <typename I>
+__global__ void avg_pool_forward_kernel(const float* x, float* y, PoolDims<I> s) {
+  const I o = thread_index<I>();
+  if (o >= s.nc * s.ho * s.wo) return;
+  const I p = o / (s.ho * s.wo), q = o - p * (s.ho * s.wo), oy = q / s.wo, ox = q - oy * s.wo;
   const float* xp = x + p * s.h * s.w;
   float sum = 0.0f;
-  for (int64_t ky = 0; ky < s.k; ++ky)
-    for (int64_t kx = 0; kx < s.k; ++kx) sum += xp[(oy * s.stride + ky) * s.w + ox * s.stride + kx];
+  for (I ky = 0; ky < s.k; ++ky)
+    for (I kx = 0; kx < s.k; ++kx) sum += xp[(oy * s.stride + ky) * s.w + ox * s.stride + kx];
   y[o] = sum / static_cast<float>(s.k * s.k);
 }
 
-__global__ void avg_pool_backward_kernel(const float* dy, float* dx, Pool2dShape s) {
-  const int64_t ho = h_out(s), wo = w_out(s);
-  const int64_t i = global_index();
-  if (i >= s.n * s.c * s.h * s.w) return;
-  const int64_t p = i / (s.h * s.w), iy = i / s.w % s.h, ix = i % s.w;
-  int64_t y0, y1, x0, x1;
-  covering(iy, s.k, s.stride, ho, &y0, &y1);
-  covering(ix, s.k, s.stride, wo, &x0, &x1);
+template <typename I>
+__global__ void avg_pool_backward_kernel(const float* dy, float* dx, PoolDims<I> s) {
+  const I i = thread_index<I>();
+  if (i >= s.nc * s.h * s.w) return;
+  const I p = i / (s.h * s.w), r = i - p * (s.h * s.w), iy = r / s.w, ix = r - iy * s.w;
+  I y0, y1, x0, x1;
+  covering<I>(iy, s.k, s.stride, s.ho, &y0, &y1);
+  covering<I>(ix, s.k, s.stride, s.wo, &x0, &x1);
   const float area = static_cast<float>(s.k * s.k);
   float sum = 0.0f;
-  for (int64_t oy = y0; oy <= y1; ++oy)
-    for (int64_t ox = x0; ox <= x1; ++ox) sum += dy[(p * ho + oy) * wo + ox] / area;
+  for (I oy = y0; oy <= y1; ++oy)
+    for (I ox = x0; ox <= x1; ++ox) sum += dy[(p * s.ho + oy) * s.wo + ox] / area;
   dx[i] = sum;
+}
+
+// Calls launch(pool_dims<I>(s)) with I = int32_t when the shape allows, else int64_t.
+template <typename Launch>
+void with_pool_dims(const Pool2dShape& s, Launch&& launch) {
+  if (pool_fits_int32(s))
+    launch(pool_dims<int32_t>(s));
+  else
+    launch(pool_dims<int64_t>(s));
+  CUDA_CHECK_LAUNCH();
 }
 
 __global__ void adaptive_forward_kernel(const float* x, float* y, AdaptivePool2dShape s) {
@@ -123,32 +150,28 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dS
   STUCKAT_GPU_PROFILE("max_pool.fwd");
   const int64_t n = s.n * s.c * h_out(s) * w_out(s);
   if (n == 0) return;
-  max_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, argmax, s);
-  CUDA_CHECK_LAUNCH();
+  with_pool_dims(s, [&](auto d) { max_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, argmax, d); });
 }
 
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
   STUCKAT_GPU_PROFILE("max_pool.bwd");
   const int64_t n = s.n * s.c * s.h * s.w;
   if (n == 0) return;
-  max_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, argmax, dx, s);
-  CUDA_CHECK_LAUNCH();
+  with_pool_dims(s, [&](auto d) { max_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, argmax, dx, d); });
 }
 
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s) {
   STUCKAT_GPU_PROFILE("avg_pool.fwd");
   const int64_t n = s.n * s.c * h_out(s) * w_out(s);
   if (n == 0) return;
-  avg_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, s);
-  CUDA_CHECK_LAUNCH();
+  with_pool_dims(s, [&](auto d) { avg_pool_forward_kernel<<<grid_for(n), kBlock>>>(x, y, d); });
 }
 
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s) {
   STUCKAT_GPU_PROFILE("avg_pool.bwd");
   const int64_t n = s.n * s.c * s.h * s.w;
   if (n == 0) return;
-  avg_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, dx, s);
-  CUDA_CHECK_LAUNCH();
+  with_pool_dims(s, [&](auto d) { avg_pool_backward_kernel<<<grid_for(n), kBlock>>>(dy, dx, d); });
 }
 
 void adaptive_avg_pool2d_forward(const float* x, float* y, const AdaptivePool2dShape& s) {
