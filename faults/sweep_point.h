@@ -8,7 +8,10 @@
 #pragma once
 #include <cstdint>
 
+#include <vector>
+
 #include "faults/fault_map.h"
+#include "faults/sweep_delta.h"
 #include "faults/weight_format.h"
 #include "faults/word_codec.h"
 #include "framework/host_device.h"
@@ -39,8 +42,17 @@ PointFaultCounts fault_layer(const FaultDraw& d, const Tensor& words, const Tens
                              const Tensor& out);
 // fault_layer without waiting for the counts: they go to `counts` (I64, 2 entries: faulty,
 // changed) on the tensors' device, so a caller that draws several points on the GPU reads all
-// their counts back in one copy.
+// their counts back in one copy. When `changed_bits` is given (I32, ceil(n / 32) entries, same
+// device), bit i % 32 of entry i / 32 is set exactly when weight i's word changed: a caller
+// rebuilds the changed weights from it (changed_weights) instead of reading all n values back.
 void fault_layer_into(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,
-                      const Tensor& out, const Tensor& counts);
+                      const Tensor& out, const Tensor& counts, const Tensor& changed_bits = Tensor());
+
+// The weights whose value a point's faults changed (as weight_changes(quantized, faulted)), from
+// fault_layer_into's changed_bits: the faulted word of each flagged weight is recomputed here
+// (point_fault_word, a pure function of the draw and the index) and decoded. words, clean,
+// quantized: the layer's clean words, f32 weights and decoded clean words, on the CPU.
+std::vector<WeightChange> changed_weights(const FaultDraw& d, const uint32_t* changed_bits, const Tensor& words,
+                                          const Tensor& clean, const Tensor& quantized, const WeightFormat& format);
 
 }  // namespace stuckat

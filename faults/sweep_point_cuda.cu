@@ -15,7 +15,7 @@ constexpr int kThreads = 256;
 
 template <WeightFormatKind K>
 __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const float* clean, int64_t n, float step,
-                                   float* out, unsigned long long* counters) {
+                                   float* out, unsigned long long* counters, uint32_t* changed_bits) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   bool faulty = false, changed = false;
   if (i < n) {
@@ -23,6 +23,10 @@ __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const flo
     const uint16_t faulted = point_fault_word(d, static_cast<uint64_t>(i), word, d.nonzero_only ? clean[i] : 1.0f, &faulty);
     changed = faulted != word;
     out[i] = decode_word(faulted, K, step);
+  }
+  if (changed_bits) {  // kThreads is a multiple of 32: a warp's 32 weights make one entry
+    const unsigned mask = __ballot_sync(0xffffffffu, changed);
+    if (threadIdx.x % 32 == 0 && i < n) changed_bits[i / 32] = mask;
   }
   const int block_faulty = __syncthreads_count(faulty), block_changed = __syncthreads_count(changed);
   if (threadIdx.x == 0) {
@@ -34,14 +38,15 @@ __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const flo
 }  // namespace
 
 void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
-                      const WeightFormat& format, float* out, unsigned long long* counters) {
+                      const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits) {
   STUCKAT_GPU_PROFILE("sweep.fault_layer_cuda");
   STUCKAT_CHECK(!d.nonzero_only || clean != nullptr, "target=nonzero needs the layer's weights");
   CUDA_CHECK(cudaMemsetAsync(counters, 0, 2 * sizeof(unsigned long long)));
   if (n > 0) {
     const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
     cuda::dispatch_word_kind(format.kind, [&](auto k) {
-      fault_layer_kernel<decltype(k)::value><<<blocks, kThreads>>>(d, words, clean, n, format.step(), out, counters);
+      fault_layer_kernel<decltype(k)::value><<<blocks, kThreads>>>(d, words, clean, n, format.step(), out, counters,
+                                                                    changed_bits);
       CUDA_CHECK_LAUNCH();
     });
   }

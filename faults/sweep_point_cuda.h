@@ -12,8 +12,9 @@ namespace stuckat {
 
 // words, clean (read only when d.nonzero_only), out: n entries in GPU memory; format resolved
 // for the layer (resolve_layer_format); counters: two unsigned 64-bit values in GPU memory
-// (overwritten with faulty, changed). Launches only: the caller reads the counters back.
+// (overwritten with faulty, changed); changed_bits: ceil(n / 32) words in GPU memory or null
+// (see fault_layer_into). Launches only: the caller reads the counters back.
 void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
-                      const WeightFormat& format, float* out, unsigned long long* counters);
+                      const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits);
 
 }  // namespace stuckat

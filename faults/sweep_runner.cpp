@@ -328,8 +328,9 @@ struct StackedPoint {
 // its device once, then each point's faulted weights are drawn, applied and decoded there
 // (fault_layer) and the forward runs from the cached input of stage s.
 // When stage s begins with the faulted conv/linear layer (a split stage), up to `per_pass` points
-// share each pass. Their weights are drawn into the rows of a weight stack and read back with
-// their counts in one copy; a point changing few weights takes the cached clean layer output
+// share each pass. Their weights are drawn into the rows of a weight stack; their counts and
+// changed-weight bits come back in one copy each, and the changes are rebuilt on the CPU
+// (changed_weights); a point changing few weights takes the cached clean layer output
 // plus its changed weights' part (add_weight_changes; all points' changes go up in one copy),
 // one changing many runs the layer with its weights (conv2d_multi / linear_multi). When the next
 // stage's layer reads stage s's output channel by channel (DeltaLayer::channel_path) and some
@@ -409,16 +410,22 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
   wshape.insert(wshape.begin(), 1);
   const Tensor stack = Tensor::empty({per_pass, n}, DType::F32, device);
   const Tensor counts = Tensor::empty({per_pass, 2}, DType::I64, device);
+  const int64_t bit_words = (n + 31) / 32;
+  const Tensor bits = Tensor::empty({per_pass, bit_words}, DType::I32, device);
 
   for (size_t c = g; c < end; c += static_cast<size_t>(per_pass)) {
     const int64_t m = static_cast<int64_t>(std::min(end, c + static_cast<size_t>(per_pass)) - c);
-    for (int64_t i = 0; i < m; ++i)
-      fault_layer_into(make_fault_draw(point_spec(sweep_point(grid, points[c + static_cast<size_t>(i)])), layer),
-                       words_dev, clean_dev, resolved, slice_rows(stack, i, i + 1).view({n}),
-                       slice_rows(counts, i, i + 1).view({2}));
+    std::vector<FaultDraw> draws;
+    for (int64_t i = 0; i < m; ++i) {
+      draws.push_back(make_fault_draw(point_spec(sweep_point(grid, points[c + static_cast<size_t>(i)])), layer));
+      fault_layer_into(draws.back(), words_dev, clean_dev, resolved, slice_rows(stack, i, i + 1).view({n}),
+                       slice_rows(counts, i, i + 1).view({2}), slice_rows(bits, i, i + 1).view({bit_words}));
+    }
+    // The counts and the changed-weight bits come back (n / 8 bytes a point, not the n weights).
     const Tensor counts_host = slice_rows(counts, 0, m).to(Device::CPU);
-    const Tensor faulted = slice_rows(stack, 0, m).to(Device::CPU);
+    const Tensor bits_host = slice_rows(bits, 0, m).to(Device::CPU);
     const auto* count_of = static_cast<const int64_t*>(counts_host.raw_data());
+    const auto* bits_of = static_cast<const uint32_t*>(bits_host.raw_data());
 
     std::vector<SweepRow> rows;
     std::vector<int64_t> used_of;  // per row: its entry in `used`, or -1 (scores as the baseline)
@@ -437,9 +444,10 @@ void run_copy_group(const SweepGrid& grid, const std::vector<int64_t>& points, s
       used_of.push_back(static_cast<int64_t>(used.size()));
       StackedPoint sp;
       sp.slot = i;
-      std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), faulted.data<float>() + i * n, n);
-      sp.full = static_cast<int64_t>(changes.size()) * kDeltaFraction > n;
+      sp.full = row.changed_weights * kDeltaFraction > n;
       if (!sp.full) {
+        const std::vector<WeightChange> changes =
+            changed_weights(draws[static_cast<size_t>(i)], bits_of + i * bit_words, words, original, quantized, resolved);
         sp.plan = plan_delta_point(L, changes, n);
         channel_level = channel_level || !sp.plan.channels.empty();
       }

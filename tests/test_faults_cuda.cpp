@@ -90,6 +90,16 @@ TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit
       CHECK(cpu.changed > 0);
       const Tensor back = got.to(Device::CPU);
       CHECK(std::memcmp(back.raw_data(), want.raw_data(), want.nbytes()) == 0);  // NaN payloads included
+      // The changed-weight bits a sweep pass reads back (one warp ballot per 32 weights; the
+      // last entry partly past n).
+      const int64_t bit_words = (n + 31) / 32;
+      Tensor bits_cpu = Tensor::empty({bit_words}, DType::I32), counts_cpu = Tensor::empty({2}, DType::I64);
+      Tensor bits_gpu = Tensor::zeros({bit_words}, DType::I32, Device::CUDA);
+      Tensor counts_gpu = Tensor::empty({2}, DType::I64, Device::CUDA);
+      fault_layer_into(d, words, clean, format, want, counts_cpu, bits_cpu);
+      fault_layer_into(d, words.to(Device::CUDA), clean.to(Device::CUDA), format, got, counts_gpu, bits_gpu);
+      const Tensor bits_back = bits_gpu.to(Device::CPU);
+      CHECK(std::memcmp(bits_back.raw_data(), bits_cpu.raw_data(), bits_cpu.nbytes()) == 0);
     }
 }
 

@@ -402,6 +402,15 @@ TEST_CASE("block_scores equals cross_entropy and count_correct per block", "[fau
   CHECK_THROWS_AS(block_scores(logits, labels, 3), Error);
 }
 
+namespace {
+bool same_change_lists(const std::vector<WeightChange>& a, const std::vector<WeightChange>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].index != b[i].index || std::memcmp(&a[i].delta, &b[i].delta, sizeof(float)) != 0) return false;
+  return true;
+}
+}  // namespace
+
 TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[faults][sweep]") {
   // The sweep's copy path builds each point's weights from the layer's words (fault_layer); the
   // CPU path and training go through FaultInjection. Same weights, same counts, for every
@@ -435,6 +444,28 @@ TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[fault
       CHECK(counts.changed == stats.changed);
       CHECK(stats.changed > 0);
       CHECK(std::memcmp(got.data<float>(), want.data<float>(), want.nbytes()) == 0);
+
+      // The changed-weight bits and the changes rebuilt from them (what a GPU pass reads back)
+      // equal the changes found by comparing all weights.
+      Tensor quantized = original.clone();
+      {
+        FaultInjection clean_words(*model, format, {}, true);
+        std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());
+        clean_words.apply();
+        std::memcpy(quantized.data<float>(), weight.data<float>(), weight.nbytes());
+        std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());
+      }
+      const Tensor bits = Tensor::empty({(n + 31) / 32}, DType::I32), counts2 = Tensor::empty({2}, DType::I64);
+      Tensor again = Tensor::empty({n});
+      fault_layer_into(make_fault_draw(spec, "fc1"), words, original.view({n}), resolved, again, counts2, bits);
+      CHECK(std::memcmp(again.data<float>(), want.data<float>(), want.nbytes()) == 0);
+      int64_t set = 0;
+      for (int64_t b = 0; b < bits.numel(); ++b) set += __builtin_popcount(static_cast<const uint32_t*>(bits.raw_data())[b]);
+      CHECK(set == stats.changed);
+      const std::vector<WeightChange> rebuilt =
+          changed_weights(make_fault_draw(spec, "fc1"), static_cast<const uint32_t*>(bits.raw_data()), words,
+                          original.view({n}), quantized.view({n}), resolved);
+      CHECK(same_change_lists(rebuilt, weight_changes(quantized.data<float>(), want.data<float>(), n)));
     }
 }
 
