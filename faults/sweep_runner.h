@@ -8,7 +8,8 @@
 // Every point runs in eval mode without gradients; layers that are not faulted hold their
 // quantized values decode(encode(w)), so a point differs from its format's baseline only by its
 // faults. A point's row depends only on the point (not on which others run with it, the shard or
-// the order), and rows come out in the order of `points`.
+// the order; through a GPU model copy up to rounding, since cuBLAS may sum a stacked pass of
+// another size in another order), and rows come out in the order of `points`.
 #pragma once
 #include <cstdint>
 #include <functional>
