@@ -60,6 +60,7 @@ bool use_pool() {
 }  // namespace
 
 void* device_malloc(size_t bytes) {
+  STUCKAT_GPU_PROFILE("device_malloc");  // how many, and what they cost, with STUCKAT_CUDA_PROFILE=1
   void* p = nullptr;
   const cudaError_t s = use_pool() ? cudaMallocAsync(&p, bytes, 0) : cudaMalloc(&p, bytes);
   if (s != cudaSuccess) {
