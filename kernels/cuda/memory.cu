@@ -87,7 +87,10 @@ void reserve_device_memory() {
   const size_t bytes = std::min<size_t>(free_bytes / 8, size_t(8) << 30);
   if (bytes == 0) return;
   void* p = nullptr;
-  CUDA_CHECK(cudaMallocAsync(&p, bytes, 0));
+  if (cudaMallocAsync(&p, bytes, 0) != cudaSuccess) {  // only a head start: run without it
+    cudaGetLastError();
+    return;
+  }
   CUDA_CHECK(cudaFreeAsync(p, 0));  // the pool keeps it
   CUDA_CHECK(cudaStreamSynchronize(0));
 }
