@@ -10,21 +10,30 @@
 
 namespace stuckat {
 
+namespace {
+
+// pack_weight_changes's checks of one list.
+void check_changes(const PackedChanges& c) {
+  STUCKAT_CHECK(c.out >= 0 && c.per_out >= 1 && c.per_out < (int64_t{1} << 31),
+                "add_weight_changes: {} output channels of {} weights", c.out, c.per_out);
+  const LayerGeometry& g = c.geometry;
+  if (g.conv)
+    STUCKAT_CHECK(g.kh >= 1 && g.kw >= 1 && g.kh <= 255 && g.kw <= 255 && c.per_out % (g.kh * g.kw) == 0 &&
+                      c.per_out / (g.kh * g.kw) <= 32767,
+                  "add_weight_changes: {} weights per output channel of a {}x{} conv (taps are coded for kernels "
+                  "up to 255x255 and 32767 input channels)", c.per_out, g.kh, g.kw);
+  for (size_t i = 0; i < c.list.size(); ++i)
+    STUCKAT_CHECK(c.list[i].index >= 0 && c.list[i].index < c.out * c.per_out &&
+                      (i == 0 || c.list[i - 1].index < c.list[i].index),
+                  "add_weight_changes: change indices must ascend within [0, {})", c.out * c.per_out);
+}
+
+}  // namespace
+
 void pack_weight_changes(std::vector<PackedChanges>& lists, Device device) {
   int64_t total_taps = 0, total_starts = 0;
   for (const PackedChanges& c : lists) {
-    STUCKAT_CHECK(c.out >= 0 && c.per_out >= 1 && c.per_out < (int64_t{1} << 31),
-                  "add_weight_changes: {} output channels of {} weights", c.out, c.per_out);
-    const LayerGeometry& g = c.geometry;
-    if (g.conv)
-      STUCKAT_CHECK(g.kh >= 1 && g.kw >= 1 && g.kh <= 255 && g.kw <= 255 && c.per_out % (g.kh * g.kw) == 0 &&
-                        c.per_out / (g.kh * g.kw) <= 32767,
-                    "add_weight_changes: {} weights per output channel of a {}x{} conv (taps are coded for kernels "
-                    "up to 255x255 and 32767 input channels)", c.per_out, g.kh, g.kw);
-    for (size_t i = 0; i < c.list.size(); ++i)
-      STUCKAT_CHECK(c.list[i].index >= 0 && c.list[i].index < c.out * c.per_out &&
-                        (i == 0 || c.list[i - 1].index < c.list[i].index),
-                    "add_weight_changes: change indices must ascend within [0, {})", c.out * c.per_out);
+    check_changes(c);
     total_taps += static_cast<int64_t>(c.list.size());
     total_starts += c.out + 1;
   }
@@ -102,7 +111,10 @@ void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g
   packed[0].out = y.size(1);
   packed[0].per_out = x.size(1) * (g.conv ? g.kh * g.kw : 1);
   packed[0].geometry = g;
-  pack_weight_changes(packed, y.device());
+  if (y.device() == Device::CPU)
+    check_changes(packed[0]);  // the CPU loops read the list: no grouped arrays to build
+  else
+    pack_weight_changes(packed, y.device());
   add_weight_changes(x, y, g, packed[0]);
 }
 

@@ -23,6 +23,7 @@
 #include "framework/random.h"
 #include "framework/tensor.h"
 #include "tests/gpu_available.h"
+#include "tests/random_tensor.h"
 #include "kernels/cpu/sgd_update.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/sgd_update.h"
@@ -31,12 +32,6 @@
 using namespace stuckat;
 
 namespace {
-
-Tensor random_tensor(const Shape& shape, RandomStream& rng, float lo = -1.0f, float hi = 1.0f) {
-  std::vector<float> v(static_cast<size_t>(shape_numel(shape)));
-  for (auto& e : v) e = rng.next_uniform(lo, hi);
-  return Tensor::from_vector(v, shape);
-}
 
 // NMSE <= 1e-7 and |got - ref| <= atol + rtol * |ref| elementwise; NaNs must sit in the same places.
 // atol_rms adds atol_rms * RMS(ref) to atol (see kReduction).

@@ -21,6 +21,7 @@
 #include "framework/random.h"
 #include "framework/tensor.h"
 #include "tests/gpu_available.h"
+#include "tests/random_tensor.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "faults/fault_map_cuda.h"
 #endif
@@ -129,11 +130,7 @@ TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][s
 TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU", "[faults][sweep][cuda]") {
   if (!have_gpu("CUDA add_weight_changes")) return;
   RandomStream rng(33, 33);
-  auto random = [&](const Shape& shape) {
-    Tensor t = Tensor::empty(shape);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
-    return t;
-  };
+  auto random = [&](const Shape& shape) { return random_tensor(shape, rng); };
   // Changes: a few scattered, two in one output channel, the first and the last weight.
   auto some_changes = [&](int64_t weights) {
     std::vector<WeightChange> c;
@@ -228,11 +225,7 @@ TEST_CASE("CUDA relu_pool_channel_delta (a channel-path point's first half) equa
   // 3x3 pool, a linear layer, and 150 of 160 channels (more than travel in the kernel's
   // arguments: the list goes through device memory).
   RandomStream rng(35, 35);
-  auto random = [&](const Shape& shape) {
-    Tensor t = Tensor::empty(shape);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
-    return t;
-  };
+  auto random = [&](const Shape& shape) { return random_tensor(shape, rng); };
   struct Case {
     bool conv;
     int64_t n, in, h, c, k, stride, pad, pool_k, pool_stride, picked;

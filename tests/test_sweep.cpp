@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "gpu_available.h"
+#include "random_tensor.h"
 
 #include <algorithm>
 #include <cmath>
@@ -348,11 +349,7 @@ TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc l
 
 TEST_CASE("conv2d_multi and linear_multi stack the per-weight outputs; slice_rows is a view", "[faults][sweep]") {
   RandomStream rng(21, 21);
-  auto random = [&](const Shape& shape) {
-    Tensor t = Tensor::empty(shape);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
-    return t;
-  };
+  auto random = [&](const Shape& shape) { return random_tensor(shape, rng); };
   const Tensor x = random({3, 2, 9, 7}), w = random({4, 5, 2, 3, 3}), b = random({5});
   const Tensor y = conv2d_multi(x, w, b, 2, 1);
   REQUIRE(y.shape() == Shape{12, 5, 5, 4});
@@ -728,11 +725,7 @@ TEST_CASE("relu_pool_channel_delta equals the chain it fuses", "[faults][sweep]"
   // in the clean output must come out where the chain puts it.
   NoGradGuard no_grad;
   RandomStream rng(71, 71);
-  auto random = [&](const Shape& shape) {
-    Tensor t = Tensor::empty(shape);
-    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
-    return t;
-  };
+  auto random = [&](const Shape& shape) { return random_tensor(shape, rng); };
   struct Case {
     bool conv;
     int64_t h, k, stride, pad, pool_k, pool_stride;

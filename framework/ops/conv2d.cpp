@@ -48,14 +48,9 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_
   require_dim(op, "weight", w_in, 4);
   require_same_device(op, x_in, w_in);
   require_same_device(op, x_in, b_in);
-  STUCKAT_CHECK(x_in.size(1) == w_in.size(1), "conv2d: input {} has {} channels, weight {} expects {}",
-                shape_str(x_in.shape()), x_in.size(1), shape_str(w_in.shape()), w_in.size(1));
-  STUCKAT_CHECK(stride >= 1 && pad >= 0, "conv2d: stride {} pad {}", stride, pad);
+  const cpu::Conv2dShape s = conv_shape(op, x_in, w_in.shape(), stride, pad);
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   if (b.defined()) STUCKAT_CHECK(b.numel() == w.size(0), "conv2d: bias has {} values for {} filters", b.numel(), w.size(0));
-  cpu::Conv2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad};
-  STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d: input {} smaller than kernel {}",
-                shape_str(x.shape()), shape_str(w.shape()));
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
   const float* bp = b.defined() ? b.data<float>() : nullptr;
   if (x.device() == Device::CUDA) {
@@ -95,13 +90,8 @@ void conv2d_add_into(Tensor& out, const Tensor& x_in, const Tensor& w_in, const 
   require_dim(op, "input", x_in, 4);
   require_dim(op, "weight", w_in, 4);
   require_same_device(op, x_in, w_in);
-  STUCKAT_CHECK(x_in.size(1) == w_in.size(1) && stride >= 1 && pad >= 0,
-                "conv2d_add_into: input {} and weight {} (stride {}, pad {})", shape_str(x_in.shape()),
-                shape_str(w_in.shape()), stride, pad);
+  const cpu::Conv2dShape s = conv_shape(op, x_in, w_in.shape(), stride, pad);
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), a = addend.contiguous();
-  cpu::Conv2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3), stride, pad};
-  STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d_add_into: input {} smaller than kernel {}",
-                shape_str(x.shape()), shape_str(w.shape()));
   const Shape y_shape{s.n, s.c_out, s.h_out(), s.w_out()};
   STUCKAT_CHECK(out.shape() == y_shape && a.shape() == y_shape && out.is_contiguous(),
                 "conv2d_add_into: out {} and addend {} must be {}", shape_str(out.shape()), shape_str(a.shape()),

@@ -23,15 +23,10 @@ Tensor conv2d_multi(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, 
   require_same_device(op, x_in, w_in);
   require_same_device(op, x_in, b_in);
   STUCKAT_CHECK(!any_requires_grad({&x_in, &w_in, &b_in}), "conv2d_multi has no gradient");
-  STUCKAT_CHECK(x_in.size(1) == w_in.size(2), "conv2d_multi: input {} has {} channels, weights {} expect {}",
-                shape_str(x_in.shape()), x_in.size(1), shape_str(w_in.shape()), w_in.size(2));
-  STUCKAT_CHECK(stride >= 1 && pad >= 0, "conv2d_multi: stride {} pad {}", stride, pad);
+  const cpu::Conv2dShape s = conv_shape(op, x_in, w_in.shape(), stride, pad);
   const Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   const int64_t sets = w.size(0);
-  cpu::Conv2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), w.size(1), w.size(3), w.size(4), stride, pad};
   if (b.defined()) STUCKAT_CHECK(b.numel() == s.c_out, "conv2d_multi: bias has {} values for {} filters", b.numel(), s.c_out);
-  STUCKAT_CHECK(s.h + 2 * pad >= s.kh && s.w + 2 * pad >= s.kw, "conv2d_multi: input {} smaller than kernel {}",
-                shape_str(x.shape()), shape_str(w.shape()));
   Tensor y = Tensor::empty({sets * s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
   const int64_t w_size = s.c_out * s.c_in * s.kh * s.kw, y_size = s.n * s.c_out * s.h_out() * s.w_out();
   const float* bp = b.defined() ? b.data<float>() : nullptr;
