@@ -16,6 +16,7 @@
 #include "faults/weight_format.h"
 #include "framework/error.h"
 #include "framework/io/checkpoint.h"
+#include "framework/train/trainer.h"
 #include "models/model_zoo.h"
 
 namespace stuckat::cli {
@@ -117,7 +118,15 @@ int run(SweepFlags& f) {
   options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
   options.pass_bytes = static_cast<int64_t>(f.pass_gb * 1073741824.0);
   options.device_model = device_model.get();
-  if (device_model) data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
+  if (device_model) {
+    data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
+    // One clean evaluation before the timer, as the PyTorch loop does: the GPU libraries load the
+    // kernels a shape needs on first use (tens of ms for cuBLAS), once per process.
+    const auto w0 = std::chrono::steady_clock::now();
+    evaluate(*device_model, data.test, f.batch);
+    std::fprintf(stderr, "sweep: warm-up evaluation on %s took %.3f s (outside the timer)\n", device_name(device),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count());
+  }
   const auto t0 = std::chrono::steady_clock::now();
   run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) { writer.append(row); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -36,4 +36,10 @@ STUCKAT_HD inline float row_loss(const float* row, int64_t k, int32_t label, boo
 // logits: (blocks * n, k) f32, labels: (n) i32, on one device; returns `blocks` scores (host).
 std::vector<BlockScore> block_scores(const Tensor& logits, const Tensor& labels, int64_t blocks);
 
+// block_scores without the read-back: the loss sums go to `loss` (F32, `blocks` contiguous
+// entries) and the hits to `correct` (I64, likewise), on the logits' device, so a caller scoring
+// many passes on the GPU reads them all back in one copy.
+void block_scores_into(const Tensor& logits, const Tensor& labels, int64_t blocks, const Tensor& loss,
+                       const Tensor& correct);
+
 }  // namespace stuckat

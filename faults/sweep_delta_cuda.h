@@ -13,4 +13,19 @@ void add_conv2d_changes_cuda(const float* x, float* y, int64_t n, int64_t in, in
 void add_linear_changes_cuda(const float* x, float* y, int64_t n, int64_t in, int64_t out, const int32_t* starts,
                              const int32_t* tap, const float* delta);
 
+// Stacked blocks (add_weight_changes_stacked): y holds `blocks` blocks of `per_block` values;
+// block p becomes clean + the changes at starts[p] / tap[p] / delta[p] (starts[p] null: clean
+// alone), or stays as it is when skip[p]. At most kStackedBlocks blocks per launch.
+constexpr int kStackedBlocks = 32;
+struct StackedChangeLists {
+  const int32_t* starts[kStackedBlocks];
+  const int32_t* tap[kStackedBlocks];
+  const float* delta[kStackedBlocks];
+  bool skip[kStackedBlocks];
+};
+// conv: x (n, in, h, w), clean and each block (n, out, ho, wo); linear: h = w = ho = wo = 1, stride 1, pad 0.
+void add_changes_stacked_cuda(bool conv, const float* x, const float* clean, float* y, int64_t blocks, int64_t n,
+                              int64_t in, int64_t h, int64_t w, int64_t out, int64_t stride, int64_t pad, int64_t ho,
+                              int64_t wo, const StackedChangeLists& lists);
+
 }  // namespace stuckat

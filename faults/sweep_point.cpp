@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "framework/error.h"
+#include "framework/ops.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "faults/sweep_point_cuda.h"
 #endif
@@ -61,6 +62,41 @@ void fault_layer_into(const FaultDraw& d, const Tensor& words, const Tensor& cle
   auto* out_counts = static_cast<int64_t*>(counts.raw_data());
   out_counts[0] = faulty;
   out_counts[1] = changed;
+}
+
+void fault_layers_into(const std::vector<FaultDraw>& draws, const Tensor& words, const Tensor& clean,
+                       const WeightFormat& format, const Tensor& out, const Tensor& counts, const Tensor& changed_bits) {
+  const int64_t m = static_cast<int64_t>(draws.size()), n = words.numel(), bit_words = (n + 31) / 32;
+  STUCKAT_CHECK(out.dim() == 2 && out.size(0) == m && out.size(1) == n && counts.dim() == 2 && counts.size(0) == m &&
+                    counts.size(1) == 2 && changed_bits.dim() == 2 && changed_bits.size(0) == m &&
+                    changed_bits.size(1) == bit_words,
+                "fault_layers_into: {} points need out ({}, {}), counts ({}, 2) and changed_bits ({}, {})", m, m, n, m, m,
+                bit_words);
+  if (out.device() == Device::CPU) {
+    for (int64_t i = 0; i < m; ++i)
+      fault_layer_into(draws[static_cast<size_t>(i)], words, clean, format, slice_rows(out, i, i + 1).view({n}),
+                       slice_rows(counts, i, i + 1).view({2}), slice_rows(changed_bits, i, i + 1).view({bit_words}));
+    return;
+  }
+#ifdef STUCKAT_WITH_CUDA
+  STUCKAT_CHECK(words.dtype() == DType::I16 && clean.dtype() == DType::F32 && out.dtype() == DType::F32 &&
+                    counts.dtype() == DType::I64 && changed_bits.dtype() == DType::I32 && clean.numel() == n &&
+                    words.is_contiguous() && clean.is_contiguous() && out.is_contiguous() && counts.is_contiguous() &&
+                    changed_bits.is_contiguous() && words.device() == out.device() && clean.device() == out.device() &&
+                    counts.device() == out.device() && changed_bits.device() == out.device(),
+                "fault_layers_into: words (i16), clean, out (f32), counts (i64) and changed_bits (i32) must be "
+                "contiguous on one device");
+  for (int64_t p0 = 0; p0 < m; p0 += kStackedDrawsMax) {
+    const int64_t p1 = std::min<int64_t>(m, p0 + kStackedDrawsMax);
+    StackedDraws d{};
+    for (int64_t p = p0; p < p1; ++p) d.d[p - p0] = draws[static_cast<size_t>(p)];
+    fault_layers_cuda(d, p1 - p0, static_cast<const uint16_t*>(words.raw_data()), clean.data<float>(), n, format,
+                      out.data<float>() + p0 * n, static_cast<unsigned long long*>(counts.raw_data()) + 2 * p0,
+                      static_cast<uint32_t*>(changed_bits.raw_data()) + p0 * bit_words);
+  }
+#else
+  throw Error("fault_layers_into: this build has no CUDA backend");
+#endif
 }
 
 PointFaultCounts fault_layer(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,

@@ -48,6 +48,12 @@ PointFaultCounts fault_layer(const FaultDraw& d, const Tensor& words, const Tens
 void fault_layer_into(const FaultDraw& d, const Tensor& words, const Tensor& clean, const WeightFormat& format,
                       const Tensor& out, const Tensor& counts, const Tensor& changed_bits = Tensor());
 
+// fault_layer_into for several points of one layer: draw p writes row p of out (points, n),
+// counts (points, 2) and changed_bits (points, ceil(n / 32)). On the GPU one launch per 64 points
+// (instead of two per point).
+void fault_layers_into(const std::vector<FaultDraw>& draws, const Tensor& words, const Tensor& clean,
+                       const WeightFormat& format, const Tensor& out, const Tensor& counts, const Tensor& changed_bits);
+
 // The weights whose value a point's faults changed (as weight_changes(quantized, faulted)), from
 // fault_layer_into's changed_bits: the faulted word of each flagged weight is recomputed here
 // (point_fault_word, a pure function of the draw and the index) and decoded. words, clean,

@@ -13,8 +13,10 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// Weight i of one point: its faulted word decoded into out[i], its bit in changed_bits, the
+// block's counts added to counters[0..1].
 template <WeightFormatKind K>
-__global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const float* clean, int64_t n, float step,
+__device__ void fault_layer_thread(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n, float step,
                                    float* out, unsigned long long* counters, uint32_t* changed_bits) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   bool faulty = false, changed = false;
@@ -35,6 +37,21 @@ __global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const flo
   }
 }
 
+template <WeightFormatKind K>
+__global__ void fault_layer_kernel(FaultDraw d, const uint16_t* words, const float* clean, int64_t n, float step,
+                                   float* out, unsigned long long* counters, uint32_t* changed_bits) {
+  fault_layer_thread<K>(d, words, clean, n, step, out, counters, changed_bits);
+}
+
+// Point blockIdx.y of a stack: row y of out, counters and changed_bits.
+template <WeightFormatKind K>
+__global__ void fault_layers_kernel(StackedDraws draws, const uint16_t* words, const float* clean, int64_t n, float step,
+                                    float* out, unsigned long long* counters, uint32_t* changed_bits) {
+  const int64_t y = blockIdx.y, bit_words = (n + 31) / 32;
+  fault_layer_thread<K>(draws.d[y], words, clean, n, step, out + y * n, counters + 2 * y,
+                        changed_bits ? changed_bits + y * bit_words : nullptr);
+}
+
 }  // namespace
 
 void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
@@ -47,6 +64,24 @@ void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* cl
     cuda::dispatch_word_kind(format.kind, [&](auto k) {
       fault_layer_kernel<decltype(k)::value><<<blocks, kThreads>>>(d, words, clean, n, format.step(), out, counters,
                                                                     changed_bits);
+      CUDA_CHECK_LAUNCH();
+    });
+  }
+}
+
+void fault_layers_cuda(const StackedDraws& draws, int64_t points, const uint16_t* words, const float* clean, int64_t n,
+                       const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits) {
+  STUCKAT_GPU_PROFILE("sweep.fault_layers_cuda");
+  STUCKAT_CHECK(points >= 0 && points <= kStackedDrawsMax, "fault_layers_cuda: {} points in one launch", points);
+  for (int64_t p = 0; p < points; ++p)
+    STUCKAT_CHECK(!draws.d[p].nonzero_only || clean != nullptr, "target=nonzero needs the layer's weights");
+  if (points == 0) return;
+  CUDA_CHECK(cudaMemsetAsync(counters, 0, static_cast<size_t>(2 * points) * sizeof(unsigned long long)));
+  if (n > 0) {
+    const dim3 grid(static_cast<unsigned>((n + kThreads - 1) / kThreads), static_cast<unsigned>(points));
+    cuda::dispatch_word_kind(format.kind, [&](auto k) {
+      fault_layers_kernel<decltype(k)::value><<<grid, kThreads>>>(draws, words, clean, n, format.step(), out, counters,
+                                                                   changed_bits);
       CUDA_CHECK_LAUNCH();
     });
   }

@@ -17,4 +17,13 @@ namespace stuckat {
 void fault_layer_cuda(const FaultDraw& d, const uint16_t* words, const float* clean, int64_t n,
                       const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits);
 
+// Several points' draws in one launch (fault_layers_into): at most kStackedDrawsMax a launch.
+constexpr int kStackedDrawsMax = 64;
+struct StackedDraws {
+  FaultDraw d[kStackedDrawsMax];
+};
+// out: points rows of n; counters: 2 per point; changed_bits: ceil(n / 32) per point or null.
+void fault_layers_cuda(const StackedDraws& draws, int64_t points, const uint16_t* words, const float* clean, int64_t n,
+                       const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits);
+
 }  // namespace stuckat

@@ -38,9 +38,14 @@ struct SweepRunOptions {
   // activations.
   Module* device_model = nullptr;
   int64_t pass_bytes = int64_t(4) << 30;  // activation memory of one stacked pass (device_model)
+  // The device path draws, reads back and plans a layer's points in chunks whose faulted weights
+  // fit this many bytes (at least configs_per_pass points a chunk; sweep_copy_path.h).
+  int64_t chunk_bytes = int64_t(256) << 20;
   // On the GPU a layer's points take the channel path only when the next layer does at least
-  // this many multiply-adds per test batch (below, its extra launches cost more than it saves).
-  int64_t channel_path_min_macs = int64_t(1) << 26;
+  // this many multiply-adds per test batch (below, its extra launches and host work cost more
+  // than it saves: LeNet-5's fc1 points, whose next layer does 0.1 G at 10k images, were planned
+  // at 83 us of host time each on it, 2026-11-27; conv1's (1.5 G) and conv2's (0.3 G) stay on it).
+  int64_t channel_path_min_macs = int64_t(1) << 28;
   // The device path fuses a channel-path point's ReLU / max-pool chain on the GPU only (on the
   // CPU the unfused loops are faster); tests set this to run the fused pass on a CPU copy too.
   bool fused_channel_delta_on_cpu = false;

@@ -1,6 +1,8 @@
 // add_weight_changes (weight_changes_op.h): shape checks and the device dispatch.
 #include "faults/weight_changes_op.h"
 
+#include <algorithm>
+
 #include "framework/error.h"
 #include "framework/ops.h"
 #include "kernels/cuda/profile.h"
@@ -100,6 +102,59 @@ void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g
                             changes.tap.data<int32_t>(), changes.delta.data<float>());
 #else
   throw Error("add_weight_changes: this build has no CUDA backend");
+#endif
+}
+
+void add_weight_changes_stacked(const Tensor& x, const Tensor& clean, const Tensor& y, const LayerGeometry& g,
+                                const std::vector<const PackedChanges*>& lists) {
+  const int64_t n = x.size(0), blocks = static_cast<int64_t>(lists.size());
+  STUCKAT_CHECK(clean.dtype() == DType::F32 && clean.is_contiguous() && clean.device() == y.device() && clean.dim() >= 2 &&
+                    clean.size(0) == n && y.is_contiguous() && y.dim() == clean.dim() && y.size(0) == blocks * n &&
+                    y.numel() == blocks * clean.numel(),
+                "add_weight_changes_stacked: {} blocks shaped like the clean output {} in y {}", blocks,
+                shape_str(clean.shape()), shape_str(y.shape()));
+  if (y.device() == Device::CPU) {
+    for (int64_t p = 0; p < blocks; ++p) {
+      const PackedChanges* c = lists[static_cast<size_t>(p)];
+      if (c == nullptr) continue;
+      Tensor block = slice_rows(y, p * n, (p + 1) * n);
+      block.copy_(clean);
+      add_weight_changes(x, block, g, *c);
+    }
+    return;
+  }
+#ifdef STUCKAT_WITH_CUDA
+  STUCKAT_CHECK(x.dtype() == DType::F32 && x.is_contiguous() && x.device() == y.device() && x.dim() == (g.conv ? 4 : 2) &&
+                    clean.dim() == x.dim(),
+                "add_weight_changes_stacked: x {} must be a contiguous f32 {} tensor on y's device", shape_str(x.shape()),
+                g.conv ? "(n, c, h, w)" : "(n, features)");
+  const int64_t in = x.size(1), out = clean.size(1);
+  STUCKAT_GPU_PROFILE("sweep.add_weight_changes_stacked");
+  for (int64_t p0 = 0; p0 < blocks; p0 += kStackedBlocks) {
+    const int64_t p1 = std::min<int64_t>(blocks, p0 + kStackedBlocks);
+    StackedChangeLists l{};
+    for (int64_t p = p0; p < p1; ++p) {
+      const PackedChanges* c = lists[static_cast<size_t>(p)];
+      const size_t j = static_cast<size_t>(p - p0);
+      l.skip[j] = c == nullptr;
+      if (c == nullptr) continue;
+      STUCKAT_CHECK(c->out == out && c->per_out == in * (g.conv ? g.kh * g.kw : 1) && c->geometry.conv == g.conv,
+                    "add_weight_changes_stacked: changes packed for {} x {} weights, the layer has {} x {}", c->out,
+                    c->per_out, out, in * (g.conv ? g.kh * g.kw : 1));
+      if (c->list.empty()) continue;  // the clean output alone
+      STUCKAT_CHECK(c->starts.defined() && c->starts.device() == y.device(),
+                    "add_weight_changes_stacked: the changes are not packed for the GPU");
+      l.starts[j] = c->starts.data<int32_t>();
+      l.tap[j] = c->tap.data<int32_t>();
+      l.delta[j] = c->delta.data<float>();
+    }
+    const int64_t per_block = clean.numel();
+    add_changes_stacked_cuda(g.conv, x.data<float>(), clean.data<float>(), y.data<float>() + p0 * per_block, p1 - p0, n,
+                             in, g.conv ? x.size(2) : 1, g.conv ? x.size(3) : 1, out, g.conv ? g.stride : 1,
+                             g.conv ? g.pad : 0, g.conv ? clean.size(2) : 1, g.conv ? clean.size(3) : 1, l);
+  }
+#else
+  throw Error("add_weight_changes_stacked: this build has no CUDA backend");
 #endif
 }
 

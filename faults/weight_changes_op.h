@@ -49,6 +49,13 @@ void pack_weight_changes(std::vector<PackedChanges>& lists, Device device);
 
 // x, y contiguous f32 on `changes`' device (packed for it); y has changes.out channels.
 void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const PackedChanges& changes);
+// Several points' layer outputs at once: block p of y (rows [p n, (p + 1) n) of y's first
+// dimension, n = x.size(0)) becomes clean + the changes of *lists[p]; a null entry leaves its
+// block alone (the caller fills it). clean is the layer's output on x; every list is packed for
+// y's device (together, or not). On the GPU one launch for up to 32 blocks instead of a copy and
+// a launch per block.
+void add_weight_changes_stacked(const Tensor& x, const Tensor& clean, const Tensor& y, const LayerGeometry& g,
+                                const std::vector<const PackedChanges*>& lists);
 // The same for one list, packed on the spot.
 void add_weight_changes(const Tensor& x, const Tensor& y, const LayerGeometry& g, const std::vector<WeightChange>& changes);
 

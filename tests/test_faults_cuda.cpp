@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "faults/block_scores.h"
@@ -18,6 +19,7 @@
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/device.h"
+#include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
 #include "tests/gpu_available.h"
@@ -104,6 +106,40 @@ TEST_CASE("CUDA fault_layer (a sweep point's weights) equals the CPU bit for bit
     }
 }
 
+TEST_CASE("CUDA fault_layers_into (a chunk's points in one launch) equals the CPU bit for bit", "[faults][sweep][cuda]") {
+  if (!have_gpu("CUDA fault_layers_into")) return;
+  // 70 points (past the 64 one launch takes) of assorted bits, stuck values, rates, seeds and
+  // targets on a layer of 1000 weights (the last bit word partly past n): every row of weights,
+  // counts and changed bits must equal the CPU's, which runs fault_layer_into point by point.
+  const int64_t n = 1000, m = 70, bit_words = (n + 31) / 32;
+  RandomStream rng(9, 9);
+  Tensor clean = Tensor::empty({n});
+  for (int64_t i = 0; i < n; ++i) clean.data<float>()[i] = rng.next_uniform() < 0.3f ? 0.0f : rng.next_uniform(-2.0f, 2.0f);
+  const WeightFormat format = resolve_layer_format(parse_weight_format("q4.11"), clean.data<float>(), n);
+  Tensor words = Tensor::empty({n}, DType::I16);
+  encode_weights(clean.data<float>(), static_cast<uint16_t*>(words.raw_data()), n, format);
+  std::vector<FaultDraw> draws;
+  for (int64_t p = 0; p < m; ++p) {
+    const std::string spec = "bit=" + (p % 9 == 0 ? std::string("random") : std::to_string(p % 16)) +
+                             ",stuck=" + std::to_string(p % 2) + ",rate=" + (p % 3 == 0 ? "0.01" : "0.2") +
+                             ",seed=" + std::to_string(p) + (p % 5 == 0 ? ",target=nonzero" : "");
+    draws.push_back(make_fault_draw(parse_fault_spec(spec), "fc1"));
+  }
+  Tensor out_cpu = Tensor::empty({m, n}), counts_cpu = Tensor::empty({m, 2}, DType::I64);
+  Tensor bits_cpu = Tensor::empty({m, bit_words}, DType::I32);
+  fault_layers_into(draws, words, clean, format, out_cpu, counts_cpu, bits_cpu);
+  Tensor out_gpu = Tensor::empty({m, n}, DType::F32, Device::CUDA), counts_gpu = Tensor::empty({m, 2}, DType::I64, Device::CUDA);
+  Tensor bits_gpu = Tensor::zeros({m, bit_words}, DType::I32, Device::CUDA);
+  fault_layers_into(draws, words.to(Device::CUDA), clean.to(Device::CUDA), format, out_gpu, counts_gpu, bits_gpu);
+  const Tensor out_back = out_gpu.to(Device::CPU), counts_back = counts_gpu.to(Device::CPU), bits_back = bits_gpu.to(Device::CPU);
+  CHECK(std::memcmp(out_back.raw_data(), out_cpu.raw_data(), out_cpu.nbytes()) == 0);
+  CHECK(std::memcmp(counts_back.raw_data(), counts_cpu.raw_data(), counts_cpu.nbytes()) == 0);
+  CHECK(std::memcmp(bits_back.raw_data(), bits_cpu.raw_data(), bits_cpu.nbytes()) == 0);
+  int64_t changed = 0;
+  for (int64_t p = 0; p < m; ++p) changed += counts_cpu.data<int64_t>()[2 * p + 1] > 0 ? 1 : 0;
+  CHECK(changed > m / 2);
+}
+
 TEST_CASE("CUDA block_scores (stacked sweep points) equals the CPU", "[faults][sweep][cuda]") {
   if (!have_gpu("CUDA block_scores")) return;
   RandomStream rng(32, 32);
@@ -136,7 +172,7 @@ TEST_CASE("CUDA add_weight_changes (a sweep point's layer delta) equals the CPU"
     std::vector<WeightChange> c;
     for (int64_t i = 0; i < weights; i += 1 + static_cast<int64_t>(rng.next_below(97)))
       c.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
-    c.push_back({weights - 1, 0.25f});
+    if (c.back().index != weights - 1) c.push_back({weights - 1, 0.25f});  // indices strictly ascend
     return c;
   };
   // Each output gets at most a few dozen products added in the same ascending order on both
@@ -216,6 +252,96 @@ TEST_CASE("CUDA add_weight_changes from lists packed in one upload equals each l
   // A list packed for another channel count is refused.
   Tensor y3 = Tensor::zeros({n, 3, h, w}, DType::F32, Device::CUDA);
   CHECK_THROWS(add_weight_changes(x_gpu, y3, g, on_gpu[0]));
+}
+
+namespace {
+
+// Stacked blocks for add_weight_changes_stacked: 35 points (past the 32 one GPU launch takes) of
+// a conv (geometry g) or linear layer with `out` channels of per_out weights; every fifth a null
+// entry (its block must keep what it held), every seventh an empty list (the clean output alone).
+struct StackedCase {
+  std::vector<PackedChanges> lists;
+  std::vector<const PackedChanges*> entries;
+};
+StackedCase stacked_case(RandomStream& rng, const LayerGeometry& g, int64_t out, int64_t per_out) {
+  StackedCase c;
+  c.lists.resize(35);
+  for (size_t p = 0; p < c.lists.size(); ++p) {
+    PackedChanges& l = c.lists[p];
+    l.out = out, l.per_out = per_out, l.geometry = g;
+    if (p % 7 != 3)
+      for (int64_t i = static_cast<int64_t>(p % 5); i < out * per_out; i += 1 + static_cast<int64_t>(rng.next_below(40)))
+        l.list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+  }
+  return c;
+}
+void point_entries(StackedCase& c) {
+  c.entries.clear();
+  for (size_t p = 0; p < c.lists.size(); ++p) c.entries.push_back(p % 5 == 1 ? nullptr : &c.lists[p]);
+}
+
+// The reference: block p = clean, then add_weight_changes with list p (the CPU loops).
+std::vector<float> stacked_reference(const Tensor& x, const Tensor& clean, const Tensor& y_before, const LayerGeometry& g,
+                                     const StackedCase& c) {
+  Tensor y = y_before.clone();
+  const int64_t n = x.size(0);
+  for (size_t p = 0; p < c.lists.size(); ++p) {
+    if (p % 5 == 1) continue;
+    Tensor block = slice_rows(y, static_cast<int64_t>(p) * n, static_cast<int64_t>(p + 1) * n);
+    block.copy_(clean);
+    add_weight_changes(x, block, g, c.lists[p].list);
+  }
+  return y.to_vector();
+}
+
+}  // namespace
+
+TEST_CASE("add_weight_changes_stacked fills each block with the clean output plus its list", "[faults][sweep]") {
+  RandomStream rng(36, 36);
+  const LayerGeometry g{true, 3, 3, 1, 1};
+  const Tensor x = random_tensor({2, 3, 6, 5}, rng), clean = random_tensor({2, 4, 6, 5}, rng);
+  StackedCase c = stacked_case(rng, g, 4, 27);
+  point_entries(c);
+  const Tensor y_before = random_tensor({35 * 2, 4, 6, 5}, rng);
+  Tensor y = y_before.clone();
+  add_weight_changes_stacked(x, clean, y, g, c.entries);
+  const std::vector<float> got = y.to_vector(), want = stacked_reference(x, clean, y_before, g, c);
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("element " << i);
+    REQUIRE(std::memcmp(&got[i], &want[i], sizeof(float)) == 0);  // the same loops: bit for bit
+  }
+  // A block count that does not match y is refused.
+  c.entries.pop_back();
+  CHECK_THROWS(add_weight_changes_stacked(x, clean, y, g, c.entries));
+}
+
+TEST_CASE("CUDA add_weight_changes_stacked equals the CPU block by block", "[faults][sweep][cuda]") {
+  if (!have_gpu("CUDA add_weight_changes_stacked")) return;
+  // Per element the same body as add_weight_changes (conv_change_at / linear_change_at) on the
+  // clean value: only FMA contraction may differ, 1e-6 of the O(1) values.
+  RandomStream rng(37, 37);
+  for (const bool conv : {true, false}) {
+    CAPTURE(conv);
+    const LayerGeometry g = conv ? LayerGeometry{true, 5, 5, 1, 2} : LayerGeometry{};
+    const Tensor x = conv ? random_tensor({3, 2, 9, 7}, rng) : random_tensor({5, 30}, rng);
+    const Tensor clean = conv ? random_tensor({3, 6, 9, 7}, rng) : random_tensor({5, 12}, rng);
+    StackedCase c = stacked_case(rng, g, clean.size(1), conv ? 2 * 25 : 30);
+    pack_weight_changes(c.lists, Device::CUDA);  // one upload, as the sweep does
+    point_entries(c);
+    Shape ys = clean.shape();
+    ys[0] *= 35;
+    const Tensor y_before = random_tensor(ys, rng);
+    Tensor y_gpu = y_before.to(Device::CUDA);
+    add_weight_changes_stacked(x.to(Device::CUDA), clean.to(Device::CUDA), y_gpu, g, c.entries);
+    const std::vector<float> got = y_gpu.to_vector(), want = stacked_reference(x, clean, y_before, g, c);
+    int64_t moved = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("element " << i << ": got " << got[i] << " want " << want[i]);
+      REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
+      moved += want[i] != y_before.data<float>()[i] ? 1 : 0;
+    }
+    CHECK(moved > 0);
+  }
 }
 
 TEST_CASE("CUDA relu_pool_channel_delta (a channel-path point's first half) equals the CPU", "[faults][sweep][cuda]") {

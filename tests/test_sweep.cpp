@@ -469,9 +469,9 @@ TEST_CASE("fault_layer equals FaultInjection on the layer, bit for bit", "[fault
 TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equals the reference", "[faults][sweep]") {
   // The path `sweep --device cuda` takes, with the copy on the CPU: faulted weights drawn and
   // decoded from the layer's words (fault_layer), points of a split stage stacked along the batch
-  // (3 or 10 per pass; a 1-byte pass budget forces one), points that changed few channels on the
-  // channel path (variant 3: through the fused ReLU / max-pool pass the GPU takes), ResNet block
-  // stages one point at a time. Rows must equal the reference and carry the CPU path's fault counts.
+  // (3 or 10 per pass; a 1-byte pass budget forces one; variant 0 in chunks of 3 points), points
+  // that changed few channels on the channel path (variant 3: through the fused ReLU / max-pool
+  // pass the GPU takes), ResNet block stages one point at a time. Rows must equal the reference and carry the CPU path's fault counts.
   const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
   const int variant = GENERATE(0, 1, 2, 3);  // 3 per pass; 10 per pass; a budget that forces one; 3 per pass, fused
   const bool resnet = name == "resnet18";
@@ -496,6 +496,7 @@ TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equ
   o.device_model = copy.get();
   o.pass_bytes = pass_bytes;
   o.fused_channel_delta_on_cpu = variant == 3;  // the GPU's fused channel pass (LeNet-5's stages)
+  if (variant == 0) o.chunk_bytes = 1;  // chunks of 3 points: a layer's chunks pipelined one after another
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { via_copy.push_back(r); });
   REQUIRE(via_copy.size() == plain.size());
   for (size_t i = 0; i < plain.size(); ++i) {
@@ -537,6 +538,7 @@ TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda
   o.batch = 16;
   o.configs_per_pass = 3;
   o.channel_path_min_macs = 0;  // 16-image batches are far below the default: take the channel path anyway
+  o.chunk_bytes = 1;            // chunks of 3 points: several per layer in the pipeline
   run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_cpu.push_back(r); });
   o.device_model = gpu_model.get();
   run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_gpu.push_back(r); });

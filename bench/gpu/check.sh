@@ -11,8 +11,9 @@
 # Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
 # (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections, "profile" adds a table of
-# where the time goes; results.jsonl and the logs
-# land in $OUT on the device machine.)
+# where the time goes, "sweepprobe" times the sweep under eager module loading and, where nsys is
+# installed, lists its kernels; CHECK_PREBUILT=1 runs binaries built by scripts/build-for-device.sh
+# instead of building; results.jsonl and the logs land in $OUT on the device machine.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 t_start=$(date +%s)
@@ -30,23 +31,32 @@ stamp() { echo "== [$(( $(date +%s) - t_start ))s] $*"; }
 keep_logs() { [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$build"/check.*.log "$OUT/" 2>/dev/null; true; }
 trap keep_logs EXIT
 
-[[ -d "$deps/include/fmt" ]] || { echo "check.sh: .deps/ is missing; run scripts/gather-device-deps.sh and carry .deps" >&2; exit 2; }
+# CHECK_PREBUILT=1: the binaries in $build/bin were built elsewhere for sm_90 (scripts/build-for-device.sh)
+# and carried; configure and build are skipped (they take three minutes of device time).
+prebuilt=${CHECK_PREBUILT:-0}
+[[ $prebuilt == 1 || -d "$deps/include/fmt" ]] || { echo "check.sh: .deps/ is missing; run scripts/gather-device-deps.sh and carry .deps" >&2; exit 2; }
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 nvcc --version | tail -1
 
-stamp configure
-mkdir -p "$build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DSTUCKAT_BLAS=OFF -DSTUCKAT_FMT_HEADER_ONLY=ON -DFMT_INCLUDE_DIR="$deps/include" \
-  -DCMAKE_PREFIX_PATH="$deps" -DZLIB_INCLUDE_DIR="$deps/include" -DZLIB_LIBRARY="$deps/lib/libz.a" \
-  -DSTUCKAT_TESTS=ON -DSTUCKAT_BENCH=ON > "$build/check.configure.log" 2>&1 \
-  || { tail -40 "$build/check.configure.log"; echo "check.sh: configure failed" >&2; exit 1; }
-
-# Only the [cuda] test programs and the bench: the rest of the tree is checked by the CPU CI.
 cuda_tests=$(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//')
-stamp build: $cuda_tests bench_gpu_train bench_crossbar stuckat
-cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train bench_crossbar stuckat > "$build/check.build.log" 2>&1 \
-  || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
+if [[ $prebuilt == 1 ]]; then
+  [[ -x "$build/bin/stuckat" ]] || { echo "check.sh: CHECK_PREBUILT=1 but $build/bin/stuckat is missing" >&2; exit 2; }
+  cuda_tests=$(for t in $cuda_tests; do [[ -x "$build/bin/$t" ]] && echo "$t"; done)
+  stamp "prebuilt binaries in $build/bin: $(ls "$build/bin" | tr '\n' ' ')"
+else
+  stamp configure
+  mkdir -p "$build"
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DSTUCKAT_BLAS=OFF -DSTUCKAT_FMT_HEADER_ONLY=ON -DFMT_INCLUDE_DIR="$deps/include" \
+    -DCMAKE_PREFIX_PATH="$deps" -DZLIB_INCLUDE_DIR="$deps/include" -DZLIB_LIBRARY="$deps/lib/libz.a" \
+    -DSTUCKAT_TESTS=ON -DSTUCKAT_BENCH=ON > "$build/check.configure.log" 2>&1 \
+    || { tail -40 "$build/check.configure.log"; echo "check.sh: configure failed" >&2; exit 1; }
+
+  # Only the [cuda] test programs and the bench: the rest of the tree is checked by the CPU CI.
+  stamp build: $cuda_tests bench_gpu_train bench_crossbar stuckat
+  cmake --build "$build" -j"$(nproc)" --target $cuda_tests bench_gpu_train bench_crossbar stuckat > "$build/check.build.log" 2>&1 \
+    || { grep -E "error|Error" "$build/check.build.log" | head -40; echo "check.sh: build failed" >&2; exit 1; }
+fi
 
 tests_ok=1
 if want tests; then
@@ -115,6 +125,7 @@ sweep_checkpoint() {  # LeNet-5 trained for one epoch on the CPU, once per build
 if want profile; then  # not in the default sections: where the time goes, by region
 stamp "profile (STUCKAT_CUDA_PROFILE=1; synchronizing timers, so not throughput)"
 for spec in resnet18:128 vgg11:128 lenet5:64; do
+  [[ -x "$build/bin/bench_gpu_train" ]] || break
   echo "-- bench_gpu_train $spec"
   STUCKAT_CUDA_PROFILE=1 timeout 120 "$build/bin/bench_gpu_train" --model "${spec%%:*}" --batch "${spec##*:}" \
     --seconds 1 --validate 0 2>&1 | head -40
@@ -122,6 +133,7 @@ done
 if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   sweep_checkpoint
   echo "-- stuckat sweep --device cuda"
+  rm -f "$build/sweep_profile.csv"
   STUCKAT_CUDA_PROFILE=1 timeout 120 "$build/bin/stuckat" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" \
     --batch 10000 --seeds 0 --formats q4.11 "${grid[@]}" --out "$build/sweep_profile.csv" 2>&1 | tail -42
 fi
@@ -154,6 +166,37 @@ PY
     | tee -a "$results" || echo "check.sh: pytorch_sweep.py failed" >&2
 else
   echo "check.sh: .deps/fashion-mnist is missing (rerun scripts/gather-device-deps.sh); sweep benchmark skipped" >&2
+fi
+fi
+
+if want sweepprobe; then  # not in the default sections: what the sweep's time depends on
+stamp "sweep probe: module loading, nsys kernel summary"
+if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
+  sweep_checkpoint
+  probe() {  # one 100-point sweep, 10 points per pass; prints its last line and the process's wall time
+    rm -f "$build/probe.csv"
+    local t0=$(date +%s.%N)
+    timeout 120 "$@" sweep --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 --seeds "${SEEDS:-0}" \
+      --formats q4.11 "${grid[@]}" --out "$build/probe.csv" 2>"$build/probe.err" | tail -1
+    echo "   process wall time $(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$t0" "$(date +%s.%N)") s"
+    cat "$build/probe.err" >> "$build/check.sweep.log"
+  }
+  # Module loading: CUDA_MODULE_LOADING=EAGER took 15-17 ms against 16-18 lazily (2026-11-27) and
+  # 1.4 s more process start-up, so the default stays lazy. The host-side trace of each step:
+  for seeds in 0 0 0-3; do
+    echo "-- seeds $seeds, STUCKAT_SWEEP_TRACE=1"
+    SEEDS=$seeds STUCKAT_SWEEP_TRACE=1 probe "$build/bin/stuckat"
+    grep "sweep trace" "$build/probe.err"
+  done
+  if command -v nsys > /dev/null; then
+    echo "-- nsys"
+    probe nsys profile --force-overwrite true -o "$build/sweep_nsys" "$build/bin/stuckat" > /dev/null
+    nsys stats --report cuda_gpu_kern_sum --report cuda_api_sum --report cuda_gpu_mem_time_sum --format table \
+      "$build/sweep_nsys.nsys-rep" 2>&1 | cut -c1-200 | grep -v "^ *$" | head -90
+    [[ -n "${OUT:-}" && -d "${OUT:-}" ]] && cp "$build/sweep_nsys.nsys-rep" "$OUT/" 2>/dev/null
+  else
+    echo "-- no nsys on this machine"
+  fi
 fi
 fi
 

@@ -99,6 +99,14 @@ void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t b
   STUCKAT_GPU_PROFILE("memcpy");
   cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                    : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
+  if (kind == cudaMemcpyHostToDevice) {
+    // Ordered after the work already queued, without waiting for it: from pageable memory (ours
+    // never is pinned) the call returns once the bytes are staged, so the caller may free or
+    // reuse the source at once. A small upload no longer drains the GPU's queue (the sweep
+    // uploads each chunk's weight changes while earlier passes run).
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, 0));
+    return;
+  }
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 }
 

@@ -14,7 +14,9 @@ void device_free(void* p);
 // most 8 GiB) and keeps it, so the first allocations of new sizes in timed work are cheap.
 // Called by cuda_init().
 void reserve_device_memory();
-// Synchronous copy; each side is on the GPU when its flag is true.
+// Copy; each side is on the GPU when its flag is true. Synchronous, except host to device: that
+// returns once the host bytes are staged (the source may then be reused) and the transfer runs in
+// order with the queued GPU work.
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);
 
 }  // namespace stuckat::cuda

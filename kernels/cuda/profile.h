@@ -29,5 +29,13 @@ class ProfileScope {
 #define STUCKAT_PROFILE_CAT(a, b) STUCKAT_PROFILE_CAT2(a, b)
 #define STUCKAT_GPU_PROFILE(name) ::stuckat::cuda::ProfileScope STUCKAT_PROFILE_CAT(profile_scope_, __LINE__)(name)
 #else
+namespace stuckat::cuda {
+inline bool profiling() { return false; }
+// Without CUDA a region costs nothing (for regions held in a std::optional, opened and closed by hand).
+class ProfileScope {
+ public:
+  explicit ProfileScope(const char*) {}
+};
+}  // namespace stuckat::cuda
 #define STUCKAT_GPU_PROFILE(name) ((void)0)
 #endif
