@@ -73,6 +73,19 @@ STUCKAT_HD inline float channel_delta_at(const float* x, const float* clean_out,
   return best - ref[((img * static_cast<I>(d.c) + c) * ph + py) * pw + px];
 }
 
+// Element le of one point's block in relu_pool_channel_delta_stacked: channel slot j of the
+// layer's d.c channels (d.k == d.c), the changes grouped by all d.c channels; a channel without
+// changes gives exactly 0 (no arithmetic: a NaN elsewhere in the clean output stays out).
+template <typename I>
+STUCKAT_HD inline float channel_delta_all_at(const float* x, const float* clean_out, const float* ref,
+                                             const int32_t* starts, const int32_t* tap, const float* delta,
+                                             const ChannelDeltaDims& d, I le) {
+  if (starts == nullptr) return 0.0f;
+  const I j = channel_delta_slot<I>(d, le);
+  if (starts[j] == starts[j + 1]) return 0.0f;
+  return channel_delta_at<I>(x, clean_out, ref, starts, tap, delta, d, le, j);
+}
+
 // Whether every index channel_delta_at forms fits int32_t.
 inline bool channel_delta_fits_int32(const ChannelDeltaDims& d) {
   const int64_t largest = std::max({d.n * d.k * d.ph * d.pw, d.n * d.c * d.ho * d.wo, d.n * d.in * d.h * d.w,
@@ -87,5 +100,15 @@ inline bool channel_delta_fits_int32(const ChannelDeltaDims& d) {
 Tensor relu_pool_channel_delta(const Tensor& x, const Tensor& clean_out, const LayerGeometry& g,
                                const PackedChanges& changes, const std::vector<int64_t>& channels, int64_t pool_k,
                                int64_t pool_stride, bool pool_first, const Tensor& ref);
+
+// Several points at once, over all of the layer's channels: block p of the result (rows
+// [p n, (p + 1) n)) holds relu_pool_channel_delta of *lists[p] on every channel, exactly 0 on
+// the channels it does not change; a null entry gives a block of zeros. Each list is packed for
+// the tensors' device with out = the layer's channels (all of them, not a selection). Returns
+// (P n, c, ph, pw), or (P n, c) for a linear layer without pool: the next layer applied to it,
+// plus its clean output per block, is each point's next-layer output (one GEMM for the pass).
+Tensor relu_pool_channel_delta_stacked(const Tensor& x, const Tensor& clean_out, const LayerGeometry& g,
+                                       const std::vector<const PackedChanges*>& lists, int64_t pool_k,
+                                       int64_t pool_stride, bool pool_first, const Tensor& ref);
 
 }  // namespace stuckat

@@ -24,7 +24,31 @@ __global__ void channel_delta_kernel(const float* x, const float* clean_out, con
   out[e] = channel_delta_at<I>(x, clean_out, ref, starts, tap, delta, d, e, c);
 }
 
+// Element e of `blocks` stacked blocks of per values: block e / per, element e % per of it.
+template <typename I>
+__global__ void channel_delta_stacked_kernel(const float* x, const float* clean_out, const float* ref,
+                                             StackedChannelLists lists, ChannelDeltaDims d, I per, I total, float* out) {
+  const I e = cuda::thread_index<I>();
+  if (e >= total) return;
+  const I p = e / per, le = e - p * per;
+  out[e] = channel_delta_all_at<I>(x, clean_out, ref, lists.starts[p], lists.tap[p], lists.delta[p], d, le);
+}
+
 }  // namespace
+
+void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChannelLists& lists,
+                                int64_t blocks, const ChannelDeltaDims& d, float* out) {
+  STUCKAT_GPU_PROFILE("sweep.channel_delta_stacked");
+  const int64_t per = d.n * d.c * d.ph * d.pw, total = blocks * per;
+  if (total == 0) return;
+  if (channel_delta_fits_int32(d) && cuda::fits_int32(total))
+    channel_delta_stacked_kernel<int32_t><<<cuda::grid_for(total), cuda::kBlock>>>(
+        x, clean_out, ref, lists, d, static_cast<int32_t>(per), static_cast<int32_t>(total), out);
+  else
+    channel_delta_stacked_kernel<int64_t><<<cuda::grid_for(total), cuda::kBlock>>>(x, clean_out, ref, lists, d, per, total,
+                                                                                     out);
+  CUDA_CHECK_LAUNCH();
+}
 
 void channel_delta_cuda(const float* x, const float* clean_out, const float* ref, const int64_t* channels,
                         const int32_t* starts, const int32_t* tap, const float* delta, const ChannelDeltaDims& d,

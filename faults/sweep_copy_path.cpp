@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <optional>
 
 #include "faults/block_scores.h"
+#include "faults/channel_delta.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_point.h"
 #include "faults/weight_codec.h"
@@ -39,6 +41,9 @@ struct LayerGroup {
   bool planned = false;
   size_t s = 0;          // the stage its points start from
   bool stacked = false;  // stage s begins with the layer: points share passes
+  // Every point on the channel path over all channels into a linear next layer: a pass's points
+  // go through one relu_pool_channel_delta_stacked, one GEMM and one add_tiled_into.
+  bool stacked_channels = false;
   DeltaLayer L;
   LayerGeometry geometry;
   Conv2d* conv = nullptr;
@@ -62,7 +67,8 @@ struct Chunk {
   Tensor loss_host, hits_host;           // ... read back
   std::vector<PointScore> direct_scores;  // one-at-a-time chunks: scored as they run
   double trace_ms[7] = {};                // STUCKAT_SWEEP_TRACE: host ms per step (StepTimes::Step)
-  double trace_outputs_ms = 0, trace_rest_ms = 0;  // ... of launch: the points' outputs, the rest
+  // ... of launch: the stacked output's allocation, the points' outputs, the rest, the scoring
+  double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
 };
 
 // Points per pass: at most `configs`, and as many as keep the stacked activations of stages s..
@@ -137,10 +143,11 @@ class Pipeline {
       if (times_.on() && !c.baseline)
         std::fprintf(stderr,
                      "sweep trace: chunk %s, %zu points (%zu changed a weight): draw %.3f read back %.3f plan %.3f "
-                     "launch %.3f (outputs %.3f, rest %.3f) collect %.3f emit %.3f ms\n",
+                     "launch %.3f (allocation %.3f, outputs %.3f, rest %.3f, scores %.3f) collect %.3f emit %.3f ms\n",
                      c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kDraw],
                      c.trace_ms[StepTimes::kReadBack], c.trace_ms[StepTimes::kPlan], c.trace_ms[StepTimes::kLaunch],
-                     c.trace_outputs_ms, c.trace_rest_ms, c.trace_ms[StepTimes::kCollect], c.trace_ms[StepTimes::kEmit]);
+                     c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms, c.trace_scores_ms,
+                     c.trace_ms[StepTimes::kCollect], c.trace_ms[StepTimes::kEmit]);
       c = Chunk();  // its device memory goes back now
     };
     for (size_t i = 0; i < std::min<size_t>(2, count); ++i) draw_(chunks[i]);
@@ -283,6 +290,7 @@ class Pipeline {
     // adds the changes, runs ReLU and the pool over it and copies the next layer's output into the
     // pass).
     L.max_channels = L.fused && st.after_relu_pool.pool_k > 1 ? L.out_channels : L.out_channels - 1;
+    G.stacked_channels = L.channel_path && L.fused && L.next_lin != nullptr && L.max_channels == L.out_channels;
     G.geometry = geometry_of(L);
     G.wshape = G.fwd_weight.shape();
     G.wshape.insert(G.wshape.begin(), 1);
@@ -299,6 +307,23 @@ class Pipeline {
     const int64_t m = static_cast<int64_t>(c.last - c.first), bit_words = (G.n + 31) / 32;
     const auto* count_of = static_cast<const int64_t*>(c.counts_host.raw_data());
     const auto* bits_of = static_cast<const uint32_t*>(c.bits_host.raw_data());
+    // The changed weights of the points that take the delta path, one point per thread (each
+    // rebuilds its faulted words from its draw: ~0.1 us per changed weight; pure CPU work).
+    std::vector<std::vector<WeightChange>> changes(static_cast<size_t>(m));
+    std::vector<std::exception_ptr> failed(static_cast<size_t>(m));  // an exception may not leave the parallel loop
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t changed = count_of[2 * i + 1];
+      if (changed == 0 || changed * kDeltaFraction > G.n) continue;
+      try {
+        changes[static_cast<size_t>(i)] = changed_weights(c.draws[static_cast<size_t>(i)], bits_of + i * bit_words,
+                                                          G.words, G.original, G.quantized, G.resolved);
+      } catch (...) {
+        failed[static_cast<size_t>(i)] = std::current_exception();
+      }
+    }
+    for (const std::exception_ptr& e : failed)
+      if (e) std::rethrow_exception(e);
     for (int64_t i = 0; i < m; ++i) {
       SweepRow& row = c.rows[static_cast<size_t>(i)];
       row.faulty_weights = count_of[2 * i];
@@ -311,11 +336,10 @@ class Pipeline {
       StackedPoint sp;
       sp.slot = i;
       sp.full = row.changed_weights * kDeltaFraction > G.n;
-      if (!sp.full) {
-        const std::vector<WeightChange> changes = changed_weights(c.draws[static_cast<size_t>(i)], bits_of + i * bit_words,
-                                                                  G.words, G.original, G.quantized, G.resolved);
-        sp.plan = plan_delta_point(G.L, changes, G.n);
-      }
+      if (!sp.full && G.stacked_channels)
+        sp.plan.changes = std::move(changes[static_cast<size_t>(i)]);  // all channels: no selection
+      else if (!sp.full)
+        sp.plan = plan_delta_point(G.L, changes[static_cast<size_t>(i)], G.n);
       c.packed.push_back(point_changes(G.L, sp.plan));  // empty for a full point
       c.used.push_back(std::move(sp));
     }
@@ -370,7 +394,8 @@ class Pipeline {
     std::optional<cuda::ProfileScope> region;  // sub-steps of a pass, for STUCKAT_CUDA_PROFILE
     for (int64_t p0 = 0; p0 < count; p0 += G.per_pass) {
       const int64_t p1 = std::min(count, p0 + G.per_pass), in_pass = p1 - p0;
-      bool channel_level = false;  // some point takes the channel path: stack stage s + 1's outputs
+      // Some point takes the channel path: the pass stacks stage s + 1's layer outputs.
+      bool channel_level = G.stacked_channels;
       for (int64_t p = p0; p < p1; ++p) channel_level = channel_level || !c.used[static_cast<size_t>(p)].plan.channels.empty();
       for (size_t b = 0; b < nb; ++b) {
         const Tensor& x = clean_.input[s][b];
@@ -393,14 +418,26 @@ class Pipeline {
           const Tensor& level_out = channel_level ? clean_.layer_out[s + 1][b] : clean_out;
           Shape yshape = level_out.shape();
           yshape[0] = in_pass * images;
-          const Tensor y = Tensor::empty(yshape, DType::F32, device);
+          const auto t_alloc = std::chrono::steady_clock::now();
+          Tensor y = G.stacked_channels ? Tensor() : Tensor::empty(yshape, DType::F32, device);
           const auto t_outputs = std::chrono::steady_clock::now();
+          c.trace_alloc_ms += std::chrono::duration<double, std::milli>(t_outputs - t_alloc).count();
           region.emplace("sweep.pass 4 each point's layer output");
+          std::vector<const PackedChanges*> delta_lists;  // per point of the pass; null for a full point
+          for (int64_t p = p0; p < p1; ++p)
+            delta_lists.push_back(c.used[static_cast<size_t>(p)].full ? nullptr : &c.packed[static_cast<size_t>(p)]);
+          if (G.stacked_channels) {
+            // next layer(clean next input + Z) = clean next output + next layer(Z), Z the points'
+            // stacked differences (0 on unchanged channels and for full points).
+            const ForwardStage::ReluPool& rp = st.after_relu_pool;
+            const Tensor& next_in = clean_.input[s + 1][b];
+            const Tensor z = relu_pool_channel_delta_stacked(x, clean_out, G.geometry, delta_lists, rp.pool_k,
+                                                             rp.pool_stride, rp.pool_first, next_in);
+            y = linear(z.view({in_pass * images, next_in.numel() / images}), G.L.next_lin->weight, Tensor());
+            add_tiled_into(y, clean_.layer_out[s + 1][b], y);
+          }
           if (!channel_level) {  // the points with few changes in one launch on the GPU
-            std::vector<const PackedChanges*> lists;
-            for (int64_t p = p0; p < p1; ++p)
-              lists.push_back(c.used[static_cast<size_t>(p)].full ? nullptr : &c.packed[static_cast<size_t>(p)]);
-            add_weight_changes_stacked(x, clean_out, y, G.geometry, lists);
+            add_weight_changes_stacked(x, clean_out, y, G.geometry, delta_lists);
           }
           for (int64_t p = p0; p < p1; ++p) {
             const size_t u = static_cast<size_t>(p);
@@ -408,6 +445,8 @@ class Pipeline {
             Tensor block = slice_rows(y, row0, row0 + images);
             if (!channel_level) {
               if (c.used[u].full) layer_out(u, block);
+            } else if (G.stacked_channels && !c.used[u].full) {
+              // done above
             } else if (!c.used[u].plan.channels.empty()) {
               channel_path_next_out(stages, clean_, b, G.L, c.used[u].plan, c.packed[u], block);
             } else {
@@ -427,8 +466,10 @@ class Pipeline {
           c.trace_rest_ms += std::chrono::duration<double, std::milli>(t_end - t_rest).count();
         }
         const int64_t at = static_cast<int64_t>(b) * count + p0;  // entries [at, at + in_pass) of the flat scores
+        const auto t_scores = std::chrono::steady_clock::now();
         block_scores_into(logits, batches_.labels[b], in_pass, slice_rows(c.loss.view({-1}), at, at + in_pass),
                           slice_rows(c.hits.view({-1}), at, at + in_pass));
+        c.trace_scores_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_scores).count();
       }
     }
   }

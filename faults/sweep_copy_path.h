@@ -14,8 +14,10 @@
 //   launch     passes of up to points_per_pass points of the chunk: each point's layer output (the
 //              cached clean output plus its changes, or the layer run with its weights when it
 //              changed more than 1/kDeltaFraction of them; on the channel path the next layer's
-//              output), stacked along the batch, then the rest of the network once and one
-//              block_scores per batch into device memory;
+//              output; where every point takes it into a linear layer, all of them in three
+//              launches: relu_pool_channel_delta_stacked, one GEMM, add_tiled_into), stacked
+//              along the batch, then the rest of the network once and one block_scores per batch
+//              into device memory;
 //   collect    the scores read back, one copy each;
 //   emit       rows out in order.
 // Order: draw and read back chunks 0 and 1, queue the clean pass, plan chunk 0 (while the clean

@@ -34,6 +34,9 @@ void add_inplace(Tensor& dst, const Tensor& src);  // dst += src, same shape and
 void sub_inplace(Tensor& dst, const Tensor& src);  // dst -= src, same shape and device
 // out = a + b, same shape and device; out contiguous (a slice_rows view of a larger tensor, say).
 void add_into(Tensor& out, const Tensor& a, const Tensor& b);
+// out = b + tile repeated along out's elements (tile.numel() divides out.numel(); out may be b):
+// stacked blocks of a sweep pass plus their shared clean values. Not differentiable.
+void add_tiled_into(Tensor& out, const Tensor& tile, const Tensor& b);
 // Entries `index` along dimension `dim` (0 or 1) of an f32 tensor, in the given order:
 // select_index(x, 1, {4, 0}) of an (n, c, h, w) x is (n, 2, h, w) holding channels 4 and 0.
 // No gradient (inference paths such as fault sweeps).

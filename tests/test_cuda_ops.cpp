@@ -180,6 +180,19 @@ TEST_CASE("CUDA select_index, sub_inplace and add_into equal the CPU bit for bit
   }
 }
 
+TEST_CASE("CUDA add_tiled_into equals the CPU bit for bit", "[cuda][kernels]") {
+  if (!have_gpu("add_tiled_into")) return;
+  RandomStream rng(5, 5);
+  const Tensor tile = random_tensor({7, 3}, rng), b = random_tensor({5 * 7, 3}, rng);
+  Tensor want = Tensor::empty({5 * 7, 3});
+  add_tiled_into(want, tile, b);
+  Tensor got = b.to(Device::CUDA);  // in place, as the sweep adds a pass's clean outputs
+  add_tiled_into(got, tile.to(Device::CUDA), got);
+  CHECK(got.to_vector() == want.to_vector());
+  const std::vector<float> tv = tile.to_vector(), bv = b.to_vector(), wv = want.to_vector();
+  for (size_t i = 0; i < wv.size(); ++i) REQUIRE(wv[i] == tv[i % 21] + bv[i]);
+}
+
 TEST_CASE("CUDA pooling equals the CPU", "[cuda][kernels]") {
   if (!have_gpu("pooling")) return;
   RandomStream rng(2, 2);

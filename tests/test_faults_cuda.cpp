@@ -344,6 +344,46 @@ TEST_CASE("CUDA add_weight_changes_stacked equals the CPU block by block", "[fau
   }
 }
 
+TEST_CASE("CUDA relu_pool_channel_delta_stacked equals the CPU", "[faults][sweep][cuda]") {
+  if (!have_gpu("CUDA relu_pool_channel_delta_stacked")) return;
+  // 35 points (past the 32 one launch takes) on LeNet-5's conv2 stage shape (6 -> 16 channels,
+  // 5x5, then 2x2 pooling): every fifth null, every seventh without changes, the others changing
+  // a few channels. Same per-element body on both devices: FMA contraction only (1e-6).
+  RandomStream rng(38, 38);
+  const int64_t n = 4, in = 6, out = 16, k = 5;
+  const Tensor x = random_tensor({n, in, 12, 12}, rng), clean_out = random_tensor({n, out, 8, 8}, rng);
+  const Tensor ref = max_pool2d(relu(clean_out), 2, 2);
+  const LayerGeometry g{true, k, k, 1, 0};
+  std::vector<PackedChanges> lists(35);
+  for (size_t p = 0; p < lists.size(); ++p) {
+    PackedChanges& l = lists[p];
+    l.out = out, l.per_out = in * k * k, l.geometry = g;
+    if (p % 7 != 3)
+      for (int64_t i = static_cast<int64_t>(p); i < out * l.per_out; i += 1 + static_cast<int64_t>(rng.next_below(300)))
+        l.list.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+  }
+  std::vector<PackedChanges> on_gpu = lists;
+  pack_weight_changes(on_gpu, Device::CUDA);
+  pack_weight_changes(lists, Device::CPU);
+  std::vector<const PackedChanges*> cpu_entries, gpu_entries;
+  for (size_t p = 0; p < lists.size(); ++p) {
+    cpu_entries.push_back(p % 5 == 1 ? nullptr : &lists[p]);
+    gpu_entries.push_back(p % 5 == 1 ? nullptr : &on_gpu[p]);
+  }
+  const std::vector<float> want = relu_pool_channel_delta_stacked(x, clean_out, g, cpu_entries, 2, 2, false, ref).to_vector();
+  const std::vector<float> got = relu_pool_channel_delta_stacked(x.to(Device::CUDA), clean_out.to(Device::CUDA), g,
+                                                                 gpu_entries, 2, 2, false, ref.to(Device::CUDA))
+                                     .to_vector();
+  REQUIRE(got.size() == want.size());
+  int64_t nonzero = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("element " << i << ": got " << got[i] << " want " << want[i]);
+    REQUIRE(std::abs(got[i] - want[i]) <= 1e-6 * (1.0 + std::abs(want[i])));
+    nonzero += want[i] != 0.0f ? 1 : 0;
+  }
+  CHECK(nonzero > 0);
+}
+
 TEST_CASE("CUDA relu_pool_channel_delta (a channel-path point's first half) equals the CPU", "[faults][sweep][cuda]") {
   if (!have_gpu("CUDA relu_pool_channel_delta")) return;
   // The same per-element body on both devices; only FMA contraction may differ (1e-6 of O(1)

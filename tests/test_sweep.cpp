@@ -783,6 +783,74 @@ TEST_CASE("relu_pool_channel_delta equals the chain it fuses", "[faults][sweep]"
   }
 }
 
+TEST_CASE("relu_pool_channel_delta_stacked gives each point's changed channels, zeros elsewhere", "[faults][sweep]") {
+  // Block p must hold, on the channels list p changes, relu_pool_channel_delta of those channels
+  // (the same body: bit for bit), and exactly 0 on every other channel, also where the clean
+  // output holds a NaN; a null list gives a block of zeros. Conv with pool (LeNet-5's conv2
+  // stage) and a linear layer without.
+  NoGradGuard no_grad;
+  RandomStream rng(73, 73);
+  auto random = [&](const Shape& shape) { return random_tensor(shape, rng); };
+  for (const bool conv : {true, false}) {
+    CAPTURE(conv);
+    const int64_t n = 3, in = 4, out = 6, k = 3, pool_k = conv ? 2 : 0;
+    const Tensor x = conv ? random({n, in, 8, 8}) : random({n, in});
+    const Tensor w = conv ? random({out, in, k, k}) : random({out, in});
+    Tensor clean_out = conv ? conv2d(x, w, Tensor(), 1, 1) : linear(x, w, Tensor());
+    clean_out.data<float>()[5] = std::nanf("");  // image 0, channel 0: no list below changes channel 0
+    const Tensor ref = conv ? max_pool2d(relu(clean_out), pool_k, 2) : relu(clean_out);
+    const LayerGeometry g = conv ? LayerGeometry{true, k, k, 1, 1} : LayerGeometry{};
+    const int64_t per_out = w.numel() / out;
+    // Point 0 changes channels 1 and 4, point 1 is null, point 2 changes channel 5 only, point 3 none.
+    const std::vector<std::vector<int64_t>> touched = {{1, 4}, {}, {5}, {}};
+    std::vector<PackedChanges> lists(touched.size());
+    for (size_t p = 0; p < lists.size(); ++p) {
+      lists[p].out = out, lists[p].per_out = per_out, lists[p].geometry = g;
+      for (int64_t ch : touched[p])
+        for (int64_t i = ch * per_out; i < (ch + 1) * per_out; i += 1 + static_cast<int64_t>(rng.next_below(4)))
+          lists[p].list.push_back({i, rng.next_uniform(-0.8f, 0.8f)});
+    }
+    pack_weight_changes(lists, Device::CPU);
+    const std::vector<const PackedChanges*> entries = {&lists[0], nullptr, &lists[2], &lists[3]};
+    const Tensor got = relu_pool_channel_delta_stacked(x, clean_out, g, entries, pool_k, 2, false, ref);
+    const int64_t blocks = 4, per = ref.numel() / n, plane = per / out;
+    REQUIRE(got.numel() == blocks * n * per);
+    const std::vector<float> gv = got.to_vector();
+    for (int64_t p = 0; p < blocks; ++p) {
+      CAPTURE(p);
+      // The reference for the changed channels: the per-point op on them (a list re-indexed to them).
+      std::vector<float> want(static_cast<size_t>(n * per), 0.0f);
+      if (p != 1 && !touched[static_cast<size_t>(p)].empty()) {
+        const std::vector<int64_t>& chans = touched[static_cast<size_t>(p)];
+        PackedChanges sub;
+        sub.out = static_cast<int64_t>(chans.size()), sub.per_out = per_out, sub.geometry = g;
+        for (const WeightChange& c : lists[static_cast<size_t>(p)].list) {
+          const int64_t slot = std::find(chans.begin(), chans.end(), c.index / per_out) - chans.begin();
+          sub.list.push_back({slot * per_out + c.index % per_out, c.delta});
+        }
+        std::vector<PackedChanges> one = {sub};
+        pack_weight_changes(one, Device::CPU);
+        const std::vector<float> part =
+            relu_pool_channel_delta(x, clean_out, g, one[0], chans, pool_k, 2, false, ref).to_vector();
+        for (int64_t img = 0; img < n; ++img)
+          for (size_t j = 0; j < chans.size(); ++j)
+            for (int64_t e = 0; e < plane; ++e)
+              want[static_cast<size_t>(img * per + chans[j] * plane + e)] =
+                  part[static_cast<size_t>((img * static_cast<int64_t>(chans.size()) + static_cast<int64_t>(j)) * plane + e)];
+      }
+      for (int64_t i = 0; i < n * per; ++i) {
+        const float a = gv[static_cast<size_t>(p * n * per + i)], b = want[static_cast<size_t>(i)];
+        INFO("element " << i << ": stacked " << a << " per point " << b);
+        REQUIRE(std::memcmp(&a, &b, sizeof(float)) == 0);
+      }
+    }
+    // A list packed for a selection of channels is refused.
+    PackedChanges wrong = lists[0];
+    wrong.out = 2;
+    CHECK_THROWS(relu_pool_channel_delta_stacked(x, clean_out, g, {&wrong}, pool_k, 2, false, ref));
+  }
+}
+
 TEST_CASE("the GPU's weight-change bodies equal the CPU loops (run on the CPU)", "[faults][sweep]") {
   // weight_changes_thread.h for every output element, in both index types, against
   // add_conv2d_weight_changes / add_linear_weight_changes: the same additions in the same order,

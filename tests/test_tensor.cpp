@@ -87,6 +87,11 @@ TEST_CASE("select_index, slice_rows, sub_inplace and add_into on hand-computed v
            Tensor::from_vector(std::vector<float>{10.0f, 20.0f, 30.0f, 40.0f}, {2, 2}));
   CHECK(big.to_vector() == std::vector<float>{0, 0, 11, 22, 33, 44, 0, 0});
   CHECK_THROWS(add_into(rows, Tensor::zeros({2, 2}), Tensor::zeros({2, 3})));
+  // add_tiled_into: three blocks of 2 plus the tile (1, 2), in place on b.
+  Tensor blocks = Tensor::from_vector(std::vector<float>{10, 20, 30, 40, 50, 60}, {3, 2});
+  add_tiled_into(blocks, Tensor::from_vector(std::vector<float>{1, 2}, {1, 2}), blocks);
+  CHECK(blocks.to_vector() == std::vector<float>{11, 22, 31, 42, 51, 62});
+  CHECK_THROWS(add_tiled_into(blocks, Tensor::zeros({4}), blocks));  // 4 does not divide 6
 }
 
 TEST_CASE("cuda tensors are refused without a GPU", "[tensor][cuda]") {

@@ -184,9 +184,9 @@ if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   # Module loading: CUDA_MODULE_LOADING=EAGER took 15-17 ms against 16-18 lazily (2026-11-27) and
   # 1.4 s more process start-up, so the default stays lazy. The host-side trace of each step:
   for seeds in 0 0 0-3; do
-    echo "-- seeds $seeds, STUCKAT_SWEEP_TRACE=1"
-    SEEDS=$seeds STUCKAT_SWEEP_TRACE=1 probe "$build/bin/stuckat"
-    grep "sweep trace" "$build/probe.err"
+    echo "-- seeds $seeds, STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1"
+    SEEDS=$seeds STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1 probe "$build/bin/stuckat"
+    grep -E "sweep trace|gemm trace|^  [01] [01] " "$build/probe.err" | head -40
   done
   if command -v nsys > /dev/null; then
     echo "-- nsys"

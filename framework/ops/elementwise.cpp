@@ -88,4 +88,31 @@ void add_into(Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   add_on(out.device(), "add_into", a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
 }
 
+void add_tiled_into(Tensor& out, const Tensor& tile_in, const Tensor& b_in) {
+  require_f32("add_tiled_into", "out", out);
+  require_f32("add_tiled_into", "tile", tile_in);
+  require_f32("add_tiled_into", "b", b_in);
+  require_same_device("add_tiled_into", out, tile_in);
+  require_same_device("add_tiled_into", out, b_in);
+  const int64_t n = out.numel(), m = tile_in.numel();
+  STUCKAT_CHECK(out.shape() == b_in.shape() && out.is_contiguous() && m >= 1 && n % m == 0,
+                "add_tiled_into: {} = {} + tiles of {}", shape_str(out.shape()), shape_str(b_in.shape()),
+                shape_str(tile_in.shape()));
+  Tensor tile = tile_in.contiguous(), b = b_in.contiguous();
+  const float* t = tile.data<float>();
+  const float* bp = b.data<float>();
+  float* o = out.data<float>();
+  if (out.device() == Device::CUDA) {
+#ifdef STUCKAT_WITH_CUDA
+    cuda::add_tiled_forward(t, m, bp, o, n);
+#else
+    no_cuda_kernel("add_tiled_into");
+#endif
+    return;
+  }
+#pragma omp parallel for if (n > 65536)
+  for (int64_t r = 0; r < n / m; ++r)
+    for (int64_t i = 0; i < m; ++i) o[r * m + i] = t[i] + bp[r * m + i];
+}
+
 }  // namespace stuckat

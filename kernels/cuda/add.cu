@@ -18,7 +18,23 @@ __global__ void sub_kernel(const float* a, const float* b, float* out, int64_t n
   if (i < n) out[i] = a[i] - b[i];
 }
 
+template <typename I>
+__global__ void add_tiled_kernel(const float* tile, I m, const float* b, float* out, I n) {
+  const I i = thread_index<I>();
+  if (i < n) out[i] = tile[i % m] + b[i];
+}
+
 }  // namespace
+
+void add_tiled_forward(const float* tile, int64_t m, const float* b, float* out, int64_t n) {
+  STUCKAT_GPU_PROFILE("add_tiled");
+  if (n == 0) return;
+  if (fits_int32(n))
+    add_tiled_kernel<int32_t><<<grid_for(n), kBlock>>>(tile, static_cast<int32_t>(m), b, out, static_cast<int32_t>(n));
+  else
+    add_tiled_kernel<int64_t><<<grid_for(n), kBlock>>>(tile, m, b, out, n);
+  CUDA_CHECK_LAUNCH();
+}
 
 void add_forward(const float* a, const float* b, float* out, int64_t n) {
   STUCKAT_GPU_PROFILE("add");

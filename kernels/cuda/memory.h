@@ -15,8 +15,8 @@ void device_free(void* p);
 // Called by cuda_init().
 void reserve_device_memory();
 // Copy; each side is on the GPU when its flag is true. Synchronous, except host to device: that
-// returns once the host bytes are staged (the source may then be reused) and the transfer runs in
-// order with the queued GPU work.
+// returns once the host bytes are staged (the source may then be reused; the driver waits for
+// the queue only if it must) and the transfer runs in order with the queued GPU work.
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);
 
 }  // namespace stuckat::cuda
