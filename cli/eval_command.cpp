@@ -45,7 +45,9 @@ int run(EvalFlags& f) {
     model_name = it->second;
   }
   ModelSpec spec = parse_model_name(model_name);
-  DataSplit data = load_data(f.common.data);
+  DataOptions data_options = f.common.data;
+  data_options.test_only = true;  // eval reads only the test split
+  DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
   std::vector<FaultSpec> specs;

@@ -103,8 +103,7 @@ int run(SweepFlags& f) {
   if (f.max_points > 0 && static_cast<int64_t>(todo.size()) > f.max_points) todo.resize(static_cast<size_t>(f.max_points));
 
   DataOptions data_options = f.common.data;
-  if (data_options.limit_train == 0) data_options.limit_train = 1;  // the sweep reads only the test split
-  if (data_options.name == "synthetic") data_options.synthetic_train = 1;
+  data_options.test_only = true;  // the sweep reads only the test split
   DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);

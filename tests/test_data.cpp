@@ -271,6 +271,27 @@ TEST_CASE("limit_train and limit_test keep the first N records", "[data]") {
   CHECK(stuckat::load_data(o).train.size() == 5);
 }
 
+TEST_CASE("test_only reads the test split alone: the training files may be missing", "[data]") {
+  TempDir dir;
+  write_idx_dir(dir, 5, 4);
+  std::filesystem::remove(dir.file("train-images-idx3-ubyte.gz"));
+  std::filesystem::remove(dir.file("train-labels-idx1-ubyte.gz"));
+  DataOptions o = options_for("fashion-mnist", dir.str());
+  CHECK_THROWS_AS(stuckat::load_data(o), stuckat::InputError);  // both splits: the missing file is named
+  o.test_only = true;
+  const stuckat::DataSplit split = stuckat::load_data(o);
+  REQUIRE(split.test.size() == 4);
+  CHECK(split.test.labels.data<int32_t>()[3] == pattern_label(3));
+  CHECK(split.train.size() == 0);
+  CHECK(split.train.images.shape() == stuckat::Shape{0, 1, 28, 28});
+  CHECK(split.train.name == split.test.name);
+  o.name = "synthetic";
+  o.synthetic_test = 7;
+  const stuckat::DataSplit synthetic = stuckat::load_data(o);
+  CHECK(synthetic.test.size() == 7);
+  CHECK(synthetic.train.size() == 0);
+}
+
 TEST_CASE("CIFAR-10 batches decode label, R, G, B planes with per-channel constants", "[data]") {
   TempDir dir;
   write_cifar_dir(dir.file("cifar-10-batches-bin"));  // found through the archive's folder name

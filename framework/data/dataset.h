@@ -33,6 +33,9 @@ struct DataOptions {
   int64_t channels = 0;                // 0: native; 3: replicate a 1-channel image
   int64_t limit_train = 0;             // 0: all; else the first N records
   int64_t limit_test = 0;
+  // Read only the test split (sweep, eval): the training files need not exist, and the train
+  // split comes back empty, shaped like the test split.
+  bool test_only = false;
   // Synthetic data only:
   int64_t synthetic_train = 2048, synthetic_test = 512;
   int64_t synthetic_channels = 1, synthetic_size = 28;

@@ -68,7 +68,7 @@ DataSplit load_idx(const DataOptions& o, const ChannelNormalization& norm) {
   check_directory(dir, o.name);
   ImageLayout layout = resolve_layout(o.name, 1, 28, 28, o.resize, o.channels);
   DataSplit split;
-  split.train = make_dataset(read_idx_split_checked(dir, "train", o.name), o.limit_train, layout, norm);
+  if (!o.test_only) split.train = make_dataset(read_idx_split_checked(dir, "train", o.name), o.limit_train, layout, norm);
   split.test = make_dataset(read_idx_split_checked(dir, "t10k", o.name), o.limit_test, layout, norm);
   return split;
 }
@@ -97,11 +97,11 @@ DataSplit load_cifar10(const DataOptions& o) {
   check_directory(o.dir, o.name);
   std::string dir = find_cifar_dir(o.dir);
   std::vector<std::string> train_files;
-  for (int b = 1; b <= 5; ++b) train_files.push_back(require_file(dir, "data_batch_" + std::to_string(b) + ".bin"));
+  for (int b = 1; b <= 5 && !o.test_only; ++b) train_files.push_back(require_file(dir, "data_batch_" + std::to_string(b) + ".bin"));
   std::string test_file = require_file(dir, "test_batch.bin");
   ImageLayout layout = resolve_layout(o.name, 3, 32, 32, o.resize, o.channels);
   DataSplit split;
-  split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, kCifar10Normalization);
+  if (!o.test_only) split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, kCifar10Normalization);
   split.test = make_dataset(read_cifar_batches({test_file}, o.limit_test), 0, layout, kCifar10Normalization);
   return split;
 }
@@ -119,9 +119,10 @@ DataSplit load_synthetic(const DataOptions& o) {
   // Only the records kept are generated: each sample depends on its index alone.
   auto kept = [](int64_t total, int64_t limit) { return limit > 0 ? std::min(total, limit) : total; };
   DataSplit split;
-  split.train = make_dataset(make_synthetic_images(kept(o.synthetic_train, o.limit_train), o.synthetic_channels,
-                                                   o.synthetic_size, o.seed, SyntheticSplit::Train),
-                             0, layout, kSyntheticNormalization);
+  if (!o.test_only)
+    split.train = make_dataset(make_synthetic_images(kept(o.synthetic_train, o.limit_train), o.synthetic_channels,
+                                                     o.synthetic_size, o.seed, SyntheticSplit::Train),
+                               0, layout, kSyntheticNormalization);
   split.test = make_dataset(make_synthetic_images(kept(o.synthetic_test, o.limit_test), o.synthetic_channels,
                                                   o.synthetic_size, o.seed, SyntheticSplit::Test),
                             0, layout, kSyntheticNormalization);
@@ -134,11 +135,25 @@ DataSplit load_data(const DataOptions& options) {
   if (options.limit_train < 0 || options.limit_test < 0)
     throw_input_error("record limits must be >= 0 (0: all), got {} (train) and {} (test)", options.limit_train,
                       options.limit_test);
-  if (options.name == "fashion-mnist") return load_idx(options, kFashionMnistNormalization);
-  if (options.name == "mnist") return load_idx(options, kMnistNormalization);
-  if (options.name == "cifar10") return load_cifar10(options);
-  if (options.name == "synthetic") return load_synthetic(options);
-  throw_input_error("unknown dataset '{}': expected one of fashion-mnist, mnist, cifar10, synthetic", options.name);
+  DataSplit split;
+  if (options.name == "fashion-mnist")
+    split = load_idx(options, kFashionMnistNormalization);
+  else if (options.name == "mnist")
+    split = load_idx(options, kMnistNormalization);
+  else if (options.name == "cifar10")
+    split = load_cifar10(options);
+  else if (options.name == "synthetic")
+    split = load_synthetic(options);
+  else
+    throw_input_error("unknown dataset '{}': expected one of fashion-mnist, mnist, cifar10, synthetic", options.name);
+  if (options.test_only) {  // no records, the test split's name, image shape and classes
+    const Tensor& im = split.test.images;
+    split.train.name = split.test.name;
+    split.train.num_classes = split.test.num_classes;
+    split.train.images = Tensor::empty({0, im.size(1), im.size(2), im.size(3)});
+    split.train.labels = Tensor::empty({0}, DType::I32);
+  }
+  return split;
 }
 
 }  // namespace stuckat
