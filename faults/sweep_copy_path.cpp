@@ -13,6 +13,7 @@
 #include "faults/channel_delta.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_point.h"
+#include "faults/sweep_trace.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/error.h"
@@ -66,7 +67,7 @@ struct Chunk {
   Tensor loss, hits;                     // [batch][used point] scores on the device
   Tensor loss_host, hits_host;           // ... read back
   std::vector<PointScore> direct_scores;  // one-at-a-time chunks: scored as they run
-  double trace_ms[7] = {};                // STUCKAT_SWEEP_TRACE: host ms per step (StepTimes::Step)
+  double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms per step
   // ... of launch: the stacked output's allocation, the points' outputs, the rest, the scoring
   double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
 };
@@ -83,41 +84,6 @@ int64_t points_per_pass(const CleanPass& clean, size_t s, int64_t configs, int64
   }
   return std::max<int64_t>(1, std::min<int64_t>(configs, bytes / (2 * largest)));
 }
-
-// STUCKAT_SWEEP_TRACE=1: host time per pipeline step, to stderr (no synchronisation added: a
-// read-back's time is mostly the wait for the device, the others are host work).
-class StepTimes {
- public:
-  enum Step { kDraw, kReadBack, kCleanPass, kPlan, kLaunch, kCollect, kEmit, kSteps };
-  StepTimes() : on_(std::getenv("STUCKAT_SWEEP_TRACE") != nullptr) {}
-  ~StepTimes() {
-    if (!on_) return;
-    static const char* names[kSteps] = {"draw", "read back", "clean pass", "plan", "launch", "collect", "emit"};
-    std::fprintf(stderr, "sweep trace (host ms):");
-    for (int k = 0; k < kSteps; ++k) std::fprintf(stderr, " %s %.3f (%d)", names[k], ms_[k], calls_[k]);
-    std::fprintf(stderr, "\n");
-  }
-  struct Scope {
-    StepTimes* t;
-    Step step;
-    double* chunk_ms;  // the chunk's own entry, or null
-    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
-    ~Scope() {
-      if (!t->on_) return;
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      t->ms_[step] += ms;
-      ++t->calls_[step];
-      if (chunk_ms) chunk_ms[step] += ms;
-    }
-  };
-  Scope time(Step step, double* chunk_ms = nullptr) { return Scope{this, step, chunk_ms}; }
-  bool on() const { return on_; }
-
- private:
-  bool on_;
-  double ms_[kSteps] = {};
-  int calls_[kSteps] = {};
-};
 
 class Pipeline {
  public:
