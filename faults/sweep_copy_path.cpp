@@ -11,7 +11,6 @@
 
 #include "faults/block_scores.h"
 #include "faults/channel_delta.h"
-#include "faults/faulty_model.h"
 #include "faults/sweep_point.h"
 #include "faults/sweep_trace.h"
 #include "faults/weight_codec.h"

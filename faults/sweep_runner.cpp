@@ -1,23 +1,18 @@
 // The sweep runner: prefix reuse per faulted layer and several fault configurations per pass.
+// The CPU path is here; the model-copy (GPU) path is sweep_copy_path.cpp.
 #include "faults/sweep_runner.h"
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <optional>
 
-#include "faults/block_scores.h"
-#include "faults/channel_delta.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_copy_path.h"
-#include "faults/sweep_point.h"
 #include "faults/weight_changes_op.h"
-#include "faults/weight_codec.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
 #include "framework/error.h"
