@@ -4,8 +4,9 @@
 # the device machine's CPU is another) and libstdc++ linked in; cuBLAS/cuSPARSE/cudart stay shared
 # (nvcc 13.0 here and there). Needs the headers of scripts/gather-device-deps.sh in .deps/.
 # Usage, from the repository root: [DEVICE_BUILD=dir] bash scripts/build-for-device.sh [targets...]
-# then carry build-device/bin (and .deps/fashion-mnist for the sweep; build-device/sweep_ckpt when
-# it holds a checkpoint) and run `CHECK_PREBUILT=1 bash bench/gpu/check.sh`.
+# It trains the sweep benchmark's checkpoint once and prints what to carry and the command to run
+# (`CHECK_PREBUILT=1 bash bench/gpu/check.sh <dir>`; the train section needs bench_gpu_train, the
+# sweep section's training split is not carried, so carry the checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deps=$PWD/.deps/usr
@@ -18,4 +19,18 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=($(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//') stuckat bench_gpu_train)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
-du -sh "$build/bin"
+# The sweep benchmark's checkpoint (LeNet-5 after one epoch), trained here on the CPU once.
+ckpt=$build/sweep_ckpt/checkpoint.safetensors
+if [[ -x "$build/bin/stuckat" && ! -f "$ckpt" && -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+  "$build/bin/stuckat" train --model lenet5 --epochs 1 --out "$build/sweep_ckpt" > "$build/sweep_ckpt.log" 2>&1 \
+    || echo "build-for-device: training the sweep checkpoint failed (see $build/sweep_ckpt.log)" >&2
+fi
+# What to carry (64 MiB in all): the binaries, the test images (sweep and eval read only those),
+# the checkpoint.
+carry=()
+for t in "${targets[@]}"; do [[ -f "$build/bin/$t" ]] && carry+=("$build/bin/$t"); done
+carry+=(.deps/fashion-mnist/t10k-images-idx3-ubyte.gz .deps/fashion-mnist/t10k-labels-idx1-ubyte.gz)
+[[ -f "$ckpt" ]] && carry+=("$build/sweep_ckpt")
+du -shc "${carry[@]}" | tail -1
+printf 'carry: ['; printf '"%s", ' "${carry[@]}" | sed 's/, $//'; printf ']\n'
+echo "then: CHECK_PREBUILT=1 CHECK_SECTIONS=\"tests sweep sweepprobe\" bash bench/gpu/check.sh $build"
