@@ -117,9 +117,9 @@ Tensor relu_pool_channel_delta_stacked(const Tensor& x, const Tensor& clean_out,
   };
   if (x.device() == Device::CUDA) {
 #ifdef STUCKAT_WITH_CUDA
-    for (int64_t p0 = 0; p0 < blocks; p0 += kStackedChannelBlocks) {
-      const int64_t p1 = std::min<int64_t>(blocks, p0 + kStackedChannelBlocks);
-      StackedChannelLists l{};
+    for (int64_t p0 = 0; p0 < blocks; p0 += kStackedBlocks) {
+      const int64_t p1 = std::min<int64_t>(blocks, p0 + kStackedBlocks);
+      StackedChangeLists l{};
       for (int64_t p = p0; p < p1; ++p)
         std::tie(l.starts[p - p0], l.tap[p - p0], l.delta[p - p0]) = arrays(lists[static_cast<size_t>(p)]);
       channel_delta_stacked_cuda(x.data<float>(), clean_out.data<float>(), ref.data<float>(), l, p1 - p0, d,

@@ -27,7 +27,7 @@ __global__ void channel_delta_kernel(const float* x, const float* clean_out, con
 // Element e of `blocks` stacked blocks of per values: block e / per, element e % per of it.
 template <typename I>
 __global__ void channel_delta_stacked_kernel(const float* x, const float* clean_out, const float* ref,
-                                             StackedChannelLists lists, ChannelDeltaDims d, I per, I total, float* out) {
+                                             StackedChangeLists lists, ChannelDeltaDims d, I per, I total, float* out) {
   const I e = cuda::thread_index<I>();
   if (e >= total) return;
   const I p = e / per, le = e - p * per;
@@ -36,7 +36,7 @@ __global__ void channel_delta_stacked_kernel(const float* x, const float* clean_
 
 }  // namespace
 
-void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChannelLists& lists,
+void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChangeLists& lists,
                                 int64_t blocks, const ChannelDeltaDims& d, float* out) {
   STUCKAT_GPU_PROFILE("sweep.channel_delta_stacked");
   const int64_t per = d.n * d.c * d.ph * d.pw, total = blocks * per;

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "faults/channel_delta.h"
+#include "faults/sweep_delta_cuda.h"
 
 namespace stuckat {
 
@@ -15,15 +16,10 @@ void channel_delta_cuda(const float* x, const float* clean_out, const float* ref
                         const int32_t* starts, const int32_t* tap, const float* delta, const ChannelDeltaDims& d,
                         float* out);
 
-// relu_pool_channel_delta_stacked: `blocks` (<= kStackedChannelBlocks) blocks of d.n * d.c * d.ph
-// * d.pw values at out, block p from lists p (null starts: no changes, a block of zeros). d.k == d.c.
-constexpr int kStackedChannelBlocks = 32;
-struct StackedChannelLists {
-  const int32_t* starts[kStackedChannelBlocks];
-  const int32_t* tap[kStackedChannelBlocks];
-  const float* delta[kStackedChannelBlocks];
-};
-void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChannelLists& lists,
+// relu_pool_channel_delta_stacked: `blocks` (<= kStackedBlocks) blocks of d.n * d.c * d.ph * d.pw
+// values at out, block p from the lists' entry p (null starts: no changes, a block of zeros; skip
+// is not read). d.k == d.c.
+void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChangeLists& lists,
                                 int64_t blocks, const ChannelDeltaDims& d, float* out);
 
 }  // namespace stuckat

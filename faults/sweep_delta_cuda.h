@@ -15,7 +15,8 @@ void add_linear_changes_cuda(const float* x, float* y, int64_t n, int64_t in, in
 
 // Stacked blocks (add_weight_changes_stacked): y holds `blocks` blocks of `per_block` values;
 // block p becomes clean + the changes at starts[p] / tap[p] / delta[p] (starts[p] null: clean
-// alone), or stays as it is when skip[p]. At most kStackedBlocks blocks per launch.
+// alone), or stays as it is when skip[p]. At most kStackedBlocks blocks per launch. The
+// stacked channel pass (channel_delta_cuda.h) takes the same lists.
 constexpr int kStackedBlocks = 32;
 struct StackedChangeLists {
   const int32_t* starts[kStackedBlocks];
