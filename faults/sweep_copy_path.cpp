@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -15,12 +16,37 @@
 #include "faults/sweep_trace.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
+#include "framework/dtype.h"
 #include "framework/error.h"
 #include "framework/ops.h"
 #include "kernels/cuda/profile.h"
+#include "kernels/cuda/queue_mark.h"
 
 namespace stuckat::sweep {
 namespace {
+
+// Host tensors packed into one contiguous tensor of their dtype, uploaded in one copy; returns
+// views of the device tensor shaped like the parts, in order.
+std::vector<Tensor> upload_packed(const std::vector<Tensor>& parts, DType dtype, Device device) {
+  int64_t total = 0;
+  for (const Tensor& t : parts) total += t.numel();
+  Tensor packed = Tensor::empty({std::max<int64_t>(1, total)}, dtype);
+  int64_t at = 0;
+  for (const Tensor& t : parts) {
+    STUCKAT_CHECK(t.dtype() == dtype && t.is_contiguous() && t.device() == Device::CPU,
+                  "upload_packed: contiguous CPU parts of one dtype");
+    std::memcpy(static_cast<char*>(packed.raw_data()) + at * dtype_size(dtype), t.raw_data(), t.nbytes());
+    at += t.numel();
+  }
+  const Tensor dev = packed.to(device);
+  std::vector<Tensor> views;
+  at = 0;
+  for (const Tensor& t : parts) {
+    views.push_back(slice_rows(dev, at, at + t.numel()).view(t.shape()));
+    at += t.numel();
+  }
+  return views;
+}
 
 // A point of a stacked pass with at least one changed weight.
 struct StackedPoint {
@@ -45,6 +71,7 @@ struct LayerGroup {
   // go through one relu_pool_channel_delta_stacked, one GEMM and one add_tiled_into.
   bool stacked_channels = false;
   DeltaLayer L;
+  Tensor next_host;  // on the channel path, the next layer's weights on the host (if it is a faultable layer)
   LayerGeometry geometry;
   Conv2d* conv = nullptr;
   Linear* lin = nullptr;
@@ -57,18 +84,31 @@ struct Chunk {
   std::shared_ptr<LayerGroup> group;
   size_t first = 0, last = 0;  // indices into the points
   std::vector<FaultDraw> draws;
-  Tensor stack, counts, bits;            // device
-  Tensor counts_host, bits_host;         // read back
+  int64_t counts_at = 0, bits_at = 0, scores_at = 0;  // its entries in the epoch's buffers
+  Tensor stack, counts, bits;            // device (counts and bits: views of the epoch's)
+  Tensor counts_host, bits_host;         // read back (views of the epoch's)
   std::vector<SweepRow> rows;            // planned (one per point), scored by emit
   std::vector<int64_t> used_of;          // per row: its entry in `used`, or -1 (scores as the baseline)
   std::vector<StackedPoint> used;
   std::vector<PackedChanges> packed;     // per used point: what add_weight_changes adds
-  Tensor loss, hits;                     // [batch][used point] scores on the device
+  Tensor loss, hits;                     // [batch][used point] scores on the device (views of the epoch's)
   Tensor loss_host, hits_host;           // ... read back
   std::vector<PointScore> direct_scores;  // one-at-a-time chunks: scored as they run
   double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms per step
-  // ... of launch: the stacked output's allocation, the points' outputs, the rest, the scoring
+  // ... of launch: the allocation of the stacked outputs, the points' outputs, the rest, the
+  // scoring; the device allocations launch made (count, host ms), marks around its work
   double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
+  MallocStats trace_mallocs;
+  cuda::QueueMark trace_start, trace_end;
+};
+
+// Consecutive chunks whose counts, changed-weight bits and scores share one device buffer each,
+// read back in one copy each.
+struct Epoch {
+  size_t first = 0, last = 0;  // chunks
+  Tensor counts, bits, loss, hits;                         // device
+  Tensor counts_host, bits_host, loss_host, hits_host;     // read back
+  double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms of its draw, read-back, collect
 };
 
 // Points per pass: at most `configs`, and as many as keep the stacked activations of stages s..
@@ -93,50 +133,96 @@ class Pipeline {
         on_row_(on_row) {}
 
   void run(size_t first, size_t last) {
+    if (times_.on() && !model_.layers.empty() && model_.layers.begin()->second.fwd_weight.device() == Device::CUDA)
+      trace_last_end_.record();  // the first chunk's "since" starts here
+    const auto t_split = std::chrono::steady_clock::now();
     std::vector<Chunk> chunks = split(first, last);
+    if (times_.on())
+      std::fprintf(stderr, "sweep trace: %zu chunks planned in %.3f ms (host)\n", chunks.size(),
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_split).count());
     const size_t count = chunks.size();
-    auto draw_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kDraw, c.trace_ms); draw(c); };
-    auto read_back_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kReadBack, c.trace_ms); read_back(c); };
     auto plan_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kPlan, c.trace_ms); plan(c); };
-    auto launch_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kLaunch, c.trace_ms); launch(c); };
-    auto collect_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kCollect, c.trace_ms); collect(c); };
+    auto launch_ = [&](Chunk& c) {
+      const auto t = times_.time(StepTimes::kLaunch, c.trace_ms);
+      const bool marks = times_.on() && !c.baseline && c.group->fwd_weight.device() == Device::CUDA;
+      const MallocStats before = times_.on() ? malloc_stats() : MallocStats();
+      if (marks) c.trace_start.record();
+      launch(c);
+      if (marks) c.trace_end.record();
+      if (times_.on()) c.trace_mallocs = malloc_stats() - before;
+    };
     auto emit_ = [&](Chunk& c) {
       {
         const auto t = times_.time(StepTimes::kEmit, c.trace_ms);
         emit(c);
       }
-      if (times_.on() && !c.baseline)
+      if (times_.on() && !c.baseline) {
+        // The device's time on the chunk's passes and its idle time (or draws) since the last
+        // chunk's: the epoch's collect already waited for both marks.
+        const double span = c.trace_end.ms_since(c.trace_start), gap = c.trace_start.ms_since(trace_last_end_);
         std::fprintf(stderr,
-                     "sweep trace: chunk %s, %zu points (%zu changed a weight): draw %.3f read back %.3f plan %.3f "
-                     "launch %.3f (allocation %.3f, outputs %.3f, rest %.3f, scores %.3f) collect %.3f emit %.3f ms\n",
-                     c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kDraw],
-                     c.trace_ms[StepTimes::kReadBack], c.trace_ms[StepTimes::kPlan], c.trace_ms[StepTimes::kLaunch],
-                     c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms, c.trace_scores_ms,
-                     c.trace_ms[StepTimes::kCollect], c.trace_ms[StepTimes::kEmit]);
+                     "sweep trace: chunk %s, %zu points (%zu changed a weight): plan %.3f launch %.3f (allocation "
+                     "%.3f, outputs %.3f, rest %.3f, scores %.3f; %lld device mallocs %.3f) emit %.3f ms; device "
+                     "%.3f ms on its passes, %.3f ms since the last chunk's\n",
+                     c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kPlan],
+                     c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms,
+                     c.trace_scores_ms, c.trace_mallocs.count, c.trace_mallocs.ms, c.trace_ms[StepTimes::kEmit], span,
+                     gap);
+        if (c.trace_end.recorded()) trace_last_end_ = std::move(c.trace_end);
+      }
       c = Chunk();  // its device memory goes back now
     };
-    for (size_t i = 0; i < std::min<size_t>(2, count); ++i) draw_(chunks[i]);
-    for (size_t i = 0; i < std::min<size_t>(2, count); ++i) read_back_(chunks[i]);
-    {
-      const auto t = times_.time(StepTimes::kCleanPass);
-      STUCKAT_GPU_PROFILE("sweep.clean_pass");
-      clean_ = clean_pass(model_.stages, batches_, options_.prefix_cache_bytes, true);
-    }
-    if (count > 0) plan_(chunks[0]);
-    for (size_t i = 0; i < count; ++i) {
-      if (i > 0) collect_(chunks[i - 1]);  // done: the last read-back waited for it
-      launch_(chunks[i]);
-      if (i > 0) emit_(chunks[i - 1]);     // host work while chunk i runs
-      if (i + 1 < count) plan_(chunks[i + 1]);
-      if (i + 2 < count) {
-        draw_(chunks[i + 2]);
-        read_back_(chunks[i + 2]);  // waits for chunk i
+    // Epochs: runs of chunks whose weight stacks fit 2 * chunk_bytes together (at least one
+    // chunk). Per epoch: draw its chunks and read their counts and bits back (one wait: for the
+    // draws and the previous epoch's passes), collect and emit the previous epoch's chunks (done
+    // by then), then plan and launch its chunks in turn (the device runs chunk i while the host
+    // plans i + 1). Nothing waits inside an epoch: a copy to the host would wait for all the work
+    // queued before it.
+    Epoch previous;
+    bool cleaned = false;
+    auto finish = [&](Epoch& e) {
+      if (e.first == e.last) return;
+      {
+        const auto t = times_.time(StepTimes::kCollect, e.trace_ms);
+        collect(e, chunks);
       }
+      if (times_.on())
+        std::fprintf(stderr, "sweep trace: epoch of chunks %zu-%zu: draw %.3f read back %.3f collect %.3f ms\n", e.first,
+                     e.last - 1, e.trace_ms[StepTimes::kDraw], e.trace_ms[StepTimes::kReadBack],
+                     e.trace_ms[StepTimes::kCollect]);
+      for (size_t k = e.first; k < e.last; ++k) emit_(chunks[k]);
+      e = Epoch();  // its device memory goes back now
+    };
+    for (size_t e0 = 0; e0 < count;) {
+      Epoch e;
+      e.first = e0;
+      e.last = e0;
+      int64_t bytes = 0;
+      while (e.last < count && (e.last == e0 || bytes + stack_bytes(chunks[e.last]) <= 2 * options_.chunk_bytes))
+        bytes += stack_bytes(chunks[e.last++]);
+      {
+        const auto t = times_.time(StepTimes::kDraw, e.trace_ms);
+        draw(e, chunks);
+      }
+      {
+        const auto t = times_.time(StepTimes::kReadBack, e.trace_ms);
+        read_back(e, chunks);
+      }
+      if (!cleaned) {
+        const auto t = times_.time(StepTimes::kCleanPass);
+        STUCKAT_GPU_PROFILE("sweep.clean_pass");
+        clean_ = clean_pass(model_.stages, batches_, options_.prefix_cache_bytes, true);
+        cleaned = true;
+      }
+      finish(previous);
+      for (size_t k = e.first; k < e.last; ++k) {
+        plan_(chunks[k]);
+        launch_(chunks[k]);
+      }
+      previous = std::move(e);
+      e0 = previous.last;
     }
-    if (count > 0) {
-      collect_(chunks[count - 1]);
-      emit_(chunks[count - 1]);
-    }
+    finish(previous);
   }
 
  private:
@@ -175,20 +261,20 @@ class Pipeline {
   }
 
   std::shared_ptr<LayerGroup> layer_group(const SweepPoint& p) {
-    STUCKAT_CHECK(model_.stage_of.count(p.layer) && model_.original.count(p.layer) && model_.fwd_weight.count(p.layer),
+    STUCKAT_CHECK(model_.stage_of.count(p.layer) && model_.layers.count(p.layer),
                   "layer {} is not read by any forward stage of the model", p.layer);
+    const CopyLayer& l = model_.layers.at(p.layer);
+    STUCKAT_CHECK(l.words.defined(), "layer {}: set_copy_format was not called", p.layer);
     auto g = std::make_shared<LayerGroup>();
     g->layer = p.layer;
-    g->original = model_.original.at(p.layer);
-    g->quantized = model_.quantized.at(p.layer);
-    g->fwd_weight = model_.fwd_weight.at(p.layer);
-    g->n = g->original.numel();
-    g->resolved = resolve_layer_format(parse_weight_format(p.format), g->original.data<float>(), g->n);
-    g->words = Tensor::empty({g->n}, DType::I16);
-    encode_weights(g->original.data<float>(), static_cast<uint16_t*>(g->words.raw_data()), g->n, g->resolved);
-    const Device device = g->fwd_weight.device();
-    g->words_dev = g->words.to(device);
-    g->original_dev = g->original.to(device);
+    g->original = l.original;
+    g->quantized = l.quantized;
+    g->fwd_weight = l.fwd_weight;
+    g->n = l.original.numel();
+    g->resolved = l.resolved;
+    g->words = l.words;
+    g->words_dev = l.words_dev;
+    g->original_dev = l.original_dev;
     return g;
   }
 
@@ -199,27 +285,69 @@ class Pipeline {
     return row;
   }
 
-  // Each point's faulted weights into a row of the chunk's stack (the one-at-a-time path ignores them).
-  void draw(Chunk& c) {
-    if (c.baseline || options_.configs_per_pass <= 1) return;
-    STUCKAT_GPU_PROFILE("sweep.chunk 1 draw faults");
-    LayerGroup& G = *c.group;
-    const Device device = G.fwd_weight.device();
-    const int64_t m = static_cast<int64_t>(c.last - c.first), n = G.n, bit_words = (n + 31) / 32;
-    c.stack = Tensor::empty({m, n}, DType::F32, device);
-    c.counts = Tensor::empty({m, 2}, DType::I64, device);
-    c.bits = Tensor::empty({m, bit_words}, DType::I32, device);
-    for (int64_t i = 0; i < m; ++i)
-      c.draws.push_back(make_fault_draw(point_spec(sweep_point(grid_, points_[c.first + static_cast<size_t>(i)])), G.layer));
-    fault_layers_into(c.draws, G.words_dev, G.original_dev, G.resolved, c.stack, c.counts, c.bits);
+  bool drawn(const Chunk& c) const { return !c.baseline && options_.configs_per_pass > 1; }
+
+  // Bytes of a chunk's weight stack.
+  int64_t stack_bytes(const Chunk& c) const {
+    return drawn(c) ? static_cast<int64_t>(c.last - c.first) * c.group->n * static_cast<int64_t>(sizeof(float)) : 0;
   }
 
-  // The counts and the changed-weight bits (n / 8 bytes a point, not the n weights).
-  void read_back(Chunk& c) {
-    if (c.baseline || options_.configs_per_pass <= 1) return;
+  // Each point's faulted weights into a row of its chunk's stack (the one-at-a-time path ignores
+  // them), its counts and changed-weight bits into the epoch's buffers; the epoch's score buffers.
+  void draw(Epoch& e, std::vector<Chunk>& chunks) {
+    STUCKAT_GPU_PROFILE("sweep.chunk 1 draw faults");
+    int64_t counts = 0, bits = 0, scores = 0;
+    for (size_t k = e.first; k < e.last; ++k) {
+      Chunk& c = chunks[k];
+      if (c.baseline) continue;
+      const int64_t m = static_cast<int64_t>(c.last - c.first);
+      c.scores_at = scores;
+      scores += static_cast<int64_t>(batches_.images.size()) * m;
+      if (!drawn(c)) continue;
+      c.counts_at = counts;
+      c.bits_at = bits;
+      counts += 2 * m;
+      bits += m * ((c.group->n + 31) / 32);
+    }
+    if (scores == 0) return;
+    const Device device = chunks[e.first].group ? chunks[e.first].group->fwd_weight.device()
+                                                : chunks[e.last - 1].group->fwd_weight.device();
+    if (counts > 0) {
+      e.counts = Tensor::empty({counts}, DType::I64, device);
+      e.bits = Tensor::empty({bits}, DType::I32, device);
+    }
+    e.loss = Tensor::empty({scores}, DType::F32, device);
+    e.hits = Tensor::empty({scores}, DType::I64, device);
+    for (size_t k = e.first; k < e.last; ++k) {
+      Chunk& c = chunks[k];
+      if (c.baseline) continue;
+      const int64_t entries = static_cast<int64_t>(batches_.images.size() * (c.last - c.first));
+      c.loss = slice_rows(e.loss, c.scores_at, c.scores_at + entries);
+      c.hits = slice_rows(e.hits, c.scores_at, c.scores_at + entries);
+      if (!drawn(c)) continue;
+      LayerGroup& G = *c.group;
+      const int64_t m = static_cast<int64_t>(c.last - c.first), bit_words = (G.n + 31) / 32;
+      c.stack = Tensor::empty({m, G.n}, DType::F32, device);
+      c.counts = slice_rows(e.counts, c.counts_at, c.counts_at + 2 * m).view({m, 2});
+      c.bits = slice_rows(e.bits, c.bits_at, c.bits_at + m * bit_words).view({m, bit_words});
+      for (int64_t i = 0; i < m; ++i)
+        c.draws.push_back(make_fault_draw(point_spec(sweep_point(grid_, points_[c.first + static_cast<size_t>(i)])), G.layer));
+      fault_layers_into(c.draws, G.words_dev, G.original_dev, G.resolved, c.stack, c.counts, c.bits);
+    }
+  }
+
+  // The epoch's counts and changed-weight bits (n / 8 bytes a point, not the n weights), one copy each.
+  void read_back(Epoch& e, std::vector<Chunk>& chunks) {
+    if (!e.counts.defined()) return;
     STUCKAT_GPU_PROFILE("sweep.chunk 2 read back counts and bits");
-    c.counts_host = c.counts.to(Device::CPU);
-    c.bits_host = c.bits.to(Device::CPU);
+    e.counts_host = e.counts.to(Device::CPU);
+    e.bits_host = e.bits.to(Device::CPU);
+    for (size_t k = e.first; k < e.last; ++k) {
+      Chunk& c = chunks[k];
+      if (!drawn(c)) continue;
+      c.counts_host = slice_rows(e.counts_host, c.counts_at, c.counts_at + c.counts.numel());
+      c.bits_host = slice_rows(e.bits_host, c.bits_at, c.bits_at + c.bits.numel());
+    }
   }
 
   void plan_group(LayerGroup& G) {
@@ -256,6 +384,14 @@ class Pipeline {
     // pass).
     L.max_channels = L.fused && st.after_relu_pool.pool_k > 1 ? L.out_channels : L.out_channels - 1;
     G.stacked_channels = L.channel_path && L.fused && L.next_lin != nullptr && L.max_channels == L.out_channels;
+    if (L.channel_path) {
+      // A point's channels of the next layer's weights are selected on the host and go up with the
+      // chunk's other points' in one copy (rather than a selection launch and allocation each).
+      const Tensor& next_w = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
+      for (const auto& [name, l] : model_.layers)
+        if (l.fwd_weight.raw_data() == next_w.raw_data() && l.quantized.shape() == next_w.shape())
+          G.next_host = l.quantized;
+    }
     G.geometry = geometry_of(L);
     G.wshape = G.fwd_weight.shape();
     G.wshape.insert(G.wshape.begin(), 1);
@@ -304,11 +440,23 @@ class Pipeline {
       if (!sp.full && G.stacked_channels)
         sp.plan.changes = std::move(changes[static_cast<size_t>(i)]);  // all channels: no selection
       else if (!sp.full)
-        sp.plan = plan_delta_point(G.L, changes[static_cast<size_t>(i)], G.n);
+        sp.plan = plan_delta_point(G.L, changes[static_cast<size_t>(i)], G.n, G.next_host);
       c.packed.push_back(point_changes(G.L, sp.plan));  // empty for a full point
       c.used.push_back(std::move(sp));
     }
     pack_weight_changes(c.packed, G.fwd_weight.device());
+    // The next-layer weights selected on the host, up in one copy.
+    std::vector<Tensor> host_weights;
+    std::vector<Tensor*> owners;
+    for (StackedPoint& sp : c.used)
+      if (sp.plan.next_weight.defined() && sp.plan.next_weight.device() != G.fwd_weight.device()) {
+        host_weights.push_back(sp.plan.next_weight);
+        owners.push_back(&sp.plan.next_weight);
+      }
+    if (!host_weights.empty()) {
+      const std::vector<Tensor> dev = upload_packed(host_weights, DType::F32, G.fwd_weight.device());
+      for (size_t k = 0; k < owners.size(); ++k) *owners[k] = dev[k];
+    }
   }
 
   void launch(Chunk& c) {
@@ -354,8 +502,10 @@ class Pipeline {
     const Device device = G.fwd_weight.device();
     const std::string forward_region = "sweep.forward from " + G.layer;
     const int64_t count = static_cast<int64_t>(c.used.size());
-    c.loss = Tensor::empty({static_cast<int64_t>(nb), std::max<int64_t>(1, count)}, DType::F32, device);
-    c.hits = Tensor::empty({static_cast<int64_t>(nb), std::max<int64_t>(1, count)}, DType::I64, device);
+    if (count > 0) {  // [batch][used point]: the first nb * count of the chunk's entries
+      c.loss = slice_rows(c.loss, 0, static_cast<int64_t>(nb) * count);
+      c.hits = slice_rows(c.hits, 0, static_cast<int64_t>(nb) * count);
+    }
     std::optional<cuda::ProfileScope> region;  // sub-steps of a pass, for STUCKAT_CUDA_PROFILE
     for (int64_t p0 = 0; p0 < count; p0 += G.per_pass) {
       const int64_t p1 = std::min(count, p0 + G.per_pass), in_pass = p1 - p0;
@@ -439,14 +589,22 @@ class Pipeline {
     }
   }
 
-  // The scores of a chunk whose passes are done, read back (one copy each). Called before the
-  // next chunk launches: a copy to the host waits for everything queued before it.
-  void collect(Chunk& c) {
-    if (c.baseline || c.group->stacked) clean_.baseline();  // scored now, while the queue is empty
-    if (c.baseline || !c.group->stacked) return;
+  // The scores of an epoch whose passes are done: one copy each for all its chunks (the first
+  // copy waits for the device to finish them).
+  void collect(Epoch& e, std::vector<Chunk>& chunks) {
+    clean_.baseline();  // scored now (its first use reads it back)
+    bool any = false;
+    for (size_t k = e.first; k < e.last; ++k) any = any || (!chunks[k].baseline && chunks[k].group->stacked);
+    if (!any) return;
     STUCKAT_GPU_PROFILE("sweep.chunk 6 read back scores");
-    c.loss_host = c.loss.to(Device::CPU);
-    c.hits_host = c.hits.to(Device::CPU);
+    e.loss_host = e.loss.to(Device::CPU);
+    e.hits_host = e.hits.to(Device::CPU);
+    for (size_t k = e.first; k < e.last; ++k) {
+      Chunk& c = chunks[k];
+      if (c.baseline || !c.group->stacked) continue;
+      c.loss_host = slice_rows(e.loss_host, c.scores_at, c.scores_at + c.loss.numel());
+      c.hits_host = slice_rows(e.hits_host, c.scores_at, c.scores_at + c.hits.numel());
+    }
   }
 
   // Rows out in order.
@@ -485,9 +643,63 @@ class Pipeline {
   const std::function<void(const SweepRow&)>& on_row_;
   CleanPass clean_;
   StepTimes times_;
+  cuda::QueueMark trace_last_end_;  // the end of the last traced chunk's passes
 };
 
 }  // namespace
+
+CopyModel make_copy_model(const std::vector<ForwardStage>& stages, const std::map<std::string, Tensor>& weights,
+                          const std::map<std::string, Tensor>& original) {
+  CopyModel m;
+  m.stages = stages;
+  for (size_t k = 0; k < stages.size(); ++k)
+    for (const std::string& layer : stages[k].layers) m.stage_of.emplace(layer, k);
+  std::vector<Tensor> parts;
+  for (const auto& [layer, w] : weights) {
+    STUCKAT_CHECK(original.count(layer) && original.at(layer).shape() == w.shape() &&
+                      original.at(layer).device() == Device::CPU,
+                  "make_copy_model: layer {} needs its original weights on the CPU, shaped like the copy's", layer);
+    CopyLayer& l = m.layers[layer];
+    l.fwd_weight = w;
+    l.original = original.at(layer).contiguous();
+    parts.push_back(l.original);
+  }
+  if (weights.empty()) return m;
+  const Device device = weights.begin()->second.device();
+  std::vector<Tensor> dev = upload_packed(parts, DType::F32, device);
+  size_t i = 0;
+  for (auto& [layer, l] : m.layers) l.original_dev = dev[i++];
+  return m;
+}
+
+void set_copy_format(CopyModel& model, const std::string& format) {
+  if (model.layers.empty()) return;
+  const WeightFormat f = parse_weight_format(format);
+  std::vector<Tensor> words, quantized;
+  for (auto& [layer, l] : model.layers) {
+    const int64_t n = l.original.numel();
+    l.resolved = resolve_layer_format(f, l.original.data<float>(), n);
+    l.words = Tensor::empty({n}, DType::I16);
+    l.quantized = Tensor::empty(l.original.shape(), DType::F32);
+    encode_weights(l.original.data<float>(), static_cast<uint16_t*>(l.words.raw_data()), n, l.resolved);
+    decode_weights(static_cast<const uint16_t*>(l.words.raw_data()), l.quantized.data<float>(), n, l.resolved);
+    words.push_back(l.words);
+    quantized.push_back(l.quantized);
+  }
+  const Device device = model.layers.begin()->second.fwd_weight.device();
+  const std::vector<Tensor> words_dev = upload_packed(words, DType::I16, device);
+  const std::vector<Tensor> quantized_dev = upload_packed(quantized, DType::F32, device);
+  size_t i = 0;
+  for (auto& [layer, l] : model.layers) {
+    l.words_dev = words_dev[i];
+    l.fwd_weight.copy_(quantized_dev[i]);  // on the device: queued, no wait
+    ++i;
+  }
+}
+
+void restore_copy(CopyModel& model) {
+  for (auto& [layer, l] : model.layers) l.fwd_weight.copy_(l.original_dev);
+}
 
 void run_copy_points(const CopyModel& model, const SweepGrid& grid, const std::vector<int64_t>& points, size_t first,
                      size_t last, const std::string& model_name, const TestBatches& batches,

@@ -7,10 +7,11 @@
 //   draw       each point's faulted weights into a row of the stack, on the device (fault_layer_into,
 //              from the layer's clean words: the counter-based masks are the same on any device),
 //              with its fault counts and one bit per weight (changed or not);
-//   read back  the counts and bits, one copy each (waits for the queue);
+//   read back  the counts and bits (one copy each for an epoch's chunks; waits for the queue);
 //   plan       (host) each point's changed weights rebuilt from the draw (changed_weights), its
-//              channels (the channel path) and its change list; all lists go up in one copy, which
-//              does not wait for the queue;
+//              channels (the channel path: the next layer's weights on them are selected from the
+//              host copy of its decoded clean words when it is faultable) and its change list; all lists go up
+//              in one copy, the selected weights in another; neither waits for the queue;
 //   launch     passes of up to points_per_pass points of the chunk: each point's layer output (the
 //              cached clean output plus its changes, or the layer run with its weights when it
 //              changed more than 1/kDeltaFraction of them; on the channel path the next layer's
@@ -18,15 +19,18 @@
 //              launches: relu_pool_channel_delta_stacked, one GEMM, add_tiled_into), stacked
 //              along the batch, then the rest of the network once and one block_scores per batch
 //              into device memory;
-//   collect    the scores read back, one copy each;
+//   collect    the scores read back (one copy each for an epoch's chunks);
 //   emit       rows out in order.
-// Order: draw and read back chunks 0 and 1, queue the clean pass, plan chunk 0 (while the clean
-// pass runs), then for each chunk i: collect i - 1 (done: the last read-back waited for it; a
-// copy to the host waits for all the work queued before it, so it must come before launch i),
-// launch i, emit i - 1, plan i + 1 (while i runs), draw and read back i + 2 (waiting for i). The
-// device then idles only between a read-back and the next launch. Every wait is a copy to the
-// host, so the order changes the overlap, never a result. STUCKAT_SWEEP_TRACE=1 prints the host
-// time of each step per chunk.
+// Order: chunks go in epochs, runs of chunks whose weight stacks fit 2 * chunk_bytes together (all
+// of a 100-point LeNet-5 sweep's). For each epoch: draw its chunks, read back their counts and
+// bits (the one wait: for the draws and the previous epoch's passes), queue the clean pass (first
+// epoch), collect and emit the previous epoch's chunks (finished by then), then plan and launch
+// its chunks in turn: the device runs chunk i while the host plans chunk i + 1, and nothing waits
+// until the next epoch's read-back (a copy to the host waits for all the work queued before it).
+// Every wait is a copy to the host, so the order changes the overlap, never a result.
+// STUCKAT_SWEEP_TRACE=1 prints the host time of each step per chunk and epoch, the device
+// allocations of a chunk's launch, and (on the GPU, from events that add no wait) the device's time
+// on a chunk's passes and since the previous chunk's.
 // A layer whose stage does not begin with it (its activations were not cached) runs one point at
 // a time, writing the copy's weights. A point whose faults change no word scores as the baseline.
 #pragma once
@@ -38,17 +42,40 @@
 
 #include "faults/sweep_runner.h"
 #include "faults/sweep_stages.h"
+#include "faults/weight_format.h"
 
 namespace stuckat::sweep {
 
-// The model copy's view of the faultable layers, for one format.
+// One faultable layer of the copy.
+struct CopyLayer {
+  Tensor fwd_weight;    // the copy's weight parameter
+  Tensor original;      // its unquantized weights (CPU)
+  Tensor original_dev;  // ... on the copy's device
+  // Set by set_copy_format:
+  WeightFormat resolved;          // the format with the layer's scale
+  Tensor words, quantized;        // CPU: the clean words, decoded
+  Tensor words_dev;               // the clean words on the copy's device
+};
+
+// The model copy's view of its faultable layers.
 struct CopyModel {
   std::vector<ForwardStage> stages;          // of the copy
   std::map<std::string, size_t> stage_of;    // layer -> the stage that reads it
-  std::map<std::string, Tensor> original;    // layer -> its unquantized weights (CPU)
-  std::map<std::string, Tensor> quantized;   // layer -> its clean words decoded (CPU)
-  std::map<std::string, Tensor> fwd_weight;  // layer -> the copy's weight parameter
+  std::map<std::string, CopyLayer> layers;
 };
+
+// The copy's view: `weights` maps each faultable layer to the copy's parameter, `original` to its
+// unquantized values on the CPU (uploaded here in one copy).
+CopyModel make_copy_model(const std::vector<ForwardStage>& stages, const std::map<std::string, Tensor>& weights,
+                          const std::map<std::string, Tensor>& original);
+
+// Every layer quantized to `format` (decode(encode(w)), as FaultInjection does): its words and
+// decoded weights on the host, uploaded in one copy each for all layers; the copy's weights set to
+// the decoded ones.
+void set_copy_format(CopyModel& model, const std::string& format);
+
+// The copy's weights back to their original values.
+void restore_copy(CopyModel& model);
 
 // Runs points[first, last) (ascending grid indices of one format, baseline rows included) on the
 // copy, whose weights hold the format's clean words; rows go to on_row in order.

@@ -79,25 +79,8 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     for (const auto& [name, t] : params)
       if (name == layer + ".weight") {
         weight_of[layer] = t;
-        clean_of[layer] = t.clone();
+        clean_of[layer] = on_device ? t : t.clone();  // the device path only reads the CPU model
       }
-  std::map<std::string, Tensor> fwd_weight_of;  // layer -> the parameter the forward passes read
-  if (on_device) {
-    for (const auto& [name, t] : fwd.named_parameters())
-      for (const auto& [layer, w] : weight_of)
-        if (name == layer + ".weight") {
-          STUCKAT_CHECK(t.shape() == w.shape(), "device model layer {} has another shape", layer);
-          fwd_weight_of[layer] = t;
-        }
-    STUCKAT_CHECK(fwd_weight_of.size() == weight_of.size(), "the device model lacks some faultable layers");
-  } else {
-    fwd_weight_of = weight_of;
-  }
-  // Copies the CPU model's weights of every faultable layer into the device model.
-  auto sync_device = [&] {
-    if (on_device)
-      for (auto& [layer, w] : weight_of) fwd_weight_of[layer].copy_(w);
-  };
   auto restore_all = [&] {
     for (auto& [layer, w] : weight_of) std::memcpy(w.data<float>(), clean_of[layer].data<float>(), w.nbytes());
   };
@@ -110,30 +93,29 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
   CleanPass clean;
 
   if (on_device) {
-    // Runs of consecutive points of one format: the CPU model is quantized to it and copied into
-    // the forward model, whose passes then run the run's points (sweep_copy_path.h).
+    // Runs of consecutive points of one format: the copy's layers are quantized to it, then its
+    // passes run the run's points (sweep_copy_path.h). The CPU model is only read.
     if (trace) std::fprintf(stderr, "sweep trace: %.3f ms (host) from run_sweep's entry to the model copy's formats\n", trace_ms());
-    CopyModel copy;
-    copy.stages = stages;
-    copy.stage_of = stage_of;
-    copy.original = clean_of;
-    copy.fwd_weight = fwd_weight_of;
+    std::map<std::string, Tensor> fwd_weight_of;  // layer -> the copy's parameter
+    for (const auto& [name, t] : fwd.named_parameters())
+      for (const auto& [layer, w] : weight_of)
+        if (name == layer + ".weight") {
+          STUCKAT_CHECK(t.shape() == w.shape(), "device model layer {} has another shape", layer);
+          fwd_weight_of[layer] = t;
+        }
+    STUCKAT_CHECK(fwd_weight_of.size() == weight_of.size(), "the device model lacks some faultable layers");
+    CopyModel copy = make_copy_model(stages, fwd_weight_of, clean_of);
     for (size_t g = 0; g < points.size();) {
       const std::string format = sweep_point(grid, points[g]).format;
       size_t end = g + 1;
       while (end < points.size() && sweep_point(grid, points[end]).format == format) ++end;
       const double t0 = trace_ms();
-      restore_all();
-      FaultInjection quantize_all(model, parse_weight_format(format), {}, true);
-      quantize_all.apply();
-      sync_device();
-      for (const auto& [layer, w] : weight_of) copy.quantized[layer] = w.clone();  // the clean words, decoded
+      set_copy_format(copy, format);
       if (trace) std::fprintf(stderr, "sweep trace: format %s set up in %.3f ms (host)\n", format.c_str(), trace_ms() - t0);
       run_copy_points(copy, grid, points, g, end, model_name, batches, options, on_row);
       g = end;
     }
-    restore_all();
-    sync_device();
+    restore_copy(copy);
     model.train(was_training);
     fwd.train(fwd_was_training);
     if (trace) std::fprintf(stderr, "sweep trace: run_sweep returns after %.3f ms (host)\n", trace_ms());
@@ -157,7 +139,6 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
       restore_all();
       FaultInjection quantize_all(model, format, {}, true);
       quantize_all.apply();
-      sync_device();
     }
     if (pass_format != first.format) {
       STUCKAT_GPU_PROFILE("sweep.clean_pass");
@@ -253,9 +234,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     g = end;
   }
   restore_all();
-  sync_device();
   model.train(was_training);
-  if (on_device) fwd.train(fwd_was_training);
 }
 
 }  // namespace stuckat

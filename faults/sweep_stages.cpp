@@ -104,7 +104,8 @@ DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const 
   return d;
 }
 
-DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>& changes, int64_t weight_numel) {
+DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>& changes, int64_t weight_numel,
+                            const Tensor& next_from) {
   DeltaPoint p;
   p.changes = changes;
   if (!L.channel_path || p.changes.empty()) return p;
@@ -125,9 +126,9 @@ DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>
   if (static_cast<int64_t>(p.channels.size()) == L.out_channels) {  // every channel: the weight itself
     p.next_weight = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
   } else if (L.next_conv) {
-    p.next_weight = select_index(L.next_conv->weight, 1, p.channels);
+    p.next_weight = select_index(next_from.defined() ? next_from : L.next_conv->weight, 1, p.channels);
   } else {
-    const Tensor& w = L.next_lin->weight;  // (out, channels * block): take those channels' blocks
+    const Tensor& w = next_from.defined() ? next_from : L.next_lin->weight;  // (out, channels * block): those channels' blocks
     Tensor blocks = select_index(w.view({w.size(0), L.out_channels, L.block}), 1, p.channels);
     p.next_weight = blocks.view({w.size(0), static_cast<int64_t>(p.channels.size()) * L.block});
   }

@@ -123,7 +123,11 @@ struct DeltaLayer {
 
 DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const Tensor& weight, const CleanPass& clean);
 
-DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>& changes, int64_t weight_numel);
+// next_from: the next layer's weights to take a channel-path point's channels from, shaped like
+// them (a host copy, say, whose selections the caller uploads together), or undefined for that
+// layer's own weights. A point on every channel takes the layer's own weights either way.
+DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>& changes, int64_t weight_numel,
+                            const Tensor& next_from = Tensor());
 
 LayerGeometry geometry_of(const DeltaLayer& L);
 

@@ -6,7 +6,26 @@
 #include <cstdio>
 #include <cstdlib>
 
+#ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/memory.h"
+#endif
+
 namespace stuckat::sweep {
+
+// Device allocations so far (device_malloc: a size the caching allocator had not seen), and the
+// host ms they took; zero without CUDA.
+struct MallocStats {
+  long long count = 0;
+  double ms = 0;
+  MallocStats operator-(const MallocStats& o) const { return {count - o.count, ms - o.ms}; }
+};
+inline MallocStats malloc_stats() {
+#ifdef STUCKAT_WITH_CUDA
+  return {cuda::device_malloc_count(), cuda::device_malloc_ms()};
+#else
+  return {};
+#endif
+}
 
 // Host ms per step, in total and per chunk (a Scope adds its lifetime); the totals are printed when
 // it is destroyed. Off (nothing measured) unless the environment sets STUCKAT_SWEEP_TRACE.

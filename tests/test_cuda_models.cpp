@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "models/model_zoo.h"
 #ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/memory.h"
+#include "kernels/cuda/queue_mark.h"
 #include "kernels/cuda/quantized_layers.h"
 #endif
 
@@ -312,5 +314,34 @@ TEST_CASE("Warm GPU training steps allocate no device memory", "[cuda][train]") 
     for (int i = 0; i < 5; ++i) step();
     REQUIRE(cuda::device_malloc_count() == before);
   }
+#endif
+}
+
+TEST_CASE("Queue marks time queued GPU work; device_malloc_ms counts allocation time", "[cuda][trace]") {
+  if (!have_gpu("queue marks")) return;
+#ifdef STUCKAT_WITH_CUDA
+  cuda::QueueMark a, b;
+  CHECK(b.ms_since(a) == -1);  // never recorded
+  RandomStream rng(3, 3);
+  const Tensor x = Tensor::from_vector(random_floats(64 * 16 * 32 * 32, rng), {64, 16, 32, 32}).to(Device::CUDA);
+  const Tensor w = Tensor::from_vector(random_floats(32 * 16 * 3 * 3, rng), {32, 16, 3, 3}).to(Device::CUDA);
+  (void)conv2d(x, w, Tensor(), 1, 1).to(Device::CPU);  // kernels loaded, sizes allocated
+  const auto t0 = std::chrono::steady_clock::now();
+  a.record();
+  Tensor y;
+  for (int i = 0; i < 20; ++i) y = conv2d(x, w, Tensor(), 1, 1);
+  b.record();
+  (void)y.to(Device::CPU);  // waits for the queue
+  const double host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double device_ms = b.ms_since(a);
+  INFO("device " << device_ms << " ms, host " << host_ms << " ms");
+  CHECK(device_ms > 0);
+  CHECK(device_ms <= host_ms + 0.01);  // the device's stretch lies within the host's (events resolve ~0.5 us)
+
+  const long long count = cuda::device_malloc_count();
+  const double ms = cuda::device_malloc_ms();
+  const Tensor fresh = Tensor::empty({12345671}, DType::F32, Device::CUDA);  // a size nothing else uses
+  CHECK(cuda::device_malloc_count() == count + 1);
+  CHECK(cuda::device_malloc_ms() > ms);
 #endif
 }

@@ -1,6 +1,7 @@
 // CUDA memory primitives behind the device-side caching allocator (framework/storage.cpp).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "kernels/cuda/profile.h"
@@ -33,6 +34,7 @@ int device_count() {
 
 namespace {
 std::atomic<long long> g_mallocs{0};
+std::atomic<long long> g_malloc_ns{0};
 
 // Device memory comes from the device's default stream-ordered pool (cudaMallocAsync and
 // cudaFreeAsync on the default stream, where all our work runs), set to keep the memory freed
@@ -62,7 +64,9 @@ bool use_pool() {
 void* device_malloc(size_t bytes) {
   STUCKAT_GPU_PROFILE("device_malloc");  // how many, and what they cost, with STUCKAT_CUDA_PROFILE=1
   void* p = nullptr;
+  const auto t0 = std::chrono::steady_clock::now();
   const cudaError_t s = use_pool() ? cudaMallocAsync(&p, bytes, 0) : cudaMalloc(&p, bytes);
+  g_malloc_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
   if (s != cudaSuccess) {
     cudaGetLastError();  // out of memory is not sticky: clear it, so the caller may free memory and retry
     throw CudaError(fmt::format("allocating {} bytes of GPU memory failed: {}", bytes, cudaGetErrorString(s)));
@@ -72,6 +76,8 @@ void* device_malloc(size_t bytes) {
 }
 
 long long device_malloc_count() { return g_mallocs.load(); }
+
+double device_malloc_ms() { return 1e-6 * static_cast<double>(g_malloc_ns.load()); }
 
 void device_free(void* p) {
   if (use_pool())

@@ -9,6 +9,8 @@ int device_count();                  // 0 when no driver or no GPU
 void* device_malloc(size_t bytes);   // throws CudaError
 // How many device_malloc calls this process made (tests check that a warm training step makes none).
 long long device_malloc_count();
+// Host ms those calls took in all (the sweep trace reports a chunk's share).
+double device_malloc_ms();
 void device_free(void* p);
 // Grows the device memory pool that device_malloc draws from by an eighth of the free memory (at
 // most 8 GiB) and keeps it, so the first allocations of new sizes in timed work are cheap.
