@@ -12,10 +12,12 @@
 
 #include "faults/block_scores.h"
 #include "faults/channel_delta.h"
+#include "faults/run_ahead.h"
 #include "faults/sweep_point.h"
 #include "faults/sweep_trace.h"
 #include "faults/weight_codec.h"
 #include "faults/weight_format.h"
+#include "framework/autograd.h"
 #include "framework/dtype.h"
 #include "framework/error.h"
 #include "framework/ops.h"
@@ -161,11 +163,11 @@ class Pipeline {
         // chunk's: the epoch's collect already waited for both marks.
         const double span = c.trace_end.ms_since(c.trace_start), gap = c.trace_start.ms_since(trace_last_end_);
         std::fprintf(stderr,
-                     "sweep trace: chunk %s, %zu points (%zu changed a weight): plan %.3f launch %.3f (allocation "
-                     "%.3f, outputs %.3f, rest %.3f, scores %.3f; %lld device mallocs %.3f) emit %.3f ms; device "
-                     "%.3f ms on its passes, %.3f ms since the last chunk's\n",
+                     "sweep trace: chunk %s, %zu points (%zu changed a weight): plan %.3f (waited for %.3f) launch "
+                     "%.3f (allocation %.3f, outputs %.3f, rest %.3f, scores %.3f; %lld device mallocs %.3f) emit "
+                     "%.3f ms; device %.3f ms on its passes, %.3f ms since the last chunk's\n",
                      c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kPlan],
-                     c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms,
+                     c.trace_ms[StepTimes::kPlanWait], c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms,
                      c.trace_scores_ms, c.trace_mallocs.count, c.trace_mallocs.ms, c.trace_ms[StepTimes::kEmit], span,
                      gap);
         if (c.trace_end.recorded()) trace_last_end_ = std::move(c.trace_end);
@@ -175,9 +177,9 @@ class Pipeline {
     // Epochs: runs of chunks whose weight stacks fit 2 * chunk_bytes together (at least one
     // chunk). Per epoch: draw its chunks and read their counts and bits back (one wait: for the
     // draws and the previous epoch's passes), collect and emit the previous epoch's chunks (done
-    // by then), then plan and launch its chunks in turn (the device runs chunk i while the host
-    // plans i + 1). Nothing waits inside an epoch: a copy to the host would wait for all the work
-    // queued before it.
+    // by then), then launch its chunks in turn while a second host thread plans them ahead (the
+    // device runs chunk i while the host launches it and plans i + 1). Nothing waits for the
+    // device inside an epoch: a copy to the host would wait for all the work queued before it.
     Epoch previous;
     bool cleaned = false;
     auto finish = [&](Epoch& e) {
@@ -215,9 +217,18 @@ class Pipeline {
         cleaned = true;
       }
       finish(previous);
-      for (size_t k = e.first; k < e.last; ++k) {
-        plan_(chunks[k]);
-        launch_(chunks[k]);
+      {
+        RunAhead ahead(e.first, e.last, [&](size_t k) {
+          NoGradGuard no_grad;  // thread-local: the planning thread's own
+          plan_(chunks[k]);
+        });
+        for (size_t k = e.first; k < e.last; ++k) {
+          {
+            const auto t = times_.time(StepTimes::kPlanWait, chunks[k].trace_ms);
+            ahead.ready(k);
+          }
+          launch_(chunks[k]);
+        }
       }
       previous = std::move(e);
       e0 = previous.last;

@@ -24,9 +24,10 @@
 // Order: chunks go in epochs, runs of chunks whose weight stacks fit 2 * chunk_bytes together (all
 // of a 100-point LeNet-5 sweep's). For each epoch: draw its chunks, read back their counts and
 // bits (the one wait: for the draws and the previous epoch's passes), queue the clean pass (first
-// epoch), collect and emit the previous epoch's chunks (finished by then), then plan and launch
-// its chunks in turn: the device runs chunk i while the host plans chunk i + 1, and nothing waits
-// until the next epoch's read-back (a copy to the host waits for all the work queued before it).
+// epoch), collect and emit the previous epoch's chunks (finished by then), then launch its chunks
+// in turn while a second host thread plans them ahead (RunAhead): the device runs chunk i while
+// the host launches it and plans chunk i + 1, and nothing waits for the device until the next
+// epoch's read-back (a copy to the host waits for all the work queued before it).
 // Every wait is a copy to the host, so the order changes the overlap, never a result.
 // STUCKAT_SWEEP_TRACE=1 prints the host time of each step per chunk and epoch, the device
 // allocations of a chunk's launch, and (on the GPU, from events that add no wait) the device's time

@@ -31,11 +31,13 @@ inline MallocStats malloc_stats() {
 // it is destroyed. Off (nothing measured) unless the environment sets STUCKAT_SWEEP_TRACE.
 class StepTimes {
  public:
-  enum Step { kDraw, kReadBack, kCleanPass, kPlan, kLaunch, kCollect, kEmit, kSteps };
+  // kPlan runs on a planning thread; kPlanWait is the launching thread's wait for it.
+  enum Step { kDraw, kReadBack, kCleanPass, kPlan, kPlanWait, kLaunch, kCollect, kEmit, kSteps };
   StepTimes() : on_(std::getenv("STUCKAT_SWEEP_TRACE") != nullptr) {}
   ~StepTimes() {
     if (!on_) return;
-    static const char* names[kSteps] = {"draw", "read back", "clean pass", "plan", "launch", "collect", "emit"};
+    static const char* names[kSteps] = {"draw",      "read back", "clean pass", "plan",
+                                        "plan wait", "launch",    "collect",    "emit"};
     std::fprintf(stderr, "sweep trace (host ms):");
     for (int k = 0; k < kSteps; ++k) std::fprintf(stderr, " %s %.3f (%d)", names[k], ms_[k], calls_[k]);
     std::fprintf(stderr, "\n");

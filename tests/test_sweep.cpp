@@ -7,7 +7,11 @@
 #include "gpu_available.h"
 #include "random_tensor.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -16,9 +20,11 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "faults/fault_spec.h"
+#include "faults/run_ahead.h"
 #include "faults/block_scores.h"
 #include "faults/channel_delta.h"
 #include "faults/faulty_model.h"
@@ -35,6 +41,7 @@
 #include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/ops.h"
+#include "framework/parallel.h"
 #include "framework/parallel.h"
 #include "framework/random.h"
 #include "framework/train/trainer.h"
@@ -925,4 +932,56 @@ TEST_CASE("the GPU's weight-change bodies equal the CPU loops (run on the CPU)",
       got[static_cast<size_t>(e)] = v;
   }
   check(got, want, y);
+}
+
+TEST_CASE("RunAhead runs the steps in order on its own thread and hands each over once done", "[sweep][threads]") {
+  const int saved = num_threads();
+  set_num_threads(1);
+  const std::thread::id caller = std::this_thread::get_id();
+  const size_t n = 50;
+  std::vector<int64_t> results(n, -1);
+  std::vector<size_t> order;  // written by the worker only, read after the last ready()
+  std::atomic<int> other_thread{0}, one_omp_thread{0};
+  {
+    RunAhead ahead(0, n, [&](size_t k) {
+      results[k] = static_cast<int64_t>(k * k);
+      order.push_back(k);
+      if (std::this_thread::get_id() != caller) ++other_thread;
+      if (omp_get_max_threads() == 1) ++one_omp_thread;  // the caller's OpenMP setting
+    });
+    for (size_t k = 0; k < n; ++k) {
+      ahead.ready(k);
+      CHECK(results[k] == static_cast<int64_t>(k * k));
+    }
+  }
+  set_num_threads(saved);
+  REQUIRE(order.size() == n);
+  for (size_t k = 0; k < n; ++k) CHECK(order[k] == k);
+  CHECK(other_thread.load() == static_cast<int>(n));
+  CHECK(one_omp_thread.load() == static_cast<int>(n));
+}
+
+TEST_CASE("RunAhead rethrows a step's error at that step and stops; destroying it early stops it", "[sweep][threads]") {
+  std::atomic<int> ran{0};
+  {
+    RunAhead ahead(10, 20, [&](size_t k) {
+      if (k == 13) throw Error("step 13 failed");
+      ++ran;
+    });
+    for (size_t k = 10; k < 13; ++k) CHECK_NOTHROW(ahead.ready(k));
+    CHECK_THROWS_WITH(ahead.ready(13), Catch::Contains("step 13 failed"));
+    CHECK_THROWS_WITH(ahead.ready(17), Catch::Contains("step 13 failed"));
+  }
+  CHECK(ran.load() == 3);  // 10, 11, 12; nothing after the failure
+
+  std::atomic<int> started{0};
+  {
+    RunAhead ahead(0, 100000, [&](size_t) {
+      ++started;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+    ahead.ready(0);
+  }  // stops after the step in progress
+  CHECK(started.load() >= 1);
+  CHECK(started.load() < 100000);
 }
