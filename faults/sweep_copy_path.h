@@ -37,46 +37,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
+#include "faults/sweep_copy_model.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_stages.h"
-#include "faults/weight_format.h"
 
 namespace stuckat::sweep {
-
-// One faultable layer of the copy.
-struct CopyLayer {
-  Tensor fwd_weight;    // the copy's weight parameter
-  Tensor original;      // its unquantized weights (CPU)
-  Tensor original_dev;  // ... on the copy's device
-  // Set by set_copy_format:
-  WeightFormat resolved;          // the format with the layer's scale
-  Tensor words, quantized;        // CPU: the clean words, decoded
-  Tensor words_dev;               // the clean words on the copy's device
-};
-
-// The model copy's view of its faultable layers.
-struct CopyModel {
-  std::vector<ForwardStage> stages;          // of the copy
-  std::map<std::string, size_t> stage_of;    // layer -> the stage that reads it
-  std::map<std::string, CopyLayer> layers;
-};
-
-// The copy's view: `weights` maps each faultable layer to the copy's parameter, `original` to its
-// unquantized values on the CPU (uploaded here in one copy).
-CopyModel make_copy_model(const std::vector<ForwardStage>& stages, const std::map<std::string, Tensor>& weights,
-                          const std::map<std::string, Tensor>& original);
-
-// Every layer quantized to `format` (decode(encode(w)), as FaultInjection does): its words and
-// decoded weights on the host, uploaded in one copy each for all layers; the copy's weights set to
-// the decoded ones.
-void set_copy_format(CopyModel& model, const std::string& format);
-
-// The copy's weights back to their original values.
-void restore_copy(CopyModel& model);
 
 // Runs points[first, last) (ascending grid indices of one format, baseline rows included) on the
 // copy, whose weights hold the format's clean words; rows go to on_row in order.

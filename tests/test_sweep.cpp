@@ -529,6 +529,10 @@ TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda
   // CPU GEMM), the mean loss by 1e-4 relative (float32 sums over <= 400 products per output,
   // then softmax and a mean over 40 images; observed differences are ~1e-6).
   const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn", "resnet18");
+  // Chunks of 3 points, one epoch each (several epochs in turn), or a layer's points per chunk
+  // and every chunk in one epoch.
+  const bool small_chunks = GENERATE(true, false);
+  CAPTURE(name, small_chunks);
   const bool resnet = name == "resnet18";
   const Dataset d = resnet ? resnet_test_set() : random_test_set(40);
   std::shared_ptr<Module> cpu_model = sweep_test_model(name, 5);
@@ -545,7 +549,7 @@ TEST_CASE("a sweep on the GPU gives the CPU sweep's rows", "[faults][sweep][cuda
   o.batch = 16;
   o.configs_per_pass = 3;
   o.channel_path_min_macs = 0;  // 16-image batches are far below the default: take the channel path anyway
-  o.chunk_bytes = 1;            // chunks of 3 points: several per layer in the pipeline
+  if (small_chunks) o.chunk_bytes = 1;  // chunks of 3 points: several per layer in the pipeline
   run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_cpu.push_back(r); });
   o.device_model = gpu_model.get();
   run_sweep(*cpu_model, name, d, g, all_points(g), o, [&](const SweepRow& r) { on_gpu.push_back(r); });
