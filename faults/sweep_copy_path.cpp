@@ -71,7 +71,8 @@ struct Chunk {
   std::vector<PointScore> direct_scores;  // one-at-a-time chunks: scored as they run
   double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms per step
   // ... of launch: the allocation of the stacked outputs, the points' outputs, the rest, the
-  // scoring; the device allocations launch made (count, host ms), marks around its work
+  // scoring; the device allocations made meanwhile (count, host ms; the planning thread's too),
+  // marks around its work
   double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
   MallocStats trace_mallocs;
   cuda::QueueMark trace_start, trace_end;

@@ -161,9 +161,11 @@ if m:  # the baseline row does not count as a point
                       "points_per_s": (int(m.group(1)) - 1) / float(m.group(2))}))
 PY
   done
-  timeout 150 python3 bench/pytorch_sweep.py --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \
-    "${grid[@]}" | python3 -c "import json,sys; r=json.loads(sys.stdin.read().splitlines()[-1]); r.pop('accuracies'); r.update(framework='pytorch', model='sweep'); print(json.dumps(r))" \
-    | tee -a "$results" || echo "check.sh: pytorch_sweep.py failed" >&2
+  for run in 1 2; do  # the loop's own rate varies (191-235 points/s on one H200): best of two, as for ours
+    timeout 150 python3 bench/pytorch_sweep.py --device cuda --checkpoint "$ckpt" --data-dir "$fm" --batch 10000 \
+      "${grid[@]}" | python3 -c "import json,sys; r=json.loads(sys.stdin.read().splitlines()[-1]); r.pop('accuracies'); r.update(framework='pytorch', model='sweep'); print(json.dumps(r))" \
+      | tee -a "$results" || echo "check.sh: pytorch_sweep.py failed" >&2
+  done
 else
   echo "check.sh: .deps/fashion-mnist is missing (rerun scripts/gather-device-deps.sh); sweep benchmark skipped" >&2
 fi
@@ -240,11 +242,11 @@ for m in ("lenet5", "vgg11", "resnet18"):
         fb = f"{b:.0f}" if b else "-"
         print(f"{m:<10}{s.get('batch', p.get('batch', 0)):>6} {mode:<6}{fa:>12}{fb:>12}{ratio:>8}")
 ours = max((r["points_per_s"] for r in rows if r["framework"] == "stuckat" and r["model"] == "sweep"), default=None)
-theirs = next((r["points_per_s"] for r in rows if r["framework"] == "pytorch" and r["model"] == "sweep"), None)
+theirs = max((r["points_per_s"] for r in rows if r["framework"] == "pytorch" and r["model"] == "sweep"), default=None)
 if ours or theirs:
     ratio = f"{ours / theirs:.1f}x" if ours and theirs else "-"
     print(f"LeNet-5 fault sweep, 100 points, 10k test images, batch 10000: stuckat {ours or 0:.1f} points/s, "
-          f"PyTorch loop {theirs or 0:.1f} points/s, ratio {ratio} (target 50x)")
+          f"PyTorch loop {theirs or 0:.1f} points/s (best runs of each), ratio {ratio} (target 50x)")
     runs = [f"{r['points_per_s']:.0f} ({r['configs_per_pass']} per pass)" for r in rows
             if r["framework"] == "stuckat" and r["model"] in ("sweep", "sweep_per_point")]
     if runs:
