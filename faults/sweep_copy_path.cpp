@@ -295,8 +295,9 @@ class Pipeline {
       bits += m * ((c.group->n + 31) / 32);
     }
     if (scores == 0) return;
-    const Device device = chunks[e.first].group ? chunks[e.first].group->fwd_weight.device()
-                                                : chunks[e.last - 1].group->fwd_weight.device();
+    Device device = Device::CPU;
+    for (size_t k = e.first; k < e.last; ++k)
+      if (chunks[k].group) device = chunks[k].group->fwd_weight.device();
     if (counts > 0) {
       e.counts = Tensor::empty({counts}, DType::I64, device);
       e.bits = Tensor::empty({bits}, DType::I32, device);
