@@ -9,17 +9,15 @@
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
-#include "faults/block_scores.h"
 #include "faults/faulty_model.h"
 #include "faults/sweep_csv.h"
 #include "faults/sweep_grid.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_summary.h"
+#include "faults/sweep_warm_up.h"
 #include "faults/weight_format.h"
-#include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/io/checkpoint.h"
-#include "framework/ops.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
 
@@ -129,26 +127,11 @@ int run(SweepFlags& f) {
     evaluate(*device_model, data.test, f.batch);
     std::fprintf(stderr, "sweep: warm-up evaluation on %s took %.3f s (outside the timer)\n", device_name(device),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count());
-    if (std::getenv("STUCKAT_SWEEP_WARMUP_PASS") != nullptr && f.configs_per_pass > 1) {
-      // Experiment, not yet the default: a clean forward pass and scoring at a stacked pass's size
-      // (configs_per_pass batches), to see whether the first stacked pass's one-time costs (new
-      // GEMM shapes, first allocations of its sizes, the scoring kernel's first launch) are what
-      // makes a sweep's first chunk slow (STUCKAT_SWEEP_TRACE shows it).
+    if (std::getenv("STUCKAT_SWEEP_WARMUP_PASS") != nullptr) {  // an experiment (faults/sweep_warm_up.h)
       const auto w1 = std::chrono::steady_clock::now();
-      NoGradGuard no_grad;
-      device_model->eval();
-      const int64_t n = std::min<int64_t>(f.batch, data.test.size()), p = f.configs_per_pass;
-      const Tensor one = slice_rows(data.test.images, 0, n);
-      Shape shape = one.shape();
-      shape[0] = n * p;
-      Tensor stacked = Tensor::empty(shape, DType::F32, device);
-      for (int64_t i = 0; i < p; ++i) {
-        Tensor block = slice_rows(stacked, i * n, (i + 1) * n);
-        block.copy_(one);
-      }
-      block_scores(device_model->forward(stacked), slice_rows(data.test.labels, 0, n), p);
-      std::fprintf(stderr, "sweep: warm-up pass of %lld images took %.3f s (outside the timer)\n",
-                   static_cast<long long>(n * p), std::chrono::duration<double>(std::chrono::steady_clock::now() - w1).count());
+      const int64_t points = warm_up_sweep(data.test, options);
+      std::fprintf(stderr, "sweep: warm-up pass of %lld stacked batches took %.3f s (outside the timer)\n",
+                   static_cast<long long>(points), std::chrono::duration<double>(std::chrono::steady_clock::now() - w1).count());
     }
   }
   const auto t0 = std::chrono::steady_clock::now();

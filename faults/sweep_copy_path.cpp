@@ -114,7 +114,7 @@ class Pipeline {
     const auto t_split = std::chrono::steady_clock::now();
     std::vector<Chunk> chunks = split(first, last);
     if (times_.on())
-      std::fprintf(stderr, "sweep trace: %zu chunks planned in %.3f ms (host)\n", chunks.size(),
+      std::fprintf(stderr, "sweep trace: points split into %zu chunks in %.3f ms (host)\n", chunks.size(),
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_split).count());
     const size_t count = chunks.size();
     auto plan_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kPlan, c.trace_ms); plan(c); };

@@ -37,6 +37,7 @@
 #include "faults/weight_codec.h"
 #include "faults/sweep_runner.h"
 #include "faults/sweep_summary.h"
+#include "faults/sweep_warm_up.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
 #include "framework/error.h"
@@ -988,4 +989,25 @@ TEST_CASE("RunAhead rethrows a step's error at that step and stops; destroying i
   }  // stops after the step in progress
   CHECK(started.load() >= 1);
   CHECK(started.load() < 100000);
+}
+
+TEST_CASE("The sweep's warm-up stacks as many batches as its passes stack points", "[sweep]") {
+  // LeNet-5 at batch 16: the largest tensor is conv1's output (padding 2), 16 x 6 x 28 x 28 floats
+  // (301056 bytes; the input is 50176), and a pass of P points holds about twice P of those.
+  const Dataset d = random_test_set(40);
+  std::shared_ptr<Module> copy = sweep_test_model("lenet5", 5);
+  copy->train(true);
+  SweepRunOptions o;
+  o.batch = 16;
+  o.configs_per_pass = 10;
+  CHECK_THROWS_WITH(warm_up_sweep(d, o), Catch::Contains("no model copy"));
+  o.device_model = copy.get();
+  CHECK(warm_up_sweep(d, o) == 10);  // 4 GiB of pass memory: configs_per_pass
+  o.pass_bytes = 2 * 301056 * 3 + 5;
+  CHECK(warm_up_sweep(d, o) == 3);
+  o.pass_bytes = 2 * 301056 * 3 - 1;
+  CHECK(warm_up_sweep(d, o) == 2);
+  o.pass_bytes = 1;
+  CHECK(warm_up_sweep(d, o) == 1);
+  CHECK(copy->is_training());  // left in the mode it had
 }
