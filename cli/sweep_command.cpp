@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
@@ -121,13 +122,16 @@ int run(SweepFlags& f) {
   options.device_model = device_model.get();
   if (device_model) {
     data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
-    // One clean evaluation before the timer, as the PyTorch loop does: the GPU libraries load the
-    // kernels a shape needs on first use (tens of ms for cuBLAS), once per process.
+    // One clean evaluation before the timer, as the PyTorch loop warms up: the GPU libraries load
+    // the kernels a shape needs on first use (tens of ms for cuBLAS), once per process.
     const auto w0 = std::chrono::steady_clock::now();
     evaluate(*device_model, data.test, f.batch);
     std::fprintf(stderr, "sweep: warm-up evaluation on %s took %.3f s (outside the timer)\n", device_name(device),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count());
-    if (std::getenv("STUCKAT_SWEEP_WARMUP_PASS") != nullptr) {  // an experiment (faults/sweep_warm_up.h)
+    // Then the sweep's own kernels loaded and one clean pass at a stacked pass's size
+    // (faults/sweep_warm_up.h); STUCKAT_SWEEP_WARMUP=0 skips it (to measure what it saves).
+    const char* warm = std::getenv("STUCKAT_SWEEP_WARMUP");
+    if (warm == nullptr || std::string(warm) != "0") {
       const auto w1 = std::chrono::steady_clock::now();
       const int64_t points = warm_up_sweep(data.test, options);
       std::fprintf(stderr, "sweep: warm-up pass of %lld stacked batches took %.3f s (outside the timer)\n",

@@ -3,6 +3,7 @@
 #include "faults/block_scores.h"
 #include "faults/block_scores_cuda.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/preload.cuh"
 #include "kernels/cuda/launch.cuh"
 
 namespace stuckat {
@@ -34,5 +35,7 @@ void block_scores_cuda(const float* logits, const int32_t* labels, int64_t block
   block_scores_kernel<<<static_cast<unsigned>(blocks), cuda::kBlock>>>(logits, labels, n, k, loss, correct);
   CUDA_CHECK_LAUNCH();
 }
+
+void preload_block_scores_kernels() { cuda::preload_kernel(block_scores_kernel); }
 
 }  // namespace stuckat

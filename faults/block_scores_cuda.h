@@ -9,5 +9,7 @@ namespace stuckat {
 // without synchronising; needs n < 2^24 (the counts are summed as exact floats).
 void block_scores_cuda(const float* logits, const int32_t* labels, int64_t blocks, int64_t n, int64_t k, float* loss,
                        int64_t* correct);
+// Loads its kernel now (kernels/cuda/preload.cuh).
+void preload_block_scores_kernels();
 
 }  // namespace stuckat

@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/preload.cuh"
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/select_blocks.h"
 
@@ -71,6 +72,13 @@ void channel_delta_cuda(const float* x, const float* clean_out, const float* ref
     channel_delta_kernel<int64_t><<<cuda::grid_for(total), cuda::kBlock>>>(x, clean_out, ref, inline_c, list, starts, tap,
                                                                            delta, d, total, out);
   CUDA_CHECK_LAUNCH();
+}
+
+void preload_channel_delta_kernels() {
+  cuda::preload_kernel(channel_delta_kernel<int32_t>);
+  cuda::preload_kernel(channel_delta_kernel<int64_t>);
+  cuda::preload_kernel(channel_delta_stacked_kernel<int32_t>);
+  cuda::preload_kernel(channel_delta_stacked_kernel<int64_t>);
 }
 
 }  // namespace stuckat

@@ -22,4 +22,7 @@ void channel_delta_cuda(const float* x, const float* clean_out, const float* ref
 void channel_delta_stacked_cuda(const float* x, const float* clean_out, const float* ref, const StackedChangeLists& lists,
                                 int64_t blocks, const ChannelDeltaDims& d, float* out);
 
+// Loads these kernels now (kernels/cuda/preload.cuh).
+void preload_channel_delta_kernels();
+
 }  // namespace stuckat

@@ -8,6 +8,7 @@
 #include "faults/weight_changes_thread.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
+#include "kernels/cuda/preload.cuh"
 
 namespace stuckat {
 namespace {
@@ -97,6 +98,15 @@ void add_linear_changes_cuda(const float* x, float* y, int64_t n, int64_t in, in
   else
     linear_changes_kernel<int64_t><<<cuda::grid_for(count), cuda::kBlock>>>(x, y, count, in, out, starts, tap, delta);
   CUDA_CHECK_LAUNCH();
+}
+
+void preload_sweep_delta_kernels() {
+  cuda::preload_kernel(conv_changes_kernel<int32_t>);
+  cuda::preload_kernel(conv_changes_kernel<int64_t>);
+  cuda::preload_kernel(linear_changes_kernel<int32_t>);
+  cuda::preload_kernel(linear_changes_kernel<int64_t>);
+  cuda::preload_kernel(stacked_changes_kernel<int32_t>);
+  cuda::preload_kernel(stacked_changes_kernel<int64_t>);
 }
 
 }  // namespace stuckat

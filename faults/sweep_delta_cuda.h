@@ -29,4 +29,7 @@ void add_changes_stacked_cuda(bool conv, const float* x, const float* clean, flo
                               int64_t in, int64_t h, int64_t w, int64_t out, int64_t stride, int64_t pad, int64_t ho,
                               int64_t wo, const StackedChangeLists& lists);
 
+// Loads these kernels now (kernels/cuda/preload.cuh).
+void preload_sweep_delta_kernels();
+
 }  // namespace stuckat

@@ -5,6 +5,7 @@
 #include "faults/word_codec.h"
 #include "framework/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/preload.cuh"
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/word_dispatch.cuh"
 
@@ -85,6 +86,15 @@ void fault_layers_cuda(const StackedDraws& draws, int64_t points, const uint16_t
       CUDA_CHECK_LAUNCH();
     });
   }
+}
+
+void preload_fault_layer_kernels() {
+  for (WeightFormatKind kind : {WeightFormatKind::Fixed, WeightFormatKind::MaxAbs, WeightFormatKind::SignMag,
+                                WeightFormatKind::Fp16})
+    cuda::dispatch_word_kind(kind, [](auto k) {
+      cuda::preload_kernel(fault_layer_kernel<decltype(k)::value>);
+      cuda::preload_kernel(fault_layers_kernel<decltype(k)::value>);
+    });
 }
 
 }  // namespace stuckat

@@ -26,4 +26,7 @@ struct StackedDraws {
 void fault_layers_cuda(const StackedDraws& draws, int64_t points, const uint16_t* words, const float* clean, int64_t n,
                        const WeightFormat& format, float* out, unsigned long long* counters, uint32_t* changed_bits);
 
+// Loads these kernels now, for every word format (kernels/cuda/preload.cuh).
+void preload_fault_layer_kernels();
+
 }  // namespace stuckat

@@ -8,15 +8,39 @@
 #include "framework/autograd.h"
 #include "framework/error.h"
 #include "framework/ops.h"
+#ifdef STUCKAT_WITH_CUDA
+#include "faults/block_scores_cuda.h"
+#include "faults/channel_delta_cuda.h"
+#include "faults/sweep_delta_cuda.h"
+#include "faults/sweep_point_cuda.h"
+#include "kernels/cuda/add.h"
+#include "kernels/cuda/select_blocks.h"
+#endif
 
 namespace stuckat {
+
+void preload_sweep_kernels() {
+#ifdef STUCKAT_WITH_CUDA
+  preload_fault_layer_kernels();
+  preload_block_scores_kernels();
+  preload_channel_delta_kernels();
+  preload_sweep_delta_kernels();
+  cuda::preload_add_kernels();
+  cuda::preload_select_blocks_kernels();
+#endif
+}
 
 int64_t warm_up_sweep(const Dataset& test, const SweepRunOptions& options) {
   STUCKAT_CHECK(options.device_model != nullptr, "warm_up_sweep: no model copy in the options");
   STUCKAT_CHECK(options.batch >= 1 && options.configs_per_pass >= 1, "sweep batch and configs per pass must be >= 1");
+  Module& model = *options.device_model;
+  for (const auto& [name, p] : model.named_parameters())
+    if (p.device() == Device::CUDA) {
+      preload_sweep_kernels();
+      break;
+    }
   if (test.size() == 0) return 1;
   NoGradGuard no_grad;
-  Module& model = *options.device_model;
   const bool was_training = model.is_training();
   model.eval();
   const int64_t n = std::min(options.batch, test.size());

@@ -1011,3 +1011,20 @@ TEST_CASE("The sweep's warm-up stacks as many batches as its passes stack points
   CHECK(warm_up_sweep(d, o) == 1);
   CHECK(copy->is_training());  // left in the mode it had
 }
+
+TEST_CASE("The sweep's warm-up on a GPU copy loads its kernels and stacks as on the CPU", "[faults][sweep][cuda]") {
+  if (!have_gpu("warm_up_sweep")) return;
+  Dataset d = random_test_set(40);
+  d.to_device(Device::CUDA);
+  std::shared_ptr<Module> copy = sweep_test_model("lenet5", 5);
+  copy->to(Device::CUDA);
+  copy->train(true);
+  SweepRunOptions o;
+  o.batch = 16;
+  o.configs_per_pass = 10;
+  o.device_model = copy.get();
+  CHECK(warm_up_sweep(d, o) == 10);  // preload_sweep_kernels ran first (a kernel it cannot load throws)
+  o.pass_bytes = 2 * 301056 * 3 + 5;  // as in the CPU test: conv1's output at batch 16 is 301056 bytes
+  CHECK(warm_up_sweep(d, o) == 3);
+  CHECK(copy->is_training());  // left in the mode it had
+}

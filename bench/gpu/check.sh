@@ -187,21 +187,17 @@ if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   # 1.4 s more process start-up, so the default stays lazy. The host-side trace of each step:
   # Each chunk's line splits launch into allocation (with the device mallocs it made), outputs,
   # rest and scores, and gives the device's time on its passes (CUDA events, no added waits).
-  # STUCKAT_SWEEP_WARMUP_PASS=1 adds an untimed clean pass at a stacked pass's size (an
-  # experiment: does it remove the first chunk's extra time?).
-  for run in "0 -" "0 -" "0 pass" "0 pass" "0-3 -"; do
+  # STUCKAT_SWEEP_WARMUP=0 skips the sweep's warm-up (kernel preloading and a clean pass at a
+  # stacked pass's size, faults/sweep_warm_up.h): what it saves, traced and untraced.
+  for run in "0 1" "0 1" "0 0" "0 0" "0-3 1"; do
     seeds=${run% *} warm=${run#* }
-    echo "-- seeds $seeds, warm-up pass: $warm, STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1"
-    if [[ $warm == pass ]]; then
-      SEEDS=$seeds STUCKAT_SWEEP_WARMUP_PASS=1 STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1 probe "$build/bin/stuckat"
-    else
-      SEEDS=$seeds STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1 probe "$build/bin/stuckat"
-    fi
+    echo "-- seeds $seeds, STUCKAT_SWEEP_WARMUP=$warm STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1"
+    SEEDS=$seeds STUCKAT_SWEEP_WARMUP=$warm STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1 probe "$build/bin/stuckat"
     grep -E "sweep trace|gemm trace|warm-up pass|^  [01] [01] " "$build/probe.err" | head -40
   done
-  for warm in - pass -  pass; do  # untraced, alternating
-    echo "-- untraced, warm-up pass: $warm"
-    if [[ $warm == pass ]]; then STUCKAT_SWEEP_WARMUP_PASS=1 probe "$build/bin/stuckat"; else probe "$build/bin/stuckat"; fi
+  for warm in 0 1 0 1; do  # untraced, alternating
+    echo "-- untraced, STUCKAT_SWEEP_WARMUP=$warm"
+    STUCKAT_SWEEP_WARMUP=$warm probe "$build/bin/stuckat"
   done
   if command -v nsys > /dev/null; then
     echo "-- nsys"

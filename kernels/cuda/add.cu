@@ -1,5 +1,6 @@
 // Elementwise add and subtract: one thread per element (each reads its inputs before writing, so aliasing
 // out with an input is safe).
+#include "kernels/cuda/preload.cuh"
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/add.h"
 #include "kernels/cuda/cuda_check.h"
@@ -48,6 +49,13 @@ void sub_forward(const float* a, const float* b, float* out, int64_t n) {
   if (n == 0) return;
   sub_kernel<<<grid_for(n), kBlock>>>(a, b, out, n);
   CUDA_CHECK_LAUNCH();
+}
+
+void preload_add_kernels() {
+  preload_kernel(add_kernel);
+  preload_kernel(sub_kernel);
+  preload_kernel(add_tiled_kernel<int32_t>);
+  preload_kernel(add_tiled_kernel<int64_t>);
 }
 
 }  // namespace stuckat::cuda

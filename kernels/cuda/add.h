@@ -10,5 +10,7 @@ void add_forward(const float* a, const float* b, float* out, int64_t n);
 void sub_forward(const float* a, const float* b, float* out, int64_t n);
 // out[i] = tile[i % m] + b[i] over n floats (m divides n; out may alias b).
 void add_tiled_forward(const float* tile, int64_t m, const float* b, float* out, int64_t n);
+// Loads these kernels now (kernels/cuda/preload.cuh).
+void preload_add_kernels();
 
 }  // namespace stuckat::cuda

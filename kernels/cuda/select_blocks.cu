@@ -1,6 +1,7 @@
 // select_blocks_f32 (select_blocks.h): one thread per destination element; consecutive threads
 // copy consecutive elements of one block, so reads and writes coalesce. Indices in int32_t when
 // they fit (fits_int32).
+#include "kernels/cuda/preload.cuh"
 #include "kernels/cuda/select_blocks.h"
 
 #include <algorithm>
@@ -45,6 +46,11 @@ void select_blocks_f32(const float* src, int64_t outer, int64_t extent, int64_t 
   else
     select_blocks_kernel<int64_t><<<grid_for(total), kBlock>>>(src, extent, block, inline_index, index_dev, k, total, dst);
   CUDA_CHECK_LAUNCH();
+}
+
+void preload_select_blocks_kernels() {
+  preload_kernel(select_blocks_kernel<int32_t>);
+  preload_kernel(select_blocks_kernel<int64_t>);
 }
 
 }  // namespace stuckat::cuda

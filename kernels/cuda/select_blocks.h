@@ -14,4 +14,7 @@ constexpr int kInlineIndices = 128;
 void select_blocks_f32(const float* src, int64_t outer, int64_t extent, int64_t block, const int64_t* index,
                        const int32_t* index_dev, int64_t k, float* dst);
 
+// Loads its kernels now (kernels/cuda/preload.cuh).
+void preload_select_blocks_kernels();
+
 }  // namespace stuckat::cuda
