@@ -11,9 +11,10 @@
 # Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
 # (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections, "profile" adds a table of
-# where the time goes, "sweepprobe" times the sweep under eager module loading and, where nsys is
-# installed, lists its kernels; CHECK_PREBUILT=1 runs binaries built by scripts/build-for-device.sh
-# instead of building; results.jsonl and the logs land in $OUT on the device machine.)
+# where the time goes, "sweepprobe" traces the sweep with and without its warm-up
+# (STUCKAT_SWEEP_WARMUP) and, where nsys is installed, lists its kernels; CHECK_PREBUILT=1 runs
+# binaries built by scripts/build-for-device.sh instead of building; results.jsonl and the logs
+# land in $OUT on the device machine.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 t_start=$(date +%s)
@@ -172,7 +173,7 @@ fi
 fi
 
 if want sweepprobe; then  # not in the default sections: what the sweep's time depends on
-stamp "sweep probe: module loading, nsys kernel summary"
+stamp "sweep probe: trace with and without the warm-up, nsys kernel summary"
 if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   sweep_checkpoint
   probe() {  # one 100-point sweep, 10 points per pass; prints its last line and the process's wall time
