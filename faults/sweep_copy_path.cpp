@@ -141,9 +141,9 @@ class Pipeline {
                      "%.3f (allocation %.3f, outputs %.3f, rest %.3f, scores %.3f; %lld device mallocs %.3f) emit "
                      "%.3f ms; device %.3f ms on its passes, %.3f ms since the last chunk's\n",
                      c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kPlan],
-                     c.trace_ms[StepTimes::kPlanWait], c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms, c.trace_outputs_ms, c.trace_rest_ms,
-                     c.trace_scores_ms, c.trace_mallocs.count, c.trace_mallocs.ms, c.trace_ms[StepTimes::kEmit], span,
-                     gap);
+                     c.trace_ms[StepTimes::kPlanWait], c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms,
+                     c.trace_outputs_ms, c.trace_rest_ms, c.trace_scores_ms, c.trace_mallocs.count,
+                     c.trace_mallocs.ms, c.trace_ms[StepTimes::kEmit], span, gap);
         if (c.trace_end.recorded()) trace_last_end_ = std::move(c.trace_end);
       }
       c = Chunk();  // its device memory goes back now
