@@ -78,6 +78,9 @@ struct Chunk {
   cuda::QueueMark trace_start, trace_end;
 };
 
+// Changed weights in a chunk from which its plan rebuilds them on all threads (~0.4 ms on one).
+constexpr int64_t kParallelPlanWork = 4096;
+
 // Consecutive chunks whose counts, changed-weight bits and scores share one device buffer each,
 // read back in one copy each.
 struct Epoch {
@@ -395,10 +398,16 @@ class Pipeline {
     const auto* count_of = static_cast<const int64_t*>(c.counts_host.raw_data());
     const auto* bits_of = static_cast<const uint32_t*>(c.bits_host.raw_data());
     // The changed weights of the points that take the delta path, one point per thread (each
-    // rebuilds its faulted words from its draw: ~0.1 us per changed weight; pure CPU work).
+    // rebuilds its faulted words from its draw: ~0.1 us per changed weight; pure CPU work). A
+    // chunk with little of it stays on this thread: the planning thread's first parallel region
+    // starts its own OpenMP team (a thread per core), worth it for fc1's 20 points (~20k changed
+    // weights), not for conv1's (tens).
+    int64_t work = 0;
+    for (int64_t i = 0; i < m; ++i)
+      if (count_of[2 * i + 1] * kDeltaFraction <= G.n) work += count_of[2 * i + 1];
     std::vector<std::vector<WeightChange>> changes(static_cast<size_t>(m));
     std::vector<std::exception_ptr> failed(static_cast<size_t>(m));  // an exception may not leave the parallel loop
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (work >= kParallelPlanWork)
     for (int64_t i = 0; i < m; ++i) {
       const int64_t changed = count_of[2 * i + 1];
       if (changed == 0 || changed * kDeltaFraction > G.n) continue;
