@@ -289,8 +289,47 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
              Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
              // too large a share of the batch per thread for the dW kernel's L2 budget
              Conv2dShape{2, 16, 64, 64, 16, 3, 3, 1, 1},
+             // more than 16 output channels: groups of 2-4 channel vectors over runs of pixels
+             // that cross rows and images, taps in L1-sized slices (VGG / ResNet layers); with
+             // c_in > 16, dx takes that path too
+             Conv2dShape{5, 16, 4, 4, 80, 3, 3, 1, 1},   // 5 vectors: groups of 2 and 3; 144 taps in 2 slices for 3
+             Conv2dShape{3, 40, 2, 2, 64, 3, 3, 1, 1},   // 2x2 planes, 360 taps in 4 slices
+             Conv2dShape{7, 24, 6, 6, 33, 3, 3, 2, 1},   // stride 2, a partial last vector
+             Conv2dShape{3, 24, 5, 5, 48, 3, 3, 1, 0},   // no padding: runs read the input in place
+             Conv2dShape{20, 32, 4, 4, 64, 3, 3, 1, 1},  // several images a run, several runs a thread
+             Conv2dShape{2, 20, 9, 9, 130, 3, 3, 1, 1},  // 9 vectors: groups of 4 and 5 -> 3, 3, 3; a partial one
+             Conv2dShape{3, 18, 8, 8, 32, 1, 1, 2, 0},   // 1x1 stride 2 (ResNet shortcut) with few taps
          })
       check_conv2d_fast(s, 400);
+  }
+}
+
+// Every output element is summed in a fixed order, whatever the thread count (and so however the
+// batch is split into runs of images).
+TEST_CASE("conv2d fast forward and dx do not depend on the thread count", "[kernels]") {
+  ThreadCountGuard guard;
+  for (const Conv2dShape& s : {Conv2dShape{9, 16, 4, 4, 80, 3, 3, 1, 1}, Conv2dShape{11, 24, 6, 6, 33, 3, 3, 2, 1},
+                               Conv2dShape{6, 20, 8, 8, 48, 3, 3, 1, 1}, Conv2dShape{5, 6, 14, 14, 16, 5, 5, 1, 0}}) {
+    INFO(describe(s));
+    RandomStream rng(77, 3);
+    const int64_t p = s.h_out() * s.w_out();
+    auto x = random_vector<float>(s.n * s.c_in * s.h * s.w, rng);
+    auto w = random_vector<float>(s.c_out * s.c_in * s.kh * s.kw, rng);
+    auto b = random_vector<float>(s.c_out, rng);
+    auto dy = random_vector<float>(s.n * s.c_out * p, rng);
+    std::vector<float> y1(dy.size()), dx1(x.size()), dw(w.size()), db(b.size());
+    set_num_threads(1);
+    conv2d_forward(x.data(), w.data(), b.data(), y1.data(), s);
+    conv2d_backward(x.data(), w.data(), dy.data(), dx1.data(), dw.data(), db.data(), s);
+    for (int threads : {2, 3}) {
+      INFO("threads=" << threads);
+      set_num_threads(threads);
+      std::vector<float> y(dy.size(), kNaN), dx(x.size(), kNaN);
+      conv2d_forward(x.data(), w.data(), b.data(), y.data(), s);
+      conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), s);
+      REQUIRE(y == y1);
+      REQUIRE(dx == dx1);
+    }
   }
 }
 

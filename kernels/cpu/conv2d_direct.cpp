@@ -129,6 +129,131 @@ void channel_vectorised_image(const float* xp, const float* packed_w, const floa
   }
 }
 
+// ---- channel groups: 2 to 4 blocks of 16 channels x up to 8 pixels of a run of images ----
+
+constexpr int kMaxGroupBlocks = 4;
+constexpr int kMaxGroupPixels = 8;
+// Pixels per call for `blocks` blocks: blocks * pixels accumulators, a weight vector per block
+// and one broadcast fit the 32 zmm registers.
+constexpr int group_pixels(int64_t blocks) { return blocks >= 4 ? 6 : kMaxGroupPixels; }
+
+// R output pixels anywhere in the padded planes (base[r]: a pixel's top-left input element) x CB
+// blocks of 16 channels, taps [t0, t1): each tap costs CB weight loads and R broadcasts for CB * R
+// FMAs (the one-block kernel above: 1 + R loads for R). sums [pixel][block][channel] holds the
+// running sums (the bias before the first tap) and receives them, so taps may come in slices
+// whose weights stay in L1 while every run of pixels uses them; the order of the additions, and
+// so every result, is the same as in one pass.
+template <int CB, int R>
+void group_block(const float* xp, const int64_t* base, const float* packed_w, const int64_t* offsets, int64_t t0,
+                 int64_t t1, float* sums) {
+  __m512 acc[CB * R];
+  const float* px[R];
+  #pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) px[r] = xp + base[r];
+  #pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 32
+    for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = _mm512_loadu_ps(sums + (r * CB + cb) * kLanes);
+  for (int64_t t = t0; t < t1; ++t) {
+    const int64_t o = offsets[t];
+    const float* wt = packed_w + t * CB * kLanes;
+    __m512 wv[CB];
+    #pragma GCC unroll 32
+    for (int cb = 0; cb < CB; ++cb) wv[cb] = _mm512_loadu_ps(wt + cb * kLanes);
+    #pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_set1_ps(px[r][o]);
+      #pragma GCC unroll 32
+      for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = _mm512_fmadd_ps(xv, wv[cb], acc[cb * R + r]);
+    }
+  }
+  #pragma GCC unroll 32
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 32
+    for (int cb = 0; cb < CB; ++cb) _mm512_storeu_ps(sums + (r * CB + cb) * kLanes, acc[cb * R + r]);
+}
+
+using GroupBlock = void (*)(const float*, const int64_t*, const float*, const int64_t*, int64_t, int64_t, float*);
+
+template <int CB, int... R>
+constexpr std::array<GroupBlock, sizeof...(R)> group_blocks_for(std::integer_sequence<int, R...>) {
+  return {group_block<CB, R + 1>...};
+}
+template <int... CB>
+constexpr std::array<std::array<GroupBlock, kMaxGroupPixels>, sizeof...(CB)> group_blocks(std::integer_sequence<int, CB...>) {
+  return {group_blocks_for<CB + 1>(std::make_integer_sequence<int, kMaxGroupPixels>())...};
+}
+const auto kGroupBlocks = group_blocks(std::make_integer_sequence<int, kMaxGroupBlocks>());
+
+// The blocks of 16 output channels split evenly into groups of at most kMaxGroupBlocks; the
+// weights packed group after group as [tap][block of the group][16] (zero past c_out).
+struct ChannelGroups {
+  std::vector<int64_t> first;  // first block of each group, then the block count
+  std::vector<float> packed;
+  int64_t count() const { return static_cast<int64_t>(first.size()) - 1; }
+  int64_t blocks(int64_t g) const { return first[static_cast<size_t>(g + 1)] - first[static_cast<size_t>(g)]; }
+};
+
+ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps) {
+  ChannelGroups g;
+  const int64_t blocks = (c_out + kLanes - 1) / kLanes, count = (blocks + kMaxGroupBlocks - 1) / kMaxGroupBlocks;
+  for (int64_t k = 0; k <= count; ++k) g.first.push_back(k * blocks / count);
+  g.packed.assign(static_cast<size_t>(blocks * taps * kLanes), 0.0f);
+  for (int64_t k = 0; k < count; ++k) {
+    const int64_t first = g.first[static_cast<size_t>(k)], cbs = g.blocks(k);
+    float* dst = g.packed.data() + first * taps * kLanes;
+    for (int64_t cb = 0; cb < cbs; ++cb)
+      for (int64_t lane = 0; lane < kLanes; ++lane) {
+        const int64_t co = (first + cb) * kLanes + lane;
+        if (co >= c_out) break;
+        for (int64_t t = 0; t < taps; ++t) dst[(t * cbs + cb) * kLanes + lane] = w[co * taps + t];
+      }
+  }
+  return g;
+}
+
+// Weights of one group's taps kept in L1 while the runs of pixels go through them.
+constexpr int64_t kGroupSliceBytes = 24 << 10;
+
+// Convolves `images` padded images (xp, padded_image floats apart) into y (their first output
+// element; c_out * plane floats apart): the pixels of all of them in runs of up to 8, group by
+// group and slice of taps by slice, so a slice's weights are read from L1 for every run.
+void channel_groups_images(const float* xp, int64_t padded_image, int64_t images, const ChannelGroups& groups,
+                           const float* padded_bias, const int64_t* offsets, const PaddedConv& p, float* y) {
+  const int64_t taps = p.taps(), plane = p.ho * p.wo, pixels = images * plane;
+  thread_local std::vector<int64_t> base, out;
+  thread_local std::vector<float> sums_buffer;
+  base.resize(static_cast<size_t>(pixels));
+  out.resize(static_cast<size_t>(pixels));
+  for (int64_t q = 0; q < pixels; ++q) {
+    const int64_t i = q / plane, oy = q % plane / p.wo, ox = q % p.wo;
+    base[static_cast<size_t>(q)] = i * padded_image + (oy * p.wp + ox) * p.stride;
+    out[static_cast<size_t>(q)] = i * p.c_out * plane + oy * p.wo + ox;
+  }
+  float* sums = grow_workspace(sums_buffer, pixels * kMaxGroupBlocks * kLanes);
+  for (int64_t g = 0; g < groups.count(); ++g) {
+    const int64_t first = groups.first[static_cast<size_t>(g)], cbs = groups.blocks(g);
+    const int64_t width = cbs * kLanes, channels = std::min(width, p.c_out - first * kLanes);
+    const float* w = groups.packed.data() + first * taps * kLanes;
+    const auto& kernels = kGroupBlocks[static_cast<size_t>(cbs - 1)];
+    const int64_t run = group_pixels(cbs), slice = std::max<int64_t>(1, kGroupSliceBytes / (width * 4));
+    for (int64_t q = 0; q < pixels; ++q)
+      std::memcpy(sums + q * width, padded_bias + first * kLanes, static_cast<size_t>(width) * sizeof(float));
+    for (int64_t t0 = 0; t0 < taps; t0 += slice) {
+      const int64_t t1 = std::min(taps, t0 + slice);
+      for (int64_t q0 = 0; q0 < pixels; q0 += run) {
+        const int64_t r = std::min(run, pixels - q0);
+        kernels[static_cast<size_t>(r - 1)](xp, base.data() + q0, w, offsets, t0, t1, sums + q0 * width);
+      }
+    }
+    // [pixel][channel] into the channel planes of NCHW.
+    for (int64_t c = 0; c < channels; ++c) {
+      float* yc = y + (first * kLanes + c) * plane;
+      for (int64_t q = 0; q < pixels; ++q) yc[out[static_cast<size_t>(q)]] = sums[q * width + c];
+    }
+  }
+}
+
 // ---- width-vectorised (stride 1) ---------------------------------------------------------
 
 // G channels x up to 16*V consecutive pixels of one output row (lanes in mask[v]).
@@ -198,33 +323,58 @@ void width_vectorised_image(const float* xp, const float* tap_w, const float* bi
 // The share of the 16 lanes doing useful work along a dimension of `size` elements.
 double lane_use(int64_t size) { return static_cast<double>(size) / static_cast<double>(((size + 15) / 16) * 16); }
 
+// Images [first, first + count) of x (c, h, w each) zero-padded by (pad_h, pad_w) into `buffer`
+// as (c, hp, wp) planes; returns where they start.
+const float* pad_images(const float* x, int64_t first, int64_t count, int64_t h, int64_t w_in, int64_t pad_h,
+                        int64_t pad_w, const PaddedConv& p, std::vector<float>& buffer) {
+  const int64_t in_image = p.c_in * h * w_in, padded_image = p.c_in * p.hp * p.wp;
+  if (pad_h == 0 && pad_w == 0) return x + first * in_image;
+  float* dst = grow_workspace(buffer, count * padded_image);
+  std::memset(dst, 0, static_cast<size_t>(count * padded_image) * sizeof(float));
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t c = 0; c < p.c_in; ++c)
+      for (int64_t r = 0; r < h; ++r)
+        std::memcpy(dst + i * padded_image + (c * p.hp + r + pad_h) * p.wp + pad_w,
+                    x + (first + i) * in_image + (c * h + r) * w_in, static_cast<size_t>(w_in) * sizeof(float));
+  return dst;
+}
+
 // Convolves every image x_n (c, h, w), padded by (pad_h, pad_w), into y_n (p.c_out, p.ho, p.wo).
 void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t pad_h, int64_t pad_w,
                     const float* w, const float* b, float* y, const PaddedConv& p) {
-  const int64_t taps = p.taps();
+  const int64_t taps = p.taps(), plane = p.ho * p.wo, padded_image = p.c_in * p.hp * p.wp;
   const bool by_width = p.stride == 1 && lane_use(p.wo) > lane_use(p.c_out);
   const std::vector<int64_t> offsets = tap_offsets(p);
-  const std::vector<float> packed = by_width ? pack_tap_major(w, p.c_out, taps) : pack_channel_major(w, p.c_out, taps);
   std::vector<float> padded_bias(static_cast<size_t>(((p.c_out + kLanes - 1) / kLanes) * kLanes), 0.0f);
   if (b) std::copy(b, b + p.c_out, padded_bias.begin());
-  const bool needs_padding = pad_h > 0 || pad_w > 0;
-  const int64_t in_image = p.c_in * h * w_in, padded_image = p.c_in * p.hp * p.wp;
 
+  if (!by_width && p.c_out > kLanes) {
+    // Channel groups over runs of images: enough pixels per run for a group's weights to be
+    // reused (deep layers have 4 or 16 pixels an image), padded inputs within ~512 KB,
+    // and at least two runs per thread.
+    const ChannelGroups groups = pack_channel_groups(w, p.c_out, taps);
+    const int64_t threads = omp_get_max_threads();
+    int64_t per_run = std::max<int64_t>(1, (128 + plane - 1) / plane);
+    per_run = std::min(per_run, std::max<int64_t>(1, (int64_t(128) << 10) / padded_image));
+    per_run = std::min(per_run, std::max<int64_t>(1, n / (2 * threads)));
+    const int64_t runs = (n + per_run - 1) / per_run;
+#pragma omp parallel for schedule(static)
+    for (int64_t k = 0; k < runs; ++k) {
+      thread_local std::vector<float> padded_buffer;
+      const int64_t first = k * per_run, count = std::min(per_run, n - first);
+      const float* xp = pad_images(x, first, count, h, w_in, pad_h, pad_w, p, padded_buffer);
+      channel_groups_images(xp, padded_image, count, groups, padded_bias.data(), offsets.data(), p,
+                            y + first * p.c_out * plane);
+    }
+    return;
+  }
+
+  const std::vector<float> packed = by_width ? pack_tap_major(w, p.c_out, taps) : pack_channel_major(w, p.c_out, taps);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     thread_local std::vector<float> padded_buffer;
-    const float* xi = x + i * in_image;
-    const float* xp = xi;
-    if (needs_padding) {
-      float* dst = grow_workspace(padded_buffer, padded_image);
-      std::memset(dst, 0, static_cast<size_t>(padded_image) * sizeof(float));
-      for (int64_t c = 0; c < p.c_in; ++c)
-        for (int64_t r = 0; r < h; ++r)
-          std::memcpy(dst + (c * p.hp + r + pad_h) * p.wp + pad_w, xi + (c * h + r) * w_in,
-                      static_cast<size_t>(w_in) * sizeof(float));
-      xp = dst;
-    }
-    float* yi = y + i * p.c_out * p.ho * p.wo;
+    const float* xp = pad_images(x, i, 1, h, w_in, pad_h, pad_w, p, padded_buffer);
+    float* yi = y + i * p.c_out * plane;
     if (by_width)
       width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
     else
