@@ -1,14 +1,22 @@
-// Direct AVX-512 convolution (see conv2d_direct.h). Two register-blocked kernels, each run per
-// image on zero-padded input planes (c_in, hp, wp), so no tap needs a bounds check:
+// Direct AVX-512 convolution (see conv2d_direct.h). Three register-blocked kernels on zero-padded
+// input planes (c_in, hp, wp), so no tap needs a bounds check:
 //   channel-vectorised: one zmm holds 16 output channels of one output pixel; a block of up to
 //     14 pixels of an output row keeps 14 accumulators, and every tap (ci, ky, kx) costs one
-//     load of 16 repacked weights plus one broadcast input value per pixel. Used when c_out
-//     fills the 16 lanes better than the output width does (conv2 of LeNet, VGG/ResNet layers).
+//     load of 16 repacked weights plus one broadcast input value per pixel. Used per image for
+//     at most 16 output channels, or few taps, when they fill the lanes better than the output
+//     width does (conv2 of LeNet, the first layer of VGG / ResNet).
+//   channel groups: 2 to 4 such vectors (up to 64 channels) x up to 8 pixels, so each broadcast
+//     feeds 2 to 4 FMAs; the pixels of a run may lie in different rows and images, and a batch
+//     goes in runs of images whose padded inputs stay in L2, taps in slices whose weights stay
+//     in L1. Small padded planes (deep layers) go position by position, skipping the taps that
+//     would multiply padding. Used for more than 16 output channels (VGG / ResNet layers, and
+//     their input gradients).
 //   width-vectorised (stride 1): one zmm holds 16 consecutive output pixels of one channel; up
 //     to 8 channels x 32 pixels of a row are accumulated together, every tap costs one or two
 //     unaligned input loads plus one weight broadcast per channel. Used for few output
 //     channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
-// OpenMP splits the batch; each thread pads its images into its own scratch planes.
+// OpenMP splits the batch; each thread pads its images into its own scratch planes. Every output
+// element is the bias plus its taps in ascending order, whichever kernel and thread count.
 // The fixed-count loops over accumulators carry `#pragma GCC unroll`: without it GCC 12 at -O3
 // keeps the accumulator arrays on the stack and stores them back on every iteration (-O2 does
 // not), which costs the weight-gradient kernel 4x.
@@ -138,14 +146,14 @@ constexpr int kMaxGroupPixels = 8;
 constexpr int group_pixels(int64_t blocks) { return blocks >= 4 ? 6 : kMaxGroupPixels; }
 
 // R output pixels anywhere in the padded planes (base[r]: a pixel's top-left input element) x CB
-// blocks of 16 channels, taps [t0, t1): each tap costs CB weight loads and R broadcasts for CB * R
-// FMAs (the one-block kernel above: 1 + R loads for R). sums [pixel][block][channel] holds the
-// running sums (the bias before the first tap) and receives them, so taps may come in slices
-// whose weights stay in L1 while every run of pixels uses them; the order of the additions, and
-// so every result, is the same as in one pass.
+// blocks of 16 channels, over the taps ids[j0..j1) (ascending): each tap costs CB weight loads and
+// R broadcasts for CB * R FMAs (the one-block kernel above: 1 + R loads for R). sums
+// [pixel][block][channel] holds the running sums (the bias before the first tap) and receives
+// them, so taps may come in slices whose weights stay in L1 while every run of pixels uses them;
+// the order of the additions, and so every result, is the same as in one pass.
 template <int CB, int R>
-void group_block(const float* xp, const int64_t* base, const float* packed_w, const int64_t* offsets, int64_t t0,
-                 int64_t t1, float* sums) {
+void group_block(const float* xp, const int64_t* base, const float* packed_w, const int64_t* offsets,
+                 const int32_t* ids, int64_t j0, int64_t j1, float* sums) {
   __m512 acc[CB * R];
   const float* px[R];
   #pragma GCC unroll 32
@@ -154,8 +162,8 @@ void group_block(const float* xp, const int64_t* base, const float* packed_w, co
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 32
     for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = _mm512_loadu_ps(sums + (r * CB + cb) * kLanes);
-  for (int64_t t = t0; t < t1; ++t) {
-    const int64_t o = offsets[t];
+  for (int64_t j = j0; j < j1; ++j) {
+    const int64_t t = ids[j], o = offsets[t];
     const float* wt = packed_w + t * CB * kLanes;
     __m512 wv[CB];
     #pragma GCC unroll 32
@@ -173,7 +181,8 @@ void group_block(const float* xp, const int64_t* base, const float* packed_w, co
     for (int cb = 0; cb < CB; ++cb) _mm512_storeu_ps(sums + (r * CB + cb) * kLanes, acc[cb * R + r]);
 }
 
-using GroupBlock = void (*)(const float*, const int64_t*, const float*, const int64_t*, int64_t, int64_t, float*);
+using GroupBlock = void (*)(const float*, const int64_t*, const float*, const int64_t*, const int32_t*, int64_t, int64_t,
+                            float*);
 
 template <int CB, int... R>
 constexpr std::array<GroupBlock, sizeof...(R)> group_blocks_for(std::integer_sequence<int, R...>) {
@@ -215,21 +224,60 @@ ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps) {
 // Weights of one group's taps kept in L1 while the runs of pixels go through them.
 constexpr int64_t kGroupSliceBytes = 24 << 10;
 
+// Output planes of at most this many pixels go position by position (below) when padded.
+constexpr int64_t kSmallPlane = 16;
+bool by_position(int64_t plane, int64_t pad_h, int64_t pad_w) { return plane <= kSmallPlane && (pad_h > 0 || pad_w > 0); }
+
+// Layers of at most this many taps (a first layer: 3 x 3 x 3) stay on the one-vector kernel:
+// the groups' per-run set-up and write-back would outweigh their arithmetic.
+constexpr int64_t kFewTaps = 32;
+
+// The taps each run goes through: small padded planes (by_position), per output position those
+// (ci, ky, kx) that read the image rather than its zero padding there; otherwise one list of
+// every tap. Ascending. pad_h / pad_w: the padding around the h x w image in the planes.
+std::vector<std::vector<int32_t>> tap_lists(const PaddedConv& p, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w) {
+  const int64_t plane = p.ho * p.wo;
+  const bool positions = by_position(plane, pad_h, pad_w);
+  std::vector<std::vector<int32_t>> lists(static_cast<size_t>(positions ? plane : 1));
+  for (int64_t pos = 0; pos < static_cast<int64_t>(lists.size()); ++pos) {
+    const int64_t oy = pos / p.wo, ox = pos % p.wo;
+    for (int64_t ci = 0, t = 0; ci < p.c_in; ++ci)
+      for (int64_t ky = 0; ky < p.kh; ++ky)
+        for (int64_t kx = 0; kx < p.kw; ++kx, ++t) {
+          const int64_t iy = oy * p.stride + ky, ix = ox * p.stride + kx;
+          if (!positions || (iy >= pad_h && iy < pad_h + h && ix >= pad_w && ix < pad_w + w))
+            lists[static_cast<size_t>(pos)].push_back(static_cast<int32_t>(t));
+        }
+  }
+  return lists;
+}
+
 // Convolves `images` padded images (xp, padded_image floats apart) into y (their first output
-// element; c_out * plane floats apart): the pixels of all of them in runs of up to 8, group by
-// group and slice of taps by slice, so a slice's weights are read from L1 for every run.
+// element; c_out * plane floats apart), group by group and slice of taps by slice (a slice's
+// weights are read from L1 for every run of pixels), in runs of up to 8 pixels (lists: tap_lists):
+//   planes of more than kSmallPlane pixels: runs of consecutive pixels of all the images (across
+//     rows and images), every tap;
+//   small planes (deep layers: 4x4, 2x2): runs of one pixel position in several images, and only
+//     the taps inside the image there (at 2x2 with a 3x3 kernel, 4 of 9: the rest multiply zero
+//     padding). A skipped tap would add 0 * w: with finite weights every sum stays the same (up
+//     to the sign of a zero).
 void channel_groups_images(const float* xp, int64_t padded_image, int64_t images, const ChannelGroups& groups,
-                           const float* padded_bias, const int64_t* offsets, const PaddedConv& p, float* y) {
+                           const std::vector<std::vector<int32_t>>& lists, const float* padded_bias,
+                           const int64_t* offsets, const PaddedConv& p, float* y) {
   const int64_t taps = p.taps(), plane = p.ho * p.wo, pixels = images * plane;
+  const bool position_runs = lists.size() > 1;  // else one list for every pixel, in image order
   thread_local std::vector<int64_t> base, out;
   thread_local std::vector<float> sums_buffer;
   base.resize(static_cast<size_t>(pixels));
   out.resize(static_cast<size_t>(pixels));
-  for (int64_t q = 0; q < pixels; ++q) {
-    const int64_t i = q / plane, oy = q % plane / p.wo, ox = q % p.wo;
+  for (int64_t q = 0; q < pixels; ++q) {  // pixel q: image i, output (oy, ox)
+    const int64_t i = position_runs ? q % images : q / plane, pos = position_runs ? q / images : q % plane;
+    const int64_t oy = pos / p.wo, ox = pos % p.wo;
     base[static_cast<size_t>(q)] = i * padded_image + (oy * p.wp + ox) * p.stride;
     out[static_cast<size_t>(q)] = i * p.c_out * plane + oy * p.wo + ox;
   }
+  const int64_t run_span = position_runs ? images : pixels;  // runs never cross a position
+  std::vector<std::pair<int64_t, int64_t>> range(lists.size());
   float* sums = grow_workspace(sums_buffer, pixels * kMaxGroupBlocks * kLanes);
   for (int64_t g = 0; g < groups.count(); ++g) {
     const int64_t first = groups.first[static_cast<size_t>(g)], cbs = groups.blocks(g);
@@ -241,9 +289,20 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
       std::memcpy(sums + q * width, padded_bias + first * kLanes, static_cast<size_t>(width) * sizeof(float));
     for (int64_t t0 = 0; t0 < taps; t0 += slice) {
       const int64_t t1 = std::min(taps, t0 + slice);
-      for (int64_t q0 = 0; q0 < pixels; q0 += run) {
-        const int64_t r = std::min(run, pixels - q0);
-        kernels[static_cast<size_t>(r - 1)](xp, base.data() + q0, w, offsets, t0, t1, sums + q0 * width);
+      for (size_t l = 0; l < lists.size(); ++l) {  // each list's part in the slice
+        const std::vector<int32_t>& ids = lists[l];
+        range[l] = {std::lower_bound(ids.begin(), ids.end(), t0) - ids.begin(),
+                    std::lower_bound(ids.begin(), ids.end(), t1) - ids.begin()};
+      }
+      // A run of images through every position before the next run: their inputs stay in L1.
+      for (int64_t i0 = 0; i0 < run_span; i0 += run) {
+        const int64_t r = std::min(run, run_span - i0);
+        for (size_t l = 0; l < lists.size(); ++l) {
+          if (range[l].first == range[l].second) continue;
+          const int64_t q0 = static_cast<int64_t>(l) * run_span + i0;
+          kernels[static_cast<size_t>(r - 1)](xp, base.data() + q0, w, offsets, lists[l].data(), range[l].first,
+                                              range[l].second, sums + q0 * width);
+        }
       }
     }
     // [pixel][channel] into the channel planes of NCHW.
@@ -348,22 +407,29 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
   std::vector<float> padded_bias(static_cast<size_t>(((p.c_out + kLanes - 1) / kLanes) * kLanes), 0.0f);
   if (b) std::copy(b, b + p.c_out, padded_bias.begin());
 
-  if (!by_width && p.c_out > kLanes) {
-    // Channel groups over runs of images: enough pixels per run for a group's weights to be
-    // reused (deep layers have 4 or 16 pixels an image), padded inputs within ~512 KB,
-    // and at least two runs per thread.
+  if (!by_width && p.c_out > kLanes && taps > kFewTaps) {
+    // Channel groups over runs of images: enough pixels per run for a slice of a group's weights
+    // to be reused from L1 (deep layers have 4 or 16 pixels an image), padded inputs within ~512
+    // KB (small planes: 1 MB, in whole runs of one position), and at least two runs per thread.
     const ChannelGroups groups = pack_channel_groups(w, p.c_out, taps);
-    const int64_t threads = omp_get_max_threads();
-    int64_t per_run = std::max<int64_t>(1, (128 + plane - 1) / plane);
-    per_run = std::min(per_run, std::max<int64_t>(1, (int64_t(128) << 10) / padded_image));
-    per_run = std::min(per_run, std::max<int64_t>(1, n / (2 * threads)));
+    const std::vector<std::vector<int32_t>> lists = tap_lists(p, h, w_in, pad_h, pad_w);
+    const int64_t threads = omp_get_max_threads(), share = std::max<int64_t>(1, n / (2 * threads));
+    int64_t per_run = 1;
+    if (by_position(plane, pad_h, pad_w)) {
+      const int64_t r = group_pixels(groups.blocks(0)), fit = (int64_t(256) << 10) / padded_image;
+      per_run = std::max(r, std::min(fit, share) / r * r);
+    } else {
+      per_run = std::max<int64_t>(1, (128 + plane - 1) / plane);
+      per_run = std::min(per_run, std::max<int64_t>(1, (int64_t(128) << 10) / padded_image));
+      per_run = std::min(per_run, share);
+    }
     const int64_t runs = (n + per_run - 1) / per_run;
 #pragma omp parallel for schedule(static)
     for (int64_t k = 0; k < runs; ++k) {
       thread_local std::vector<float> padded_buffer;
       const int64_t first = k * per_run, count = std::min(per_run, n - first);
       const float* xp = pad_images(x, first, count, h, w_in, pad_h, pad_w, p, padded_buffer);
-      channel_groups_images(xp, padded_image, count, groups, padded_bias.data(), offsets.data(), p,
+      channel_groups_images(xp, padded_image, count, groups, lists, padded_bias.data(), offsets.data(), p,
                             y + first * p.c_out * plane);
     }
     return;
