@@ -2,7 +2,7 @@
 # Copies the third-party headers (and static zlib) that the build needs into .deps/usr, laid out
 # like /usr so their CMake package files still find themselves, for the GPU check machine that
 # has nvcc, CMake and PyTorch but no Debian packages and no network (bench/gpu/check.sh).
-# fmt is used header-only there and the CPU GEMM is the built-in one (no OpenBLAS), so nothing
+# fmt is used header-only there and the CPU GEMM is the built-in one (no BLIS), so nothing
 # large travels: about 7 MiB, plus Fashion-MNIST (30 MiB, Debian's dataset-fashion-mnist) for the
 # GPU sweep benchmark. Run from the repository root on a machine with the -dev packages.
 set -euo pipefail

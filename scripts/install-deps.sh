@@ -2,7 +2,7 @@
 # Installs the Debian packages the build, the tests and the default data need.
 # The benchmarks' extra packages (PyTorch, scipy) are in scripts/install-bench-deps.sh.
 set -euo pipefail
-pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libopenblas-dev
+pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libblis-openmp-dev
       libomp-dev libstb-dev dataset-fashion-mnist python3)  # libstb-dev: PNG charts (stb_image_write, stb_easy_font);
       # python3 (standard library only): the main job's report
 missing=()

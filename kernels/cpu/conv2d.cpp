@@ -1,8 +1,9 @@
 // Fast float conv2d. With AVX-512 most shapes take the direct kernels of conv2d_direct.h
-// (forward, and the input gradient at stride 1); everything else is im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, OpenBLAS
+// (forward, and the input gradient at stride 1); everything else is im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, BLIS
 // for large layers), OpenMP over the batch with BLAS single-threaded inside (gemm.h). Per image:
 //   forward   y_n (c_out, P)  = W (c_out, K) * col_n (K, P) + b          K = c_in*kh*kw, P = h_out*w_out
-//   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T
+//   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T   (images with few pixels: per block of
+//                                                              images, their columns side by side)
 //             dcol (K, P)     = W^T * dy_n, then col2im -> dx_n
 // dW and db are summed in one partial buffer per thread and reduced in thread order, so a run is
 // bit-reproducible for a fixed thread count. 1x1 / stride 1 / pad 0 convs skip the lowering.
@@ -21,6 +22,9 @@ namespace stuckat::cpu {
 namespace {
 
 bool is_pointwise(const Conv2dShape& s) { return s.kh == 1 && s.kw == 1 && s.stride == 1 && s.pad == 0; }
+
+// dW's GEMMs take images in blocks of at least this many output pixels (backward, below).
+constexpr int64_t kBlockPixels = 256;
 
 }  // namespace
 
@@ -71,18 +75,34 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
     std::memset(dw_part, 0, static_cast<size_t>(partial_size) * sizeof(float));
     thread_local std::vector<float> col_buffer, dcol_buffer;
 
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.n; ++n) {
-      const float* xn = x + n * s.c_in * s.h * s.w;
-      const float* dyn = dy + n * s.c_out * p;
-      if (!weights_done) {
+    // Each thread its share of the batch. dW sums one GEMM per block of images: with few pixels an
+    // image (deep layers: 64, 16, 4) a GEMM per image would have an inner dimension that short,
+    // so the images of a block go side by side (their columns and dy rows concatenated).
+    const Range mine = split_range(s.n, team, t);
+    const int64_t block = std::max<int64_t>(1, std::min(mine.end - mine.begin, (kBlockPixels + p - 1) / p));
+    thread_local std::vector<float> cols_buffer, dys_buffer;
+    for (int64_t n0 = mine.begin; n0 < mine.end; n0 += block) {
+      const int64_t images = std::min(block, mine.end - n0), wide = images * p;
+      float* cols = images > 1 ? grow_workspace(cols_buffer, k * wide) : nullptr;
+      float* dys = images > 1 ? grow_workspace(dys_buffer, s.c_out * wide) : nullptr;
+      for (int64_t n = n0; n < n0 + images && !weights_done; ++n) {
+        const float* xn = x + n * s.c_in * s.h * s.w;
+        const float* dyn = dy + n * s.c_out * p;
         const float* col = xn;
         if (!pointwise) {
           float* lowered = grow_workspace(col_buffer, k * p);
           im2col(xn, lowered, s);
           col = lowered;
         }
-        gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
+        if (images == 1) {
+          gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
+        } else {  // image n's columns and dy rows at column (n - n0) * p of the block's
+          const int64_t at = (n - n0) * p;
+          for (int64_t r = 0; r < k; ++r)
+            std::memcpy(cols + r * wide + at, col + r * p, static_cast<size_t>(p) * sizeof(float));
+          for (int64_t co = 0; co < s.c_out; ++co)
+            std::memcpy(dys + co * wide + at, dyn + co * p, static_cast<size_t>(p) * sizeof(float));
+        }
         if (db)
           for (int64_t co = 0; co < s.c_out; ++co) {
             float sum = 0.0f;
@@ -90,13 +110,16 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
             db_part[co] += sum;
           }
       }
-      if (dx && !dx_done) {
+      if (!weights_done && images > 1) gemm_dot_rows(s.c_out, k, wide, dys, wide, cols, wide, dw_part, k, true);
+      for (int64_t n = n0; n < n0 + images && dx && !dx_done; ++n) {
+        const float* dyn = dy + n * s.c_out * p;
         float* dxn = dx + n * s.c_in * s.h * s.w;
         float* dcol = pointwise ? dxn : grow_workspace(dcol_buffer, k * p);
         gemm_strided_a(k, p, s.c_out, w, 1, k, dyn, p, dcol, p, false);  // W^T: A(i, c) = w[c * k + i]
         if (!pointwise) col2im(dcol, dxn, s);
       }
-    }  // implicit barrier: every partial is complete before the reduction
+    }
+#pragma omp barrier  // every partial is complete before the reduction
 
     // Reduce in thread order 0, 1, ... (fixed for a fixed team size), split by element.
 #pragma omp for schedule(static)

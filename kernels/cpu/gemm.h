@@ -1,7 +1,8 @@
-// Private to kernels/cpu: the one place that talks to OpenBLAS. The CPU kernels parallelise
-// with OpenMP (over the batch, or over output rows) and call BLAS on per-thread blocks, so
-// BLAS must run single-threaded: its own pthread pool spinning beside OpenMP's would
-// oversubscribe the cores. Row-major everywhere, like the tensors.
+// Private to kernels/cpu: the one place that talks to the BLAS (BLIS, Debian's libblis-openmp;
+// kernels/cpu/blas.cpp sets it up). The CPU kernels parallelise with OpenMP (over the batch, or
+// over output rows) and call BLAS on per-thread blocks, so BLAS must run single-threaded: its
+// own threads beside OpenMP's would oversubscribe the cores. Row-major everywhere, like the
+// tensors.
 #pragma once
 #ifdef STUCKAT_WITH_BLAS
 #include <cblas.h>
@@ -13,13 +14,9 @@
 
 namespace stuckat::cpu {
 
-// Puts OpenBLAS on one thread if anything (its default is one thread per core) changed that.
-// Cheap enough to call at the top of every kernel: a read of a global in the common case.
-inline void ensure_single_threaded_blas() {
-#ifdef STUCKAT_WITH_BLAS
-  if (openblas_get_num_threads() != 1) openblas_set_num_threads(1);
-#endif
-}
+// Sets the BLAS up once (blas.cpp): single-threaded, and on its AVX-512 kernels where the CPU has
+// them. Cheap enough to call at the top of every kernel: a read of a flag after the first call.
+void ensure_single_threaded_blas();
 
 // C (m, n) = alpha * op(A) * op(B) + beta * C, all row-major; op(A) is (m, k), op(B) is (k, n).
 inline void sgemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
@@ -27,10 +24,10 @@ inline void sgemm_rowmajor(bool trans_a, bool trans_b, int64_t m, int64_t n, int
                            int64_t ldc) {
 #ifdef STUCKAT_WITH_BLAS
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
+              static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
+              static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
 #else
-  // Built without OpenBLAS (-DSTUCKAT_BLAS=OFF, for machines that only carry headers): plain
+  // Built without BLAS (-DSTUCKAT_BLAS=OFF, for machines that only carry headers): plain
   // loops whose inner loop runs along contiguous rows so the compiler vectorises it.
   for (int64_t i = 0; i < m; ++i) {
     float* ci = c + i * ldc;

@@ -1,5 +1,5 @@
 // Fast float fully connected layer: GEMMs on per-thread blocks (small_gemm.h: AVX-512 kernels,
-// OpenBLAS single-threaded for large layers, see gemm.h). Every output element is owned by
+// BLIS single-threaded for large layers, see gemm.h). Every output element is owned by
 // exactly one thread, so nothing needs reducing:
 //   forward  y (n, out)  = x W^T + b   split over batch rows (or over `out` when the batch is small)
 //   dx       (n, in)     = dy W        split over batch rows (or over `in`)

@@ -1,9 +1,11 @@
 // Private to kernels/cpu: register-blocked AVX-512 GEMMs for the shapes conv2d and linear
 // produce -- one small dimension (channels, <= a few hundred) against a long one (pixels).
-// Why not OpenBLAS alone: on this project's target machines OpenBLAS 0.3.21's DYNAMIC_ARCH
-// does not recognise the (virtualised) CPU and falls back to its SSE3 "Prescott" kernels
-// (openblas_get_corename()), ~20 GFLOP/s on these shapes; these kernels reach several times that
-// on one core. Without AVX-512 (-march=native off) they fall back to cblas_sgemm.
+// Why not the BLAS alone: written when the BLAS was OpenBLAS 0.3.21, whose DYNAMIC_ARCH does not
+// recognise this project's (virtualised) CPUs and falls back to its SSE3 "Prescott" kernels,
+// ~20 GFLOP/s on these shapes; these kernels reach several times that on one core. (The BLAS is
+// now BLIS on its AVX-512 kernels, kernels/cpu/blas.cpp; these stay for the small shapes, where
+// LeNet-5's results are pinned to them.) Without AVX-512 (-march=native off) they fall back to
+// cblas_sgemm.
 // Summation order depends only on the shapes, so results are reproducible. The kernels do no
 // cache blocking: when the operand they re-read (A for gemm_strided_a, B for gemm_dot_rows)
 // outgrows L2 (VGG/ResNet-sized layers) they hand the product to cblas_sgemm instead.
