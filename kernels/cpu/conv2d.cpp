@@ -83,8 +83,9 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
     thread_local std::vector<float> cols_buffer, dys_buffer;
     for (int64_t n0 = mine.begin; n0 < mine.end; n0 += block) {
       const int64_t images = std::min(block, mine.end - n0), wide = images * p;
-      float* cols = images > 1 ? grow_workspace(cols_buffer, k * wide) : nullptr;
-      float* dys = images > 1 ? grow_workspace(dys_buffer, s.c_out * wide) : nullptr;
+      const bool blocked = images > 1 && !weights_done;
+      float* cols = blocked ? grow_workspace(cols_buffer, k * wide) : nullptr;
+      float* dys = blocked ? grow_workspace(dys_buffer, s.c_out * wide) : nullptr;
       for (int64_t n = n0; n < n0 + images && !weights_done; ++n) {
         const float* xn = x + n * s.c_in * s.h * s.w;
         const float* dyn = dy + n * s.c_out * p;
@@ -94,7 +95,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
           im2col(xn, lowered, s);
           col = lowered;
         }
-        if (images == 1) {
+        if (!blocked) {
           gemm_dot_rows(s.c_out, k, p, dyn, p, col, p, dw_part, k, true);
         } else {  // image n's columns and dy rows at column (n - n0) * p of the block's
           const int64_t at = (n - n0) * p;
@@ -110,7 +111,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
             db_part[co] += sum;
           }
       }
-      if (!weights_done && images > 1) gemm_dot_rows(s.c_out, k, wide, dys, wide, cols, wide, dw_part, k, true);
+      if (blocked) gemm_dot_rows(s.c_out, k, wide, dys, wide, cols, wide, dw_part, k, true);
       for (int64_t n = n0; n < n0 + images && dx && !dx_done; ++n) {
         const float* dyn = dy + n * s.c_out * p;
         float* dxn = dx + n * s.c_in * s.h * s.w;
