@@ -16,7 +16,8 @@
 //     unaligned input loads plus one weight broadcast per channel. Used for few output
 //     channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
 // OpenMP splits the batch; each thread pads its images into its own scratch planes. Every output
-// element is the bias plus its taps in ascending order, whichever kernel and thread count.
+// element is the bias plus its taps in ascending order (less, on small planes, the taps that read
+// padding), whichever thread count.
 // The fixed-count loops over accumulators carry `#pragma GCC unroll`: without it GCC 12 at -O3
 // keeps the accumulator arrays on the stack and stores them back on every iteration (-O2 does
 // not), which costs the weight-gradient kernel 4x.
