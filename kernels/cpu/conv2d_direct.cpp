@@ -199,25 +199,32 @@ const auto kGroupBlocks = group_blocks(std::make_integer_sequence<int, kMaxGroup
 // weights packed group after group as [tap][block of the group][16] (zero past c_out).
 struct ChannelGroups {
   std::vector<int64_t> first;  // first block of each group, then the block count
-  std::vector<float> packed;
+  const float* packed;  // in the caller's workspace
   int64_t count() const { return static_cast<int64_t>(first.size()) - 1; }
   int64_t blocks(int64_t g) const { return first[static_cast<size_t>(g + 1)] - first[static_cast<size_t>(g)]; }
 };
 
-ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps) {
+// `storage`: a workspace kept across calls (a deep layer's packed weights are megabytes, which a
+// fresh allocation would zero and fault in on one thread before every call).
+ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps, std::vector<float>& storage) {
   ChannelGroups g;
   const int64_t blocks = (c_out + kLanes - 1) / kLanes, count = (blocks + kMaxGroupBlocks - 1) / kMaxGroupBlocks;
   for (int64_t k = 0; k <= count; ++k) g.first.push_back(k * blocks / count);
-  g.packed.assign(static_cast<size_t>(blocks * taps * kLanes), 0.0f);
-  for (int64_t k = 0; k < count; ++k) {
-    const int64_t first = g.first[static_cast<size_t>(k)], cbs = g.blocks(k);
-    float* dst = g.packed.data() + first * taps * kLanes;
-    for (int64_t cb = 0; cb < cbs; ++cb)
-      for (int64_t lane = 0; lane < kLanes; ++lane) {
-        const int64_t co = (first + cb) * kLanes + lane;
-        if (co >= c_out) break;
-        for (int64_t t = 0; t < taps; ++t) dst[(t * cbs + cb) * kLanes + lane] = w[co * taps + t];
-      }
+  // In tiles of 16 channels x 16 taps, so that a deep layer's 2-10 MB of weights are read and
+  // written a cache line at a time (channel by channel, the writes strode cbs * 64 bytes apart).
+  const int64_t tiles = (taps + kLanes - 1) / kLanes;
+  float* packed = grow_workspace(storage, blocks * taps * kLanes);
+  g.packed = packed;
+#pragma omp parallel for schedule(static)
+  for (int64_t job = 0; job < blocks * tiles; ++job) {
+    const int64_t block = job / tiles, t0 = (job % tiles) * kLanes, t1 = std::min(taps, t0 + kLanes);
+    const int64_t k = std::upper_bound(g.first.begin(), g.first.end(), block) - g.first.begin() - 1;
+    const int64_t first = g.first[static_cast<size_t>(k)], cbs = g.blocks(k), cb = block - first;
+    float* dst = packed + first * taps * kLanes;
+    for (int64_t lane = 0; lane < kLanes; ++lane) {
+      const int64_t co = block * kLanes + lane;
+      for (int64_t t = t0; t < t1; ++t) dst[(t * cbs + cb) * kLanes + lane] = co < c_out ? w[co * taps + t] : 0.0f;
+    }
   }
   return g;
 }
@@ -283,7 +290,7 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
   for (int64_t g = 0; g < groups.count(); ++g) {
     const int64_t first = groups.first[static_cast<size_t>(g)], cbs = groups.blocks(g);
     const int64_t width = cbs * kLanes, channels = std::min(width, p.c_out - first * kLanes);
-    const float* w = groups.packed.data() + first * taps * kLanes;
+    const float* w = groups.packed + first * taps * kLanes;
     const auto& kernels = kGroupBlocks[static_cast<size_t>(cbs - 1)];
     const int64_t run = group_pixels(cbs), slice = std::max<int64_t>(1, kGroupSliceBytes / (width * 4));
     for (int64_t q = 0; q < pixels; ++q)
@@ -412,7 +419,8 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
     // Channel groups over runs of images: enough pixels per run for a slice of a group's weights
     // to be reused from L1 (deep layers have 4 or 16 pixels an image), padded inputs within ~512
     // KB (small planes: 1 MB, in whole runs of one position), and at least two runs per thread.
-    const ChannelGroups groups = pack_channel_groups(w, p.c_out, taps);
+    thread_local std::vector<float> packed_buffer;
+    const ChannelGroups groups = pack_channel_groups(w, p.c_out, taps, packed_buffer);
     const std::vector<std::vector<int32_t>> lists = tap_lists(p, h, w_in, pad_h, pad_w);
     const int64_t threads = omp_get_max_threads(), share = std::max<int64_t>(1, n / (2 * threads));
     int64_t per_run = 1;
@@ -524,15 +532,21 @@ bool conv2d_backward_dx_direct(const float* w, const float* dy, float* dx, const
   if (s.stride != 1 || s.pad > s.kh - 1 || s.pad > s.kw - 1) return false;
   const int64_t pad_h = s.kh - 1 - s.pad, pad_w = s.kw - 1 - s.pad, ho = s.h_out(), wo = s.w_out();
   // flipped (c_in, c_out, kh, kw): flipped[ci][co][ky][kx] = w[co][ci][kh-1-ky][kw-1-kx]
-  std::vector<float> flipped(static_cast<size_t>(s.c_out * s.c_in * s.kh * s.kw));
-  for (int64_t co = 0; co < s.c_out; ++co)
-    for (int64_t ci = 0; ci < s.c_in; ++ci)
-      for (int64_t ky = 0; ky < s.kh; ++ky)
-        for (int64_t kx = 0; kx < s.kw; ++kx)
-          flipped[static_cast<size_t>(((ci * s.c_out + co) * s.kh + ky) * s.kw + kx)] =
-              w[((co * s.c_in + ci) * s.kh + (s.kh - 1 - ky)) * s.kw + (s.kw - 1 - kx)];
+  // In blocks of input channels, so that each output channel's read is one contiguous run and the
+  // writes go to a few rows at a time (channel by channel, every write was a page apart: 25 ms of
+  // a 512x512x3x3 layer's 60).
+  const int64_t taps = s.kh * s.kw;
+  thread_local std::vector<float> flipped_buffer;
+  float* flipped = grow_workspace(flipped_buffer, s.c_out * s.c_in * taps);
+  constexpr int64_t kFlipBlock = 16;
+#pragma omp parallel for schedule(static)
+  for (int64_t ci0 = 0; ci0 < s.c_in; ci0 += kFlipBlock)
+    for (int64_t co = 0; co < s.c_out; ++co)
+      for (int64_t ci = ci0; ci < std::min(s.c_in, ci0 + kFlipBlock); ++ci)
+        for (int64_t t = 0; t < taps; ++t)  // tap (ky, kx) from (kh-1-ky, kw-1-kx): index taps-1-t
+          flipped[(ci * s.c_out + co) * taps + t] = w[(co * s.c_in + ci) * taps + (taps - 1 - t)];
   const PaddedConv p{s.c_out, ho + 2 * pad_h, wo + 2 * pad_w, s.c_in, s.kh, s.kw, 1, s.h, s.w};
-  convolve_batch(dy, s.n, ho, wo, pad_h, pad_w, flipped.data(), nullptr, dx, p);
+  convolve_batch(dy, s.n, ho, wo, pad_h, pad_w, flipped, nullptr, dx, p);
   return true;
 }
 
