@@ -14,6 +14,7 @@
 #include "framework/parallel.h"
 #include "framework/random.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/sgd_update.h"
 
@@ -283,12 +284,18 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
              Conv2dShape{1, 3, 10, 10, 12, 3, 3, 1, 0},  // 12 channels = two groups of 6
              Conv2dShape{3, 2, 6, 20, 9, 3, 5, 1, 1},    // groups of 5 and 4, kh != kw
              Conv2dShape{3, 2, 1, 16, 1, 1, 3, 1, 0},    // one output channel, one row
-             // weight gradient kernel past its widest tap count (kw 9 > 7): im2col for dW
+             // dW past the LeNet-sized kernel's widest tap count (kw 9 > 7): dW in tiles
              Conv2dShape{2, 2, 12, 12, 6, 3, 9, 1, 4},
-             // stride 3: no direct kernel at all
+             // stride 3: no direct forward kernel (im2col), dW in tiles
              Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
-             // too large a share of the batch per thread for the dW kernel's L2 budget
+             // too large a share of the batch per thread for the dW kernel's L2 budget: dW in
+             // tiles (one chunk of 8192 pixels, exactly)
              Conv2dShape{2, 16, 64, 64, 16, 3, 3, 1, 1},
+             // dW in tiles over three chunks of pixels, 9 channel vectors (4 + 4 + 1, the last
+             // partial), 63 taps (10 tiles of 6 and one of 3)
+             Conv2dShape{4, 7, 24, 24, 130, 3, 3, 1, 1},
+             // a plain 1x1 (a GEMM for forward and dx; dW in tiles)
+             Conv2dShape{3, 20, 5, 5, 40, 1, 1, 1, 0},
              // more than 16 output channels: groups of 2-4 channel vectors over runs of pixels
              // that cross rows and images, taps in L1-sized slices (VGG / ResNet layers); with
              // c_in > 16, dx takes that path too
@@ -329,6 +336,46 @@ TEST_CASE("conv2d fast forward and dx do not depend on the thread count", "[kern
       conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), s);
       REQUIRE(y == y1);
       REQUIRE(dx == dx1);
+    }
+  }
+}
+
+// The tiled weight gradient (called directly: conv2d_backward takes it only where the LeNet-sized
+// kernel declines, which depends on the thread count) against the reference, and the same bits for
+// any thread count: each element is summed pixel by pixel in batch order.
+TEST_CASE("conv2d tiled weight gradient matches the reference and does not depend on the thread count",
+          "[kernels]") {
+  ThreadCountGuard guard;
+  for (const Conv2dShape& s : {Conv2dShape{4, 7, 24, 24, 130, 3, 3, 1, 1}, Conv2dShape{9, 16, 4, 4, 80, 3, 3, 1, 1},
+                               Conv2dShape{11, 24, 6, 6, 33, 3, 3, 2, 1}, Conv2dShape{5, 6, 14, 14, 16, 5, 5, 1, 0},
+                               Conv2dShape{3, 3, 11, 11, 20, 3, 3, 3, 1}, Conv2dShape{2, 5, 3, 3, 17, 1, 1, 1, 0}}) {
+    INFO(describe(s));
+    RandomStream rng(91, 3);
+    const int64_t p = s.h_out() * s.w_out();
+    auto x = random_vector<float>(s.n * s.c_in * s.h * s.w, rng);
+    auto dy = random_vector<float>(s.n * s.c_out * p, rng);
+    std::vector<double> dx_ref(x.size()), dw_ref(static_cast<size_t>(s.c_out * s.c_in * s.kh * s.kw)),
+        db_ref(static_cast<size_t>(s.c_out));
+    const std::vector<double> w_zero(dw_ref.size(), 0.0);
+    conv2d_backward_ref<double>(to_double(x).data(), w_zero.data(), to_double(dy).data(), dx_ref.data(), dw_ref.data(),
+                                db_ref.data(), s);
+    std::vector<float> dw1(dw_ref.size(), kNaN), db1(db_ref.size(), kNaN);
+    set_num_threads(1);
+    if (!conv2d_backward_weights_tiled(x.data(), dy.data(), dw1.data(), db1.data(), s)) {
+      SUCCEED("no AVX-512: the tiled kernel is not built");
+      continue;
+    }
+    require_close(dw1, dw_ref, 1e-6 * s.n * p, 1e-5);
+    require_close(db1, db_ref, 1e-6 * s.n * p, 1e-5);
+    for (int threads : {2, 3}) {
+      INFO("threads=" << threads);
+      set_num_threads(threads);
+      std::vector<float> dw(dw1.size(), kNaN), db(db1.size(), kNaN), dw_only(dw1.size(), kNaN);
+      REQUIRE(conv2d_backward_weights_tiled(x.data(), dy.data(), dw.data(), db.data(), s));
+      REQUIRE(conv2d_backward_weights_tiled(x.data(), dy.data(), dw_only.data(), nullptr, s));
+      REQUIRE(dw == dw1);
+      REQUIRE(db == db1);
+      REQUIRE(dw_only == dw1);
     }
   }
 }

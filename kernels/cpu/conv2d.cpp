@@ -1,12 +1,15 @@
-// Fast float conv2d. With AVX-512 most shapes take the direct kernels of conv2d_direct.h
-// (forward, and the input gradient at stride 1); everything else is im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, BLIS
-// for large layers), OpenMP over the batch with BLAS single-threaded inside (gemm.h). Per image:
+// Fast float conv2d. With AVX-512 most shapes take the direct kernels of conv2d_direct.h: forward
+// and the input gradient (stride 1) on zero-padded planes, the weight gradient either per thread in
+// registers (LeNet-sized layers) or in register tiles over the whole batch's pixels (deeper ones,
+// conv2d_weight_tiles.cpp). Everything else (no AVX-512, strides the kernels lack) is im2col + a
+// GEMM per image (small_gemm.h: AVX-512 micro-kernels, BLIS for large layers), OpenMP over the batch
+// with BLAS single-threaded inside (gemm.h). Per image:
 //   forward   y_n (c_out, P)  = W (c_out, K) * col_n (K, P) + b          K = c_in*kh*kw, P = h_out*w_out
 //   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T   (images with few pixels: per block of
 //                                                              images, their columns side by side)
 //             dcol (K, P)     = W^T * dy_n, then col2im -> dx_n
-// dW and db are summed in one partial buffer per thread and reduced in thread order, so a run is
-// bit-reproducible for a fixed thread count. 1x1 / stride 1 / pad 0 convs skip the lowering.
+// There dW and db are summed in one partial buffer per thread and reduced in thread order, so a run
+// is bit-reproducible for a fixed thread count. 1x1 / stride 1 / pad 0 convs skip the lowering.
 #include <omp.h>
 
 #include <cstring>
@@ -60,7 +63,8 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
   const bool pointwise = is_pointwise(s);
   // The direct kernels cover stride-1 layers; whatever they did not do, the loop below does.
   const bool dx_done = dx && !pointwise && conv2d_backward_dx_direct(w, dy, dx, s);
-  const bool weights_done = !pointwise && conv2d_backward_weights_direct(x, dy, dw, db, s);
+  const bool weights_done =
+      (!pointwise && conv2d_backward_weights_direct(x, dy, dw, db, s)) || conv2d_backward_weights_tiled(x, dy, dw, db, s);
   if (weights_done && (dx_done || !dx)) return;
   const int threads = omp_get_max_threads();
   thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team

@@ -22,4 +22,10 @@ bool conv2d_backward_dx_direct(const float* w, const float* dy, float* dx, const
 // per thread are reduced in thread order: bit-reproducible for a fixed thread count.
 bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, float* db, const Conv2dShape& s);
 
+// dw and db (nullable), OVERWRITTEN, for any stride and padding (conv2d_weight_tiles.cpp): the
+// batch's pixels are the inner dimension of register tiles over (channels, taps); for layers too
+// large for conv2d_backward_weights_direct. Each element is summed pixel by pixel in batch order,
+// so the result does not depend on the thread count.
+bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, float* db, const Conv2dShape& s);
+
 }  // namespace stuckat::cpu
