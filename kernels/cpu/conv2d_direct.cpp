@@ -23,13 +23,14 @@
 // not), which costs the weight-gradient kernel 4x.
 #include "kernels/cpu/conv2d_direct.h"
 
+#include <cstring>
+
 #ifdef __AVX512F__
 #include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,14 @@
 #endif
 
 namespace stuckat::cpu {
+
+void pad_planes(const float* x, int64_t c, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w, float* dst) {
+  const int64_t hp = h + 2 * pad_h, wp = w + 2 * pad_w;
+  std::memset(dst, 0, static_cast<size_t>(c * hp * wp) * sizeof(float));
+  for (int64_t ci = 0; ci < c; ++ci)
+    for (int64_t r = 0; r < h; ++r)
+      std::memcpy(dst + (ci * hp + r + pad_h) * wp + pad_w, x + (ci * h + r) * w, static_cast<size_t>(w) * sizeof(float));
+}
 
 #ifdef __AVX512F__
 namespace {
@@ -397,12 +406,8 @@ const float* pad_images(const float* x, int64_t first, int64_t count, int64_t h,
   const int64_t in_image = p.c_in * h * w_in, padded_image = p.c_in * p.hp * p.wp;
   if (pad_h == 0 && pad_w == 0) return x + first * in_image;
   float* dst = grow_workspace(buffer, count * padded_image);
-  std::memset(dst, 0, static_cast<size_t>(count * padded_image) * sizeof(float));
   for (int64_t i = 0; i < count; ++i)
-    for (int64_t c = 0; c < p.c_in; ++c)
-      for (int64_t r = 0; r < h; ++r)
-        std::memcpy(dst + i * padded_image + (c * p.hp + r + pad_h) * p.wp + pad_w,
-                    x + (first + i) * in_image + (c * h + r) * w_in, static_cast<size_t>(w_in) * sizeof(float));
+    pad_planes(x + (first + i) * in_image, p.c_in, h, w_in, pad_h, pad_w, dst + i * padded_image);
   return dst;
 }
 
@@ -573,18 +578,8 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
     float* dw_part = partials + t * partial_size;
     float* db_part = dw_part + dw_size;
     const float* dy_mine = dy + mine.begin * dy_image;
-    const float* xp = x + mine.begin * x_image;
     thread_local std::vector<float> padded_buffer;
-    if (s.pad > 0) {
-      float* dst = grow_workspace(padded_buffer, images * x_image);
-      std::memset(dst, 0, static_cast<size_t>(images * x_image) * sizeof(float));
-      for (int64_t i = 0; i < images; ++i)
-        for (int64_t c = 0; c < s.c_in; ++c)
-          for (int64_t r = 0; r < s.h; ++r)
-            std::memcpy(dst + i * x_image + (c * p.hp + r + s.pad) * p.wp + s.pad,
-                        x + (((mine.begin + i) * s.c_in + c) * s.h + r) * s.w, static_cast<size_t>(s.w) * sizeof(float));
-      xp = dst;
-    }
+    const float* xp = pad_images(x, mine.begin, images, s.h, s.w, s.pad, s.pad, p, padded_buffer);
     for (int64_t ci = 0; ci < s.c_in; ++ci)
       for (int64_t ky = 0; ky < s.kh; ++ky)
         for (int64_t co = 0; co < s.c_out; co += group) {

@@ -10,6 +10,9 @@
 
 namespace stuckat::cpu {
 
+// One image's planes x (c, h, w) into dst (c, h + 2*pad_h, w + 2*pad_w), zero around them.
+void pad_planes(const float* x, int64_t c, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w, float* dst);
+
 // y = conv2d(x, w) + b for the whole batch; b may be nullptr.
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s);
 

@@ -15,7 +15,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -130,14 +129,7 @@ bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, f
     // Pad the inputs, transpose dy to pixel-major rows, list each pixel's top-left input.
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
-      if (padded) {
-        float* dst = padded + n * padded_image;
-        std::memset(dst, 0, static_cast<size_t>(padded_image) * sizeof(float));
-        for (int64_t c = 0; c < s.c_in; ++c)
-          for (int64_t r = 0; r < s.h; ++r)
-            std::memcpy(dst + (c * hp + r + s.pad) * wp + s.pad, x + ((n * s.c_in + c) * s.h + r) * s.w,
-                        static_cast<size_t>(s.w) * sizeof(float));
-      }
+      if (padded) pad_planes(x + n * s.c_in * s.h * s.w, s.c_in, s.h, s.w, s.pad, s.pad, padded + n * padded_image);
       // dy's (channel, pixel) blocks of 16 x 16 through L1 to pixel-major rows; the image's bias
       // gradient is summed from those rows, pixel by pixel.
       const __m512i column = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
