@@ -204,6 +204,31 @@ constexpr std::array<std::array<GroupBlock, kMaxGroupPixels>, sizeof...(CB)> gro
 }
 const auto kGroupBlocks = group_blocks(std::make_integer_sequence<int, kMaxGroupBlocks>());
 
+// The weights a convolution applies, element (o, t) for output channel o and tap t of a PaddedConv
+// with c_out channels and `taps` taps:
+//   forward: the layer's own, w[o * taps + t];
+//   input gradient (flipped): the layer's weights (c_in = c_out here, layer_c_out, kh, kw) flipped
+//   in space with the channel roles swapped: for t = c * k2 + r, w[(c * c_out + o) * k2 + k2-1-r].
+struct ConvWeights {
+  const float* w;
+  int64_t k2 = 0;  // kh * kw when flipped, 0 otherwise
+
+  // The weights as a plain (c_out, taps) array: w itself, or for flipped ones a copy in `buffer`
+  // made in blocks of 16 channels o (each layer channel's read one contiguous run, the writes a
+  // few rows at a time; element by element every write was a page apart).
+  const float* plain(int64_t c_out, int64_t taps, std::vector<float>& buffer) const {
+    if (k2 == 0) return w;
+    float* out = grow_workspace(buffer, c_out * taps);
+    const int64_t layer_c_out = taps / k2;
+#pragma omp parallel for schedule(static)
+    for (int64_t o0 = 0; o0 < c_out; o0 += kLanes)
+      for (int64_t c = 0; c < layer_c_out; ++c)
+        for (int64_t o = o0; o < std::min(c_out, o0 + kLanes); ++o)
+          for (int64_t r = 0; r < k2; ++r) out[o * taps + c * k2 + r] = w[(c * c_out + o) * k2 + (k2 - 1 - r)];
+    return out;
+  }
+};
+
 // The blocks of 16 output channels split evenly into groups of at most kMaxGroupBlocks; the
 // weights packed group after group as [tap][block of the group][16] (zero past c_out).
 struct ChannelGroups {
@@ -215,12 +240,13 @@ struct ChannelGroups {
 
 // `storage`: a workspace kept across calls (a deep layer's packed weights are megabytes, which a
 // fresh allocation would zero and fault in on one thread before every call).
-ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps, std::vector<float>& storage) {
+ChannelGroups pack_channel_groups(const ConvWeights& w, int64_t c_out, int64_t taps, std::vector<float>& storage) {
   ChannelGroups g;
   const int64_t blocks = (c_out + kLanes - 1) / kLanes, count = (blocks + kMaxGroupBlocks - 1) / kMaxGroupBlocks;
   for (int64_t k = 0; k <= count; ++k) g.first.push_back(k * blocks / count);
   // In tiles of 16 channels x 16 taps, so that a deep layer's 2-10 MB of weights are read and
   // written a cache line at a time (channel by channel, the writes strode cbs * 64 bytes apart).
+  // Flipped weights are flipped on the way (no intermediate copy).
   const int64_t tiles = (taps + kLanes - 1) / kLanes;
   float* packed = grow_workspace(storage, blocks * taps * kLanes);
   g.packed = packed;
@@ -232,7 +258,16 @@ ChannelGroups pack_channel_groups(const float* w, int64_t c_out, int64_t taps, s
     float* dst = packed + first * taps * kLanes;
     for (int64_t lane = 0; lane < kLanes; ++lane) {
       const int64_t co = block * kLanes + lane;
-      for (int64_t t = t0; t < t1; ++t) dst[(t * cbs + cb) * kLanes + lane] = co < c_out ? w[co * taps + t] : 0.0f;
+      if (co >= c_out) {
+        for (int64_t t = t0; t < t1; ++t) dst[(t * cbs + cb) * kLanes + lane] = 0.0f;
+      } else if (w.k2 == 0) {
+        for (int64_t t = t0; t < t1; ++t) dst[(t * cbs + cb) * kLanes + lane] = w.w[co * taps + t];
+      } else {
+        for (int64_t t = t0, c = t0 / w.k2, r = t0 % w.k2; t < t1; ++t) {
+          dst[(t * cbs + cb) * kLanes + lane] = w.w[(c * c_out + co) * w.k2 + (w.k2 - 1 - r)];
+          if (++r == w.k2) r = 0, ++c;
+        }
+      }
     }
   }
   return g;
@@ -413,7 +448,7 @@ const float* pad_images(const float* x, int64_t first, int64_t count, int64_t h,
 
 // Convolves every image x_n (c, h, w), padded by (pad_h, pad_w), into y_n (p.c_out, p.ho, p.wo).
 void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t pad_h, int64_t pad_w,
-                    const float* w, const float* b, float* y, const PaddedConv& p) {
+                    const ConvWeights& w, const float* b, float* y, const PaddedConv& p) {
   const int64_t taps = p.taps(), plane = p.ho * p.wo, padded_image = p.c_in * p.hp * p.wp;
   const bool by_width = p.stride == 1 && lane_use(p.wo) > lane_use(p.c_out);
   const std::vector<int64_t> offsets = tap_offsets(p);
@@ -449,7 +484,9 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
     return;
   }
 
-  const std::vector<float> packed = by_width ? pack_tap_major(w, p.c_out, taps) : pack_channel_major(w, p.c_out, taps);
+  thread_local std::vector<float> plain_buffer;
+  const float* plain = w.plain(p.c_out, taps, plain_buffer);
+  const std::vector<float> packed = by_width ? pack_tap_major(plain, p.c_out, taps) : pack_channel_major(plain, p.c_out, taps);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     thread_local std::vector<float> padded_buffer;
@@ -529,29 +566,16 @@ const auto kWeightBlocks = weight_blocks(std::make_integer_sequence<int, kMaxWei
 bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
   if (s.stride != 1 && s.stride != 2) return false;
   const PaddedConv p{s.c_in, s.h + 2 * s.pad, s.w + 2 * s.pad, s.c_out, s.kh, s.kw, s.stride, s.h_out(), s.w_out()};
-  convolve_batch(x, s.n, s.h, s.w, s.pad, s.pad, w, b, y, p);
+  convolve_batch(x, s.n, s.h, s.w, s.pad, s.pad, ConvWeights{w}, b, y, p);
   return true;
 }
 
 bool conv2d_backward_dx_direct(const float* w, const float* dy, float* dx, const Conv2dShape& s) {
   if (s.stride != 1 || s.pad > s.kh - 1 || s.pad > s.kw - 1) return false;
   const int64_t pad_h = s.kh - 1 - s.pad, pad_w = s.kw - 1 - s.pad, ho = s.h_out(), wo = s.w_out();
-  // flipped (c_in, c_out, kh, kw): flipped[ci][co][ky][kx] = w[co][ci][kh-1-ky][kw-1-kx]
-  // In blocks of input channels, so that each output channel's read is one contiguous run and the
-  // writes go to a few rows at a time (channel by channel, every write was a page apart: 25 ms of
-  // a 512x512x3x3 layer's 60).
-  const int64_t taps = s.kh * s.kw;
-  thread_local std::vector<float> flipped_buffer;
-  float* flipped = grow_workspace(flipped_buffer, s.c_out * s.c_in * taps);
-  constexpr int64_t kFlipBlock = 16;
-#pragma omp parallel for schedule(static)
-  for (int64_t ci0 = 0; ci0 < s.c_in; ci0 += kFlipBlock)
-    for (int64_t co = 0; co < s.c_out; ++co)
-      for (int64_t ci = ci0; ci < std::min(s.c_in, ci0 + kFlipBlock); ++ci)
-        for (int64_t t = 0; t < taps; ++t)  // tap (ky, kx) from (kh-1-ky, kw-1-kx): index taps-1-t
-          flipped[(ci * s.c_out + co) * taps + t] = w[(co * s.c_in + ci) * taps + (taps - 1 - t)];
   const PaddedConv p{s.c_out, ho + 2 * pad_h, wo + 2 * pad_w, s.c_in, s.kh, s.kw, 1, s.h, s.w};
-  convolve_batch(dy, s.n, ho, wo, pad_h, pad_w, flipped, nullptr, dx, p);
+  // dx's convolution: input channels = the layer's c_out, output channels = its c_in.
+  convolve_batch(dy, s.n, ho, wo, pad_h, pad_w, ConvWeights{w, s.kh * s.kw}, nullptr, dx, p);
   return true;
 }
 
