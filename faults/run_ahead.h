@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "framework/error.h"
 #include "framework/parallel.h"
 
 namespace stuckat {
@@ -22,7 +23,7 @@ namespace stuckat {
 class RunAhead {
  public:
   RunAhead(size_t first, size_t last, std::function<void(size_t)> step)
-      : done_(first), failed_at_(last), step_(std::move(step)) {
+      : done_(first), last_(last), failed_at_(last), step_(std::move(step)) {
     const int threads = num_threads();
     worker_ = std::thread([this, first, last, threads] {
       set_num_threads(threads);  // the OpenMP setting is per thread: the step gets the caller's
@@ -54,6 +55,7 @@ class RunAhead {
 
   // Waits for step(k); rethrows step(k)'s exception, or that of the step before it that failed.
   void ready(size_t k) {
+    STUCKAT_CHECK(k < last_, "RunAhead::ready({}) past its last step {}", k, last_);
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [&] { return done_ > k || failed_at_ <= k; });
     if (done_ <= k) std::rethrow_exception(error_);
@@ -63,6 +65,7 @@ class RunAhead {
   std::mutex mutex_;
   std::condition_variable cv_;
   size_t done_;       // step(k) finished for every k < done_
+  const size_t last_;
   size_t failed_at_;  // the step that threw (last if none)
   std::exception_ptr error_;
   std::atomic<bool> stop_{false};

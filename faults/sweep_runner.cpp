@@ -57,6 +57,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
   STUCKAT_CHECK(options.batch >= 1 && options.configs_per_pass >= 1, "sweep batch and configs per pass must be >= 1");
   for (size_t i = 1; i < points.size(); ++i) STUCKAT_CHECK(points[i - 1] < points[i], "sweep points must ascend");
   if (points.empty()) return;
+  STUCKAT_CHECK(test.size() > 0, "the sweep's test set {} holds no images", test.name);
   const auto t_entry = std::chrono::steady_clock::now();
   const bool trace = std::getenv("STUCKAT_SWEEP_TRACE") != nullptr;
   auto trace_ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_entry).count(); };

@@ -939,6 +939,18 @@ TEST_CASE("the GPU's weight-change bodies equal the CPU loops (run on the CPU)",
   check(got, want, y);
 }
 
+TEST_CASE("a sweep over a test set without images is refused with the set's name", "[faults][sweep]") {
+  std::shared_ptr<Module> model = sweep_test_model("lenet5", 5);
+  Dataset empty = random_test_set(4);
+  empty.name = "four-images-less-four";
+  empty.images = Tensor();
+  empty.labels = Tensor();
+  const SweepGrid g = small_grid();
+  SweepRunOptions o;
+  CHECK_THROWS_WITH(run_sweep(*model, "lenet5", empty, g, all_points(g), o, [](const SweepRow&) {}),
+                    Catch::Contains("four-images-less-four") && Catch::Contains("no images"));
+}
+
 TEST_CASE("RunAhead runs the steps in order on its own thread and hands each over once done", "[sweep][threads]") {
   const int saved = num_threads();
   set_num_threads(1);
@@ -976,6 +988,7 @@ TEST_CASE("RunAhead rethrows a step's error at that step and stops; destroying i
     for (size_t k = 10; k < 13; ++k) CHECK_NOTHROW(ahead.ready(k));
     CHECK_THROWS_WITH(ahead.ready(13), Catch::Contains("step 13 failed"));
     CHECK_THROWS_WITH(ahead.ready(17), Catch::Contains("step 13 failed"));
+    CHECK_THROWS_WITH(ahead.ready(20), Catch::Contains("past its last step"));  // not a step of this RunAhead
   }
   CHECK(ran.load() == 3);  // 10, 11, 12; nothing after the failure
 

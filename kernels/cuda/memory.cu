@@ -11,6 +11,13 @@
 
 #include "framework/device.h"
 
+// Every copy, allocation and launch goes to stream 0, and the sweep's planning thread
+// (faults/run_ahead.h) relies on that stream being the legacy default stream that all host
+// threads share: its uploads are ordered before the launches the other thread queues after them.
+#ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
+#error "stuckat's CUDA code relies on the legacy default stream shared by all host threads"
+#endif
+
 namespace stuckat {
 
 bool cuda_available() { return cuda::device_count() > 0; }
