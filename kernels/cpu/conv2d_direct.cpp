@@ -357,10 +357,28 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
         }
       }
     }
-    // [pixel][channel] into the channel planes of NCHW.
-    for (int64_t c = 0; c < channels; ++c) {
-      float* yc = y + (first * kLanes + c) * plane;
-      for (int64_t q = 0; q < pixels; ++q) yc[out[static_cast<size_t>(q)]] = sums[q * width + c];
+    // [pixel][channel] into the channel planes of NCHW, in blocks of 16 pixels x 16 channels.
+    // Where the 16 pixels are consecutive outputs of one image, the block goes through L1 and
+    // leaves as 16 vectors (one per channel); elsewhere (image boundaries, small planes taken
+    // position by position) element by element.
+    const __m512i column = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+    for (int64_t q0 = 0; q0 < pixels; q0 += kLanes) {
+      const int64_t qn = std::min(kLanes, pixels - q0), at = out[static_cast<size_t>(q0)];
+      const bool consecutive = qn == kLanes && out[static_cast<size_t>(q0 + kLanes - 1)] == at + kLanes - 1;
+      for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
+        const int64_t cn = std::min(kLanes, channels - c0);
+        float* y0 = y + (first * kLanes + c0) * plane;
+        if (consecutive) {
+          alignas(64) float block[kLanes][kLanes];  // [pixel][channel]
+          for (int64_t i = 0; i < kLanes; ++i) _mm512_store_ps(block[i], _mm512_loadu_ps(sums + (q0 + i) * width + c0));
+          for (int64_t c = 0; c < cn; ++c)
+            _mm512_storeu_ps(y0 + c * plane + at, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF),
+                                                                           column, &block[0][c], 4));
+        } else {
+          for (int64_t c = 0; c < cn; ++c)
+            for (int64_t q = q0; q < q0 + qn; ++q) y0[c * plane + out[static_cast<size_t>(q)]] = sums[q * width + c0 + c];
+        }
+      }
     }
   }
 }
