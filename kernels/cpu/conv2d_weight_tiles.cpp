@@ -143,9 +143,11 @@ bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, f
           const __mmask16 mask = static_cast<__mmask16>((1u << qn) - 1u);
           alignas(64) float block[kLanes][kLanes];  // [channel][pixel]
           for (int64_t c = 0; c < kLanes; ++c)
-            _mm512_store_ps(block[c], c < cn ? _mm512_maskz_loadu_ps(mask, dyn + (c0 + c) * plane + q0) : _mm512_setzero_ps());
-          for (int64_t q = 0; q < qn; ++q) {
-            const __m512 row = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), column, &block[0][q], 4);  // column q
+            _mm512_store_ps(block[c],
+                            c < cn ? _mm512_maskz_loadu_ps(mask, dyn + (c0 + c) * plane + q0) : _mm512_setzero_ps());
+          for (int64_t q = 0; q < qn; ++q) {  // column q of the block: pixel q's 16 channels
+            const __m512 row =
+                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), column, &block[0][q], 4);
             _mm512_storeu_ps(rows + (q0 + q) * stride + c0, row);
             sum = _mm512_add_ps(sum, row);
           }
