@@ -364,7 +364,8 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
     const __m512i column = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
     for (int64_t q0 = 0; q0 < pixels; q0 += kLanes) {
       const int64_t qn = std::min(kLanes, pixels - q0), at = out[static_cast<size_t>(q0)];
-      const bool consecutive = qn == kLanes && out[static_cast<size_t>(q0 + kLanes - 1)] == at + kLanes - 1;
+      bool consecutive = qn == kLanes;
+      for (int64_t i = 1; i < qn && consecutive; ++i) consecutive = out[static_cast<size_t>(q0 + i)] == at + i;
       for (int64_t c0 = 0; c0 < channels; c0 += kLanes) {
         const int64_t cn = std::min(kLanes, channels - c0);
         float* y0 = y + (first * kLanes + c0) * plane;
