@@ -8,6 +8,8 @@
 // Ragged edges use masked loads/stores, so no operand is ever read or written out of bounds.
 #include "kernels/cpu/small_gemm.h"
 
+#include <algorithm>
+
 #include "kernels/cpu/gemm.h"
 
 #ifdef __AVX512F__
@@ -23,9 +25,12 @@ constexpr int64_t kMaxReusedFloats = 64 * 1024;
 
 void blas_strided_a(int64_t m, int64_t n, int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b,
                     int64_t ldb, float* c, int64_t ldc, bool accumulate) {
-  const bool transposed = a_cs != 1;  // then a_rs == 1: A is stored as (k, m) with row stride a_cs
-  sgemm_rowmajor(transposed, false, m, n, k, 1.0f, a, transposed ? a_cs : a_rs, b, ldb, accumulate ? 1.0f : 0.0f,
-                 c, ldc);
+  // Row-major (m, k) with row stride a_rs when a_cs == 1, else stored as (k, m) with row stride
+  // a_cs (a_rs == 1). With one row (or one column) both strides may be 1: the BLAS still wants a
+  // leading dimension of at least the row length, which the unused stride then may be.
+  const bool transposed = !(a_cs == 1 && (a_rs >= k || m == 1));
+  const int64_t lda = transposed ? std::max(a_cs, k == 1 ? m : int64_t{1}) : std::max(a_rs, m == 1 ? k : int64_t{1});
+  sgemm_rowmajor(transposed, false, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
 
 void blas_dot_rows(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
