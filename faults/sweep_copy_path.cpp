@@ -75,6 +75,7 @@ struct Chunk {
   // marks around its work
   double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
   MallocStats trace_mallocs;
+  UploadStats trace_uploads;  // the plan's
   cuda::QueueMark trace_start, trace_end;
 };
 
@@ -120,7 +121,12 @@ class Pipeline {
       std::fprintf(stderr, "sweep trace: points split into %zu chunks in %.3f ms (host)\n", chunks.size(),
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_split).count());
     const size_t count = chunks.size();
-    auto plan_ = [&](Chunk& c) { const auto t = times_.time(StepTimes::kPlan, c.trace_ms); plan(c); };
+    auto plan_ = [&](Chunk& c) {
+      const auto t = times_.time(StepTimes::kPlan, c.trace_ms);
+      const UploadStats before = times_.on() ? upload_stats() : UploadStats();
+      plan(c);
+      if (times_.on()) c.trace_uploads = upload_stats() - before;
+    };
     auto launch_ = [&](Chunk& c) {
       const auto t = times_.time(StepTimes::kLaunch, c.trace_ms);
       const bool marks = times_.on() && !c.baseline && c.group->fwd_weight.device() == Device::CUDA;
@@ -140,10 +146,12 @@ class Pipeline {
         // chunk's: the epoch's collect already waited for both marks.
         const double span = c.trace_end.ms_since(c.trace_start), gap = c.trace_start.ms_since(trace_last_end_);
         std::fprintf(stderr,
-                     "sweep trace: chunk %s, %zu points (%zu changed a weight): plan %.3f (waited for %.3f) launch "
+                     "sweep trace: chunk %s, %zu points (%zu changed a weight): plan %.3f (%lld uploads %.3f, of which "
+                     "staging waits %.3f; launch waited for it %.3f) launch "
                      "%.3f (allocation %.3f, outputs %.3f, rest %.3f, scores %.3f; %lld device mallocs %.3f) emit "
                      "%.3f ms; device %.3f ms on its passes, %.3f ms since the last chunk's\n",
                      c.group->layer.c_str(), c.last - c.first, c.used.size(), c.trace_ms[StepTimes::kPlan],
+                     c.trace_uploads.count, c.trace_uploads.ms, c.trace_uploads.waited_ms,
                      c.trace_ms[StepTimes::kPlanWait], c.trace_ms[StepTimes::kLaunch], c.trace_alloc_ms,
                      c.trace_outputs_ms, c.trace_rest_ms, c.trace_scores_ms, c.trace_mallocs.count,
                      c.trace_mallocs.ms, c.trace_ms[StepTimes::kEmit], span, gap);

@@ -27,6 +27,20 @@ inline MallocStats malloc_stats() {
 #endif
 }
 
+// The calling thread's uploads so far (cuda::upload_stats; zero without CUDA): a plan's show
+// whether its copies waited for the device.
+#ifdef STUCKAT_WITH_CUDA
+using UploadStats = cuda::UploadStats;
+inline UploadStats upload_stats() { return cuda::upload_stats(); }
+#else
+struct UploadStats {
+  long long count = 0;
+  double ms = 0, waited_ms = 0;
+  UploadStats operator-(const UploadStats&) const { return {}; }
+};
+inline UploadStats upload_stats() { return {}; }
+#endif
+
 // Host ms per step, in total and per chunk (a Scope adds its lifetime); the totals are printed when
 // it is destroyed. Off (nothing measured) unless the environment sets STUCKAT_SWEEP_TRACE.
 class StepTimes {

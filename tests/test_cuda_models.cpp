@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "faults/weight_format.h"
@@ -343,5 +344,71 @@ TEST_CASE("Queue marks time queued GPU work; device_malloc_ms counts allocation 
   const Tensor fresh = Tensor::empty({12345671}, DType::F32, Device::CUDA);  // a size nothing else uses
   CHECK(cuda::device_malloc_count() == count + 1);
   CHECK(cuda::device_malloc_ms() > ms);
+#endif
+}
+
+TEST_CASE("Host-to-device copies may reuse their source at once, land in order, staged or not", "[cuda][memory]") {
+  if (!have_gpu("host-to-device copies")) return;
+#ifdef STUCKAT_WITH_CUDA
+  // Sizes around the staging ring's 4 MiB slots and past its eight slots' worth, each copied from
+  // one host buffer that is overwritten as soon as the copy returns, while the GPU is still busy
+  // with earlier work (so the copies queue and the ring's slots are still in flight when reused).
+  const std::vector<size_t> sizes = {1, 3, 4101, (4u << 20) - 1, (4u << 20) + 7, (9u << 20) + 3, 65536, 17};
+  const int copies_per_thread = 24;
+  auto pattern = [](int thread, int k, size_t i) { return static_cast<uint8_t>(thread * 101 + k * 31 + i * 7 + (i >> 9)); };
+  auto region_bytes = [&](int k) { return sizes[static_cast<size_t>(k) % sizes.size()]; };
+  size_t per_thread = 0;
+  for (int k = 0; k < copies_per_thread; ++k) per_thread += region_bytes(k);
+  RandomStream rng(5, 5);
+  const Tensor x = Tensor::from_vector(random_floats(64 * 16 * 32 * 32, rng), {64, 16, 32, 32}).to(Device::CUDA);
+  const Tensor w = Tensor::from_vector(random_floats(32 * 16 * 3 * 3, rng), {32, 16, 3, 3}).to(Device::CUDA);
+  const bool was = cuda::pinned_staging();
+  for (const bool staged : {true, false}) {
+    for (const int threads : {1, 2}) {
+      CAPTURE(staged, threads);
+      cuda::set_pinned_staging(staged);
+      REQUIRE(cuda::pinned_staging() == staged);
+      auto* dev = static_cast<uint8_t*>(cuda::device_malloc(per_thread * threads));
+      Tensor y;
+      for (int i = 0; i < 20; ++i) y = conv2d(x, w, Tensor(), 1, 1);  // keeps the GPU busy
+      auto upload = [&](int t) {
+        const cuda::UploadStats before = cuda::upload_stats();
+        std::vector<uint8_t> host;
+        size_t at = per_thread * t;
+        for (int k = 0; k < copies_per_thread; ++k) {
+          const size_t n = region_bytes(k);
+          host.resize(n);
+          for (size_t i = 0; i < n; ++i) host[i] = pattern(t, k, i);
+          cuda::copy(dev + at, true, host.data(), false, n);
+          std::fill(host.begin(), host.end(), uint8_t{0xEE});  // the copy must not read it any more
+          at += n;
+        }
+        return (cuda::upload_stats() - before).count;
+      };
+      long long counted[2] = {0, 0};
+      if (threads == 1) {
+        counted[0] = upload(0);
+      } else {
+        std::thread other([&] { counted[1] = upload(1); });
+        counted[0] = upload(0);
+        other.join();
+      }
+      for (int t = 0; t < threads; ++t) CHECK(counted[t] == copies_per_thread);  // each thread counts its own
+      std::vector<uint8_t> back(per_thread * threads);
+      cuda::copy(back.data(), false, dev, true, back.size());
+      cuda::device_free(dev);
+      for (int t = 0; t < threads; ++t) {
+        size_t at = per_thread * t, wrong = 0;
+        for (int k = 0; k < copies_per_thread; ++k) {
+          const size_t n = region_bytes(k);
+          for (size_t i = 0; i < n; ++i) wrong += back[at + i] != pattern(t, k, i);
+          at += n;
+        }
+        CAPTURE(t);
+        CHECK(wrong == 0);
+      }
+    }
+  }
+  cuda::set_pinned_staging(was);
 #endif
 }

@@ -196,9 +196,12 @@ if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
     SEEDS=$seeds STUCKAT_SWEEP_WARMUP=$warm STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1 probe "$build/bin/stuckat"
     grep -E "sweep trace|gemm trace|warm-up pass|^  [01] [01] " "$build/probe.err" | head -40
   done
-  for warm in 0 1 0 1; do  # untraced, alternating
-    echo "-- untraced, STUCKAT_SWEEP_WARMUP=$warm"
-    STUCKAT_SWEEP_WARMUP=$warm probe "$build/bin/stuckat"
+  # STUCKAT_PINNED_STAGING=0 uploads straight from pageable memory (the driver may wait for the
+  # queue first) instead of through pinned staging buffers (kernels/cuda/host_staging.cu).
+  for run in "0 1" "1 1" "1 0" "0 1" "1 1" "1 0"; do  # untraced, alternating
+    warm=${run% *} pinned=${run#* }
+    echo "-- untraced, STUCKAT_SWEEP_WARMUP=$warm STUCKAT_PINNED_STAGING=$pinned"
+    STUCKAT_SWEEP_WARMUP=$warm STUCKAT_PINNED_STAGING=$pinned probe "$build/bin/stuckat"
   done
   if command -v nsys > /dev/null; then
     echo "-- nsys"

@@ -113,12 +113,7 @@ void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t b
   cudaMemcpyKind kind = dst_on_gpu ? (src_on_gpu ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                    : (src_on_gpu ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   if (kind == cudaMemcpyHostToDevice) {
-    // Ordered after the work already queued. From pageable memory (ours never is pinned) the
-    // driver copies the bytes to a staging buffer before the call returns (waiting for the
-    // stream only if it must; CUDA's "API synchronization behavior"), so the caller may free or
-    // reuse the source at once, and a small upload need not drain the GPU's queue (the sweep
-    // uploads each chunk's weight changes while earlier passes run).
-    CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, kind, 0));
+    copy_to_device(dst, src, bytes);  // queued behind the work already queued (host_staging.cu)
     return;
   }
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));

@@ -17,8 +17,25 @@ void device_free(void* p);
 // Called by cuda_init().
 void reserve_device_memory();
 // Copy; each side is on the GPU when its flag is true. Synchronous, except host to device: that
-// returns once the host bytes are staged (the source may then be reused; the driver waits for
-// the queue only if it must) and the transfer runs in order with the queued GPU work.
+// returns once the host bytes are staged (the source may then be reused) and the transfer runs in
+// order with the queued GPU work.
 void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t bytes);
+
+// Host to device, as copy() does it (host_staging.cu): the bytes go through a ring of pinned
+// staging buffers, so the call queues the transfer and returns without waiting for the GPU
+// (from pageable memory the driver may wait for the queue first). The host waits only when the
+// GPU is eight staged copies behind. STUCKAT_PINNED_STAGING=0, or set_pinned_staging(false),
+// copies straight from the caller's memory instead.
+void copy_to_device(void* dst, const void* src, size_t bytes);
+void set_pinned_staging(bool on);
+bool pinned_staging();
+// The calling thread's host-to-device copies so far: how many, the host ms they took, and the
+// part of that spent waiting for a staging buffer (the sweep trace reports its planner's).
+struct UploadStats {
+  long long count = 0;
+  double ms = 0, waited_ms = 0;
+  UploadStats operator-(const UploadStats& o) const { return {count - o.count, ms - o.ms, waited_ms - o.waited_ms}; }
+};
+UploadStats upload_stats();
 
 }  // namespace stuckat::cuda
