@@ -1,9 +1,9 @@
-// Fast float conv2d. With AVX-512 most shapes take the direct kernels of conv2d_direct.h: forward
-// and the input gradient (stride 1) on zero-padded planes, the weight gradient either per thread in
-// registers (LeNet-sized layers) or in register tiles over the whole batch's pixels (deeper ones,
-// conv2d_weight_tiles.cpp). Everything else (no AVX-512, strides the kernels lack) is im2col + a
-// GEMM per image (small_gemm.h: AVX-512 micro-kernels, BLIS for large layers), OpenMP over the batch
-// with BLAS single-threaded inside (gemm.h). Per image:
+// Fast float conv2d. With AVX-512 or AVX2 most shapes take the direct kernels of conv2d_direct.h:
+// forward and the input gradient (stride 1) on zero-padded planes, the weight gradient either per
+// thread in registers (LeNet-sized layers) or in register tiles over the whole batch's pixels
+// (deeper ones, conv2d_weight_tiles.cpp). Everything else (neither ISA, strides the kernels lack)
+// is im2col + a GEMM per image (small_gemm.h: AVX-512 micro-kernels, BLIS for large layers and
+// without AVX-512), OpenMP over the batch with BLAS single-threaded inside (gemm.h). Per image:
 //   forward   y_n (c_out, P)  = W (c_out, K) * col_n (K, P) + b          K = c_in*kh*kw, P = h_out*w_out
 //   backward  dW  (c_out, K) += dy_n (c_out, P) * col_n^T   (images with few pixels: per block of
 //                                                              images, their columns side by side)

@@ -1,20 +1,22 @@
-// Direct AVX-512 convolution (see conv2d_direct.h). Three register-blocked kernels on zero-padded
-// input planes (c_in, hp, wp), so no tap needs a bounds check:
-//   channel-vectorised: one zmm holds 16 output channels of one output pixel; a block of up to
-//     14 pixels of an output row keeps 14 accumulators, and every tap (ci, ky, kx) costs one
-//     load of 16 repacked weights plus one broadcast input value per pixel. Used per image for
-//     at most 16 output channels, or few taps, when they fill the lanes better than the output
+// Direct convolution (see conv2d_direct.h) in vectors of kLanes floats (simd.h: 16 with AVX-512,
+// 8 with AVX2; register tiles sized to the ISA's 32 or 16 vector registers). Three
+// register-blocked kernels on zero-padded input planes (c_in, hp, wp), so no tap needs a bounds
+// check:
+//   channel-vectorised: one vector holds kLanes output channels of one output pixel; a block of
+//     up to 14 pixels of an output row keeps 14 accumulators, and every tap (ci, ky, kx) costs one
+//     load of kLanes repacked weights plus one broadcast input value per pixel. Used per image for
+//     at most kLanes output channels, or few taps, when they fill the lanes better than the output
 //     width does (conv2 of LeNet, the first layer of VGG / ResNet).
-//   channel groups: 2 to 4 such vectors (up to 64 channels) x up to 8 pixels, so each broadcast
-//     feeds 2 to 4 FMAs; the pixels of a run may lie in different rows and images, and a batch
-//     goes in runs of images whose padded inputs stay in L2, taps in slices whose weights stay
-//     in L1. Small padded planes (deep layers) go position by position, skipping the taps that
-//     would multiply padding. Used for more than 16 output channels (VGG / ResNet layers, and
-//     their input gradients).
-//   width-vectorised (stride 1): one zmm holds 16 consecutive output pixels of one channel; up
-//     to 8 channels x 32 pixels of a row are accumulated together, every tap costs one or two
-//     unaligned input loads plus one weight broadcast per channel. Used for few output
-//     channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
+//   channel groups: 2 to 4 such vectors x up to 8 pixels, so each broadcast feeds 2 to 4 FMAs;
+//     the pixels of a run may lie in different rows and images, and a batch goes in runs of
+//     images whose padded inputs stay in L2, taps in slices whose weights stay in L1. Small padded
+//     planes (deep layers) go position by position, skipping the taps that would multiply
+//     padding. Used for more than kLanes output channels (VGG / ResNet layers, and their input
+//     gradients).
+//   width-vectorised (stride 1): one vector holds kLanes consecutive output pixels of one
+//     channel; up to 8 channels (6 with 16 registers) x 2 vectors of a row are accumulated
+//     together, every tap costs one or two unaligned input loads plus one weight broadcast per
+//     channel. Used for few output channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
 // OpenMP splits the batch; each thread pads its images into its own scratch planes. Every output
 // element is the bias plus its taps in ascending order (less, on small planes, the taps that read
 // padding), whichever thread count.
@@ -25,8 +27,9 @@
 
 #include <cstring>
 
-#ifdef __AVX512F__
-#include <immintrin.h>
+#include "kernels/cpu/simd.h"
+
+#ifdef STUCKAT_SIMD
 #include <omp.h>
 
 #include <algorithm>
@@ -47,27 +50,15 @@ void pad_planes(const float* x, int64_t c, int64_t h, int64_t w, int64_t pad_h, 
       std::memcpy(dst + (ci * hp + r + pad_h) * wp + pad_w, x + (ci * h + r) * w, static_cast<size_t>(w) * sizeof(float));
 }
 
-#ifdef __AVX512F__
+#ifdef STUCKAT_SIMD
 namespace {
 
-constexpr int64_t kLanes = 16;
+using namespace simd;
+
 constexpr int kMaxBlockPixels = 14;  // channel-vectorised: 14 accumulators + weights + broadcast
-constexpr int kMaxGroupChannels = 8;  // width-vectorised: 8 channels x 2 vectors = 16 accumulators
-
-__mmask16 first_lanes(int64_t count) {  // the first clamp(count, 0, 16) lanes
-  if (count <= 0) return 0;
-  return count >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << count) - 1u);
-}
-
-// Sum of the 16 lanes in a fixed order. (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized
-// inside its own header, GCC bug 105593.)
-float lane_sum(__m512 v) {
-  alignas(64) float lanes[kLanes];
-  _mm512_store_ps(lanes, v);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < kLanes; ++i) sum += lanes[i];
-  return sum;
-}
+// Width-vectorised: G channels x V vectors of pixels take G * V accumulators, V input vectors and
+// a broadcast: 8 x 2 in 32 registers, 6 x 2 (or 8 x 1) in 16.
+constexpr int kMaxGroupChannels = kVectorRegisters >= 32 ? 8 : 6;
 
 // Geometry of one image's convolution once its input is padded.
 struct PaddedConv {
@@ -91,16 +82,16 @@ std::vector<int64_t> tap_offsets(const PaddedConv& p) {
 template <int R, int S>
 void channel_block(const float* x_origin, const float* packed_w, const int64_t* offsets, int64_t taps,
                    const float* bias16, float* tile) {
-  __m512 acc[R];
+  vfloat acc[R];
   #pragma GCC unroll 32
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_loadu_ps(bias16);
+  for (int r = 0; r < R; ++r) acc[r] = vload(bias16);
   for (int64_t t = 0; t < taps; ++t) {
-    const __m512 wv = _mm512_loadu_ps(packed_w + t * kLanes);
+    const vfloat wv = vload(packed_w + t * kLanes);
     const float* xt = x_origin + offsets[t];
     #pragma GCC unroll 32
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(xt[r * S]), wv, acc[r]);
+    for (int r = 0; r < R; ++r) acc[r] = vfmadd(vset1(xt[r * S]), wv, acc[r]);
   }
-  for (int r = 0; r < R; ++r) _mm512_storeu_ps(tile + r * kLanes, acc[r]);
+  for (int r = 0; r < R; ++r) vstore(tile + r * kLanes, acc[r]);
 }
 
 using ChannelBlock = void (*)(const float*, const float*, const int64_t*, int64_t, const float*, float*);
@@ -147,13 +138,17 @@ void channel_vectorised_image(const float* xp, const float* packed_w, const floa
   }
 }
 
-// ---- channel groups: 2 to 4 blocks of 16 channels x up to 8 pixels of a run of images ----
+// ---- channel groups: 2 to 4 blocks of kLanes channels x up to 8 pixels of a run of images ----
 
-constexpr int kMaxGroupBlocks = 4;
+constexpr int kMaxGroupBlocks = kVectorRegisters >= 32 ? 4 : 3;
 constexpr int kMaxGroupPixels = 8;
 // Pixels per call for `blocks` blocks: blocks * pixels accumulators, a weight vector per block
-// and one broadcast fit the 32 zmm registers.
-constexpr int group_pixels(int64_t blocks) { return blocks >= 4 ? 6 : kMaxGroupPixels; }
+// and one broadcast fit the registers (32: 8 pixels up to 3 blocks, 6 at 4; 16: 8, 6, 4 pixels
+// for 1, 2, 3 blocks).
+constexpr int group_pixels(int64_t blocks) {
+  const int64_t fit = (kVectorRegisters - 1 - blocks) / blocks;
+  return static_cast<int>(fit < kMaxGroupPixels ? fit : kMaxGroupPixels);
+}
 
 // R output pixels anywhere in the padded planes (base[r]: a pixel's top-left input element) x CB
 // blocks of 16 channels, over the taps ids[j0..j1) (ascending): each tap costs CB weight loads and
@@ -164,31 +159,31 @@ constexpr int group_pixels(int64_t blocks) { return blocks >= 4 ? 6 : kMaxGroupP
 template <int CB, int R>
 void group_block(const float* xp, const int64_t* base, const float* packed_w, const int64_t* offsets,
                  const int32_t* ids, int64_t j0, int64_t j1, float* sums) {
-  __m512 acc[CB * R];
+  vfloat acc[CB * R];
   const float* px[R];
   #pragma GCC unroll 32
   for (int r = 0; r < R; ++r) px[r] = xp + base[r];
   #pragma GCC unroll 32
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 32
-    for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = _mm512_loadu_ps(sums + (r * CB + cb) * kLanes);
+    for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = vload(sums + (r * CB + cb) * kLanes);
   for (int64_t j = j0; j < j1; ++j) {
     const int64_t t = ids[j], o = offsets[t];
     const float* wt = packed_w + t * CB * kLanes;
-    __m512 wv[CB];
+    vfloat wv[CB];
     #pragma GCC unroll 32
-    for (int cb = 0; cb < CB; ++cb) wv[cb] = _mm512_loadu_ps(wt + cb * kLanes);
+    for (int cb = 0; cb < CB; ++cb) wv[cb] = vload(wt + cb * kLanes);
     #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
-      const __m512 xv = _mm512_set1_ps(px[r][o]);
+      const vfloat xv = vset1(px[r][o]);
       #pragma GCC unroll 32
-      for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = _mm512_fmadd_ps(xv, wv[cb], acc[cb * R + r]);
+      for (int cb = 0; cb < CB; ++cb) acc[cb * R + r] = vfmadd(xv, wv[cb], acc[cb * R + r]);
     }
   }
   #pragma GCC unroll 32
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 32
-    for (int cb = 0; cb < CB; ++cb) _mm512_storeu_ps(sums + (r * CB + cb) * kLanes, acc[cb * R + r]);
+    for (int cb = 0; cb < CB; ++cb) vstore(sums + (r * CB + cb) * kLanes, acc[cb * R + r]);
 }
 
 using GroupBlock = void (*)(const float*, const int64_t*, const float*, const int64_t*, const int32_t*, int64_t, int64_t,
@@ -361,7 +356,6 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
     // Where the 16 pixels are consecutive outputs of one image, the block goes through L1 and
     // leaves as 16 vectors (one per channel); elsewhere (image boundaries, small planes taken
     // position by position) element by element.
-    const __m512i column = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
     for (int64_t q0 = 0; q0 < pixels; q0 += kLanes) {
       const int64_t qn = std::min(kLanes, pixels - q0), at = out[static_cast<size_t>(q0)];
       bool consecutive = qn == kLanes;
@@ -371,10 +365,8 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
         float* y0 = y + (first * kLanes + c0) * plane;
         if (consecutive) {
           alignas(64) float block[kLanes][kLanes];  // [pixel][channel]
-          for (int64_t i = 0; i < kLanes; ++i) _mm512_store_ps(block[i], _mm512_loadu_ps(sums + (q0 + i) * width + c0));
-          for (int64_t c = 0; c < cn; ++c)
-            _mm512_storeu_ps(y0 + c * plane + at, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF),
-                                                                           column, &block[0][c], 4));
+          for (int64_t i = 0; i < kLanes; ++i) vstore(block[i], vload(sums + (q0 + i) * width + c0));
+          for (int64_t c = 0; c < cn; ++c) vstore(y0 + c * plane + at, vcolumn(&block[0][c]));
         } else {
           for (int64_t c = 0; c < cn; ++c)
             for (int64_t q = q0; q < q0 + qn; ++q) y0[c * plane + out[static_cast<size_t>(q)]] = sums[q * width + c0 + c];
@@ -386,35 +378,37 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
 
 // ---- width-vectorised (stride 1) ---------------------------------------------------------
 
-// G channels x up to 16*V consecutive pixels of one output row (lanes in mask[v]).
+// G channels x `pixels` (up to kLanes * V) consecutive pixels of one output row.
 // tap_w is [taps][c_out] offset to the group's first channel.
 template <int G, int V>
 void width_block(const float* x_origin, const float* tap_w, int64_t c_out, const int64_t* offsets, int64_t taps,
-                 const float* bias, const __mmask16* mask, float* y_origin, int64_t plane) {
-  __m512 acc[G][V];
+                 const float* bias, int64_t pixels, float* y_origin, int64_t plane) {
+  LaneMask mask[V];
+  for (int v = 0; v < V; ++v) mask[v] = first_lanes(pixels - v * kLanes);
+  vfloat acc[G][V];
   #pragma GCC unroll 32
   for (int g = 0; g < G; ++g)
     #pragma GCC unroll 32
-    for (int v = 0; v < V; ++v) acc[g][v] = bias ? _mm512_set1_ps(bias[g]) : _mm512_setzero_ps();
+    for (int v = 0; v < V; ++v) acc[g][v] = bias ? vset1(bias[g]) : vzero();
   for (int64_t t = 0; t < taps; ++t) {
     const float* xt = x_origin + offsets[t];
-    __m512 xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = _mm512_maskz_loadu_ps(mask[v], xt + v * kLanes);
+    vfloat xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = vload_first(mask[v], xt + v * kLanes);
     const float* wt = tap_w + t * c_out;
     #pragma GCC unroll 32
     for (int g = 0; g < G; ++g) {
-      const __m512 wv = _mm512_set1_ps(wt[g]);
+      const vfloat wv = vset1(wt[g]);
       #pragma GCC unroll 32
-      for (int v = 0; v < V; ++v) acc[g][v] = _mm512_fmadd_ps(wv, xv[v], acc[g][v]);
+      for (int v = 0; v < V; ++v) acc[g][v] = vfmadd(wv, xv[v], acc[g][v]);
     }
   }
   #pragma GCC unroll 32
   for (int g = 0; g < G; ++g)
-    for (int v = 0; v < V; ++v) _mm512_mask_storeu_ps(y_origin + g * plane + v * kLanes, mask[v], acc[g][v]);
+    for (int v = 0; v < V; ++v) vstore_first(y_origin + g * plane + v * kLanes, mask[v], acc[g][v]);
 }
 
 using WidthBlock = void (*)(const float*, const float*, int64_t, const int64_t*, int64_t, const float*,
-                            const __mmask16*, float*, int64_t);
+                            int64_t, float*, int64_t);
 
 template <int... G>
 constexpr std::array<std::array<WidthBlock, 2>, sizeof...(G)> width_blocks(std::integer_sequence<int, G...>) {
@@ -435,14 +429,13 @@ void width_vectorised_image(const float* xp, const float* tap_w, const float* bi
   const int64_t taps = p.taps(), plane = p.ho * p.wo;
   const int64_t groups = (p.c_out + kMaxGroupChannels - 1) / kMaxGroupChannels;
   for (int64_t grp = 0; grp < groups; ++grp) {
-    // Even split of the channels into groups of <= 8.
+    // Even split of the channels into groups of <= kMaxGroupChannels.
     const int64_t co = grp * p.c_out / groups, channels = (grp + 1) * p.c_out / groups - co;
     for (int64_t oy = 0; oy < p.ho; ++oy)
       for (int64_t ox = 0; ox < p.wo; ox += 2 * kLanes) {
         const int64_t pixels = std::min(2 * kLanes, p.wo - ox);
-        const __mmask16 mask[2] = {first_lanes(pixels), first_lanes(pixels - kLanes)};
         kWidthBlocks[static_cast<size_t>(channels - 1)][pixels > kLanes ? 1 : 0](
-            xp + oy * p.wp + ox, tap_w + co, p.c_out, offsets, taps, bias ? bias + co : nullptr, mask,
+            xp + oy * p.wp + ox, tap_w + co, p.c_out, offsets, taps, bias ? bias + co : nullptr, pixels,
             y + co * plane + oy * p.wo + ox, plane);
       }
   }
@@ -450,8 +443,10 @@ void width_vectorised_image(const float* xp, const float* tap_w, const float* bi
 
 // ---- driver ------------------------------------------------------------------------------
 
-// The share of the 16 lanes doing useful work along a dimension of `size` elements.
-double lane_use(int64_t size) { return static_cast<double>(size) / static_cast<double>(((size + 15) / 16) * 16); }
+// The share of the lanes doing useful work along a dimension of `size` elements.
+double lane_use(int64_t size) {
+  return static_cast<double>(size) / static_cast<double>(((size + kLanes - 1) / kLanes) * kLanes);
+}
 
 // Images [first, first + count) of x (c, h, w each) zero-padded by (pad_h, pad_w) into `buffer`
 // as (c, hp, wp) planes; returns where they start.
@@ -527,9 +522,9 @@ template <int G, int KW>
 void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_image, int64_t images,
                   const PaddedConv& p, int64_t ci, int64_t ky, int64_t co, float* dw) {
   const int64_t plane = p.ho * p.wo;
-  __m512 acc[G * KW];  // [channel][tap]; one flat array so GCC keeps it all in registers
+  vfloat acc[G * KW];  // [channel][tap]; one flat array so GCC keeps it all in registers
   #pragma GCC unroll 32
-  for (int a = 0; a < G * KW; ++a) acc[a] = _mm512_setzero_ps();
+  for (int a = 0; a < G * KW; ++a) acc[a] = vzero();
   // One flat loop over (image, output row, 16-pixel segment).
   const int64_t segments = (p.wo + kLanes - 1) / kLanes;
   const float* x_rows = xp + (ci * p.hp + ky) * p.wp;
@@ -538,16 +533,16 @@ void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_
   for (int64_t step = 0; step < images * p.ho * segments; ++step) {
     const float* x_row = x_rows + i * x_image + oy * p.wp + ox;
     const float* dy_row = dy_rows + i * dy_image + oy * p.wo + ox;
-    const __mmask16 mask = first_lanes(p.wo - ox);
-    __m512 dyv[G];
+    const LaneMask mask = first_lanes(p.wo - ox);
+    vfloat dyv[G];
     #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) dyv[g] = _mm512_maskz_loadu_ps(mask, dy_row + g * plane);
+    for (int g = 0; g < G; ++g) dyv[g] = vload_first(mask, dy_row + g * plane);
     #pragma GCC unroll 32
     for (int k = 0; k < KW; ++k) {
       // Lanes past the row are zero in dyv, so xv may hold anything there.
-      const __m512 xv = _mm512_maskz_loadu_ps(mask, x_row + k);
+      const vfloat xv = vload_first(mask, x_row + k);
       #pragma GCC unroll 32
-      for (int g = 0; g < G; ++g) acc[g * KW + k] = _mm512_fmadd_ps(dyv[g], xv, acc[g * KW + k]);
+      for (int g = 0; g < G; ++g) acc[g * KW + k] = vfmadd(dyv[g], xv, acc[g * KW + k]);
     }
     ox += kLanes;
     if (ox >= p.wo) {
@@ -564,7 +559,10 @@ void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_
 
 constexpr int kMaxWeightKw = 7;
 // Channels per block for a kernel width: G*KW accumulators + G dy vectors + 1 input vector.
-constexpr int weight_group(int kw) { return kw >= 6 ? 3 : kw >= 4 ? 4 : kw >= 3 ? 6 : 8; }
+constexpr int weight_group(int kw) {
+  if (kVectorRegisters >= 32) return kw >= 6 ? 3 : kw >= 4 ? 4 : kw >= 3 ? 6 : 8;
+  return kw >= 6 ? 1 : kw >= 4 ? 2 : kw >= 3 ? 3 : 4;
+}
 
 using WeightBlock = void (*)(const float*, int64_t, const float*, int64_t, int64_t, const PaddedConv&, int64_t,
                              int64_t, int64_t, float*);
@@ -631,10 +629,10 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
         }
     const int64_t plane = p.ho * p.wo;
     for (int64_t co = 0; co < s.c_out && db; ++co) {
-      __m512 sum = _mm512_setzero_ps();  // 16 lane-wise partial sums, reduced once
+      vfloat sum = vzero();  // 16 lane-wise partial sums, reduced once
       for (int64_t i = 0; i < images; ++i)
         for (int64_t q = 0; q < plane; q += kLanes)
-          sum = _mm512_add_ps(sum, _mm512_maskz_loadu_ps(first_lanes(plane - q), dy_mine + i * dy_image + co * plane + q));
+          sum = vadd(sum, vload_first(first_lanes(plane - q), dy_mine + i * dy_image + co * plane + q));
       db_part[co] = lane_sum(sum);
     }
 #pragma omp barrier
@@ -654,7 +652,7 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
   return true;
 }
 
-#else  // no AVX-512: the im2col path serves every shape
+#else  // neither AVX-512 nor AVX2: the im2col path serves every shape
 
 bool conv2d_forward_direct(const float*, const float*, const float*, float*, const Conv2dShape&) { return false; }
 bool conv2d_backward_dx_direct(const float*, const float*, float*, const Conv2dShape&) { return false; }

@@ -1,8 +1,9 @@
-// Private to kernels/cpu: direct (implicit-GEMM) AVX-512 convolution, the fast path conv2d.cpp
+// Private to kernels/cpu: direct (implicit-GEMM) convolution in AVX-512 or AVX2 vectors
+// (simd.h), the fast path conv2d.cpp
 // tries before lowering with im2col. No column matrix is built: each image is copied once into
 // zero-padded planes and the kernels read taps straight from them, with the accumulators in
 // registers. Layouts as in conv2d.h. Each function returns false, having written nothing, when
-// it does not cover the shape (stride other than 1 or 2, a build without AVX-512, ...), and
+// it does not cover the shape (stride other than 1 or 2, a build with neither, ...), and
 // the caller then takes the im2col path. Every output element is summed in a fixed tap order,
 // so results do not depend on the thread count.
 #pragma once

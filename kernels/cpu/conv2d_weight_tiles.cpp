@@ -1,16 +1,18 @@
 // Weight gradient of deep layers without a column matrix (see conv2d_direct.h).
 //   dw[co][t] = sum over every image n and output pixel q of dy[n][co][q] * xp[n][base(q) + offset(t)]
 // with xp the zero-padded input and t = (ci, ky, kx). It is a GEMM whose inner dimension is the
-// batch's pixels: dy is transposed once to pixel-major rows of channels (dyT[q][co], padded to 16
-// lanes), and a register tile of G vectors of 16 channels x J taps accumulates over the pixels:
+// batch's pixels: dy is transposed once to pixel-major rows of channels (dyT[q][co], padded to a
+// whole vector), and a register tile of G vectors of kLanes channels x J taps (simd.h; 4 x 6 in
+// 32 vector registers, 2 x 6 in 16) accumulates over the pixels:
 // per pixel, G loads of dyT and J broadcast inputs feed G*J FMAs. Nothing is written per image.
 // Threads own whole tap blocks (all channels, all pixels), so there are no partial sums to reduce:
 // every element is summed pixel by pixel in batch order, whichever the thread count. Pixels go in
 // chunks whose dyT rows stay in L2 while every tap block of the thread passes over them.
 #include "kernels/cpu/conv2d_direct.h"
 
-#ifdef __AVX512F__
-#include <immintrin.h>
+#include "kernels/cpu/simd.h"
+
+#ifdef STUCKAT_SIMD
 #include <omp.h>
 
 #include <algorithm>
@@ -23,15 +25,18 @@
 
 namespace stuckat::cpu {
 
-#ifdef __AVX512F__
+#ifdef STUCKAT_SIMD
 namespace {
 
-constexpr int64_t kLanes = 16;
-constexpr int kTileVectors = 4;  // G: channel vectors of a tile
-constexpr int kTileTaps = 6;     // J: taps of a tile; 24 accumulators + 4 dy vectors + 1 input
+using namespace simd;
+
+// G: channel vectors of a tile; J: taps of a tile. G * J accumulators + G dy vectors + 1 input:
+// 24 + 4 + 1 of 32 registers, 12 + 2 + 1 of 16.
+constexpr int kTileVectors = kVectorRegisters >= 32 ? 4 : 2;
+constexpr int kTileTaps = 6;
 constexpr int64_t kChunkBytes = 512 << 10;  // dyT rows of a chunk of pixels
 
-// Where a tile's sums go: between chunks out[j][g*16 + lane] (row stride `stride`); after the last
+// Where a tile's sums go: between chunks out[j][g*kLanes + lane] (row stride `stride`); after the last
 // chunk straight into dw[channel][tap] (row stride `taps`), channels past `channels` dropped.
 struct TileOutput {
   float* out;
@@ -46,40 +51,40 @@ void weight_tile(const float* xp, const int64_t* base, const float* dyt, int64_t
                  bool first, const TileOutput& o) {
   const int64_t stride = o.stride;
   float* out = o.out;
-  __m512 acc[G * J];
+  vfloat acc[G * J];
   #pragma GCC unroll 32
   for (int j = 0; j < J; ++j)
     #pragma GCC unroll 32
     for (int g = 0; g < G; ++g)
-      acc[g * J + j] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(out + j * stride + g * kLanes);
+      acc[g * J + j] = first ? vzero() : vload(out + j * stride + g * kLanes);
   int64_t offsets[J];
   #pragma GCC unroll 32
   for (int j = 0; j < J; ++j) offsets[j] = tap_offsets[j];
   for (int64_t q = 0; q < pixels; ++q) {
     const float* xq = xp + base[q];
     const float* d = dyt + q * stride;
-    __m512 dv[G];
+    vfloat dv[G];
     #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) dv[g] = _mm512_loadu_ps(d + g * kLanes);
+    for (int g = 0; g < G; ++g) dv[g] = vload(d + g * kLanes);
     #pragma GCC unroll 32
     for (int j = 0; j < J; ++j) {
-      const __m512 xv = _mm512_set1_ps(xq[offsets[j]]);
+      const vfloat xv = vset1(xq[offsets[j]]);
       #pragma GCC unroll 32
-      for (int g = 0; g < G; ++g) acc[g * J + j] = _mm512_fmadd_ps(dv[g], xv, acc[g * J + j]);
+      for (int g = 0; g < G; ++g) acc[g * J + j] = vfmadd(dv[g], xv, acc[g * J + j]);
     }
   }
   if (!o.dw) {
     #pragma GCC unroll 32
     for (int j = 0; j < J; ++j)
       #pragma GCC unroll 32
-      for (int g = 0; g < G; ++g) _mm512_storeu_ps(out + j * stride + g * kLanes, acc[g * J + j]);
+      for (int g = 0; g < G; ++g) vstore(out + j * stride + g * kLanes, acc[g * J + j]);
     return;
   }
   alignas(64) float sums[J][G * kLanes];
   #pragma GCC unroll 32
   for (int j = 0; j < J; ++j)
     #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) _mm512_store_ps(sums[j] + g * kLanes, acc[g * J + j]);
+    for (int g = 0; g < G; ++g) vstore(sums[j] + g * kLanes, acc[g * J + j]);
   for (int64_t c = 0; c < std::min<int64_t>(G * kLanes, o.channels); ++c)
     for (int j = 0; j < J; ++j) o.dw[c * o.taps + j] = sums[j][c];
 }
@@ -130,29 +135,26 @@ bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, f
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < s.n; ++n) {
       if (padded) pad_planes(x + n * s.c_in * s.h * s.w, s.c_in, s.h, s.w, s.pad, s.pad, padded + n * padded_image);
-      // dy's (channel, pixel) blocks of 16 x 16 through L1 to pixel-major rows; the image's bias
-      // gradient is summed from those rows, pixel by pixel.
-      const __m512i column = _mm512_set_epi32(240, 224, 208, 192, 176, 160, 144, 128, 112, 96, 80, 64, 48, 32, 16, 0);
+      // dy's (channel, pixel) blocks of kLanes x kLanes through L1 to pixel-major rows; the image's
+      // bias gradient is summed from those rows, pixel by pixel.
       const float* dyn = dy + n * s.c_out * plane;
       float* rows = dyt + n * plane * stride;
       for (int64_t c0 = 0; c0 < stride; c0 += kLanes) {
         const int64_t cn = std::min(kLanes, s.c_out - c0);
-        __m512 sum = _mm512_setzero_ps();
+        vfloat sum = vzero();
         for (int64_t q0 = 0; q0 < plane; q0 += kLanes) {
           const int64_t qn = std::min(kLanes, plane - q0);
-          const __mmask16 mask = static_cast<__mmask16>((1u << qn) - 1u);
+          const LaneMask mask = first_lanes(qn);
           alignas(64) float block[kLanes][kLanes];  // [channel][pixel]
           for (int64_t c = 0; c < kLanes; ++c)
-            _mm512_store_ps(block[c],
-                            c < cn ? _mm512_maskz_loadu_ps(mask, dyn + (c0 + c) * plane + q0) : _mm512_setzero_ps());
-          for (int64_t q = 0; q < qn; ++q) {  // column q of the block: pixel q's 16 channels
-            const __m512 row =
-                _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), column, &block[0][q], 4);
-            _mm512_storeu_ps(rows + (q0 + q) * stride + c0, row);
-            sum = _mm512_add_ps(sum, row);
+            vstore(block[c], c < cn ? vload_first(mask, dyn + (c0 + c) * plane + q0) : vzero());
+          for (int64_t q = 0; q < qn; ++q) {  // column q of the block: pixel q's kLanes channels
+            const vfloat row = vcolumn(&block[0][q]);
+            vstore(rows + (q0 + q) * stride + c0, row);
+            sum = vadd(sum, row);
           }
         }
-        _mm512_storeu_ps(bias_parts + n * stride + c0, sum);
+        vstore(bias_parts + n * stride + c0, sum);
       }
       for (int64_t oy = 0, q = 0; oy < ho; ++oy)
         for (int64_t ox = 0; ox < wo; ++ox, ++q)
@@ -187,7 +189,7 @@ bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, f
   return true;
 }
 
-#else  // no AVX-512: the im2col path serves every shape
+#else  // neither AVX-512 nor AVX2: the im2col path serves every shape
 
 bool conv2d_backward_weights_tiled(const float*, const float*, float*, float*, const Conv2dShape&) { return false; }
 
