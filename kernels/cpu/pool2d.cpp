@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <vector>
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -67,6 +67,47 @@ inline void max_pool_2x2_row16(const float* r0, const float* r1, float* y, int32
 }
 #endif
 
+#if !defined(__AVX512F__) && defined(__AVX2__)
+// The same for up to 8 outputs in 8 lanes: even/odd columns split with in-lane shuffles and a
+// cross-lane permute of 64-bit pairs, masks as all-ones lanes.
+inline __m256i first_lanes8(int count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count < 0 ? 0 : count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline void split_even_odd(__m256 a, __m256 b, __m256& even, __m256& odd) {
+  // Per 128-bit half: (a0 a2 b0 b2 | a4 a6 b4 b6); the permute orders the pairs a0a2 a4a6 b0b2 b4b6.
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_t* a, int32_t top, int32_t bottom,
+                              int32_t col0, int count) {
+  const __m256i lo = first_lanes8(2 * count), hi = first_lanes8(2 * count - 8);
+  __m256 wa, wb, wc, wd;
+  split_even_odd(_mm256_maskload_ps(r0, lo), _mm256_maskload_ps(r0 + 8, hi), wa, wb);
+  split_even_odd(_mm256_maskload_ps(r1, lo), _mm256_maskload_ps(r1 + 8, hi), wc, wd);
+  __m256 best = wa;
+  __m256 arg = _mm256_castsi256_ps(_mm256_setzero_si256());  // 0..3: which window element
+  const __m256 cand[3] = {wb, wc, wd};
+  for (int k = 0; k < 3; ++k) {
+    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(cand[k], best, _CMP_GT_OQ),
+                                     _mm256_and_ps(_mm256_cmp_ps(cand[k], cand[k], _CMP_UNORD_Q),
+                                                   _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+    best = _mm256_blendv_ps(best, cand[k], take);
+    arg = _mm256_blendv_ps(arg, _mm256_castsi256_ps(_mm256_set1_epi32(k + 1)), take);
+  }
+  const __m256i out = first_lanes8(count);
+  _mm256_maskstore_ps(y, out, best);
+  if (a == nullptr) return;
+  // Element k of the window at output column ox: row (k >> 1 ? bottom : top) + 2*ox + (k & 1).
+  const __m256i k = _mm256_castps_si256(arg);
+  const __m256i cols = _mm256_add_epi32(_mm256_set1_epi32(col0), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14));
+  const __m256i row = _mm256_blendv_epi8(_mm256_set1_epi32(top), _mm256_set1_epi32(bottom),
+                                         _mm256_cmpgt_epi32(k, _mm256_set1_epi32(1)));
+  const __m256i index = _mm256_add_epi32(_mm256_add_epi32(row, cols), _mm256_and_si256(k, _mm256_set1_epi32(1)));
+  _mm256_maskstore_epi32(a, out, index);
+}
+#endif
+
 // ap == nullptr: values only (inference), which skips the index stores.
 void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t w, int64_t ho, int64_t wo) {
   for (int64_t oy = 0; oy < ho; ++oy) {
@@ -79,6 +120,10 @@ void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t
     for (int64_t ox = 0; ox < wo; ox += 16)
       max_pool_2x2_row16(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
                          static_cast<int32_t>(2 * ox), static_cast<int>(std::min<int64_t>(16, wo - ox)));
+#elif defined(__AVX2__)
+    for (int64_t ox = 0; ox < wo; ox += 8)
+      max_pool_2x2_row8(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
+                        static_cast<int32_t>(2 * ox), static_cast<int>(std::min<int64_t>(8, wo - ox)));
 #else
     for (int64_t ox = 0; ox < wo; ++ox) {
       const auto col = static_cast<int32_t>(2 * ox);
