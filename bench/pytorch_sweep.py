@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pytorch_lenet5 import LeNet5, load  # same model definition and data loading as the training bench
+from safetensors_load import load_file
 
 FRAC_BITS = 11  # Q4.11
 
