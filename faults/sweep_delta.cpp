@@ -6,6 +6,15 @@
 #include <vector>
 
 namespace stuckat {
+namespace {
+
+// A conv weight change split into (output channel, input channel, ky, kx) and its delta.
+struct ConvTap {
+  int64_t o, ci, ky, kx;
+  float d;
+};
+
+}  // namespace
 
 std::vector<WeightChange> weight_changes(const float* clean, const float* faulted, int64_t n) {
   std::vector<WeightChange> changes;
@@ -14,15 +23,63 @@ std::vector<WeightChange> weight_changes(const float* clean, const float* faulte
   return changes;
 }
 
+namespace {
+
+// Stride 1: per image and changed output channel, the plane is accumulated in "wide" rows of the
+// padded input's width wp, so that a change (ci, ky, kx) adds d * x to one contiguous run of
+// (ho - 1) * wp + wo elements (the padded plane from (ky, kx) on) instead of ho short rows: the
+// columns past wo in each wide row take sums nobody reads, and the run never leaves the plane.
+// The plane goes into the wide rows before its changes and back after them, so every output
+// element still gets its deltas added to it one by one in ascending weight order.
+void add_conv2d_changes_stride1(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
+                                int64_t pad, int64_t ho, int64_t wo, const std::vector<ConvTap>& taps) {
+  const int64_t hp = h + 2 * pad, wp = w + 2 * pad, span = (ho - 1) * wp + wo, nt = static_cast<int64_t>(taps.size());
+  std::vector<char> used(static_cast<size_t>(in), 0);
+  for (const ConvTap& t : taps) used[static_cast<size_t>(t.ci)] = 1;
+#pragma omp parallel
+  {
+    thread_local std::vector<float> padded_buffer, wide_buffer;
+    padded_buffer.resize(static_cast<size_t>(pad > 0 ? in * hp * wp : 0));
+    wide_buffer.resize(static_cast<size_t>(ho * wp));
+    float* wide = wide_buffer.data();
+#pragma omp for schedule(static)
+    for (int64_t img = 0; img < n; ++img) {
+      const float* xi = x + img * in * h * w;
+      if (pad > 0) {  // the channels the changes read, zero-padded
+        float* dst = padded_buffer.data();
+        for (int64_t ci = 0; ci < in; ++ci) {
+          if (!used[static_cast<size_t>(ci)]) continue;
+          float* plane = dst + ci * hp * wp;
+          std::memset(plane, 0, static_cast<size_t>(hp * wp) * sizeof(float));
+          for (int64_t r = 0; r < h; ++r)
+            std::memcpy(plane + (r + pad) * wp + pad, xi + (ci * h + r) * w, static_cast<size_t>(w) * sizeof(float));
+        }
+        xi = dst;
+      }
+      for (int64_t c = 0; c < nt;) {  // the taps of one output channel, then the next
+        const int64_t o = taps[static_cast<size_t>(c)].o;
+        float* yp = y + (img * out + o) * ho * wo;
+        for (int64_t oy = 0; oy < ho; ++oy) std::memcpy(wide + oy * wp, yp + oy * wo, static_cast<size_t>(wo) * sizeof(float));
+        for (; c < nt && taps[static_cast<size_t>(c)].o == o; ++c) {
+          const ConvTap& t = taps[static_cast<size_t>(c)];
+          const float* src = xi + (t.ci * hp + t.ky) * wp + t.kx;
+          const float d = t.d;
+          for (int64_t j = 0; j < span; ++j) wide[j] += d * src[j];
+        }
+        for (int64_t oy = 0; oy < ho; ++oy) std::memcpy(yp + oy * wo, wide + oy * wp, static_cast<size_t>(wo) * sizeof(float));
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
                                int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t ho, int64_t wo,
                                const std::vector<WeightChange>& changes) {
-  // Each change split once into (output channel, input channel, ky, kx), not per image.
-  struct Tap {
-    int64_t o, ci, ky, kx;
-    float d;
-  };
-  std::vector<Tap> taps;
+  // Each change split once into (output channel, input channel, ky, kx), not per image; in
+  // ascending weight order, so grouped by output channel.
+  std::vector<ConvTap> taps;
   for (const WeightChange& c : changes) {
     int64_t r = c.index;
     const int64_t kx = r % kw;
@@ -31,8 +88,13 @@ void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
     r /= kh;
     if (r / in < out) taps.push_back({r / in, r % in, ky, kx, c.delta});
   }
+  if (taps.empty() || ho <= 0 || wo <= 0) return;
+  if (stride == 1) {
+    add_conv2d_changes_stride1(x, y, n, in, h, w, out, pad, ho, wo, taps);
+    return;
+  }
   const int64_t nt = static_cast<int64_t>(taps.size());
-  const Tap* tp = taps.data();
+  const ConvTap* tp = taps.data();
 #pragma omp parallel for schedule(static)
   for (int64_t img = 0; img < n; ++img) {
     for (int64_t c = 0; c < nt; ++c) {

@@ -24,12 +24,13 @@ constexpr size_t kAlignment = 64;  // one cache line; also enough for AVX-512 lo
 
 size_t round_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
-// Host blocks of at least this size are asked to be backed by 2 MiB pages (Linux transparent huge
-// pages in "madvise" mode, the common default). Fresh memory is faulted in page by page on first
-// touch; on a virtual machine a 4 KiB fault costs ~10 us, so a sweep's 10k-image activations
-// (hundreds of MB) spent seconds of system time in faults before any arithmetic.
+// Host blocks of 2 MiB and more are rounded up to whole 2 MiB pages and asked to be backed by them
+// (Linux transparent huge pages in "madvise" mode, the common default). Fresh memory is faulted in
+// page by page on first touch; on a virtual machine a 4 KiB fault costs ~10 us, so a sweep's
+// 10k-image activations (hundreds of MB) spent seconds of system time in faults before any
+// arithmetic. The rounding wastes at most what it rounds; the caching allocator keeps the blocks.
 constexpr size_t kHugePage = size_t(2) << 20;
-constexpr size_t kHugeMin = 4 * kHugePage;
+constexpr size_t kHugeMin = kHugePage;
 
 void* system_alloc(size_t bytes, Device device) {
   if (device == Device::CPU) {
