@@ -5,6 +5,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/pool2d.h"
+#include "kernels/cpu/pool2d_window.h"
+
 namespace stuckat {
 namespace {
 
@@ -29,10 +32,12 @@ namespace {
 // padded input's width wp, so that a change (ci, ky, kx) adds d * x to one contiguous run of
 // (ho - 1) * wp + wo elements (the padded plane from (ky, kx) on) instead of ho short rows: the
 // columns past wo in each wide row take sums nobody reads, and the run never leaves the plane.
-// The plane goes into the wide rows before its changes and back after them, so every output
-// element still gets its deltas added to it one by one in ascending weight order.
-void add_conv2d_changes_stride1(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
-                                int64_t pad, int64_t ho, int64_t wo, const std::vector<ConvTap>& taps) {
+// The plane plane_of(img, o) goes into the wide rows before its changes, and every element gets
+// its deltas added one by one in ascending weight order; then emit(img, o, wide, wp) takes them
+// (and may overwrite them).
+template <typename PlaneOf, typename Emit>
+void for_changed_planes(const float* x, int64_t n, int64_t in, int64_t h, int64_t w, int64_t pad, int64_t ho,
+                        int64_t wo, const std::vector<ConvTap>& taps, PlaneOf plane_of, Emit emit) {
   const int64_t hp = h + 2 * pad, wp = w + 2 * pad, span = (ho - 1) * wp + wo, nt = static_cast<int64_t>(taps.size());
   std::vector<char> used(static_cast<size_t>(in), 0);
   for (const ConvTap& t : taps) used[static_cast<size_t>(t.ci)] = 1;
@@ -58,7 +63,7 @@ void add_conv2d_changes_stride1(const float* x, float* y, int64_t n, int64_t in,
       }
       for (int64_t c = 0; c < nt;) {  // the taps of one output channel, then the next
         const int64_t o = taps[static_cast<size_t>(c)].o;
-        float* yp = y + (img * out + o) * ho * wo;
+        const float* yp = plane_of(img, o);
         for (int64_t oy = 0; oy < ho; ++oy) std::memcpy(wide + oy * wp, yp + oy * wo, static_cast<size_t>(wo) * sizeof(float));
         for (; c < nt && taps[static_cast<size_t>(c)].o == o; ++c) {
           const ConvTap& t = taps[static_cast<size_t>(c)];
@@ -66,19 +71,16 @@ void add_conv2d_changes_stride1(const float* x, float* y, int64_t n, int64_t in,
           const float d = t.d;
           for (int64_t j = 0; j < span; ++j) wide[j] += d * src[j];
         }
-        for (int64_t oy = 0; oy < ho; ++oy) std::memcpy(yp + oy * wo, wide + oy * wp, static_cast<size_t>(wo) * sizeof(float));
+        emit(img, o, wide, wp);
       }
     }
   }
 }
 
-}  // namespace
-
-void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
-                               int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t ho, int64_t wo,
-                               const std::vector<WeightChange>& changes) {
-  // Each change split once into (output channel, input channel, ky, kx), not per image; in
-  // ascending weight order, so grouped by output channel.
+// Each change split once into (output channel, input channel, ky, kx), not per image; in
+// ascending weight order, so grouped by output channel.
+std::vector<ConvTap> conv_taps(const std::vector<WeightChange>& changes, int64_t in, int64_t out, int64_t kh,
+                               int64_t kw) {
   std::vector<ConvTap> taps;
   for (const WeightChange& c : changes) {
     int64_t r = c.index;
@@ -88,9 +90,24 @@ void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
     r /= kh;
     if (r / in < out) taps.push_back({r / in, r % in, ky, kx, c.delta});
   }
+  return taps;
+}
+
+}  // namespace
+
+void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t h, int64_t w, int64_t out,
+                               int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t ho, int64_t wo,
+                               const std::vector<WeightChange>& changes) {
+  const std::vector<ConvTap> taps = conv_taps(changes, in, out, kh, kw);
   if (taps.empty() || ho <= 0 || wo <= 0) return;
   if (stride == 1) {
-    add_conv2d_changes_stride1(x, y, n, in, h, w, out, pad, ho, wo, taps);
+    for_changed_planes(x, n, in, h, w, pad, ho, wo, taps,
+                       [&](int64_t img, int64_t o) { return y + (img * out + o) * ho * wo; },
+                       [&](int64_t img, int64_t o, float* wide, int64_t wp) {
+                         float* yp = y + (img * out + o) * ho * wo;
+                         for (int64_t oy = 0; oy < ho; ++oy)
+                           std::memcpy(yp + oy * wo, wide + oy * wp, static_cast<size_t>(wo) * sizeof(float));
+                       });
     return;
   }
   const int64_t nt = static_cast<int64_t>(taps.size());
@@ -137,6 +154,44 @@ void add_linear_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
     float* yp = y + img * out;
     for (int64_t c = 0; c < nc; ++c) yp[rp[c]] += dp[c] * xp[cp[c]];
   }
+}
+
+void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t clean_channels,
+                              const std::vector<int64_t>& channels, float* next, int64_t n, int64_t in, int64_t h,
+                              int64_t w, int64_t out, int64_t kh, int64_t kw, int64_t pad, int64_t ho, int64_t wo,
+                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes) {
+  const std::vector<ConvTap> taps = conv_taps(changes, in, out, kh, kw);
+  if (taps.empty() || ho <= 0 || wo <= 0) return;
+  const int64_t k = chain.pool_k > 0 ? chain.pool_k : 1, step = chain.pool_k > 0 ? chain.pool_stride : 1;
+  const int64_t ph = chain.pool_k > 0 ? (ho - k) / step + 1 : ho, pw = chain.pool_k > 0 ? (wo - k) / step + 1 : wo;
+  auto relu = [](float v) { return v < 0.0f ? 0.0f : v; };  // relu_forward: NaN passes
+  for_changed_planes(
+      x, n, in, h, w, pad, ho, wo, taps,
+      [&](int64_t img, int64_t o) {
+        const int64_t c = channels.empty() ? o : channels[static_cast<size_t>(o)];
+        return clean_out + (img * clean_channels + c) * ho * wo;
+      },
+      [&](int64_t img, int64_t o, float* wide, int64_t wp) {
+        float* dst = next + (img * out + o) * ph * pw;
+        if (!chain.pool_first)
+          for (int64_t j = 0; j < ho * wp; ++j) wide[j] = relu(wide[j]);  // the unread columns too: harmless
+        if (k == 2 && step == 2) {  // the kernels' own 2x2 pool (max_pool2d's values by construction)
+          cpu::max_pool_2x2_plane(wide, dst, wp, ph, pw);
+          if (chain.pool_first)
+            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]);
+          return;
+        }
+        for (int64_t py = 0; py < ph; ++py)
+          for (int64_t px = 0; px < pw; ++px) {
+            float best = 0.0f;
+            for (int64_t wy = 0; wy < k; ++wy)
+              for (int64_t wx = 0; wx < k; ++wx) {
+                const float v = wide[(py * step + wy) * wp + px * step + wx];
+                if ((wy == 0 && wx == 0) || cpu::max_pool_takes(v, best)) best = v;
+              }
+            dst[py * pw + px] = chain.pool_first ? relu(best) : best;
+          }
+      });
 }
 
 }  // namespace stuckat

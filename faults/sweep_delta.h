@@ -23,6 +23,26 @@ void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
                                int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t ho, int64_t wo,
                                const std::vector<WeightChange>& changes);
 
+// What follows a conv layer in a fused sweep point: ReLU and an optional max pool (pool_k = 0:
+// none), in either order (ForwardStage::after_relu_pool).
+struct ReluPoolChain {
+  int64_t pool_k = 0, pool_stride = 1;
+  bool pool_first = false;
+};
+
+// A stride-1 conv point through the ReLU / max-pool chain after it, per image and output channel
+// in cache, without its faulted (n, out, ho, wo) output ever existing: for each of the `out`
+// channels the changes touch, next[:, o] (n, out, ph, pw) becomes the chain of plane o of the
+// clean output plus conv2d(x, dW); the other channels of next are left as they are (the caller
+// fills them with the clean chain). Plane o of the clean output is channel channels[o] of
+// clean_out (n, clean_channels, ho, wo), or channel o when `channels` is empty. The same additions
+// in the same order as add_conv2d_weight_changes, then max_pool2d's and relu's rules: equal to
+// that chain of ops.
+void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t clean_channels,
+                              const std::vector<int64_t>& channels, float* next, int64_t n, int64_t in, int64_t h,
+                              int64_t w, int64_t out, int64_t kh, int64_t kw, int64_t pad, int64_t ho, int64_t wo,
+                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes);
+
 // y: (n, out) += x dW^T with x: (n, in), dW: (out, in) given by `changes`.
 void add_linear_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t out,
                                const std::vector<WeightChange>& changes);

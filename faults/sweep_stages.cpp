@@ -152,6 +152,18 @@ PackedChanges point_changes(const DeltaLayer& L, const DeltaPoint& p) {
   return c;
 }
 
+bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& L) {
+  return L.conv != nullptr && L.conv->stride == 1 && stages[L.stage].after_relu_pool.matches;
+}
+
+ReluPoolChain relu_pool_chain(const ForwardStage::ReluPool& rp) {
+  ReluPoolChain c;
+  c.pool_k = rp.pool_k;
+  c.pool_stride = rp.pool_stride;
+  c.pool_first = rp.pool_first;
+  return c;
+}
+
 void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
                            const DeltaLayer& L, const DeltaPoint& p, const PackedChanges& sub_changes, Tensor& dst) {
   const size_t s = L.stage;
@@ -164,6 +176,16 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
     STUCKAT_CHECK(rp.matches, "the fused channel path needs a ReLU / max-pool stage");
     z = relu_pool_channel_delta(x, clean.layer_out[s][b], geometry_of(L), sub_changes, p.channels, rp.pool_k,
                                 rp.pool_stride, rp.pool_first, next_in);
+  } else if (fuses_relu_pool(stages, L) && x.device() == Device::CPU) {
+    // The changed channels through the ReLU / pool chain image by image, in cache (sweep_delta.h).
+    const Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
+    z = z_clean.clone();
+    const Tensor& clean_out = clean.layer_out[s][b];
+    STUCKAT_CHECK(x.is_contiguous() && clean_out.is_contiguous(), "the fused channel path needs contiguous activations");
+    conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, p.channels, z.data<float>(), n,
+                             x.size(1), x.size(2), x.size(3), k, L.conv->weight.size(2), L.conv->weight.size(3),
+                             L.conv->pad, clean_out.size(2), clean_out.size(3), relu_pool_chain(rp), sub_changes.list);
+    sub_inplace(z, z_clean);
   } else {
     Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);
     add_weight_changes(x, y, geometry_of(L), sub_changes);

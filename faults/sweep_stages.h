@@ -131,6 +131,12 @@ DeltaPoint plan_delta_point(const DeltaLayer& L, const std::vector<WeightChange>
 
 LayerGeometry geometry_of(const DeltaLayer& L);
 
+// Whether a point's changed output channels of L can go through its stage's ReLU / max-pool chain
+// per image in one pass on the CPU (conv2d_changes_relu_pool: a stride-1 conv whose stage's
+// `after` is exactly that chain), and the chain in that function's terms.
+bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& L);
+ReluPoolChain relu_pool_chain(const ForwardStage::ReluPool& rp);
+
 // What add_weight_changes adds for point p of layer L (to be packed): its changes re-indexed to
 // its channels on the channel path, else all of them.
 PackedChanges point_changes(const DeltaLayer& L, const DeltaPoint& p);

@@ -731,6 +731,68 @@ TEST_CASE("stages report a ReLU / max pool / flatten chain after their layer", "
   }
 }
 
+TEST_CASE("conv2d_changes_relu_pool equals the chain of ops it replaces, bit for bit", "[faults][sweep]") {
+  // Against add_conv2d_weight_changes on a copy of the clean output, then max_pool2d and relu in
+  // the stage's order: the same additions in the same order and the same window rules, so the
+  // same floats. Channel 2 gets no change (its next-stage values must stay as the caller left
+  // them); one clean value is NaN (the pool keeps it); a subset run reads its planes through the
+  // channel map.
+  NoGradGuard no_grad;
+  RandomStream rng(91, 91);
+  auto random = [&](Shape shape) {
+    Tensor t = Tensor::empty(shape);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = rng.next_uniform(-1.0f, 1.0f);
+    return t;
+  };
+  struct Case {
+    int64_t pad, pool_k, pool_stride;
+    bool pool_first;
+  };
+  for (const Case& c : {Case{0, 2, 2, true}, Case{2, 2, 2, false}, Case{1, 3, 2, true}, Case{2, 0, 1, false}}) {
+    CAPTURE(c.pad, c.pool_k, c.pool_stride, c.pool_first);
+    const int64_t n = 3, in = 3, h = 11, w = 12, out = 5, k = 3;
+    const Tensor x = random({n, in, h, w}), weight = random({out, in, k, k});
+    Tensor clean = conv2d(x, weight, Tensor(), 1, c.pad);
+    clean.data<float>()[7] = NAN;
+    auto chain = [&](const Tensor& y) {
+      Tensor t = y;
+      if (!c.pool_first) t = relu(t);
+      if (c.pool_k > 0) t = max_pool2d(t, c.pool_k, c.pool_stride);
+      if (c.pool_first) t = relu(t);
+      return t.contiguous();
+    };
+    std::vector<WeightChange> changes;
+    for (int64_t i = 0; i < weight.numel(); i += 1 + static_cast<int64_t>(rng.next_below(5)))
+      if (i / (in * k * k) != 2) changes.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+    Tensor faulted = clean.clone();
+    add_conv2d_weight_changes(x.data<float>(), faulted.data<float>(), n, in, h, w, out, k, k, 1, c.pad, clean.size(2),
+                              clean.size(3), changes);
+    const Tensor want = chain(faulted), clean_next = chain(clean);
+    Tensor got = clean_next.clone();
+    const ReluPoolChain rp{c.pool_k, c.pool_stride, c.pool_first};
+    conv2d_changes_relu_pool(x.data<float>(), clean.data<float>(), out, {}, got.data<float>(), n, in, h, w, out, k, k,
+                             c.pad, clean.size(2), clean.size(3), rp, changes);
+    REQUIRE(got.shape() == want.shape());
+    auto same = [](const Tensor& a, const Tensor& b) {
+      return std::memcmp(a.data<float>(), b.data<float>(), a.nbytes()) == 0;
+    };
+    CHECK(same(got, want));
+    CHECK(!same(want, clean_next));  // the changes moved something
+    // Channels {4, 1} of the clean output as planes 0 and 1, with their changes re-indexed.
+    const std::vector<int64_t> channels = {4, 1};
+    std::vector<WeightChange> sub;
+    for (size_t j = 0; j < channels.size(); ++j)
+      for (const WeightChange& ch : changes)
+        if (ch.index / (in * k * k) == channels[j])
+          sub.push_back({static_cast<int64_t>(j) * in * k * k + ch.index % (in * k * k), ch.delta});
+    const Tensor sub_want = select_index(want, 1, channels).contiguous();
+    Tensor sub_got = select_index(clean_next, 1, channels).contiguous();
+    conv2d_changes_relu_pool(x.data<float>(), clean.data<float>(), out, channels, sub_got.data<float>(), n, in, h, w,
+                             2, k, k, c.pad, clean.size(2), clean.size(3), rp, sub);
+    CHECK(same(sub_got, sub_want));
+  }
+}
+
 TEST_CASE("relu_pool_channel_delta equals the chain it fuses", "[faults][sweep]") {
   // Reference: select the channels of the clean output, add the changes (add_weight_changes),
   // relu, max pool, minus the selected channels of the clean pooled activations. The fused

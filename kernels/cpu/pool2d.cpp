@@ -157,6 +157,10 @@ void max_pool_plane(const float* xp, float* yp, int32_t* ap, const Pool2dShape& 
 
 }  // namespace
 
+void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo) {
+  max_pool_plane_2x2_stride2(x, y, nullptr, w, ho, wo);
+}
+
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
   const bool two_by_two = s.k == 2 && s.stride == 2;

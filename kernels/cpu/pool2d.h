@@ -28,6 +28,10 @@ template <typename T> void adaptive_avg_pool2d_backward_ref(const T* dy, T* dx, 
 
 // argmax may be null (inference without gradients): then only the values are written.
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s);
+// One plane of the 2x2 stride-2 max pool, values only, on the calling thread: x has rows of w
+// floats (at least 2 * ho of them, w >= 2 * wo); y receives ho x wo outputs, rows wo apart. The
+// same kernel and rules as max_pool2d_forward.
+void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo);
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s);
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s);
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s);
