@@ -731,6 +731,35 @@ TEST_CASE("stages report a ReLU / max pool / flatten chain after their layer", "
   }
 }
 
+TEST_CASE("many linear weight changes taken in blocks of images equal the change-by-change loop", "[faults][sweep]") {
+  // 70 images: a block of 64 and one of 6; most weights changed, so the blocked path runs. Every
+  // output gets the same additions in the same order as the plain loop below.
+  RandomStream rng(17, 17);
+  const int64_t n = 70, in = 9, out = 5;
+  std::vector<float> x(static_cast<size_t>(n * in)), y(static_cast<size_t>(n * out));
+  for (auto& v : x) v = rng.next_uniform(-1.0f, 1.0f);
+  for (auto& v : y) v = rng.next_uniform(-1.0f, 1.0f);
+  std::vector<WeightChange> changes;
+  for (int64_t i = 0; i < in * out; ++i)
+    if (rng.next_below(10) < 7 && i != 3 * in + 4) changes.push_back({i, rng.next_uniform(-0.5f, 0.5f)});
+  std::vector<float> want = y, got = y;
+  for (int64_t img = 0; img < n; ++img)
+    for (const WeightChange& c : changes)
+      want[static_cast<size_t>(img * out + c.index / in)] += c.delta * x[static_cast<size_t>(img * in + c.index % in)];
+  const int saved_threads = num_threads();
+  for (int threads : {1, 3}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    got = y;
+    add_linear_weight_changes(x.data(), got.data(), n, in, out, changes);
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("element " << i);
+      REQUIRE(std::abs(got[i] - want[i]) <= 1e-6f * (1.0f + std::abs(want[i])));  // FMA contraction aside
+    }
+  }
+  set_num_threads(saved_threads);
+}
+
 TEST_CASE("conv2d_changes_relu_pool equals the chain of ops it replaces, bit for bit", "[faults][sweep]") {
   // Against add_conv2d_weight_changes on a copy of the clean output, then max_pool2d and relu in
   // the stage's order: the same additions in the same order and the same window rules, so the
