@@ -64,7 +64,8 @@ void for_changed_planes(const float* x, int64_t n, int64_t in, int64_t h, int64_
       for (int64_t c = 0; c < nt;) {  // the taps of one output channel, then the next
         const int64_t o = taps[static_cast<size_t>(c)].o;
         const float* yp = plane_of(img, o);
-        for (int64_t oy = 0; oy < ho; ++oy) std::memcpy(wide + oy * wp, yp + oy * wo, static_cast<size_t>(wo) * sizeof(float));
+        for (int64_t oy = 0; oy < ho; ++oy)
+          std::memcpy(wide + oy * wp, yp + oy * wo, static_cast<size_t>(wo) * sizeof(float));
         for (; c < nt && taps[static_cast<size_t>(c)].o == o; ++c) {
           const ConvTap& t = taps[static_cast<size_t>(c)];
           const float* src = xi + (t.ci * hp + t.ky) * wp + t.kx;

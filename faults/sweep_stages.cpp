@@ -181,7 +181,8 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
     const Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
     z = z_clean.clone();
     const Tensor& clean_out = clean.layer_out[s][b];
-    STUCKAT_CHECK(x.is_contiguous() && clean_out.is_contiguous(), "the fused channel path needs contiguous activations");
+    STUCKAT_CHECK(x.is_contiguous() && clean_out.is_contiguous(),
+                  "the fused channel path needs contiguous activations");
     conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, p.channels, z.data<float>(), n,
                              x.size(1), x.size(2), x.size(3), k, L.conv->weight.size(2), L.conv->weight.size(3),
                              L.conv->pad, clean_out.size(2), clean_out.size(3), relu_pool_chain(rp), sub_changes.list);

@@ -355,7 +355,9 @@ TEST_CASE("Host-to-device copies may reuse their source at once, land in order, 
   // with earlier work (so the copies queue and the ring's slots are still in flight when reused).
   const std::vector<size_t> sizes = {1, 3, 4101, (4u << 20) - 1, (4u << 20) + 7, (9u << 20) + 3, 65536, 17};
   const int copies_per_thread = 24;
-  auto pattern = [](int thread, int k, size_t i) { return static_cast<uint8_t>(thread * 101 + k * 31 + i * 7 + (i >> 9)); };
+  auto pattern = [](int thread, int k, size_t i) {
+    return static_cast<uint8_t>(thread * 101 + k * 31 + i * 7 + (i >> 9));
+  };
   auto region_bytes = [&](int k) { return sizes[static_cast<size_t>(k) % sizes.size()]; };
   size_t per_thread = 0;
   for (int k = 0; k < copies_per_thread; ++k) per_thread += region_bytes(k);

@@ -75,7 +75,8 @@ inline __m256i first_lanes8(int count) {
 }
 inline void split_even_odd(__m256 a, __m256 b, __m256& even, __m256& odd) {
   // Per 128-bit half: (a0 a2 b0 b2 | a4 a6 b4 b6); the permute orders the pairs a0a2 a4a6 b0b2 b4b6.
-  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
   even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
 }
