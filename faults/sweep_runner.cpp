@@ -136,6 +136,15 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     return;
   }
 
+  // The shallowest stage any point starts from: the clean activations before it are not kept.
+  size_t first_kept = stages.empty() ? 0 : stages.size() - 1;
+  for (int64_t i : points) {
+    const SweepPoint p = sweep_point(grid, i);
+    if (p.baseline) continue;
+    const auto it = stage_of.find(p.layer);
+    first_kept = std::min(first_kept, it == stage_of.end() ? size_t(0) : it->second);
+  }
+
   size_t g = 0;
   while (g < points.size()) {
     // A group: consecutive points of one format that fault the same layer (or one baseline).
@@ -156,7 +165,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     }
     if (pass_format != first.format) {
       STUCKAT_GPU_PROFILE("sweep.clean_pass");
-      clean = clean_pass(stages, batches, options.prefix_cache_bytes);
+      clean = clean_pass(stages, batches, options.prefix_cache_bytes, false, first_kept);
       pass_format = first.format;
     }
 

@@ -33,7 +33,7 @@ Tensor run_stages(const std::vector<ForwardStage>& stages, size_t first, size_t 
 }
 
 CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes,
-                     bool defer_baseline) {
+                     bool defer_baseline, size_t first_kept) {
   CleanPass p;
   const size_t nb = batches.images.size();
   p.input.assign(stages.size(), std::vector<Tensor>(nb));
@@ -42,6 +42,11 @@ CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches&
   for (size_t b = 0; b < nb; ++b) {
     Tensor x = batches.images[b];
     for (size_t k = 0; k < stages.size(); ++k) {
+      if (k == 0) p.input[0][b] = x;  // the batch itself: no memory of its own
+      if (k < first_kept) {  // no point starts here: its activations go back to the allocator
+        x = stages[k].run(x);
+        continue;
+      }
       p.input[k][b] = x;
       if (stages[k].layer && stages[k].after) {
         p.layer_out[k][b] = stages[k].layer->forward(x);
@@ -60,7 +65,7 @@ CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches&
   // pass over the data for the baseline and every kept stage).
   p.kept.assign(stages.size(), false);
   int64_t total = 0;
-  for (size_t k = stages.size(); k-- > 0;) {
+  for (size_t k = stages.size(); k-- > first_kept;) {
     if (total + bytes[k] > cap_bytes) break;
     total += bytes[k];
     p.kept[k] = true;

@@ -88,9 +88,11 @@ struct CleanPass {
 };
 
 // The clean pass over every batch, keeping the deepest stages whose activations fit cap_bytes.
-// defer_baseline: keep the logits and score them when baseline() is first called.
+// defer_baseline: keep the logits and score them when baseline() is first called. first_kept:
+// the shallowest stage a point will start from; the activations of the stages before it are not
+// kept (nor written to fresh memory: each batch reuses the last one's blocks), input[0] aside.
 CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes,
-                     bool defer_baseline = false);
+                     bool defer_baseline = false, size_t first_kept = 0);
 
 // One point of a delta group: its changed weights and, when only a few of the layer's output
 // channels changed and the next stage can take a partial input, those channels and the next

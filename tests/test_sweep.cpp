@@ -335,6 +335,26 @@ TEST_CASE("each sweep row equals the reference: faults injected into the model, 
   CHECK(it->faulty_weights > 0);
 }
 
+TEST_CASE("a sweep of the deep layers only keeps no activations before them, rows still the reference", "[faults][sweep]") {
+  // Points on conv2, fc1 and fc3 only: the clean pass keeps nothing of conv1's stage; the rows
+  // must still equal faults injected into the model and evaluate().
+  const std::string name = GENERATE(as<std::string>{}, "lenet5", "lenet5_bn");
+  const Dataset d = random_test_set(40);
+  std::shared_ptr<Module> model = sweep_test_model(name, 5);
+  SweepGrid g = small_grid();
+  g.layers = {"conv2", "fc1", "fc3"};
+  g.bits = {14};
+  g.rates = {0.05, 0.3};
+  g.seeds = {3};
+  std::vector<SweepRow> rows;
+  SweepRunOptions o;
+  o.batch = 16;
+  o.configs_per_pass = 3;
+  run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
+  REQUIRE(static_cast<int64_t>(rows.size()) == g.size());
+  check_rows_against_reference(rows, name, 5, d);
+}
+
 TEST_CASE("ResNet-18 sweep rows equal the reference (block stages, stem and fc layer stages)", "[faults][sweep]") {
   // Points in the stem (a layer stage: delta path), inside residual blocks (stages that list
   // several layers and run whole: the faulted weights are swapped in) and in fc.
