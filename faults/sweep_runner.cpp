@@ -34,13 +34,8 @@ Tensor delta_point_logits(const std::vector<ForwardStage>& stages, const CleanPa
       x.device() == Device::CPU) {
     // The whole layer output, through the stage's ReLU / pool chain image by image (the faulted
     // output never exists): the next stage's clean input with the changed channels recomputed.
-    const Tensor& clean_out = clean.layer_out[s][b];
     Tensor next = clean.input[s + 1][b].clone();
-    STUCKAT_CHECK(x.is_contiguous() && clean_out.is_contiguous(), "the fused sweep point needs contiguous activations");
-    conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, {}, next.data<float>(),
-                             x.size(0), x.size(1), x.size(2), x.size(3), L.out_channels, L.conv->weight.size(2),
-                             L.conv->weight.size(3), L.conv->pad, clean_out.size(2), clean_out.size(3),
-                             relu_pool_chain(stages[s].after_relu_pool), p.changes);
+    changes_through_relu_pool(stages, clean, b, L, {}, p.changes, next);
     return run_stages(stages, s + 1, stages.size(), next);
   }
   if (p.channels.empty()) {  // the whole layer output: clean output + the changed weights' part

@@ -161,12 +161,21 @@ bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& 
   return L.conv != nullptr && L.conv->stride == 1 && stages[L.stage].after_relu_pool.matches;
 }
 
-ReluPoolChain relu_pool_chain(const ForwardStage::ReluPool& rp) {
-  ReluPoolChain c;
-  c.pool_k = rp.pool_k;
-  c.pool_stride = rp.pool_stride;
-  c.pool_first = rp.pool_first;
-  return c;
+void changes_through_relu_pool(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
+                               const DeltaLayer& L, const std::vector<int64_t>& channels,
+                               const std::vector<WeightChange>& changes, Tensor& next) {
+  const size_t s = L.stage;
+  const Tensor& x = clean.input[s][b];
+  const Tensor& clean_out = clean.layer_out[s][b];
+  STUCKAT_CHECK(fuses_relu_pool(stages, L) && x.device() == Device::CPU && x.is_contiguous() &&
+                    clean_out.is_contiguous() && next.is_contiguous(),
+                "the fused ReLU / pool pass needs a stride-1 conv stage and contiguous CPU activations");
+  const ForwardStage::ReluPool& rp = stages[s].after_relu_pool;
+  const ReluPoolChain chain{rp.pool_k, rp.pool_stride, rp.pool_first};
+  const int64_t out = channels.empty() ? L.out_channels : static_cast<int64_t>(channels.size());
+  conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, channels, next.data<float>(),
+                           x.size(0), x.size(1), x.size(2), x.size(3), out, L.conv->weight.size(2),
+                           L.conv->weight.size(3), L.conv->pad, clean_out.size(2), clean_out.size(3), chain, changes);
 }
 
 void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
@@ -185,12 +194,7 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
     // The changed channels through the ReLU / pool chain image by image, in cache (sweep_delta.h).
     const Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
     z = z_clean.clone();
-    const Tensor& clean_out = clean.layer_out[s][b];
-    STUCKAT_CHECK(x.is_contiguous() && clean_out.is_contiguous(),
-                  "the fused channel path needs contiguous activations");
-    conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, p.channels, z.data<float>(), n,
-                             x.size(1), x.size(2), x.size(3), k, L.conv->weight.size(2), L.conv->weight.size(3),
-                             L.conv->pad, clean_out.size(2), clean_out.size(3), relu_pool_chain(rp), sub_changes.list);
+    changes_through_relu_pool(stages, clean, b, L, p.channels, sub_changes.list, z);
     sub_inplace(z, z_clean);
   } else {
     Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);

@@ -135,9 +135,14 @@ LayerGeometry geometry_of(const DeltaLayer& L);
 
 // Whether a point's changed output channels of L can go through its stage's ReLU / max-pool chain
 // per image in one pass on the CPU (conv2d_changes_relu_pool: a stride-1 conv whose stage's
-// `after` is exactly that chain), and the chain in that function's terms.
+// `after` is exactly that chain).
 bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& L);
-ReluPoolChain relu_pool_chain(const ForwardStage::ReluPool& rp);
+// That pass for batch b: next (the stage's chain output, prefilled with the clean one) gets the
+// channels `changes` touch recomputed; `channels` as in conv2d_changes_relu_pool (empty: all of
+// L's output channels, next shaped like the next stage's input; else next holds those channels).
+void changes_through_relu_pool(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
+                               const DeltaLayer& L, const std::vector<int64_t>& channels,
+                               const std::vector<WeightChange>& changes, Tensor& next);
 
 // What add_weight_changes adds for point p of layer L (to be packed): its changes re-indexed to
 // its channels on the channel path, else all of them.
