@@ -57,12 +57,171 @@ bool same_changes(const std::vector<WeightChange>& a, const std::vector<WeightCh
          });
 }
 
+// One batch of the test set, as TestBatches.
+TestBatches one_batch(const TestBatches& batches, size_t b) {
+  TestBatches one;
+  one.images = {batches.images[b]};
+  one.labels = {batches.labels[b]};
+  return one;
+}
+
+// A layer faulted by some point of a wave. Between points its parameter holds its clean words.
+struct WaveLayer {
+  Tensor weight;     // the model's parameter
+  Tensor quantized;  // its clean words, decoded
+  DeltaLayer L;      // where its points start (L.stage) and how
+  bool delta_path = false;
+  std::vector<size_t> points;  // its scored points in the wave, to find repeated changes
+};
+
+// A point of a wave.
+struct WavePoint {
+  SweepRow row;
+  size_t layer = 0;
+  int64_t same_as = -1;  // -1: scored; -2: no weight changed (scores as the baseline); else an earlier point of the wave
+  std::vector<WeightChange> changes;
+  DeltaPoint plan;  // delta path
+  // Other layers: the faulted words where they differ from the clean ones (swapped in per batch).
+  std::vector<std::pair<int64_t, float>> words;
+  PointScore score;
+  int64_t bytes() const {
+    int64_t b = static_cast<int64_t>((changes.size() + plan.changes.size() + plan.sub_changes.size()) * sizeof(WeightChange) +
+                                     words.size() * sizeof(words[0]));
+    return b + (plan.next_weight.defined() ? static_cast<int64_t>(plan.next_weight.nbytes()) : 0);
+  }
+};
+
+// Runs points[first, ...) of one format (the model's layers hold its clean words) as one wave:
+// points are planned (faults drawn, changed weights, channels) until `limit`, or until their plans
+// hold options.chunk_bytes; then for each test batch the clean pass on it (its activations in
+// blocks that the next batch reuses: a 10k-image cache of them would be hundreds of MB of fresh
+// memory, and first touches cost more than the arithmetic on a virtual machine) and every point
+// on it, the points side by side on the threads. Rows go out in order at the end. Returns the
+// index after the wave's last point.
+size_t run_wave(Module& model, const std::string& model_name, const std::vector<ForwardStage>& stages,
+                const std::map<std::string, size_t>& stage_of, std::map<std::string, Tensor>& weight_of,
+                std::map<std::string, Tensor>& clean_of, const TestBatches& batches, const SweepGrid& grid,
+                const std::vector<int64_t>& points, size_t first, size_t limit, const SweepRunOptions& options,
+                const std::function<void(const SweepRow&)>& on_row) {
+  const WeightFormat format = parse_weight_format(sweep_point(grid, points[first]).format);
+  // The shallowest stage any point may start from: the clean activations before it are not kept.
+  size_t first_kept = stages.empty() ? 0 : stages.size() - 1;
+  for (size_t i = first; i < limit; ++i) {
+    const SweepPoint p = sweep_point(grid, points[i]);
+    if (p.baseline) continue;
+    const auto it = stage_of.find(p.layer);
+    first_kept = std::min(first_kept, it == stage_of.end() ? size_t(0) : it->second);
+  }
+  const size_t nb = batches.images.size();
+  CleanPass clean;
+  {
+    STUCKAT_GPU_PROFILE("sweep.clean_pass");
+    clean = clean_pass(stages, one_batch(batches, 0), options.prefix_cache_bytes, false, first_kept);
+  }
+  const std::vector<bool> keep = clean.kept;  // every batch keeps what the first kept
+
+  std::vector<WavePoint> wave;
+  std::vector<WaveLayer> layers;
+  std::map<std::string, size_t> layer_index;
+  int64_t plan_bytes = 0;
+  size_t end = first;
+  for (; end < limit && (end == first || plan_bytes < options.chunk_bytes); ++end) {
+    STUCKAT_GPU_PROFILE("sweep.fault_point (CPU)");
+    WavePoint wp;
+    wp.row.point = sweep_point(grid, points[end]);
+    wp.row.model = model_name;
+    if (wp.row.point.baseline) {
+      wp.same_as = -2;
+      wave.push_back(std::move(wp));
+      continue;
+    }
+    const std::string& name = wp.row.point.layer;
+    STUCKAT_CHECK(stage_of.count(name) && weight_of.count(name), "layer {} is not read by any forward stage of the model",
+                  name);
+    if (!layer_index.count(name)) {
+      WaveLayer l;
+      l.weight = weight_of[name];
+      l.quantized = l.weight.clone();
+      l.L = delta_layer(stages, clean.start_for(stage_of.at(name)), l.weight, clean);
+      l.delta_path = l.L.conv || l.L.lin;
+      layer_index[name] = layers.size();
+      layers.push_back(std::move(l));
+    }
+    wp.layer = layer_index[name];
+    WaveLayer& l = layers[wp.layer];
+    Tensor& weight = l.weight;
+    std::memcpy(weight.data<float>(), clean_of[name].data<float>(), weight.nbytes());  // the snapshot must be unquantized
+    FaultInjection inject(model, format, {point_spec(wp.row.point)});
+    const std::vector<LayerFaultStats> stats = inject.apply();
+    STUCKAT_CHECK(stats.size() == 1, "a sweep point faults exactly one layer");
+    wp.row.faulty_weights = stats[0].faulty;
+    wp.row.changed_weights = stats[0].changed;
+    wp.changes = weight_changes(l.quantized.data<float>(), weight.data<float>(), weight.numel());
+    // A point's score depends only on its changed weights: none changed is the baseline, and the
+    // same changes as an earlier point of the wave give that point's score.
+    wp.same_as = wp.changes.empty() ? -2 : -1;
+    for (size_t j : l.points)
+      if (wp.same_as == -1 && same_changes(wp.changes, wave[j].changes)) wp.same_as = static_cast<int64_t>(j);
+    if (wp.same_as == -1) {
+      if (l.delta_path) {
+        wp.plan = plan_delta_point(l.L, wp.changes, weight.numel());
+      } else {
+        for (const WeightChange& c : wp.changes) wp.words.emplace_back(c.index, weight.data<float>()[c.index]);
+      }
+      l.points.push_back(wave.size());
+    }
+    std::memcpy(weight.data<float>(), l.quantized.data<float>(), weight.nbytes());
+    plan_bytes += wp.bytes();
+    wave.push_back(std::move(wp));
+  }
+
+  std::vector<size_t> delta_points, word_points;
+  for (size_t i = 0; i < wave.size(); ++i)
+    if (wave[i].same_as == -1) (layers[wave[i].layer].delta_path ? delta_points : word_points).push_back(i);
+  const int64_t count = static_cast<int64_t>(delta_points.size());
+  PointScore baseline;
+  for (size_t b = 0; b < nb; ++b) {
+    if (b > 0) {
+      STUCKAT_GPU_PROFILE("sweep.clean_pass");
+      clean = CleanPass();  // its blocks go back to the allocator, for this batch's pass
+      clean = clean_pass(stages, one_batch(batches, b), options.prefix_cache_bytes, false, first_kept, &keep);
+    }
+    baseline.merge(clean.baseline());
+    const Tensor& labels = batches.labels[b];
+    // The points only read the model and the clean activations, so they run side by side, one per
+    // thread (the kernels inside then run single-threaded). A point's values do not depend on the
+    // thread that runs it, so rows are the same for any count.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t t = 0; t < count; ++t) {
+      WavePoint& wp = wave[delta_points[static_cast<size_t>(t)]];
+      NoGradGuard thread_no_grad;  // gradient mode is per thread
+      wp.score.add(delta_point_logits(stages, clean, 0, layers[wp.layer].L, wp.plan), labels);
+    }
+    // Faulted words swapped into the model, one point at a time.
+    for (size_t i : word_points) {
+      WavePoint& wp = wave[i];
+      WaveLayer& l = layers[wp.layer];
+      float* w = l.weight.data<float>();
+      for (const auto& [index, value] : wp.words) w[index] = value;
+      wp.score.add(run_stages(stages, l.L.stage, stages.size(), clean.input[l.L.stage][0]), labels);
+      for (const auto& [index, value] : wp.words) w[index] = l.quantized.data<float>()[index];
+    }
+  }
+  for (WavePoint& wp : wave) {
+    const PointScore& score = wp.same_as == -2 ? baseline : wp.same_as >= 0 ? wave[static_cast<size_t>(wp.same_as)].score : wp.score;
+    score.fill(wp.row);
+    on_row(wp.row);
+  }
+  return end;
+}
+
 }  // namespace
 
 void run_sweep(Module& model, const std::string& model_name, const Dataset& test, const SweepGrid& grid,
                const std::vector<int64_t>& points, const SweepRunOptions& options,
                const std::function<void(const SweepRow&)>& on_row) {
-  STUCKAT_CHECK(options.batch >= 1 && options.configs_per_pass >= 1, "sweep batch and configs per pass must be >= 1");
+  STUCKAT_CHECK(options.batch >= 1 && options.configs_per_pass >= 1 && options.wave_points >= 1,
+                "sweep batch, configs per pass and wave points must be >= 1");
   for (size_t i = 1; i < points.size(); ++i) STUCKAT_CHECK(points[i - 1] < points[i], "sweep points must ascend");
   if (points.empty()) return;
   STUCKAT_CHECK(test.size() > 0, "the sweep's test set {} holds no images", test.name);
@@ -97,9 +256,6 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
   const NamedTensorList fwd_params = fwd.named_parameters();
   const Device fwd_device = fwd_params.empty() ? Device::CPU : fwd_params.front().second.device();
   const TestBatches batches = split_test_set(test, options.batch, fwd_device);
-  const size_t nb = batches.images.size();
-  std::string pass_format;  // the format whose clean pass is in `clean`
-  CleanPass clean;
 
   if (on_device) {
     // Runs of consecutive points of one format: the copy's layers are quantized to it, then its
@@ -131,125 +287,20 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     return;
   }
 
-  // The shallowest stage any point starts from: the clean activations before it are not kept.
-  size_t first_kept = stages.empty() ? 0 : stages.size() - 1;
-  for (int64_t i : points) {
-    const SweepPoint p = sweep_point(grid, i);
-    if (p.baseline) continue;
-    const auto it = stage_of.find(p.layer);
-    first_kept = std::min(first_kept, it == stage_of.end() ? size_t(0) : it->second);
-  }
-
+  // Waves (run_wave): up to wave_points consecutive points of one format, evaluated batch by batch.
   size_t g = 0;
   while (g < points.size()) {
-    // A group: consecutive points of one format that fault the same layer (or one baseline).
-    const SweepPoint first = sweep_point(grid, points[g]);
-    size_t end = g + 1;
-    while (!first.baseline && end < points.size()) {
-      const SweepPoint p = sweep_point(grid, points[end]);
-      if (p.baseline || p.format != first.format || p.layer != first.layer) break;
-      ++end;
-    }
-    const WeightFormat format = parse_weight_format(first.format);
-    // Every layer holds its clean words: after a format change, and after a group, whose points
-    // rewrote the model's weights.
-    if (pass_format != first.format || !first.baseline) {
-      restore_all();
-      FaultInjection quantize_all(model, format, {}, true);
-      quantize_all.apply();
-    }
-    if (pass_format != first.format) {
-      STUCKAT_GPU_PROFILE("sweep.clean_pass");
-      clean = clean_pass(stages, batches, options.prefix_cache_bytes, false, first_kept);
-      pass_format = first.format;
-    }
-
-    if (first.baseline) {
-      SweepRow row;
-      row.point = first;
-      row.model = model_name;
-      clean.baseline().fill(row);
-      on_row(row);
-      g = end;
-      continue;
-    }
-
-    STUCKAT_CHECK(stage_of.count(first.layer) && weight_of.count(first.layer),
-                  "layer {} is not read by any forward stage of the model", first.layer);
-    Tensor weight = weight_of[first.layer];
-    const Tensor& original = clean_of[first.layer];
-    const Tensor quantized = weight.clone();  // the layer's clean words, decoded
-    const size_t s = clean.start_for(stage_of[first.layer]);  // where its points start
-    const std::vector<Tensor>& inputs = clean.input[s];
-    const DeltaLayer layer = delta_layer(stages, s, weight, clean);
-    const bool delta_path = layer.conv || layer.lin;
-
-    for (size_t c = g; c < end; c += static_cast<size_t>(options.configs_per_pass)) {
-      const size_t c_end = std::min(end, c + static_cast<size_t>(options.configs_per_pass));
-      std::vector<SweepRow> rows;
-      std::vector<Tensor> faulted(c_end - c);     // full faulted weights (no delta path)
-      std::vector<DeltaPoint> plans(c_end - c);   // delta path
-      std::vector<std::vector<WeightChange>> changes_of;
-      std::vector<int64_t> same_as;  // -1: computed; -2: no weight changed (the baseline); else an earlier row
-      for (size_t i = c; i < c_end; ++i) {
-        STUCKAT_GPU_PROFILE("sweep.fault_point (CPU)");
-        SweepRow row;
-        row.point = sweep_point(grid, points[i]);
-        row.model = model_name;
-        const FaultSpec spec = point_spec(row.point);
-        std::memcpy(weight.data<float>(), original.data<float>(), weight.nbytes());  // the snapshot must be unquantized
-        FaultInjection inject(model, format, {spec});
-        const std::vector<LayerFaultStats> stats = inject.apply();
-        STUCKAT_CHECK(stats.size() == 1, "a sweep point faults exactly one layer");
-        row.faulty_weights = stats[0].faulty;
-        row.changed_weights = stats[0].changed;
-        std::vector<WeightChange> changes = weight_changes(quantized.data<float>(), weight.data<float>(), weight.numel());
-        // A point's score depends only on its changed weights: none changed is the baseline, and
-        // the same changes as an earlier point of the pass give that point's score.
-        int64_t same = changes.empty() ? -2 : -1;
-        for (size_t j = 0; j < rows.size() && same == -1; ++j)
-          if (same_as[j] == -1 && same_changes(changes, changes_of[j])) same = static_cast<int64_t>(j);
-        same_as.push_back(same);
-        if (same == -1 && delta_path) plans[rows.size()] = plan_delta_point(layer, changes, weight.numel());
-        if (same == -1 && !delta_path) faulted[rows.size()] = weight.clone();
-        changes_of.push_back(std::move(changes));
-        rows.push_back(row);
-      }
-      std::memcpy(weight.data<float>(), quantized.data<float>(), weight.nbytes());
-      std::vector<PointScore> scores(rows.size());
-      std::vector<int64_t> todo;
-      for (size_t i = 0; i < rows.size(); ++i)
-        if (same_as[i] == -1) todo.push_back(static_cast<int64_t>(i));
-      const int64_t count = static_cast<int64_t>(todo.size());
-      if (!delta_path) {
-        for (size_t b = 0; b < nb; ++b)
-          for (int64_t i : todo) {
-            std::memcpy(weight.data<float>(), faulted[static_cast<size_t>(i)].data<float>(), weight.nbytes());
-            scores[static_cast<size_t>(i)].add(run_stages(stages, s, stages.size(), inputs[b]), batches.labels[b]);
-          }
-        std::memcpy(weight.data<float>(), quantized.data<float>(), weight.nbytes());
-      } else {
-        // The points of a pass only read the model and the clean activations, so they run side
-        // by side, one per thread (the kernels inside then run single-threaded). A point's values
-        // do not depend on the thread that runs it, so rows are the same for any count.
-        for (size_t b = 0; b < nb; ++b) {
-#pragma omp parallel for schedule(dynamic, 1)
-          for (int64_t t = 0; t < count; ++t) {
-            const size_t i = static_cast<size_t>(todo[static_cast<size_t>(t)]);
-            NoGradGuard thread_no_grad;  // gradient mode is per thread
-            scores[i].add(delta_point_logits(stages, clean, b, layer, plans[i]), batches.labels[b]);
-          }
-        }
-      }
-      for (size_t i = 0; i < rows.size(); ++i) {
-        const PointScore& score = same_as[i] == -2 ? clean.baseline()
-                                  : same_as[i] >= 0 ? scores[static_cast<size_t>(same_as[i])]
-                                                    : scores[i];
-        score.fill(rows[i]);
-        on_row(rows[i]);
-      }
-    }
-    g = end;
+    const std::string format_name = sweep_point(grid, points[g]).format;
+    size_t limit = g;
+    while (limit < points.size() && limit - g < static_cast<size_t>(options.wave_points) &&
+           sweep_point(grid, points[limit]).format == format_name)
+      ++limit;
+    // Every layer holds its clean words.
+    restore_all();
+    FaultInjection quantize_all(model, parse_weight_format(format_name), {}, true);
+    quantize_all.apply();
+    g = run_wave(model, model_name, stages, stage_of, weight_of, clean_of, batches, grid, points, g, limit, options,
+                 on_row);
   }
   restore_all();
   model.train(was_training);

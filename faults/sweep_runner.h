@@ -1,10 +1,12 @@
 // Runs the points of a fault sweep on a trained model and test set, fast:
 //  - the activations before the stage that reads a faulted layer (Module::forward_stages) are
-//    computed once per (format, layer) and reused by every point that faults that layer;
-//  - several fault configurations are evaluated per pass over those activations (for each test
-//    batch, each configuration's faulted weights are swapped in and the remaining stages run, so
-//    the batch stays in cache);
-//  - the kernels use all threads (set_num_threads).
+//    computed once and reused by every point that faults that layer, and a point recomputes only
+//    what its changed weights change (sweep_delta.h);
+//  - many fault configurations are evaluated per pass over the data: on the CPU a wave of up to
+//    wave_points points, test batch by test batch (the clean pass on a batch, then every point of
+//    the wave on it, so the batch's activations stay in cache and their memory is reused by the
+//    next batch); on a model copy (GPU), passes that stack a layer's points (sweep_copy_path.h);
+//  - the kernels use all threads (set_num_threads); on the CPU a wave's points run side by side.
 // Every point runs in eval mode without gradients; layers that are not faulted hold their
 // quantized values decode(encode(w)), so a point differs from its format's baseline only by its
 // faults. A point's row depends only on the point (not on which others run with it, the shard or
@@ -25,9 +27,14 @@ namespace stuckat {
 
 struct SweepRunOptions {
   int64_t batch = 1000;             // test images per forward pass
-  int64_t configs_per_pass = 10;    // fault configurations evaluated per pass over the cached activations
-  // Memory for the clean activations of the stages (CleanPass): the deepest stages that fit are
-  // kept; points of the others run from the deepest kept activations before them.
+  int64_t configs_per_pass = 10;    // model copy: fault configurations stacked per pass over the cached activations
+  // CPU: points evaluated together batch by batch (a wave); its rows go out when it finishes. A
+  // wave also ends where its points' plans (change lists, restricted next-layer weights) reach
+  // chunk_bytes.
+  int64_t wave_points = 256;
+  // Memory for the clean activations of the stages (CleanPass; on the CPU, of one test batch):
+  // the deepest stages that fit are kept; points of the others run from the deepest kept
+  // activations before them.
   int64_t prefix_cache_bytes = int64_t(2) << 30;
   // A second copy of the model (same weights), normally on the GPU, or null. When set, every
   // forward pass runs on it: each point's faulted weights are drawn and decoded on its device

@@ -33,7 +33,7 @@ Tensor run_stages(const std::vector<ForwardStage>& stages, size_t first, size_t 
 }
 
 CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes,
-                     bool defer_baseline, size_t first_kept) {
+                     bool defer_baseline, size_t first_kept, const std::vector<bool>* keep) {
   CleanPass p;
   const size_t nb = batches.images.size();
   p.input.assign(stages.size(), std::vector<Tensor>(nb));
@@ -64,11 +64,16 @@ CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches&
   // Keep stages from the deepest back while they fit (the caches are computed in full first: one
   // pass over the data for the baseline and every kept stage).
   p.kept.assign(stages.size(), false);
-  int64_t total = 0;
-  for (size_t k = stages.size(); k-- > first_kept;) {
-    if (total + bytes[k] > cap_bytes) break;
-    total += bytes[k];
-    p.kept[k] = true;
+  if (keep != nullptr) {
+    STUCKAT_CHECK(keep->size() == stages.size(), "clean pass: {} stages to keep for {} stages", keep->size(), stages.size());
+    for (size_t k = first_kept; k < stages.size(); ++k) p.kept[k] = (*keep)[k];
+  } else {
+    int64_t total = 0;
+    for (size_t k = stages.size(); k-- > first_kept;) {
+      if (total + bytes[k] > cap_bytes) break;
+      total += bytes[k];
+      p.kept[k] = true;
+    }
   }
   for (size_t k = 0; k < stages.size(); ++k)
     if (!p.kept[k])

@@ -50,6 +50,13 @@ struct PointScore {
     correct += block.correct;
     images += count;
   }
+  // Another score's batches after this one's: the same sums as adding them here in order.
+  void merge(const PointScore& o) {
+    finite = finite && o.finite;
+    loss_sum += o.loss_sum;
+    correct += o.correct;
+    images += o.images;
+  }
   void fill(SweepRow& row) const {
     row.test_loss = images > 0 ? loss_sum / static_cast<double>(images) : 0;
     row.test_acc = images > 0 ? static_cast<double>(correct) / static_cast<double>(images) : 0;
@@ -91,8 +98,9 @@ struct CleanPass {
 // defer_baseline: keep the logits and score them when baseline() is first called. first_kept:
 // the shallowest stage a point will start from; the activations of the stages before it are not
 // kept (nor written to fresh memory: each batch reuses the last one's blocks), input[0] aside.
+// keep: the stages to keep, as an earlier pass chose them (cap_bytes is then not consulted).
 CleanPass clean_pass(const std::vector<ForwardStage>& stages, const TestBatches& batches, int64_t cap_bytes,
-                     bool defer_baseline = false, size_t first_kept = 0);
+                     bool defer_baseline = false, size_t first_kept = 0, const std::vector<bool>* keep = nullptr);
 
 // One point of a delta group: its changed weights and, when only a few of the layer's output
 // channels changed and the next stage can take a partial input, those channels and the next
