@@ -12,6 +12,7 @@
 #include "faults/faulty_model.h"
 #include "faults/sweep_delta.h"
 #include "faults/sweep_copy_path.h"
+#include "faults/sweep_trace.h"
 #include "faults/weight_changes_op.h"
 #include "faults/weight_format.h"
 #include "framework/autograd.h"
@@ -113,8 +114,10 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
     first_kept = std::min(first_kept, it == stage_of.end() ? size_t(0) : it->second);
   }
   const size_t nb = batches.images.size();
+  StepTimes times;  // STUCKAT_SWEEP_TRACE: host ms per step, printed when the wave ends
   CleanPass clean;
   {
+    const auto t = times.time(StepTimes::kCleanPass);
     STUCKAT_GPU_PROFILE("sweep.clean_pass");
     clean = clean_pass(stages, one_batch(batches, 0), options.prefix_cache_bytes, false, first_kept);
   }
@@ -125,77 +128,85 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   std::map<std::string, size_t> layer_index;
   int64_t plan_bytes = 0;
   size_t end = first;
-  for (; end < limit && (end == first || plan_bytes < options.chunk_bytes); ++end) {
-    STUCKAT_GPU_PROFILE("sweep.fault_point (CPU)");
-    WavePoint wp;
-    wp.row.point = sweep_point(grid, points[end]);
-    wp.row.model = model_name;
-    if (wp.row.point.baseline) {
-      wp.same_as = -2;
-      wave.push_back(std::move(wp));
-      continue;
-    }
-    const std::string& name = wp.row.point.layer;
-    STUCKAT_CHECK(stage_of.count(name) && weight_of.count(name), "layer {} is not read by any forward stage of the model",
-                  name);
-    if (!layer_index.count(name)) {
-      WaveLayer l;
-      l.weight = weight_of[name];
-      l.quantized = l.weight.clone();
-      l.L = delta_layer(stages, clean.start_for(stage_of.at(name)), l.weight, clean);
-      l.delta_path = l.L.conv || l.L.lin;
-      layer_index[name] = layers.size();
-      layers.push_back(std::move(l));
-    }
-    wp.layer = layer_index[name];
-    WaveLayer& l = layers[wp.layer];
-    Tensor& weight = l.weight;
-    std::memcpy(weight.data<float>(), clean_of[name].data<float>(), weight.nbytes());  // the snapshot must be unquantized
-    FaultInjection inject(model, format, {point_spec(wp.row.point)});
-    const std::vector<LayerFaultStats> stats = inject.apply();
-    STUCKAT_CHECK(stats.size() == 1, "a sweep point faults exactly one layer");
-    wp.row.faulty_weights = stats[0].faulty;
-    wp.row.changed_weights = stats[0].changed;
-    wp.changes = weight_changes(l.quantized.data<float>(), weight.data<float>(), weight.numel());
-    // A point's score depends only on its changed weights: none changed is the baseline, and the
-    // same changes as an earlier point of the wave give that point's score.
-    wp.same_as = wp.changes.empty() ? -2 : -1;
-    for (size_t j : l.points)
-      if (wp.same_as == -1 && same_changes(wp.changes, wave[j].changes)) wp.same_as = static_cast<int64_t>(j);
-    if (wp.same_as == -1) {
-      if (l.delta_path) {
-        wp.plan = plan_delta_point(l.L, wp.changes, weight.numel());
-      } else {
-        for (const WeightChange& c : wp.changes) wp.words.emplace_back(c.index, weight.data<float>()[c.index]);
+  {
+    const auto t = times.time(StepTimes::kPlan);
+    for (; end < limit && (end == first || plan_bytes < options.chunk_bytes); ++end) {
+      STUCKAT_GPU_PROFILE("sweep.fault_point (CPU)");
+      WavePoint wp;
+      wp.row.point = sweep_point(grid, points[end]);
+      wp.row.model = model_name;
+      if (wp.row.point.baseline) {
+        wp.same_as = -2;
+        wave.push_back(std::move(wp));
+        continue;
       }
-      l.points.push_back(wave.size());
+      const std::string& name = wp.row.point.layer;
+      STUCKAT_CHECK(stage_of.count(name) && weight_of.count(name), "layer {} is not read by any forward stage of the model",
+                    name);
+      if (!layer_index.count(name)) {
+        WaveLayer l;
+        l.weight = weight_of[name];
+        l.quantized = l.weight.clone();
+        l.L = delta_layer(stages, clean.start_for(stage_of.at(name)), l.weight, clean);
+        l.delta_path = l.L.conv || l.L.lin;
+        layer_index[name] = layers.size();
+        layers.push_back(std::move(l));
+      }
+      wp.layer = layer_index[name];
+      WaveLayer& l = layers[wp.layer];
+      Tensor& weight = l.weight;
+      std::memcpy(weight.data<float>(), clean_of[name].data<float>(), weight.nbytes());  // the snapshot must be unquantized
+      FaultInjection inject(model, format, {point_spec(wp.row.point)});
+      const std::vector<LayerFaultStats> stats = inject.apply();
+      STUCKAT_CHECK(stats.size() == 1, "a sweep point faults exactly one layer");
+      wp.row.faulty_weights = stats[0].faulty;
+      wp.row.changed_weights = stats[0].changed;
+      wp.changes = weight_changes(l.quantized.data<float>(), weight.data<float>(), weight.numel());
+      // A point's score depends only on its changed weights: none changed is the baseline, and the
+      // same changes as an earlier point of the wave give that point's score.
+      wp.same_as = wp.changes.empty() ? -2 : -1;
+      for (size_t j : l.points)
+        if (wp.same_as == -1 && same_changes(wp.changes, wave[j].changes)) wp.same_as = static_cast<int64_t>(j);
+      if (wp.same_as == -1) {
+        if (l.delta_path) {
+          wp.plan = plan_delta_point(l.L, wp.changes, weight.numel());
+        } else {
+          for (const WeightChange& c : wp.changes) wp.words.emplace_back(c.index, weight.data<float>()[c.index]);
+        }
+        l.points.push_back(wave.size());
+      }
+      std::memcpy(weight.data<float>(), l.quantized.data<float>(), weight.nbytes());
+      plan_bytes += wp.bytes();
+      wave.push_back(std::move(wp));
     }
-    std::memcpy(weight.data<float>(), l.quantized.data<float>(), weight.nbytes());
-    plan_bytes += wp.bytes();
-    wave.push_back(std::move(wp));
   }
-
   std::vector<size_t> delta_points, word_points;
   for (size_t i = 0; i < wave.size(); ++i)
     if (wave[i].same_as == -1) (layers[wave[i].layer].delta_path ? delta_points : word_points).push_back(i);
   const int64_t count = static_cast<int64_t>(delta_points.size());
   PointScore baseline;
+  std::vector<double> point_ms(times.on() ? wave.size() : 0, 0.0);  // thread time per point (trace)
   for (size_t b = 0; b < nb; ++b) {
     if (b > 0) {
+      const auto t = times.time(StepTimes::kCleanPass);
       STUCKAT_GPU_PROFILE("sweep.clean_pass");
       clean = CleanPass();  // its blocks go back to the allocator, for this batch's pass
       clean = clean_pass(stages, one_batch(batches, b), options.prefix_cache_bytes, false, first_kept, &keep);
     }
     baseline.merge(clean.baseline());
     const Tensor& labels = batches.labels[b];
+    const auto t = times.time(StepTimes::kLaunch);
     // The points only read the model and the clean activations, so they run side by side, one per
     // thread (the kernels inside then run single-threaded). A point's values do not depend on the
     // thread that runs it, so rows are the same for any count.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t t = 0; t < count; ++t) {
-      WavePoint& wp = wave[delta_points[static_cast<size_t>(t)]];
+      const size_t i = delta_points[static_cast<size_t>(t)];
+      WavePoint& wp = wave[i];
       NoGradGuard thread_no_grad;  // gradient mode is per thread
+      const auto t0 = std::chrono::steady_clock::now();
       wp.score.add(delta_point_logits(stages, clean, 0, layers[wp.layer].L, wp.plan), labels);
+      if (!point_ms.empty()) point_ms[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     // Faulted words swapped into the model, one point at a time.
     for (size_t i : word_points) {
@@ -207,6 +218,19 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
       for (const auto& [index, value] : wp.words) w[index] = l.quantized.data<float>()[index];
     }
   }
+  if (times.on()) {
+    std::map<std::string, std::pair<int, double>> per_layer;  // scored points, their thread ms
+    for (size_t i = 0; i < wave.size(); ++i)
+      if (wave[i].same_as == -1) {
+        auto& e = per_layer[wave[i].row.point.layer];
+        ++e.first;
+        e.second += point_ms.empty() ? 0.0 : point_ms[i];
+      }
+    std::fprintf(stderr, "sweep trace: wave of %zu points on %zu batches; thread ms of the delta points per layer:", wave.size(), nb);
+    for (const auto& [name, e] : per_layer) std::fprintf(stderr, " %s %d points %.1f", name.c_str(), e.first, e.second);
+    std::fprintf(stderr, "\n");
+  }
+  const auto t_emit = times.time(StepTimes::kEmit);
   for (WavePoint& wp : wave) {
     const PointScore& score = wp.same_as == -2 ? baseline : wp.same_as >= 0 ? wave[static_cast<size_t>(wp.same_as)].score : wp.score;
     score.fill(wp.row);

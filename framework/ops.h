@@ -50,7 +50,8 @@ Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
 // Rows [p*n, (p+1)*n) are exactly conv2d(x, w[p], b) (linear(x, w[p], b)).
 // out = addend + conv2d(x, w, no bias), no gradient (a fault sweep's next-layer output from a
 // channel difference, addend its clean output); out (n, c_out, h_out, w_out) contiguous, e.g. a
-// slice_rows view. On the GPU the addend is read where the sum is written (one pass fewer).
+// slice_rows view. The addend is read where the sum is written on the GPU, and image by image
+// while the image's output is in cache on the CPU (one pass over memory fewer either way).
 void conv2d_add_into(Tensor& out, const Tensor& x, const Tensor& w, const Tensor& addend, int64_t stride, int64_t pad);
 Tensor conv2d_multi(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t pad);
 Tensor linear_multi(const Tensor& x, const Tensor& w, const Tensor& b);

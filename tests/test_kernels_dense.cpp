@@ -311,6 +311,36 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
   }
 }
 
+// The sweep's conv2d_add_into: an addend added image by image inside the forward gives, bit for
+// bit, the addend plus the plain forward, on each kernel family (channel groups, channel- and
+// width-vectorised, im2col, a plain GEMM), with and without a bias, on 1 and 2 threads.
+TEST_CASE("conv2d forward with an addend equals the addend plus the forward, bit for bit", "[kernels]") {
+  ThreadCountGuard guard;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Conv2dShape& s : {Conv2dShape{5, 16, 4, 4, 80, 3, 3, 1, 1}, Conv2dShape{20, 32, 4, 4, 64, 3, 3, 1, 1},
+                                 Conv2dShape{3, 6, 14, 14, 16, 5, 5, 1, 0}, Conv2dShape{4, 2, 14, 14, 16, 5, 5, 1, 0},
+                                 Conv2dShape{3, 1, 28, 28, 6, 5, 5, 1, 2}, Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
+                                 Conv2dShape{3, 20, 5, 5, 40, 1, 1, 1, 0}}) {
+      INFO(describe(s) << " threads=" << threads);
+      RandomStream rng(91, 4);
+      const int64_t out = s.n * s.c_out * s.h_out() * s.w_out();
+      auto x = random_vector<float>(s.n * s.c_in * s.h * s.w, rng);
+      auto w = random_vector<float>(s.c_out * s.c_in * s.kh * s.kw, rng);
+      auto b = random_vector<float>(s.c_out, rng);
+      auto addend = random_vector<float>(out, rng);
+      for (const float* bias : {static_cast<const float*>(nullptr), static_cast<const float*>(b.data())}) {
+        std::vector<float> plain(static_cast<size_t>(out), kNaN), summed(static_cast<size_t>(out), kNaN);
+        conv2d_forward(x.data(), w.data(), bias, plain.data(), s);
+        conv2d_forward(x.data(), w.data(), bias, summed.data(), s, addend.data());
+        int64_t differ = 0;
+        for (size_t i = 0; i < plain.size(); ++i) differ += summed[i] != addend[i] + plain[i];
+        CHECK(differ == 0);
+      }
+    }
+  }
+}
+
 // Every output element is summed in a fixed order, whatever the thread count (and so however the
 // batch is split into runs of images).
 TEST_CASE("conv2d fast forward and dx do not depend on the thread count", "[kernels]") {

@@ -94,6 +94,22 @@ TEST_CASE("select_index, slice_rows, sub_inplace and add_into on hand-computed v
   CHECK_THROWS(add_tiled_into(blocks, Tensor::zeros({4}), blocks));  // 4 does not divide 6
 }
 
+TEST_CASE("conv2d_add_into on the CPU by hand, into a row block and in place on its addend", "[tensor]") {
+  // x (2, 1, 2, 2) = 1..8, w (1, 1, 2, 2) = (1, 0, 0, 2): one output per image, x00 + 2 * x11.
+  const Tensor x = Tensor::from_vector(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8}, {2, 1, 2, 2});
+  const Tensor w = Tensor::from_vector(std::vector<float>{1, 0, 0, 2}, {1, 1, 2, 2});
+  const Tensor addend = Tensor::from_vector(std::vector<float>{100, 200}, {2, 1, 1, 1});
+  Tensor big = Tensor::zeros({4, 1, 1, 1});
+  Tensor rows = slice_rows(big, 1, 3);
+  conv2d_add_into(rows, x, w, addend, 1, 0);
+  CHECK(big.to_vector() == std::vector<float>{0, 109, 221, 0});  // 100 + 1 + 8, 200 + 5 + 16
+  Tensor own = addend.clone();
+  conv2d_add_into(own, x, w, own, 1, 0);  // out is the addend: read before it is overwritten
+  CHECK(own.to_vector() == std::vector<float>{109, 221});
+  Tensor wrong = Tensor::zeros({2, 1, 2, 2});
+  CHECK_THROWS(conv2d_add_into(wrong, x, w, addend, 1, 0));
+}
+
 TEST_CASE("cuda tensors are refused without a GPU", "[tensor][cuda]") {
   if (cuda_available()) {
     Tensor t = Tensor::from_vector(std::vector<float>{1, 2, 3}, {3});

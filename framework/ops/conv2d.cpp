@@ -81,10 +81,6 @@ void conv2d_add_into(Tensor& out, const Tensor& x_in, const Tensor& w_in, const 
   require_same_device(op, out, x_in);
   require_same_device(op, out, addend);
   STUCKAT_CHECK(!any_requires_grad({&x_in, &w_in}), "conv2d_add_into has no gradient");
-  if (out.device() != Device::CUDA) {  // the composition, on the CPU
-    add_into(out, addend, conv2d(x_in, w_in, Tensor(), stride, pad));
-    return;
-  }
   require_f32(op, "input", x_in);
   require_f32(op, "weight", w_in);
   require_dim(op, "input", x_in, 4);
@@ -96,6 +92,16 @@ void conv2d_add_into(Tensor& out, const Tensor& x_in, const Tensor& w_in, const 
   STUCKAT_CHECK(out.shape() == y_shape && a.shape() == y_shape && out.is_contiguous(),
                 "conv2d_add_into: out {} and addend {} must be {}", shape_str(out.shape()), shape_str(a.shape()),
                 shape_str(y_shape));
+  STUCKAT_CHECK(out.raw_data() != x.raw_data() && out.raw_data() != w.raw_data(),
+                "conv2d_add_into: out must not share memory with the input or the weights");
+  if (out.device() == Device::CPU && out.raw_data() == a.raw_data()) {  // the kernel overwrites out first
+    add_into(out, a, conv2d(x, w, Tensor(), stride, pad));
+    return;
+  }
+  if (out.device() == Device::CPU) {
+    cpu::conv2d_forward(x.data<float>(), w.data<float>(), nullptr, out.data<float>(), s, a.data<float>());
+    return;
+  }
 #ifdef STUCKAT_WITH_CUDA
   cuda::conv2d_forward(x.data<float>(), w.data<float>(), nullptr, out.data<float>(), s, a.data<float>());
 #else

@@ -32,11 +32,16 @@ constexpr int64_t kBlockPixels = 256;
 }  // namespace
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
+  conv2d_forward(x, w, b, y, s, nullptr);
+}
+
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                    const float* addend) {
   ensure_single_threaded_blas();
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const bool pointwise = is_pointwise(s);
   // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
-  if (!pointwise && conv2d_forward_direct(x, w, b, y, s)) return;
+  if (!pointwise && conv2d_forward_direct(x, w, b, y, s, addend)) return;
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < s.n; ++n) {
     thread_local std::vector<float> col_buffer;
@@ -52,6 +57,10 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
       for (int64_t co = 0; co < s.c_out; ++co)
         for (int64_t i = 0; i < p; ++i) yn[co * p + i] = b[co];
     gemm_strided_a(s.c_out, p, k, w, k, 1, col, p, yn, p, b != nullptr);
+    if (addend) {
+      const float* an = addend + n * s.c_out * p;
+      for (int64_t i = 0; i < s.c_out * p; ++i) yn[i] = an[i] + yn[i];
+    }
   }
 }
 

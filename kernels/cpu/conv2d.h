@@ -21,6 +21,10 @@ template <typename T>
 void conv2d_backward_ref(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2dShape& s);
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s);
+// y = addend + conv (addend shaped like y), added image by image while the image's output is
+// still in cache: the same values as adding it afterwards.
+void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                    const float* addend);
 void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
                      const Conv2dShape& s);
 

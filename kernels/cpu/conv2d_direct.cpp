@@ -463,9 +463,16 @@ const float* pad_images(const float* x, int64_t first, int64_t count, int64_t h,
   return dst;
 }
 
-// Convolves every image x_n (c, h, w), padded by (pad_h, pad_w), into y_n (p.c_out, p.ho, p.wo).
+// y[0, count) = addend[0, count) + y[0, count), elementwise.
+void add_addend(float* y, const float* addend, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = addend[i] + y[i];
+}
+
+// Convolves every image x_n (c, h, w), padded by (pad_h, pad_w), into y_n (p.c_out, p.ho, p.wo),
+// plus addend_n when addend is not null.
 void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t pad_h, int64_t pad_w,
-                    const ConvWeights& w, const float* b, float* y, const PaddedConv& p) {
+                    const ConvWeights& w, const float* b, float* y, const PaddedConv& p,
+                    const float* addend = nullptr) {
   const int64_t taps = p.taps(), plane = p.ho * p.wo, padded_image = p.c_in * p.hp * p.wp;
   const bool by_width = p.stride == 1 && lane_use(p.wo) > lane_use(p.c_out);
   const std::vector<int64_t> offsets = tap_offsets(p);
@@ -497,6 +504,8 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
       const float* xp = pad_images(x, first, count, h, w_in, pad_h, pad_w, p, padded_buffer);
       channel_groups_images(xp, padded_image, count, groups, lists, padded_bias.data(), offsets.data(), p,
                             y + first * p.c_out * plane);
+      if (addend)
+        add_addend(y + first * p.c_out * plane, addend + first * p.c_out * plane, count * p.c_out * plane);
     }
     return;
   }
@@ -513,6 +522,7 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
       width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
     else
       channel_vectorised_image(xp, packed.data(), padded_bias.data(), offsets.data(), p, yi);
+    if (addend) add_addend(yi, addend + i * p.c_out * plane, p.c_out * plane);
   }
 }
 
@@ -583,10 +593,11 @@ const auto kWeightBlocks = weight_blocks(std::make_integer_sequence<int, kMaxWei
 
 }  // namespace
 
-bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
+bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                           const float* addend) {
   if (s.stride != 1 && s.stride != 2) return false;
   const PaddedConv p{s.c_in, s.h + 2 * s.pad, s.w + 2 * s.pad, s.c_out, s.kh, s.kw, s.stride, s.h_out(), s.w_out()};
-  convolve_batch(x, s.n, s.h, s.w, s.pad, s.pad, ConvWeights{w}, b, y, p);
+  convolve_batch(x, s.n, s.h, s.w, s.pad, s.pad, ConvWeights{w}, b, y, p, addend);
   return true;
 }
 
@@ -657,7 +668,9 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
 
 #else  // neither AVX-512 nor AVX2: the im2col path serves every shape
 
-bool conv2d_forward_direct(const float*, const float*, const float*, float*, const Conv2dShape&) { return false; }
+bool conv2d_forward_direct(const float*, const float*, const float*, float*, const Conv2dShape&, const float*) {
+  return false;
+}
 bool conv2d_backward_dx_direct(const float*, const float*, float*, const Conv2dShape&) { return false; }
 bool conv2d_backward_weights_direct(const float*, const float*, float*, float*, const Conv2dShape&) { return false; }
 

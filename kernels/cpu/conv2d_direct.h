@@ -14,8 +14,10 @@ namespace stuckat::cpu {
 // One image's planes x (c, h, w) into dst (c, h + 2*pad_h, w + 2*pad_w), zero around them.
 void pad_planes(const float* x, int64_t c, int64_t h, int64_t w, int64_t pad_h, int64_t pad_w, float* dst);
 
-// y = conv2d(x, w) + b for the whole batch; b may be nullptr.
-bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s);
+// y = conv2d(x, w) + b for the whole batch; b may be nullptr; addend (nullable, shaped like y) is
+// added to each image's output as soon as it is computed.
+bool conv2d_forward_direct(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                           const float* addend = nullptr);
 
 // dx (n, c_in, h, w), OVERWRITTEN. Stride 1 only: dx is then the convolution of dy, padded by
 // (kh-1-pad, kw-1-pad), with the weights flipped in space and c_in/c_out swapped.
