@@ -107,8 +107,15 @@ DeltaLayer delta_layer(const std::vector<ForwardStage>& stages, size_t s, const 
   const int64_t per_image = next_in.numel() / std::max<int64_t>(1, next_in.size(0));
   if (per_image % d.out_channels != 0) return d;
   d.block = per_image / d.out_channels;
-  if (d.next_conv)
+  if (d.next_conv) {
     d.channel_path = next_in.dim() == 4 && next_in.size(1) == d.out_channels && d.next_conv->weight.size(1) == d.out_channels;
+    // Into a conv the restricted pass costs about its share of the channels (conv2d_add_into adds
+    // the clean output inside the conv), so it pays up to all channels but one: LeNet-5's conv1
+    // points (2-5 of 6 channels) took 1664-1700 thread-ms against 1776 with at most 3 (median of
+    // 5, 2026-11-28). Into a linear layer restricting past half did not pay (conv2 points: 1049
+    // against 1007 thread-ms).
+    d.max_channels = d.out_channels - 1;
+  }
   else if (d.next_lin)
     d.channel_path = next_in.dim() == 2 && d.next_lin->weight.size(1) == per_image;
   return d;

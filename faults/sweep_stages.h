@@ -123,8 +123,8 @@ struct DeltaLayer {
   Linear* next_lin = nullptr;
   int64_t block = 0;  // values per channel in stage + 1's input, per image
   // A point takes the channel path when it changed at most this many channels. On the CPU,
-  // restricting pays while it skips at least half of them; the model-copy path (sweep_copy_path.h)
-  // restricts more (its alternative runs the whole next layer per point too).
+  // restricting pays while it skips at least half of them, or one channel when the next layer is
+  // a conv (delta_layer); the model-copy path (sweep_copy_path.h) sets its own limit.
   int64_t max_channels = 0;
   // The changed channels go through stage s's ReLU / max-pool chain in one fused pass
   // (relu_pool_channel_delta; ForwardStage::after_relu_pool must match).
