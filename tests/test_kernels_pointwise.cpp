@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -449,6 +450,40 @@ TEST_CASE("fast pooling equals the reference on assorted shapes", "[kernels]") {
     avg_pool2d_backward_ref(dy.data(), dx_ref.data(), s);
     require_allclose("avg pool dx", dx, dx_ref, 2e-6, 0);
   }
+}
+
+TEST_CASE("fused ReLU and max pool equal the two reference passes bit for bit", "[kernels]") {
+  // Inputs with NaNs, zeros of both signs, ties and negatives (ReLU turns them into zeros that
+  // tie): the fused pass must give exactly relu then pool (and pool then relu), NaN payloads and
+  // signs of zero included. Shapes: 2x2 over rows of 10 and 28 (LeNet-5), odd sizes (partial
+  // vectors, a dropped last row / column), k=3 stride 2, and the OpenMP path; 1 and 2 threads.
+  const int saved_threads = stuckat::num_threads();
+  const std::vector<Pool2dShape> shapes = {{3, 16, 10, 10, 2, 2}, {2, 6, 28, 28, 2, 2}, {3, 5, 13, 11, 2, 2},
+                                           {2, 3, 9, 9, 3, 2},    {2, 3, 6, 41, 2, 2},  {8, 16, 32, 32, 2, 2}};
+  uint64_t stream = 300;
+  for (int threads : {1, 2})
+    for (const Pool2dShape& s : shapes) {
+      stuckat::set_num_threads(threads);
+      INFO("shape n=" << s.n << " c=" << s.c << " h=" << s.h << " w=" << s.w << " k=" << s.k << " threads=" << threads);
+      const int64_t in = s.n * s.c * s.h * s.w, out = s.n * s.c * s.h_out() * s.w_out();
+      std::vector<float> x = to_float(random_values(in, stream++));
+      const float specials[] = {std::nanf("1"), -std::nanf("2"), -0.0f, 0.0f, 0.25f, -0.25f};
+      for (int64_t i = 0; i < in; i += 7) x[static_cast<size_t>(i)] = specials[(i / 7) % 6];
+      for (bool pool_first : {false, true}) {
+        std::vector<float> tmp(static_cast<size_t>(pool_first ? out : in)), ref(out), fused(out, 1.0f);
+        std::vector<int32_t> arg(out);
+        if (pool_first) {
+          max_pool2d_forward_ref(x.data(), tmp.data(), arg.data(), s);
+          relu_forward_ref(tmp.data(), ref.data(), out);
+        } else {
+          relu_forward_ref(x.data(), tmp.data(), in);
+          max_pool2d_forward_ref(tmp.data(), ref.data(), arg.data(), s);
+        }
+        relu_max_pool2d_forward(x.data(), fused.data(), s, pool_first);
+        CHECK(std::memcmp(fused.data(), ref.data(), ref.size() * sizeof(float)) == 0);
+      }
+    }
+  stuckat::set_num_threads(saved_threads);
 }
 
 TEST_CASE("fast adaptive avg pool equals the reference", "[kernels]") {

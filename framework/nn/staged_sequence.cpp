@@ -111,6 +111,17 @@ std::vector<ForwardStage> stages_of_sequence(const std::vector<SequenceStep>& st
     st.after = [after](const Tensor& y) { return run_steps(after, y); };
     st.run = [layer, after](const Tensor& x) { return run_steps(after, layer->forward(x)); };
     st.after_relu_pool = relu_pool_of(after);
+    if (st.after_relu_pool.matches && st.after_relu_pool.pool_k > 0) {
+      // ReLU and the pool in one pass (relu_max_pool2d: the same values, no intermediate tensor
+      // on the CPU without gradients), then the flatten if there is one.
+      const ForwardStage::ReluPool rp = st.after_relu_pool;
+      auto fused = [rp, after](const Tensor& y) {
+        Tensor z = relu_max_pool2d(y, rp.pool_k, rp.pool_stride, rp.pool_first);
+        return after.size() > 2 ? after[2]->forward(z) : z;
+      };
+      st.after = fused;
+      st.run = [layer, fused](const Tensor& x) { return fused(layer->forward(x)); };
+    }
     if (channelwise(after))
       st.after_channels = [after](const Tensor& y, const std::vector<int64_t>& c) {
         return run_steps_on_channels(after, y, c);

@@ -110,6 +110,16 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   return y;
 }
 
+Tensor relu_max_pool2d(const Tensor& x_in, int64_t k, int64_t stride, bool pool_first) {
+  if (x_in.device() != Device::CPU || any_requires_grad({&x_in}))
+    return pool_first ? relu(max_pool2d(x_in, k, stride)) : max_pool2d(relu(x_in), k, stride);
+  cpu::Pool2dShape s = pool_shape("relu_max_pool2d", x_in, k, stride);
+  Tensor x = x_in.contiguous();
+  Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
+  cpu::relu_max_pool2d_forward(x.data<float>(), y.data<float>(), s, pool_first);
+  return y;
+}
+
 Tensor avg_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   cpu::Pool2dShape s = pool_shape("avg_pool2d", x_in, k, stride);
   Tensor x = x_in.contiguous();

@@ -35,6 +35,8 @@ inline void max_pool_2x2_window(float a, float b, float c, float d, int32_t ia, 
 // Up to 16 outputs of one output row from input rows r0, r1 (2*count floats each), 16 lanes at
 // once: even/odd columns split with a two-source permute, then max_pool_2x2_window's rules as
 // mask compares and blends (UNORD = NaN test, ORD = not NaN).
+// Relu: the window's values go through relu_forward's rule (v < 0 ? 0 : v) first.
+template <bool Relu>
 inline void max_pool_2x2_row16(const float* r0, const float* r1, float* y, int32_t* a, int32_t top, int32_t bottom,
                                int32_t col0, int count) {
   const __mmask16 lo = static_cast<__mmask16>(count >= 8 ? 0xFFFF : (1u << (2 * count)) - 1);
@@ -43,8 +45,12 @@ inline void max_pool_2x2_row16(const float* r0, const float* r1, float* y, int32
   const __m512 r1a = _mm512_maskz_loadu_ps(lo, r1), r1b = _mm512_maskz_loadu_ps(hi, r1 + 16);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512 wa = _mm512_permutex2var_ps(r0a, even, r0b), wb = _mm512_permutex2var_ps(r0a, odd, r0b);
-  const __m512 wc = _mm512_permutex2var_ps(r1a, even, r1b), wd = _mm512_permutex2var_ps(r1a, odd, r1b);
+  __m512 wa = _mm512_permutex2var_ps(r0a, even, r0b), wb = _mm512_permutex2var_ps(r0a, odd, r0b);
+  __m512 wc = _mm512_permutex2var_ps(r1a, even, r1b), wd = _mm512_permutex2var_ps(r1a, odd, r1b);
+  if constexpr (Relu) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (__m512* v : {&wa, &wb, &wc, &wd}) *v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(*v, zero, _CMP_LT_OQ), *v, zero);
+  }
   __m512 best = wa;
   __m512i arg = _mm512_setzero_si512();  // 0..3: which window element
   const __m512 cand[3] = {wb, wc, wd};
@@ -80,12 +86,17 @@ inline void split_even_odd(__m256 a, __m256 b, __m256& even, __m256& odd) {
   even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
 }
+template <bool Relu>
 inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_t* a, int32_t top, int32_t bottom,
                               int32_t col0, int count) {
   const __m256i lo = first_lanes8(2 * count), hi = first_lanes8(2 * count - 8);
   __m256 wa, wb, wc, wd;
   split_even_odd(_mm256_maskload_ps(r0, lo), _mm256_maskload_ps(r0 + 8, hi), wa, wb);
   split_even_odd(_mm256_maskload_ps(r1, lo), _mm256_maskload_ps(r1 + 8, hi), wc, wd);
+  if constexpr (Relu) {  // relu_forward's rule: NaN and -0 pass
+    const __m256 zero = _mm256_setzero_ps();
+    for (__m256* v : {&wa, &wb, &wc, &wd}) *v = _mm256_blendv_ps(*v, zero, _mm256_cmp_ps(*v, zero, _CMP_LT_OQ));
+  }
   __m256 best = wa;
   __m256 arg = _mm256_castsi256_ps(_mm256_setzero_si256());  // 0..3: which window element
   const __m256 cand[3] = {wb, wc, wd};
@@ -109,7 +120,11 @@ inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_
 }
 #endif
 
-// ap == nullptr: values only (inference), which skips the index stores.
+inline float relu_value(float v) { return v < 0.0f ? 0.0f : v; }  // relu_forward's rule
+
+// ap == nullptr: values only (inference), which skips the index stores. Relu: each input goes
+// through relu_value first (values only).
+template <bool Relu = false>
 void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t w, int64_t ho, int64_t wo) {
   for (int64_t oy = 0; oy < ho; ++oy) {
     const float* r0 = xp + 2 * oy * w;
@@ -119,19 +134,24 @@ void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t
     int32_t* a_row = ap ? ap + oy * wo : nullptr;
 #ifdef __AVX512F__
     for (int64_t ox = 0; ox < wo; ox += 16)
-      max_pool_2x2_row16(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
+      max_pool_2x2_row16<Relu>(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
                          static_cast<int32_t>(2 * ox), static_cast<int>(std::min<int64_t>(16, wo - ox)));
 #elif defined(__AVX2__)
     for (int64_t ox = 0; ox < wo; ox += 8)
-      max_pool_2x2_row8(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
+      max_pool_2x2_row8<Relu>(r0 + 2 * ox, r1 + 2 * ox, y_row + ox, a_row ? a_row + ox : nullptr, top, bottom,
                         static_cast<int32_t>(2 * ox), static_cast<int>(std::min<int64_t>(8, wo - ox)));
 #else
     for (int64_t ox = 0; ox < wo; ++ox) {
       const auto col = static_cast<int32_t>(2 * ox);
       float best;
       int32_t arg;
-      max_pool_2x2_window(r0[col], r0[col + 1], r1[col], r1[col + 1], top + col, top + col + 1, bottom + col,
-                          bottom + col + 1, best, arg);
+      if constexpr (Relu)
+        max_pool_2x2_window(relu_value(r0[col]), relu_value(r0[col + 1]), relu_value(r1[col]),
+                            relu_value(r1[col + 1]), top + col, top + col + 1, bottom + col, bottom + col + 1, best,
+                            arg);
+      else
+        max_pool_2x2_window(r0[col], r0[col + 1], r1[col], r1[col + 1], top + col, top + col + 1, bottom + col,
+                            bottom + col + 1, best, arg);
       y_row[ox] = best;
       if (a_row) a_row[ox] = arg;
     }
@@ -139,15 +159,18 @@ void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t
   }
 }
 
+template <bool Relu = false>
 void max_pool_plane(const float* xp, float* yp, int32_t* ap, const Pool2dShape& s, int64_t ho, int64_t wo) {
+  auto value = [](float v) { return Relu ? relu_value(v) : v; };
   for (int64_t oy = 0; oy < ho; ++oy) {
     for (int64_t ox = 0; ox < wo; ++ox) {
       int64_t best_index = oy * s.stride * s.w + ox * s.stride;
-      float best = xp[best_index];
+      float best = value(xp[best_index]);
       for (int64_t ky = 0; ky < s.k; ++ky) {
         const int64_t row = (oy * s.stride + ky) * s.w + ox * s.stride;
         for (int64_t kx = 0; kx < s.k; ++kx) {
-          if (max_pool_takes(xp[row + kx], best)) best = xp[row + kx], best_index = row + kx;
+          const float v = value(xp[row + kx]);
+          if (max_pool_takes(v, best)) best = v, best_index = row + kx;
         }
       }
       yp[oy * wo + ox] = best;
@@ -171,6 +194,27 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dS
       max_pool_plane_2x2_stride2(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s.w, ho, wo);
     else
       max_pool_plane(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s, ho, wo);
+  }
+}
+
+void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool pool_first) {
+  const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
+  const bool two_by_two = s.k == 2 && s.stride == 2;
+#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* xp = x + p * plane;
+    float* yp = y + p * ho * wo;
+    if (pool_first) {  // the pool's values, then ReLU on them while they are in L1
+      if (two_by_two)
+        max_pool_plane_2x2_stride2(xp, yp, nullptr, s.w, ho, wo);
+      else
+        max_pool_plane(xp, yp, nullptr, s, ho, wo);
+      for (int64_t i = 0; i < ho * wo; ++i) yp[i] = relu_value(yp[i]);
+    } else if (two_by_two) {
+      max_pool_plane_2x2_stride2<true>(xp, yp, nullptr, s.w, ho, wo);
+    } else {
+      max_pool_plane<true>(xp, yp, nullptr, s, ho, wo);
+    }
   }
 }
 

@@ -32,6 +32,9 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dS
 // floats (at least 2 * ho of them, w >= 2 * wo); y receives ho x wo outputs, rows wo apart. The
 // same kernel and rules as max_pool2d_forward.
 void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo);
+// Inference's ReLU and max pool in one pass, values only: relu_forward then max_pool2d_forward
+// (pool_first: the other way round), bit for bit, without the intermediate tensor.
+void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool pool_first);
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s);
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s);
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s);
