@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/pool2d.h"
 #include "kernels/cpu/pool2d_window.h"
+#include "kernels/cpu/simd.h"
 
 namespace stuckat {
 namespace {
@@ -27,6 +28,16 @@ std::vector<WeightChange> weight_changes(const float* clean, const float* faulte
 }
 
 namespace {
+
+// dst[0, count) = src[0, count): short rows (a conv output row, tens of floats) copied inline
+// rather than through a memcpy call each.
+inline void copy_row(float* dst, const float* src, int64_t count) {
+  int64_t j = 0;
+#ifdef STUCKAT_SIMD
+  for (; j + cpu::simd::kLanes <= count; j += cpu::simd::kLanes) cpu::simd::vstore(dst + j, cpu::simd::vload(src + j));
+#endif
+  for (; j < count; ++j) dst[j] = src[j];
+}
 
 // Stride 1: per image and changed output channel, the plane is accumulated in "wide" rows of the
 // padded input's width wp, so that a change (ci, ky, kx) adds d * x to one contiguous run of
@@ -64,8 +75,7 @@ void for_changed_planes(const float* x, int64_t n, int64_t in, int64_t h, int64_
       for (int64_t c = 0; c < nt;) {  // the taps of one output channel, then the next
         const int64_t o = taps[static_cast<size_t>(c)].o;
         const float* yp = plane_of(img, o);
-        for (int64_t oy = 0; oy < ho; ++oy)
-          std::memcpy(wide + oy * wp, yp + oy * wo, static_cast<size_t>(wo) * sizeof(float));
+        for (int64_t oy = 0; oy < ho; ++oy) copy_row(wide + oy * wp, yp + oy * wo, wo);
         for (; c < nt && taps[static_cast<size_t>(c)].o == o; ++c) {
           const ConvTap& t = taps[static_cast<size_t>(c)];
           const float* src = xi + (t.ci * hp + t.ky) * wp + t.kx;
@@ -106,8 +116,7 @@ void add_conv2d_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
                        [&](int64_t img, int64_t o) { return y + (img * out + o) * ho * wo; },
                        [&](int64_t img, int64_t o, float* wide, int64_t wp) {
                          float* yp = y + (img * out + o) * ho * wo;
-                         for (int64_t oy = 0; oy < ho; ++oy)
-                           std::memcpy(yp + oy * wo, wide + oy * wp, static_cast<size_t>(wo) * sizeof(float));
+                         for (int64_t oy = 0; oy < ho; ++oy) copy_row(yp + oy * wo, wide + oy * wp, wo);
                        });
     return;
   }
@@ -221,14 +230,14 @@ void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t cl
       },
       [&](int64_t img, int64_t o, float* wide, int64_t wp) {
         float* dst = next + (img * out + o) * ph * pw;
-        if (!chain.pool_first)
-          for (int64_t j = 0; j < ho * wp; ++j) wide[j] = relu(wide[j]);  // the unread columns too: harmless
-        if (k == 2 && step == 2) {  // the kernels' own 2x2 pool (max_pool2d's values by construction)
-          cpu::max_pool_2x2_plane(wide, dst, wp, ph, pw);
+        if (k == 2 && step == 2) {  // the kernels' own 2x2 pool (relu_max_pool2d's values by construction)
+          cpu::max_pool_2x2_plane(wide, dst, wp, ph, pw, !chain.pool_first);
           if (chain.pool_first)
             for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]);
           return;
         }
+        if (!chain.pool_first)
+          for (int64_t j = 0; j < ho * wp; ++j) wide[j] = relu(wide[j]);  // the unread columns too: harmless
         for (int64_t py = 0; py < ph; ++py)
           for (int64_t px = 0; px < pw; ++px) {
             float best = 0.0f;

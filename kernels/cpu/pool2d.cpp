@@ -181,8 +181,11 @@ void max_pool_plane(const float* xp, float* yp, int32_t* ap, const Pool2dShape& 
 
 }  // namespace
 
-void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo) {
-  max_pool_plane_2x2_stride2(x, y, nullptr, w, ho, wo);
+void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo, bool relu_first) {
+  if (relu_first)
+    max_pool_plane_2x2_stride2<true>(x, y, nullptr, w, ho, wo);
+  else
+    max_pool_plane_2x2_stride2(x, y, nullptr, w, ho, wo);
 }
 
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {

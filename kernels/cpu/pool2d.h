@@ -30,8 +30,9 @@ template <typename T> void adaptive_avg_pool2d_backward_ref(const T* dy, T* dx, 
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s);
 // One plane of the 2x2 stride-2 max pool, values only, on the calling thread: x has rows of w
 // floats (at least 2 * ho of them, w >= 2 * wo); y receives ho x wo outputs, rows wo apart. The
-// same kernel and rules as max_pool2d_forward.
-void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo);
+// same kernel and rules as max_pool2d_forward. relu_first: the inputs go through ReLU first
+// (relu_max_pool2d_forward's values).
+void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t wo, bool relu_first = false);
 // Inference's ReLU and max pool in one pass, values only: relu_forward then max_pool2d_forward
 // (pool_first: the other way round), bit for bit, without the intermediate tensor.
 void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool pool_first);
