@@ -407,7 +407,7 @@ void width_block(const float* x_origin, const float* tap_w, int64_t c_out, const
   }
   #pragma GCC unroll 32
   for (int g = 0; g < G; ++g)
-    for (int v = 0; v < V; ++v) vstore_first(y_origin + g * plane + v * kLanes, mask[v], acc[g][v]);
+    for (int v = 0; v < V; ++v) vstore_count(y_origin + g * plane + v * kLanes, pixels - v * kLanes, acc[g][v]);
 }
 
 using WidthBlock = void (*)(const float*, const float*, int64_t, const int64_t*, int64_t, const float*,

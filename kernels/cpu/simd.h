@@ -28,7 +28,8 @@ inline LaneMask first_lanes(int64_t count) {  // the first clamp(count, 0, 16) l
 inline vfloat vload(const float* p) { return _mm512_loadu_ps(p); }
 inline vfloat vload_first(LaneMask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }  // others 0
 inline void vstore(float* p, vfloat v) { _mm512_storeu_ps(p, v); }
-inline void vstore_first(float* p, LaneMask m, vfloat v) { _mm512_mask_storeu_ps(p, m, v); }
+// The first clamp(count, 0, 16) lanes of v to p.
+inline void vstore_count(float* p, int64_t count, vfloat v) { _mm512_mask_storeu_ps(p, first_lanes(count), v); }
 inline vfloat vset1(float x) { return _mm512_set1_ps(x); }
 inline vfloat vzero() { return _mm512_setzero_ps(); }
 inline vfloat vfmadd(vfloat a, vfloat b, vfloat c) { return _mm512_fmadd_ps(a, b, c); }
@@ -55,7 +56,17 @@ inline vfloat vload(const float* p) { return _mm256_loadu_ps(p); }
 // Masked-off lanes are neither read (no fault past an array's end) nor written.
 inline vfloat vload_first(LaneMask m, const float* p) { return _mm256_maskload_ps(p, m); }  // others 0
 inline void vstore(float* p, vfloat v) { _mm256_storeu_ps(p, v); }
-inline void vstore_first(float* p, LaneMask m, vfloat v) { _mm256_maskstore_ps(p, m, v); }
+// The first clamp(count, 0, 8) lanes of v to p: a plain store when all 8, else through a buffer
+// (vmaskmovps stores are slow on AMD Zen 3: a 2x2 max pool over 28-pixel rows ran 2.6x faster).
+inline void vstore_count(float* p, int64_t count, vfloat v) {
+  if (count >= 8) {
+    _mm256_storeu_ps(p, v);
+    return;
+  }
+  alignas(32) float part[8];
+  _mm256_store_ps(part, v);
+  for (int64_t i = 0; i < count; ++i) p[i] = part[i];
+}
 inline vfloat vset1(float x) { return _mm256_set1_ps(x); }
 inline vfloat vzero() { return _mm256_setzero_ps(); }
 inline vfloat vfmadd(vfloat a, vfloat b, vfloat c) { return _mm256_fmadd_ps(a, b, c); }
