@@ -262,13 +262,20 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
     set_num_threads(threads);
     INFO("threads=" << threads);
     for (const Conv2dShape& s : {
-             // 16 output channels per vector, rows of 10 / 28 (two 14-pixel blocks) / 7 / 1 pixels
+             // (AVX2) stride 1 and at most 300 taps: wide rows, rows of 10 / 28 / 7 / 1 pixels, 20
+             // channels = 5 groups of 4, spans that end inside a vector; (AVX-512) 16 output
+             // channels per vector, rows of 10 / 28 (two 14-pixel blocks) / 7 / 1 pixels
              Conv2dShape{3, 6, 14, 14, 16, 5, 5, 1, 0},
              Conv2dShape{1, 3, 28, 28, 16, 3, 3, 1, 1},
              Conv2dShape{3, 3, 7, 7, 32, 3, 3, 1, 1},
              Conv2dShape{1, 1, 3, 1, 16, 3, 1, 1, 0},
              Conv2dShape{3, 6, 9, 9, 20, 3, 3, 1, 1},   // 20 = a full and a partial channel vector
              Conv2dShape{64, 6, 14, 14, 16, 5, 5, 1, 0},  // LeNet conv2 at the training batch
+             // stride 1 past 300 taps: one vector of channels (6 <= 8 lanes) over 10-pixel rows,
+             // and channel groups (on AVX2 the stride-1 shapes below with fewer taps go wide)
+             Conv2dShape{2, 16, 10, 10, 6, 5, 5, 1, 2},
+             Conv2dShape{4, 40, 6, 6, 48, 3, 3, 1, 1},
+             Conv2dShape{2, 36, 9, 9, 130, 3, 3, 1, 1},
              // stride 2 always vectorises over channels, also for few of them
              Conv2dShape{3, 3, 28, 28, 32, 3, 3, 2, 1},
              Conv2dShape{1, 6, 10, 10, 20, 5, 5, 2, 2},

@@ -444,6 +444,98 @@ void width_vectorised_image(const float* xp, const float* tap_w, const float* bi
   }
 }
 
+// ---- wide rows (stride 1) ------------------------------------------------------------------
+// Output (oy, ox) reads the padded input from oy * wp + ox on, so with rows wp apart ("wide"
+// rows: the columns past wo get sums nobody reads) the whole output plane is one run of
+// span = (ho - 1) * wp + wo positions, and a tap reads one contiguous run of input for it. A
+// register tile of G channels x V vectors of positions costs per tap V unaligned input loads and G
+// weight broadcasts for G * V multiply-adds, with no row ends inside the vectors (LeNet-5's conv2,
+// 10-pixel rows 14 apart: 100 of 136 positions are kept, against 10 of 16 lanes a row for the
+// width-vectorised kernel and a repack of every pixel for the channel-vectorised one).
+constexpr int kWideRowChannels = kVectorRegisters >= 32 ? 8 : 4;
+constexpr int kWideRowVectors = 3;
+// Where the driver takes wide rows: stride 1, more output channels than the width-vectorised
+// kernel fills lanes with, and at most kWideRowMaxTaps taps (each group of channels re-reads the
+// whole padded image: past ~300 taps the image leaves L1 and the channel kernels win). Measured
+// single-threaded on AVX2 (AMD EPYC, 2026-11-28, GFLOP/s before -> after): LeNet-5 conv2 at
+// batch 1000 over 1-6 input channels 20-43 -> 28-50; 3->64 at 32x32 24 -> 45; 16->16 at 28x28
+// 43 -> 56; 24->32 at 16x16 48 -> 58; 16->6 5x5 (400 taps) 58 -> 46 and 64->128 at 16x16 60 -> 50
+// (hence the limit). Not measured with AVX-512, which keeps the kernels it was tuned with.
+constexpr bool kWideRows = kVectorRegisters < 32;
+constexpr int64_t kWideRowMaxTaps = 300;
+
+// G channels x V vectors of wide positions from q0: wide[g][q0 ...] = bias[g] + taps; the last
+// vector holds `last` valid positions (its loads are masked: past the span the input may end).
+template <int G, int V>
+void wide_row_block(const float* xp, const float* tap_w, int64_t c_out, const int64_t* offsets, int64_t taps,
+                    const float* bias, int64_t last, float* wide, int64_t wide_stride) {
+  vfloat acc[G][V];
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g)
+    #pragma GCC unroll 32
+    for (int v = 0; v < V; ++v) acc[g][v] = bias ? vset1(bias[g]) : vzero();
+  const LaneMask tail = first_lanes(last);
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = xp + offsets[t];
+    vfloat xv[V];
+    #pragma GCC unroll 32
+    for (int v = 0; v < V; ++v) xv[v] = v + 1 < V || last >= kLanes ? vload(xt + v * kLanes) : vload_first(tail, xt + v * kLanes);
+    const float* wt = tap_w + t * c_out;
+    #pragma GCC unroll 32
+    for (int g = 0; g < G; ++g) {
+      const vfloat wv = vset1(wt[g]);
+      #pragma GCC unroll 32
+      for (int v = 0; v < V; ++v) acc[g][v] = vfmadd(wv, xv[v], acc[g][v]);
+    }
+  }
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g)
+    #pragma GCC unroll 32
+    for (int v = 0; v < V; ++v) vstore(wide + g * wide_stride + v * kLanes, acc[g][v]);
+}
+
+using WideRowBlock = void (*)(const float*, const float*, int64_t, const int64_t*, int64_t, const float*, int64_t,
+                              float*, int64_t);
+
+template <int G, int... V>
+constexpr std::array<WideRowBlock, sizeof...(V)> wide_row_blocks_for(std::integer_sequence<int, V...>) {
+  return {wide_row_block<G, V + 1>...};
+}
+template <int... G>
+constexpr std::array<std::array<WideRowBlock, kWideRowVectors>, sizeof...(G)> wide_row_blocks(
+    std::integer_sequence<int, G...>) {
+  return {wide_row_blocks_for<G + 1>(std::make_integer_sequence<int, kWideRowVectors>())...};
+}
+const auto kWideRowBlocks = wide_row_blocks(std::make_integer_sequence<int, kWideRowChannels>());
+
+// One padded image into y (c_out, ho, wo) through a wide buffer of c_out x span (rounded up to
+// whole vectors), then row by row out of it.
+void wide_row_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
+                    const PaddedConv& p, float* y) {
+  const int64_t taps = p.taps(), plane = p.ho * p.wo, span = (p.ho - 1) * p.wp + p.wo;
+  const int64_t vectors = (span + kLanes - 1) / kLanes, stride = vectors * kLanes;
+  thread_local std::vector<float> wide_buffer;
+  float* wide = grow_workspace(wide_buffer, p.c_out * stride);
+  for (int64_t co = 0; co < p.c_out; co += kWideRowChannels) {
+    const int64_t channels = std::min<int64_t>(kWideRowChannels, p.c_out - co);
+    const auto& blocks = kWideRowBlocks[static_cast<size_t>(channels - 1)];
+    for (int64_t v0 = 0; v0 < vectors; v0 += kWideRowVectors) {
+      const int64_t nv = std::min<int64_t>(kWideRowVectors, vectors - v0);
+      const int64_t last = span - (v0 + nv - 1) * kLanes;  // valid positions in the block's last vector
+      blocks[static_cast<size_t>(nv - 1)](xp + v0 * kLanes, tap_w + co, p.c_out, offsets, taps, bias ? bias + co : nullptr,
+                                          last, wide + co * stride + v0 * kLanes, stride);
+    }
+  }
+  for (int64_t c = 0; c < p.c_out; ++c)
+    for (int64_t oy = 0; oy < p.ho; ++oy) {
+      const float* src = wide + c * stride + oy * p.wp;
+      float* dst = y + c * plane + oy * p.wo;
+      int64_t j = 0;
+      for (; j + kLanes <= p.wo; j += kLanes) vstore(dst + j, vload(src + j));
+      for (; j < p.wo; ++j) dst[j] = src[j];
+    }
+}
+
 // ---- driver ------------------------------------------------------------------------------
 
 // The share of the lanes doing useful work along a dimension of `size` elements.
@@ -475,11 +567,12 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
                     const float* addend = nullptr) {
   const int64_t taps = p.taps(), plane = p.ho * p.wo, padded_image = p.c_in * p.hp * p.wp;
   const bool by_width = p.stride == 1 && lane_use(p.wo) > lane_use(p.c_out);
+  const bool wide_rows = kWideRows && p.stride == 1 && !by_width && taps <= kWideRowMaxTaps;
   const std::vector<int64_t> offsets = tap_offsets(p);
   std::vector<float> padded_bias(static_cast<size_t>(((p.c_out + kLanes - 1) / kLanes) * kLanes), 0.0f);
   if (b) std::copy(b, b + p.c_out, padded_bias.begin());
 
-  if (!by_width && p.c_out > kLanes && taps > kFewTaps) {
+  if (!wide_rows && !by_width && p.c_out > kLanes && taps > kFewTaps) {
     // Channel groups over runs of images: enough pixels per run for a slice of a group's weights
     // to be reused from L1 (deep layers have 4 or 16 pixels an image), padded inputs within ~512
     // KB (small planes: 1 MB, in whole runs of one position), and at least two runs per thread.
@@ -512,13 +605,16 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
 
   thread_local std::vector<float> plain_buffer;
   const float* plain = w.plain(p.c_out, taps, plain_buffer);
-  const std::vector<float> packed = by_width ? pack_tap_major(plain, p.c_out, taps) : pack_channel_major(plain, p.c_out, taps);
+  const std::vector<float> packed =
+      by_width || wide_rows ? pack_tap_major(plain, p.c_out, taps) : pack_channel_major(plain, p.c_out, taps);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     thread_local std::vector<float> padded_buffer;
     const float* xp = pad_images(x, i, 1, h, w_in, pad_h, pad_w, p, padded_buffer);
     float* yi = y + i * p.c_out * plane;
-    if (by_width)
+    if (wide_rows)
+      wide_row_image(xp, packed.data(), b, offsets.data(), p, yi);
+    else if (by_width)
       width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
     else
       channel_vectorised_image(xp, packed.data(), padded_bias.data(), offsets.data(), p, yi);
