@@ -140,10 +140,67 @@ inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_
 
 inline float relu_value(float v) { return v < 0.0f ? 0.0f : v; }  // relu_forward's rule
 
+#if !defined(__AVX512F__) && defined(__AVX2__)
+// max_pool_takes's choice between best and c, 8 lanes.
+inline __m256 take_max(__m256 best, __m256 c) {
+  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(c, best, _CMP_GT_OQ),
+                                   _mm256_and_ps(_mm256_cmp_ps(c, c, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+  return _mm256_blendv_ps(best, c, take);
+}
+inline float take_max(float best, float c) { return max_pool_takes(c, best) ? c : best; }
+
+// Values only, rows of even width w: first the max of each horizontal pair over the 2 * ho rows as
+// one flat run (pairs never straddle rows), then each output row from two rows of pairs. The max
+// of the pairs' maxima is the window's max with the same rules (the first of equal values, the
+// first NaN: taking the first winner of each half, then the second only when it wins, picks the
+// same element as visiting the four in order), and every vector but the flat run's last is full:
+// rows of 5 or 14 outputs (LeNet-5) no longer go through masked loads row by row.
+template <bool Relu>
+void max_pool_plane_2x2_pairs(const float* xp, float* yp, int64_t w, int64_t ho, int64_t wo) {
+  const int64_t half = w / 2, pairs = 2 * ho * half;
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < pairs + 8) buffer.resize(static_cast<size_t>(pairs + 8));
+  float* hp = buffer.data();  // 8 floats of slack: the rows' loads below may run past the last
+  const __m256 zero = _mm256_setzero_ps();
+  auto relu = [&](__m256 v) { return Relu ? _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)) : v; };
+  int64_t i = 0;
+  for (; i + 8 <= pairs; i += 8) {
+    __m256 a, b;
+    split_even_odd(_mm256_loadu_ps(xp + 2 * i), _mm256_loadu_ps(xp + 2 * i + 8), a, b);
+    _mm256_storeu_ps(hp + i, take_max(relu(a), relu(b)));
+  }
+  for (; i < pairs; ++i) {
+    const float a = Relu ? relu_value(xp[2 * i]) : xp[2 * i], b = Relu ? relu_value(xp[2 * i + 1]) : xp[2 * i + 1];
+    hp[i] = take_max(a, b);
+  }
+  for (int64_t oy = 0; oy < ho; ++oy) {
+    const float* h0 = hp + 2 * oy * half;
+    const float* h1 = h0 + half;
+    float* y_row = yp + oy * wo;
+    for (int64_t ox = 0; ox < wo; ox += 8) {
+      const __m256 best = take_max(_mm256_loadu_ps(h0 + ox), _mm256_loadu_ps(h1 + ox));
+      if (ox + 8 <= wo) {
+        _mm256_storeu_ps(y_row + ox, best);
+      } else {
+        alignas(32) float part[8];
+        _mm256_store_ps(part, best);
+        for (int64_t k = 0; k < wo - ox; ++k) y_row[ox + k] = part[k];
+      }
+    }
+  }
+}
+#endif
+
 // ap == nullptr: values only (inference), which skips the index stores. Relu: each input goes
 // through relu_value first (values only).
 template <bool Relu = false>
 void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t w, int64_t ho, int64_t wo) {
+#if !defined(__AVX512F__) && defined(__AVX2__)
+  if (ap == nullptr && w % 2 == 0) {
+    max_pool_plane_2x2_pairs<Relu>(xp, yp, w, ho, wo);
+    return;
+  }
+#endif
   for (int64_t oy = 0; oy < ho; ++oy) {
     const float* r0 = xp + 2 * oy * w;
     const float* r1 = r0 + w;
