@@ -2,6 +2,7 @@
 #include "faults/sweep_delta.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -37,6 +38,47 @@ inline void copy_row(float* dst, const float* src, int64_t count) {
   for (; j + cpu::simd::kLanes <= count; j += cpu::simd::kLanes) cpu::simd::vstore(dst + j, cpu::simd::vload(src + j));
 #endif
   for (; j < count; ++j) dst[j] = src[j];
+}
+
+// wide[0, span) += t.d * (the padded input from tap t's (ci, ky, kx) on), for the taps in order:
+// each element gets them one by one, as a plain loop over the taps would add them, but with up to
+// 8 vectors of the run held in registers through all the taps (one load and store of the run,
+// not one per tap).
+#ifdef STUCKAT_SIMD
+template <int V>
+void add_taps_chunk(float* wide, const float* xi, int64_t hp, int64_t wp, const ConvTap* taps, int64_t count) {
+  using namespace cpu::simd;
+  vfloat acc[V];
+  #pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) acc[v] = vload(wide + v * kLanes);
+  for (int64_t c = 0; c < count; ++c) {
+    const float* src = xi + (taps[c].ci * hp + taps[c].ky) * wp + taps[c].kx;
+    const vfloat d = vset1(taps[c].d);
+    #pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[v] = vfmadd(d, vload(src + v * kLanes), acc[v]);
+  }
+  #pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) vstore(wide + v * kLanes, acc[v]);
+}
+using AddTapsChunk = void (*)(float*, const float*, int64_t, int64_t, const ConvTap*, int64_t);
+const AddTapsChunk kAddTapsChunks[8] = {add_taps_chunk<1>, add_taps_chunk<2>, add_taps_chunk<3>, add_taps_chunk<4>,
+                                        add_taps_chunk<5>, add_taps_chunk<6>, add_taps_chunk<7>, add_taps_chunk<8>};
+#endif
+
+void add_taps(float* wide, int64_t span, const float* xi, int64_t hp, int64_t wp, const ConvTap* taps, int64_t count) {
+  int64_t j0 = 0;
+#ifdef STUCKAT_SIMD
+  constexpr int64_t kLanes = cpu::simd::kLanes;
+  for (; j0 + kLanes <= span;) {
+    const int64_t vectors = std::min<int64_t>(8, (span - j0) / kLanes);
+    kAddTapsChunks[static_cast<size_t>(vectors - 1)](wide + j0, xi + j0, hp, wp, taps, count);
+    j0 += vectors * kLanes;
+  }
+#endif
+  for (int64_t c = 0; c < count; ++c) {  // the positions past the last whole vector
+    const float* src = xi + (taps[c].ci * hp + taps[c].ky) * wp + taps[c].kx;
+    for (int64_t j = j0; j < span; ++j) wide[j] = std::fma(taps[c].d, src[j], wide[j]);
+  }
 }
 
 // Stride 1: per image and changed output channel, the plane is accumulated in "wide" rows of the
@@ -76,12 +118,9 @@ void for_changed_planes(const float* x, int64_t n, int64_t in, int64_t h, int64_
         const int64_t o = taps[static_cast<size_t>(c)].o;
         const float* yp = plane_of(img, o);
         for (int64_t oy = 0; oy < ho; ++oy) copy_row(wide + oy * wp, yp + oy * wo, wo);
-        for (; c < nt && taps[static_cast<size_t>(c)].o == o; ++c) {
-          const ConvTap& t = taps[static_cast<size_t>(c)];
-          const float* src = xi + (t.ci * hp + t.ky) * wp + t.kx;
-          const float d = t.d;
-          for (int64_t j = 0; j < span; ++j) wide[j] += d * src[j];
-        }
+        const int64_t c0 = c;
+        while (c < nt && taps[static_cast<size_t>(c)].o == o) ++c;
+        add_taps(wide, span, xi, hp, wp, taps.data() + c0, c - c0);
         emit(img, o, wide, wp);
       }
     }
