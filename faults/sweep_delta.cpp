@@ -255,7 +255,8 @@ void add_linear_weight_changes(const float* x, float* y, int64_t n, int64_t in, 
 void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t clean_channels,
                               const std::vector<int64_t>& channels, float* next, int64_t n, int64_t in, int64_t h,
                               int64_t w, int64_t out, int64_t kh, int64_t kw, int64_t pad, int64_t ho, int64_t wo,
-                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes) {
+                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes,
+                              const float* minus) {
   const std::vector<ConvTap> taps = conv_taps(changes, in, out, kh, kw);
   if (taps.empty() || ho <= 0 || wo <= 0) return;
   const int64_t k = chain.pool_k > 0 ? chain.pool_k : 1, step = chain.pool_k > 0 ? chain.pool_stride : 1;
@@ -269,10 +270,17 @@ void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t cl
       },
       [&](int64_t img, int64_t o, float* wide, int64_t wp) {
         float* dst = next + (img * out + o) * ph * pw;
+        // minus: the plane's value less the clean chain output, as sub_inplace computes it.
+        const float* m = nullptr;
+        if (minus) m = minus + (img * clean_channels + (channels.empty() ? o : channels[static_cast<size_t>(o)])) * ph * pw;
         if (k == 2 && step == 2) {  // the kernels' own 2x2 pool (relu_max_pool2d's values by construction)
           cpu::max_pool_2x2_plane(wide, dst, wp, ph, pw, !chain.pool_first);
-          if (chain.pool_first)
+          if (chain.pool_first && m)
+            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]) - m[j];
+          else if (chain.pool_first)
             for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]);
+          else if (m)
+            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = dst[j] - m[j];
           return;
         }
         if (!chain.pool_first)
@@ -285,7 +293,8 @@ void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t cl
                 const float v = wide[(py * step + wy) * wp + px * step + wx];
                 if ((wy == 0 && wx == 0) || cpu::max_pool_takes(v, best)) best = v;
               }
-            dst[py * pw + px] = chain.pool_first ? relu(best) : best;
+            const float v = chain.pool_first ? relu(best) : best;
+            dst[py * pw + px] = m ? v - m[py * pw + px] : v;
           }
       });
 }

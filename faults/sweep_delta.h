@@ -37,11 +37,13 @@ struct ReluPoolChain {
 // fills them with the clean chain). Plane o of the clean output is channel channels[o] of
 // clean_out (n, clean_channels, ho, wo), or channel o when `channels` is empty. The same additions
 // in the same order as add_conv2d_weight_changes, then max_pool2d's and relu's rules: equal to
-// that chain of ops.
+// that chain of ops. minus (nullable): the clean chain output (n, clean_channels, ph, pw); each
+// written plane is then the chain's value less it (the change of the next stage's input).
 void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t clean_channels,
                               const std::vector<int64_t>& channels, float* next, int64_t n, int64_t in, int64_t h,
                               int64_t w, int64_t out, int64_t kh, int64_t kw, int64_t pad, int64_t ho, int64_t wo,
-                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes);
+                              const ReluPoolChain& chain, const std::vector<WeightChange>& changes,
+                              const float* minus = nullptr);
 
 // y: (n, out) += x dW^T with x: (n, in), dW: (out, in) given by `changes`.
 void add_linear_weight_changes(const float* x, float* y, int64_t n, int64_t in, int64_t out,

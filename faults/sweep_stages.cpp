@@ -175,7 +175,7 @@ bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& 
 
 void changes_through_relu_pool(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
                                const DeltaLayer& L, const std::vector<int64_t>& channels,
-                               const std::vector<WeightChange>& changes, Tensor& next) {
+                               const std::vector<WeightChange>& changes, Tensor& next, bool as_change) {
   const size_t s = L.stage;
   const Tensor& x = clean.input[s][b];
   const Tensor& clean_out = clean.layer_out[s][b];
@@ -185,9 +185,16 @@ void changes_through_relu_pool(const std::vector<ForwardStage>& stages, const Cl
   const ForwardStage::ReluPool& rp = stages[s].after_relu_pool;
   const ReluPoolChain chain{rp.pool_k, rp.pool_stride, rp.pool_first};
   const int64_t out = channels.empty() ? L.out_channels : static_cast<int64_t>(channels.size());
+  Tensor minus;  // as_change: the clean chain output, (n, L.out_channels, ph * pw) as the next stage reads it
+  if (as_change) {
+    minus = clean.input[s + 1][b].contiguous();
+    STUCKAT_CHECK(minus.numel() == x.size(0) * L.out_channels * (next.numel() / std::max<int64_t>(1, x.size(0) * out)),
+                  "the clean chain output has {} values, not the changed pass's layout", minus.numel());
+  }
   conv2d_changes_relu_pool(x.data<float>(), clean_out.data<float>(), L.out_channels, channels, next.data<float>(),
                            x.size(0), x.size(1), x.size(2), x.size(3), out, L.conv->weight.size(2),
-                           L.conv->weight.size(3), L.conv->pad, clean_out.size(2), clean_out.size(3), chain, changes);
+                           L.conv->weight.size(3), L.conv->pad, clean_out.size(2), clean_out.size(3), chain, changes,
+                           as_change ? minus.data<float>() : nullptr);
 }
 
 void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
@@ -203,11 +210,11 @@ void channel_path_next_out(const std::vector<ForwardStage>& stages, const CleanP
     z = relu_pool_channel_delta(x, clean.layer_out[s][b], geometry_of(L), sub_changes, p.channels, rp.pool_k,
                                 rp.pool_stride, rp.pool_first, next_in);
   } else if (fuses_relu_pool(stages, L) && x.device() == Device::CPU) {
-    // The changed channels through the ReLU / pool chain image by image, in cache (sweep_delta.h).
-    const Tensor z_clean = select_index(next_in.view({n, L.out_channels, L.block}), 1, p.channels);
-    z = z_clean.clone();
-    changes_through_relu_pool(stages, clean, b, L, p.channels, sub_changes.list, z);
-    sub_inplace(z, z_clean);
+    // The changed channels through the ReLU / pool chain image by image, in cache, less their
+    // clean values (sweep_delta.h): every channel of p.channels has a change, so z is all written.
+    STUCKAT_CHECK(!sub_changes.list.empty(), "a channel-path point without changes");
+    z = Tensor::empty({n, k, L.block}, DType::F32, x.device());
+    changes_through_relu_pool(stages, clean, b, L, p.channels, sub_changes.list, z, true);
   } else {
     Tensor y = select_index(clean.layer_out[s][b], 1, p.channels);
     add_weight_changes(x, y, geometry_of(L), sub_changes);

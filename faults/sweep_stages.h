@@ -148,9 +148,11 @@ bool fuses_relu_pool(const std::vector<ForwardStage>& stages, const DeltaLayer& 
 // That pass for batch b: next (the stage's chain output, prefilled with the clean one) gets the
 // channels `changes` touch recomputed; `channels` as in conv2d_changes_relu_pool (empty: all of
 // L's output channels, next shaped like the next stage's input; else next holds those channels).
+// as_change: next receives the recomputed channels less their clean values instead (every
+// channel of `channels` must have a change; next need not be prefilled).
 void changes_through_relu_pool(const std::vector<ForwardStage>& stages, const CleanPass& clean, size_t b,
                                const DeltaLayer& L, const std::vector<int64_t>& channels,
-                               const std::vector<WeightChange>& changes, Tensor& next);
+                               const std::vector<WeightChange>& changes, Tensor& next, bool as_change = false);
 
 // What add_weight_changes adds for point p of layer L (to be packed): its changes re-indexed to
 // its channels on the channel path, else all of them.

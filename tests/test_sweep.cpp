@@ -876,6 +876,14 @@ TEST_CASE("conv2d_changes_relu_pool equals the chain of ops it replaces, bit for
     conv2d_changes_relu_pool(x.data<float>(), clean.data<float>(), out, channels, sub_got.data<float>(), n, in, h, w,
                              2, k, k, c.pad, clean.size(2), clean.size(3), rp, sub);
     CHECK(same(sub_got, sub_want));
+    // The same channels as changes (minus the clean chain output): sub_inplace's floats, and
+    // every plane written though the output starts as garbage.
+    Tensor diff_want = sub_want.clone();
+    sub_inplace(diff_want, select_index(clean_next, 1, channels).contiguous());
+    Tensor diff_got = Tensor::full(sub_want.shape(), 12345.0f);
+    conv2d_changes_relu_pool(x.data<float>(), clean.data<float>(), out, channels, diff_got.data<float>(), n, in, h, w,
+                             2, k, k, c.pad, clean.size(2), clean.size(3), rp, sub, clean_next.data<float>());
+    CHECK(same(diff_got, diff_want));
   }
 }
 

@@ -509,9 +509,9 @@ constexpr std::array<std::array<WideRowBlock, kWideRowVectors>, sizeof...(G)> wi
 const auto kWideRowBlocks = wide_row_blocks(std::make_integer_sequence<int, kWideRowChannels>());
 
 // One padded image into y (c_out, ho, wo) through a wide buffer of c_out x span (rounded up to
-// whole vectors), then row by row out of it.
+// whole vectors), then row by row out of it, plus addend (shaped like y; nullable) on the way.
 void wide_row_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
-                    const PaddedConv& p, float* y) {
+                    const PaddedConv& p, float* y, const float* addend) {
   const int64_t taps = p.taps(), plane = p.ho * p.wo, span = (p.ho - 1) * p.wp + p.wo;
   const int64_t vectors = (span + kLanes - 1) / kLanes, stride = vectors * kLanes;
   thread_local std::vector<float> wide_buffer;
@@ -531,8 +531,14 @@ void wide_row_image(const float* xp, const float* tap_w, const float* bias, cons
       const float* src = wide + c * stride + oy * p.wp;
       float* dst = y + c * plane + oy * p.wo;
       int64_t j = 0;
-      for (; j + kLanes <= p.wo; j += kLanes) vstore(dst + j, vload(src + j));
-      for (; j < p.wo; ++j) dst[j] = src[j];
+      if (addend) {
+        const float* a = addend + c * plane + oy * p.wo;
+        for (; j + kLanes <= p.wo; j += kLanes) vstore(dst + j, vadd(vload(a + j), vload(src + j)));
+        for (; j < p.wo; ++j) dst[j] = a[j] + src[j];
+      } else {
+        for (; j + kLanes <= p.wo; j += kLanes) vstore(dst + j, vload(src + j));
+        for (; j < p.wo; ++j) dst[j] = src[j];
+      }
     }
 }
 
@@ -612,13 +618,16 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
     thread_local std::vector<float> padded_buffer;
     const float* xp = pad_images(x, i, 1, h, w_in, pad_h, pad_w, p, padded_buffer);
     float* yi = y + i * p.c_out * plane;
-    if (wide_rows)
-      wide_row_image(xp, packed.data(), b, offsets.data(), p, yi);
-    else if (by_width)
+    const float* ai = addend ? addend + i * p.c_out * plane : nullptr;
+    if (wide_rows) {
+      wide_row_image(xp, packed.data(), b, offsets.data(), p, yi, ai);
+      continue;
+    }
+    if (by_width)
       width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
     else
       channel_vectorised_image(xp, packed.data(), padded_bias.data(), offsets.data(), p, yi);
-    if (addend) add_addend(yi, addend + i * p.c_out * plane, p.c_out * plane);
+    if (ai) add_addend(yi, ai, p.c_out * plane);
   }
 }
 
