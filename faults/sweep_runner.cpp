@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -116,12 +117,24 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   const size_t nb = batches.images.size();
   StepTimes times;  // STUCKAT_SWEEP_TRACE: host ms per step, printed when the wave ends
   CleanPass clean;
+  const auto t_clean = std::chrono::steady_clock::now();
   {
     const auto t = times.time(StepTimes::kCleanPass);
     STUCKAT_GPU_PROFILE("sweep.clean_pass");
     clean = clean_pass(stages, one_batch(batches, 0), options.prefix_cache_bytes, false, first_kept);
   }
   const std::vector<bool> keep = clean.kept;  // every batch keeps what the first kept
+  // Rows go out when a wave ends, so a wave is kept to about wave_seconds: a point costs at most
+  // a clean pass over the test set (it reruns the network from its layer on, usually much less),
+  // so at most wave_seconds / (that pass's time, estimated from this first batch) points; at least
+  // kMinWavePoints, over which the wave's own clean passes are spread.
+  const double pass_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_clean).count() *
+                        static_cast<double>(nb);
+  constexpr size_t kMinWavePoints = 8;
+  if (pass_s > 0 && options.wave_seconds > 0) {
+    const auto fit = static_cast<size_t>(std::min(1e9, std::floor(options.wave_seconds / pass_s)));
+    limit = std::min(limit, first + std::max(kMinWavePoints, fit));
+  }
 
   std::vector<WavePoint> wave;
   std::vector<WaveLayer> layers;

@@ -338,7 +338,8 @@ TEST_CASE("each sweep row equals the reference: faults injected into the model, 
 
 TEST_CASE("CPU sweep rows do not depend on how the points are split into waves", "[faults][sweep]") {
   // Waves of one point, of 5 points (cutting through layers and formats), ended by the plan-byte
-  // limit after every point, and all points in one wave: the same rows, bit for bit, in order.
+  // limit after every point, of the 8 points a tiny time budget leaves, and all points in one
+  // wave: the same rows, bit for bit, in order.
   const Dataset d = random_test_set(40);
   std::shared_ptr<Module> model = sweep_test_model("lenet5", 5);
   SweepGrid g = small_grid();
@@ -346,19 +347,25 @@ TEST_CASE("CPU sweep rows do not depend on how the points are split into waves",
   g.bits = {11, 15};
   g.rates = {0.05, 0.3};
   g.seeds = {3};
-  auto rows_with = [&](int64_t wave, int64_t plan_bytes) {
+  auto rows_with = [&](int64_t wave, int64_t plan_bytes, double seconds = 60) {
     std::vector<SweepRow> rows;
     SweepRunOptions o;
     o.batch = 16;
     o.wave_points = wave;
     o.chunk_bytes = plan_bytes;
+    o.wave_seconds = seconds;
     run_sweep(*model, "lenet5", d, g, all_points(g), o, [&](const SweepRow& r) { rows.push_back(r); });
     return rows;
   };
   const std::vector<SweepRow> all = rows_with(1 << 20, int64_t(1) << 30);
   REQUIRE(static_cast<int64_t>(all.size()) == g.size());
-  for (const auto& [wave, bytes] : std::vector<std::pair<int64_t, int64_t>>{{1, 1 << 30}, {5, 1 << 30}, {1 << 20, 1}}) {
-    const std::vector<SweepRow> rows = rows_with(wave, bytes);
+  struct Split {
+    int64_t wave, bytes;
+    double seconds;
+  };
+  for (const auto& [wave, bytes, seconds] :
+       std::vector<Split>{{1, 1 << 30, 60}, {5, 1 << 30, 60}, {1 << 20, 1, 60}, {1 << 20, 1 << 30, 1e-12}}) {
+    const std::vector<SweepRow> rows = rows_with(wave, bytes, seconds);
     REQUIRE(rows.size() == all.size());
     for (size_t i = 0; i < rows.size(); ++i) {
       INFO("wave " << wave << ", plan bytes " << bytes << ", row " << i);
