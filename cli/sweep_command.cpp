@@ -167,10 +167,13 @@ Runner add_sweep_command(CLI::App& app) {
   cmd->add_flag("--resume", f->resume, "keep the rows already in --out and run only the missing points");
   cmd->add_option("--shard", f->shard, "run shard i of n (points with index % n == i)")->capture_default_str();
   cmd->add_option("--batch", f->batch, "test images per forward pass")->capture_default_str();
-  cmd->add_option("--configs-per-pass", f->configs_per_pass, "fault configurations evaluated per pass over the data")
+  cmd->add_option("--configs-per-pass", f->configs_per_pass,
+                  "--device cuda: fault configurations of a layer stacked in one pass over the data (the CPU "
+                  "evaluates waves of up to 256 points, test batch by test batch)")
       ->capture_default_str();
   cmd->add_option("--cache-gb", f->cache_gb,
-                  "memory for the clean activations reused across points (the deepest layers' first)")
+                  "memory for the clean activations reused across points, the deepest layers' first (on the CPU: "
+                  "of one test batch)")
       ->capture_default_str();
   cmd->add_option("--pass-gb", f->pass_gb,
                   "--device cuda: activation memory of one pass; fewer configurations share a pass when theirs "
