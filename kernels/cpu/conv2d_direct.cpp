@@ -381,6 +381,18 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
 
 // ---- width-vectorised (stride 1) ---------------------------------------------------------
 
+// G channels x V vectors of pixels: acc[g][v] += w[g] * xv[v] for one tap (the width-vectorised and
+// wide-row kernels' register tile).
+template <int G, int V>
+inline void tile_tap(vfloat (&acc)[G][V], const vfloat (&xv)[V], const float* w) {
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g) {
+    const vfloat wv = vset1(w[g]);
+    #pragma GCC unroll 32
+    for (int v = 0; v < V; ++v) acc[g][v] = vfmadd(wv, xv[v], acc[g][v]);
+  }
+}
+
 // G channels x `pixels` (up to kLanes * V) consecutive pixels of one output row.
 // tap_w is [taps][c_out] offset to the group's first channel.
 template <int G, int V>
@@ -397,13 +409,7 @@ void width_block(const float* x_origin, const float* tap_w, int64_t c_out, const
     const float* xt = x_origin + offsets[t];
     vfloat xv[V];
     for (int v = 0; v < V; ++v) xv[v] = vload_first(mask[v], xt + v * kLanes);
-    const float* wt = tap_w + t * c_out;
-    #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) {
-      const vfloat wv = vset1(wt[g]);
-      #pragma GCC unroll 32
-      for (int v = 0; v < V; ++v) acc[g][v] = vfmadd(wv, xv[v], acc[g][v]);
-    }
+    tile_tap<G, V>(acc, xv, tap_w + t * c_out);
   }
   #pragma GCC unroll 32
   for (int g = 0; g < G; ++g)
@@ -480,13 +486,7 @@ void wide_row_block(const float* xp, const float* tap_w, int64_t c_out, const in
     vfloat xv[V];
     #pragma GCC unroll 32
     for (int v = 0; v < V; ++v) xv[v] = v + 1 < V || last >= kLanes ? vload(xt + v * kLanes) : vload_first(tail, xt + v * kLanes);
-    const float* wt = tap_w + t * c_out;
-    #pragma GCC unroll 32
-    for (int g = 0; g < G; ++g) {
-      const vfloat wv = vset1(wt[g]);
-      #pragma GCC unroll 32
-      for (int v = 0; v < V; ++v) acc[g][v] = vfmadd(wv, xv[v], acc[g][v]);
-    }
+    tile_tap<G, V>(acc, xv, tap_w + t * c_out);
   }
   #pragma GCC unroll 32
   for (int g = 0; g < G; ++g)
