@@ -64,8 +64,11 @@ void require_match(const std::vector<float>& got, const std::vector<float>& ref,
   if (norm > 0) REQUIRE(err / norm <= max_nmse);
 }
 
-// After a whole training step (see the tolerance note in the test below): NMSE <= max_nmse,
-// and no element further off than the tensor's RMS plus its own size (which also catches NaN).
+// After a whole training step (see the tolerance note in the test below): NMSE <= max_nmse, no
+// NaN, and at most one element in a thousand further off than the tensor's RMS plus its own size
+// (a switched ReLU / pool decision moves the elements summing over that position by one term,
+// which in a layer with few terms per element can exceed the RMS: ResNet-18's layer4.1.conv2
+// gradient, 64 terms an element at batch 4, had 1 such element of 2359296 on an H200).
 void require_step_match(const std::vector<float>& got, const std::vector<float>& ref, const std::string& what,
                         double max_nmse) {
   INFO(what);
@@ -74,19 +77,22 @@ void require_step_match(const std::vector<float>& got, const std::vector<float>&
   for (float r : ref) sum_sq += static_cast<double>(r) * r;
   const double scale = ref.empty() ? 0.0 : std::sqrt(sum_sq / static_cast<double>(ref.size()));
   double err = 0, worst_excess = 0;
-  size_t worst = 0;
+  size_t worst = 0, outside = 0, nan = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
     const double r = ref[i], d = std::abs(static_cast<double>(got[i]) - r);
     err += d * d;
     const double excess = d - (scale + std::abs(r));
-    if (!(excess <= worst_excess)) {  // also catches NaN
+    if (std::isnan(excess)) ++nan;
+    if (excess > 0) ++outside;
+    if (!(excess <= worst_excess)) {
       worst_excess = std::isnan(excess) ? 1e30 : excess;
       worst = i;
     }
   }
   INFO("worst element " << worst << " of " << ref.size() << ": got " << got[worst] << " want " << ref[worst]
-                        << ", RMS " << scale);
-  REQUIRE(worst_excess <= 0.0);
+                        << ", RMS " << scale << "; " << outside << " elements past RMS + own size");
+  REQUIRE(nan == 0);
+  REQUIRE(outside <= ref.size() / 1000);
   INFO("NMSE " << (sum_sq > 0 ? err / sum_sq : 0.0));
   if (sum_sq > 0) REQUIRE(err / sum_sq <= max_nmse);
 }
