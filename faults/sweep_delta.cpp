@@ -275,12 +275,11 @@ void conv2d_changes_relu_pool(const float* x, const float* clean_out, int64_t cl
         if (minus) m = minus + (img * clean_channels + (channels.empty() ? o : channels[static_cast<size_t>(o)])) * ph * pw;
         if (k == 2 && step == 2) {  // the kernels' own 2x2 pool (relu_max_pool2d's values by construction)
           cpu::max_pool_2x2_plane(wide, dst, wp, ph, pw, !chain.pool_first);
-          if (chain.pool_first && m)
-            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]) - m[j];
-          else if (chain.pool_first)
-            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = relu(dst[j]);
-          else if (m)
-            for (int64_t j = 0; j < ph * pw; ++j) dst[j] = dst[j] - m[j];
+          if (chain.pool_first || m)
+            for (int64_t j = 0; j < ph * pw; ++j) {
+              const float v = chain.pool_first ? relu(dst[j]) : dst[j];
+              dst[j] = m ? v - m[j] : v;
+            }
           return;
         }
         if (!chain.pool_first)

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/pool2d.h"
 #include "kernels/cpu/pool2d_window.h"
+#include "kernels/cpu/simd.h"
 
 namespace stuckat::cpu {
 namespace {
@@ -86,6 +87,18 @@ inline void split_even_odd(__m256 a, __m256 b, __m256& even, __m256& odd) {
   even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
 }
+// max_pool_takes's choice between best and c, 8 lanes: all ones where c replaces best.
+inline __m256 take_mask(__m256 best, __m256 c) {
+  return _mm256_or_ps(_mm256_cmp_ps(c, best, _CMP_GT_OQ),
+                      _mm256_and_ps(_mm256_cmp_ps(c, c, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+}
+inline __m256 take_max(__m256 best, __m256 c) { return _mm256_blendv_ps(best, c, take_mask(best, c)); }
+// relu_forward's rule, 8 lanes: NaN and -0 pass.
+inline __m256 relu8(__m256 v) {
+  const __m256 zero = _mm256_setzero_ps();
+  return _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+}
+
 template <bool Relu>
 inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_t* a, int32_t top, int32_t bottom,
                               int32_t col0, int count) {
@@ -98,29 +111,17 @@ inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_
     split_even_odd(_mm256_maskload_ps(r0, lo), _mm256_maskload_ps(r0 + 8, hi), wa, wb);
     split_even_odd(_mm256_maskload_ps(r1, lo), _mm256_maskload_ps(r1 + 8, hi), wc, wd);
   }
-  if constexpr (Relu) {  // relu_forward's rule: NaN and -0 pass
-    const __m256 zero = _mm256_setzero_ps();
-    for (__m256* v : {&wa, &wb, &wc, &wd}) *v = _mm256_blendv_ps(*v, zero, _mm256_cmp_ps(*v, zero, _CMP_LT_OQ));
-  }
+  if constexpr (Relu)
+    for (__m256* v : {&wa, &wb, &wc, &wd}) *v = relu8(*v);
   __m256 best = wa;
   __m256 arg = _mm256_castsi256_ps(_mm256_setzero_si256());  // 0..3: which window element
   const __m256 cand[3] = {wb, wc, wd};
   for (int k = 0; k < 3; ++k) {
-    const __m256 take = _mm256_or_ps(_mm256_cmp_ps(cand[k], best, _CMP_GT_OQ),
-                                     _mm256_and_ps(_mm256_cmp_ps(cand[k], cand[k], _CMP_UNORD_Q),
-                                                   _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+    const __m256 take = take_mask(best, cand[k]);
     best = _mm256_blendv_ps(best, cand[k], take);
     arg = _mm256_blendv_ps(arg, _mm256_castsi256_ps(_mm256_set1_epi32(k + 1)), take);
   }
-  // A partial vector leaves through a buffer: masked stores are slow on some cores (AMD Zen 3: a
-  // 2x2 pool over 28-pixel rows ran 2.6x faster so).
-  if (count == 8) {
-    _mm256_storeu_ps(y, best);
-  } else {
-    alignas(32) float part[8];
-    _mm256_store_ps(part, best);
-    for (int i = 0; i < count; ++i) y[i] = part[i];
-  }
+  simd::vstore_count(y, count, best);  // a partial vector through a buffer: masked stores are slow on Zen 3
   if (a == nullptr) return;
   // Element k of the window at output column ox: row (k >> 1 ? bottom : top) + 2*ox + (k & 1).
   const __m256i k = _mm256_castps_si256(arg);
@@ -141,12 +142,6 @@ inline void max_pool_2x2_row8(const float* r0, const float* r1, float* y, int32_
 inline float relu_value(float v) { return v < 0.0f ? 0.0f : v; }  // relu_forward's rule
 
 #if !defined(__AVX512F__) && defined(__AVX2__)
-// max_pool_takes's choice between best and c, 8 lanes.
-inline __m256 take_max(__m256 best, __m256 c) {
-  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(c, best, _CMP_GT_OQ),
-                                   _mm256_and_ps(_mm256_cmp_ps(c, c, _CMP_UNORD_Q), _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
-  return _mm256_blendv_ps(best, c, take);
-}
 inline float take_max(float best, float c) { return max_pool_takes(c, best) ? c : best; }
 
 // Values only, rows of even width w: first the max of each horizontal pair over the 2 * ho rows as
@@ -161,8 +156,7 @@ void max_pool_plane_2x2_pairs(const float* xp, float* yp, int64_t w, int64_t ho,
   thread_local std::vector<float> buffer;
   if (static_cast<int64_t>(buffer.size()) < pairs + 8) buffer.resize(static_cast<size_t>(pairs + 8));
   float* hp = buffer.data();  // 8 floats of slack: the rows' loads below may run past the last
-  const __m256 zero = _mm256_setzero_ps();
-  auto relu = [&](__m256 v) { return Relu ? _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ)) : v; };
+  auto relu = [](__m256 v) { return Relu ? relu8(v) : v; };
   int64_t i = 0;
   for (; i + 8 <= pairs; i += 8) {
     __m256 a, b;
@@ -178,14 +172,7 @@ void max_pool_plane_2x2_pairs(const float* xp, float* yp, int64_t w, int64_t ho,
     const float* h1 = h0 + half;
     float* y_row = yp + oy * wo;
     for (int64_t ox = 0; ox < wo; ox += 8) {
-      const __m256 best = take_max(_mm256_loadu_ps(h0 + ox), _mm256_loadu_ps(h1 + ox));
-      if (ox + 8 <= wo) {
-        _mm256_storeu_ps(y_row + ox, best);
-      } else {
-        alignas(32) float part[8];
-        _mm256_store_ps(part, best);
-        for (int64_t k = 0; k < wo - ox; ++k) y_row[ox + k] = part[k];
-      }
+      simd::vstore_count(y_row + ox, wo - ox, take_max(_mm256_loadu_ps(h0 + ox), _mm256_loadu_ps(h1 + ox)));
     }
   }
 }
@@ -220,13 +207,9 @@ void max_pool_plane_2x2_stride2(const float* xp, float* yp, int32_t* ap, int64_t
       const auto col = static_cast<int32_t>(2 * ox);
       float best;
       int32_t arg;
-      if constexpr (Relu)
-        max_pool_2x2_window(relu_value(r0[col]), relu_value(r0[col + 1]), relu_value(r1[col]),
-                            relu_value(r1[col + 1]), top + col, top + col + 1, bottom + col, bottom + col + 1, best,
-                            arg);
-      else
-        max_pool_2x2_window(r0[col], r0[col + 1], r1[col], r1[col + 1], top + col, top + col + 1, bottom + col,
-                            bottom + col + 1, best, arg);
+      auto value = [](float v) { return Relu ? relu_value(v) : v; };
+      max_pool_2x2_window(value(r0[col]), value(r0[col + 1]), value(r1[col]), value(r1[col + 1]), top + col,
+                          top + col + 1, bottom + col, bottom + col + 1, best, arg);
       y_row[ox] = best;
       if (a_row) a_row[ox] = arg;
     }
