@@ -25,6 +25,8 @@ struct PlotFlags {
   std::string out;                 // curves: the PNG
   std::string title;
   std::string charts = "all";  // sweep: all | bits | rates
+  // The flags given on the command line, so that one meant for the other kind of plot is refused.
+  std::vector<std::string> sweep_flags_given, curve_flags_given;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -33,6 +35,10 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 int plot_sweep_csv(const PlotFlags& f) {
   if (f.files.size() != 1) throw_input_error("plot: give one sweep CSV at a time ({} given)", f.files.size());
+  if (!f.curve_flags_given.empty())
+    throw_input_error("plot: {} is for metrics.jsonl curves; a sweep CSV's charts go to --prefix (default: the CSV path "
+                      "without .csv)",
+                      f.curve_flags_given.front());
   const std::string& csv = f.files[0];
   std::string prefix = f.prefix;
   if (prefix.empty()) {
@@ -82,6 +88,8 @@ std::string run_name(const std::string& path) {
 
 int plot_curves(const PlotFlags& f) {
   if (f.out.empty()) throw_input_error("plot: --out F.png is needed to plot metrics.jsonl curves");
+  if (!f.sweep_flags_given.empty())
+    throw_input_error("plot: {} is for a sweep CSV, not metrics.jsonl curves", f.sweep_flags_given.front());
   if (!f.names.empty() && f.names.size() != f.files.size())
     throw_input_error("plot: --names has {} entries for {} files", f.names.size(), f.files.size());
   LineChart chart;
@@ -125,17 +133,27 @@ Runner add_plot_command(CLI::App& app) {
       "plot", "Draw PNG charts: a sweep CSV (accuracy vs bit and vs rate per layer), or metrics.jsonl curves per epoch");
   cmd->add_option("files", f->files, "a sweep CSV written by `stuckat sweep`, or metrics.jsonl files of training runs")
       ->required();
-  cmd->add_option("--prefix", f->prefix, "sweep: output path prefix (default: the CSV path without .csv)");
-  cmd->add_option("--charts", f->charts, "sweep: all | bits (accuracy vs bit) | rates (accuracy vs rate)")
-      ->check(CLI::IsMember({"all", "bits", "rates"}))
-      ->capture_default_str();
-  cmd->add_option("--key", f->key, "curves: the metrics field to draw (train_loss, test_acc, test_loss, ...)")
-      ->capture_default_str();
-  cmd->add_option("--names", f->names, "curves: legend names, one per file (default: each file's folder)")
-      ->delimiter(',');
-  cmd->add_option("--out", f->out, "curves: the PNG to write");
-  cmd->add_option("--title", f->title, "curves: chart title");
-  return [f] { return run(*f); };
+  CLI::Option* prefix =
+      cmd->add_option("--prefix", f->prefix, "sweep: output path prefix (default: the CSV path without .csv)");
+  CLI::Option* charts =
+      cmd->add_option("--charts", f->charts, "sweep: all | bits (accuracy vs bit) | rates (accuracy vs rate)")
+          ->check(CLI::IsMember({"all", "bits", "rates"}))
+          ->capture_default_str();
+  CLI::Option* key =
+      cmd->add_option("--key", f->key, "curves: the metrics field to draw (train_loss, test_acc, test_loss, ...)")
+          ->capture_default_str();
+  CLI::Option* names =
+      cmd->add_option("--names", f->names, "curves: legend names, one per file (default: each file's folder)")
+          ->delimiter(',');
+  CLI::Option* out = cmd->add_option("--out", f->out, "curves: the PNG to write");
+  CLI::Option* title = cmd->add_option("--title", f->title, "curves: chart title");
+  return [=] {
+    for (CLI::Option* o : {prefix, charts})
+      if (o->count() > 0) f->sweep_flags_given.push_back(o->get_name());
+    for (CLI::Option* o : {out, key, names, title})
+      if (o->count() > 0) f->curve_flags_given.push_back(o->get_name());
+    return run(*f);
+  };
 }
 
 }  // namespace stuckat::cli

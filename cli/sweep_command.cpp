@@ -74,7 +74,7 @@ int run(SweepFlags& f) {
     size_t start = 0;
     while (true) {
       const size_t comma = text.find(',', start);
-      const WeightFormat fmt = parse_weight_format(text.substr(start, comma == std::string::npos ? comma : comma - start));
+      const WeightFormat fmt = parse_weight_format(text.substr(start, comma == std::string::npos ? comma : comma - start), "--formats");
       if (fmt.is_none()) throw_input_error("--formats: none has no 16-bit words to fault; use e.g. q4.11, maxabs or fp16");
       const std::string name = weight_format_name(fmt);
       for (const std::string& seen : grid.formats)

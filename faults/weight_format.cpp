@@ -35,7 +35,7 @@ float WeightFormat::step() const {
   return 0.0f;
 }
 
-WeightFormat parse_weight_format(const std::string& text) {
+WeightFormat parse_weight_format(const std::string& text, const char* flag) {
   std::string s = text;
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   WeightFormat f;
@@ -62,14 +62,14 @@ WeightFormat parse_weight_format(const std::string& text) {
     if (dot != std::string::npos && parse_small_int(s.substr(1, dot - 1), &int_bits) &&
         parse_small_int(s.substr(dot + 1), &frac_bits)) {
       if (int_bits + frac_bits != 15)
-        throw_input_error("--quant {} has {} integer + {} fraction bits, but a 16-bit word leaves 15 beside the sign bit; expected {}",
-                          text, int_bits, frac_bits, kValidForms);
+        throw_input_error("{} {} has {} integer + {} fraction bits, but a 16-bit word leaves 15 beside the sign bit; expected {}",
+                          flag, text, int_bits, frac_bits, kValidForms);
       f.kind = WeightFormatKind::Fixed;
       f.frac_bits = frac_bits;
       return f;
     }
   }
-  throw_input_error("--quant '{}' is not a weight format; expected {}", text, kValidForms);
+  throw_input_error("{} '{}' is not a weight format; expected {}", flag, text, kValidForms);
 }
 
 std::string weight_format_name(const WeightFormat& f) {

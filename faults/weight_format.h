@@ -33,8 +33,8 @@ struct WeightFormat {
 
 // Parses the --quant spellings: "q4.11" (any q<I>.<F> with I + F = 15, I >= 0, F >= 0),
 // "maxabs", "signmag" (F = 11), "fp16", "none"; case-insensitive. Anything else throws
-// InputError naming --quant and the valid forms.
-WeightFormat parse_weight_format(const std::string& text);
+// InputError naming `flag` (the flag that gave the text) and the valid forms.
+WeightFormat parse_weight_format(const std::string& text, const char* flag = "--quant");
 
 // Canonical spelling, the inverse of parse_weight_format ("q4.11", "maxabs", ...).
 std::string weight_format_name(const WeightFormat& f);

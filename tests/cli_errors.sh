@@ -63,6 +63,8 @@ expect "eval unknown fault layer" "conv9" -- "$bin" eval --checkpoint "$tmp/run/
 expect "fault mode without faults" "--fault-mode" -- "$bin" train "${syn[@]}" --out "$tmp/fm" --fault-mode zero
 expect "clip bound without clip mode" "--clip-bound" -- "$bin" train "${syn[@]}" --out "$tmp/cb" \
   --faults layer=conv2,bit=15,stuck=1,rate=0.01 --fault-mode keep_bit --clip-bound 0.5
+expect "sweep format" "--formats" -- "$bin" sweep --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" \
+  --out "$tmp/sw.csv" --formats q9.9
 
 echo "cli_errors: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

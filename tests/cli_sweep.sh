@@ -52,7 +52,8 @@ printf '{"epoch":1,"train_loss":1.2}\n{"epoch":2,"train_loss":0.7}\n' >"$tmp/b.j
 [ "$(head -c 8 "$tmp/loss.png" 2>/dev/null | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || { echo "FAIL: loss.png is not a PNG"; fail=1; }
 printf '{"loss":1}\n' >"$tmp/bad.jsonl"
 for bad in "$tmp/bad.jsonl --out $tmp/x.png" "$tmp/a.jsonl $tmp/full.csv --out $tmp/x.png" "$tmp/a.jsonl" \
-           "$tmp/a.jsonl --names a,b --out $tmp/x.png" "$tmp/a.jsonl --key nothing --out $tmp/x.png"; do
+           "$tmp/a.jsonl --names a,b --out $tmp/x.png" "$tmp/a.jsonl --key nothing --out $tmp/x.png" \
+           "$tmp/full.csv --out $tmp/x.png" "$tmp/full.csv --title t" "$tmp/a.jsonl --out $tmp/x.png --prefix $tmp/p"; do
   # shellcheck disable=SC2086
   "$bin" plot $bad >/dev/null 2>"$tmp/err"
   [ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] || { echo "FAIL: plot $bad should exit 2 with one line"; cat "$tmp/err"; fail=1; }
