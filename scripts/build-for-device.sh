@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the GPU check's binaries here, for sm_90, so that a device call can skip its three-minute
 # build: bench/gpu/check.sh with CHECK_PREBUILT=1 runs them. Generic x86-64 code (no -march=native:
-# the device machine's CPU is another) and libstdc++ linked in; cuBLAS/cuSPARSE/cudart stay shared
-# (nvcc 13.0 here and there). Needs the headers of scripts/gather-device-deps.sh in .deps/.
+# the device machine's CPU is another) and libstdc++ linked in; cuSPARSE/cudart stay shared and
+# cuBLAS is opened on first use (libcublas.so.13, the loader's search; nvcc 13.0 here and there). Needs the headers of scripts/gather-device-deps.sh in .deps/.
 # Usage, from the repository root: [DEVICE_BUILD=dir] bash scripts/build-for-device.sh [targets...]
 # It trains the sweep benchmark's checkpoint once and prints what to carry and the command to run
 # (`CHECK_PREBUILT=1 bash bench/gpu/check.sh <dir>`; the train section needs bench_gpu_train, the

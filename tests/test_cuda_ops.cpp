@@ -26,6 +26,7 @@
 #include "tests/random_tensor.h"
 #include "kernels/cpu/sgd_update.h"
 #ifdef STUCKAT_WITH_CUDA
+#include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/sgd_update.h"
 #endif
 
@@ -131,6 +132,30 @@ constexpr Tolerance kElementwise{1e-6, 1e-5, 0.0};
 constexpr Tolerance kReduction{1e-5, 1e-4, 3e-5};
 
 }  // namespace
+
+TEST_CASE("cuBLAS is opened on first use, with or without a GPU", "[cuda][cublas]") {
+  // kernels/cuda/cublas_library.cuh: the binary does not link cuBLAS; creating the handle opens
+  // it. Without a GPU that still happens, and cuBLAS's refusal comes back in its own words
+  // (through the opened library's status string), not as a library that cannot be found.
+#ifndef STUCKAT_WITH_CUDA
+  WARN("built without CUDA: cuBLAS loading not checked");
+#else
+  if (cuda_available()) {
+    REQUIRE_NOTHROW(cuda::gemm_init());
+  } else {
+    try {
+      cuda::gemm_init();
+      FAIL("creating a cuBLAS handle without a GPU should fail");
+    } catch (const CudaError& e) {
+      const std::string what = e.what();
+      INFO(what);
+      CHECK(what.find("cublas.create(&created) failed: ") != std::string::npos);
+      CHECK(what.find("cannot open cuBLAS") == std::string::npos);
+      CHECK(what.size() > what.find("failed: ") + 9);  // cuBLAS's description follows
+    }
+  }
+#endif
+}
 
 TEST_CASE("CUDA relu and add equal the CPU bit for bit", "[cuda][kernels]") {
   if (!have_gpu("relu/add")) return;

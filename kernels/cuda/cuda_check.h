@@ -12,7 +12,8 @@ inline const char* status_string(cudaError_t s) { return cudaGetErrorString(s); 
 inline const char* status_string(cusparseStatus_t s) { return cusparseGetErrorString(s); }
 #endif
 #ifdef CUBLAS_VER_MAJOR  // include <cublas_v2.h> before this header to get CUBLAS_CHECK
-inline const char* status_string(cublasStatus_t s) { return cublasGetStatusString(s); }
+const char* cublas_status_string(cublasStatus_t s);  // cublas_library.cu: from the opened library
+inline const char* status_string(cublasStatus_t s) { return cublas_status_string(s); }
 #endif
 
 template <typename Status>

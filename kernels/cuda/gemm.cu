@@ -1,7 +1,5 @@
 // gemm_row_major on cuBLAS. cuBLAS is column-major; a row-major (r, c) matrix is the
 // column-major (c, r) matrix, so C = op(A) op(B) is computed as C^T = op(B)^T op(A)^T.
-#include <cublas_v2.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,8 +9,9 @@
 #include <mutex>
 #include <tuple>
 
-#include "kernels/cuda/profile.h"
+#include "kernels/cuda/cublas_library.cuh"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/profile.h"
 #include "kernels/cuda/gemm.cuh"
 
 namespace stuckat::cuda {
@@ -20,11 +19,12 @@ namespace {
 
 cublasHandle_t handle() {
   static cublasHandle_t h = [] {
+    const CublasLibrary& cublas = cublas_library();
     cublasHandle_t created = nullptr;
-    CUBLAS_CHECK(cublasCreate(&created));
+    CUBLAS_CHECK(cublas.create(&created));
     // Plain fp32 (the default math mode never rounds sgemm inputs to TF32), comparable with
     // the CPU reference.
-    CUBLAS_CHECK(cublasSetMathMode(created, CUBLAS_DEFAULT_MATH));
+    CUBLAS_CHECK(cublas.set_math_mode(created, CUBLAS_DEFAULT_MATH));
     return created;
   }();  // never destroyed: kernels may run during static destruction
   return h;
@@ -89,7 +89,7 @@ void gemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
   const int mi = as_int(m, "m"), ni = as_int(n, "n"), ki = as_int(k, "k");
   const int lda = std::max(1, trans_a ? mi : ki);  // stored row length of A
   const int ldb = std::max(1, trans_b ? ki : ni);  // stored row length of B
-  CUBLAS_CHECK(cublasSgemm(handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, ni, mi,
+  CUBLAS_CHECK(cublas_library().sgemm(handle(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, ni, mi,
                            ki, &alpha, b, ldb, a, lda, &beta, c, ni));
   if (trace)
     trace->add(trans_a, trans_b, m, n, k,
