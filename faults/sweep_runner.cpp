@@ -98,13 +98,14 @@ struct WavePoint {
 // hold options.chunk_bytes; then for each test batch the clean pass on it (its activations in
 // blocks that the next batch reuses: a 10k-image cache of them would be hundreds of MB of fresh
 // memory, and first touches cost more than the arithmetic on a virtual machine) and every point
-// on it, the points side by side on the threads. Rows go out in order at the end. Returns the
-// index after the wave's last point.
+// on it, the points side by side on the threads. Rows go out in order at the end. first_wave: the
+// sweep's first (its first clean pass may run cold; see below). Returns the index after the wave's
+// last point.
 size_t run_wave(Module& model, const std::string& model_name, const std::vector<ForwardStage>& stages,
                 const std::map<std::string, size_t>& stage_of, std::map<std::string, Tensor>& weight_of,
                 std::map<std::string, Tensor>& clean_of, const TestBatches& batches, const SweepGrid& grid,
-                const std::vector<int64_t>& points, size_t first, size_t limit, const SweepRunOptions& options,
-                const std::function<void(const SweepRow&)>& on_row) {
+                const std::vector<int64_t>& points, size_t first, size_t limit, bool first_wave,
+                const SweepRunOptions& options, const std::function<void(const SweepRow&)>& on_row) {
   const WeightFormat format = parse_weight_format(sweep_point(grid, points[first]).format);
   // The shallowest stage any point may start from: the clean activations before it are not kept.
   size_t first_kept = stages.empty() ? 0 : stages.size() - 1;
@@ -117,24 +118,33 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   const size_t nb = batches.images.size();
   StepTimes times;  // STUCKAT_SWEEP_TRACE: host ms per step, printed when the wave ends
   CleanPass clean;
-  const auto t_clean = std::chrono::steady_clock::now();
-  {
-    const auto t = times.time(StepTimes::kCleanPass);
-    STUCKAT_GPU_PROFILE("sweep.clean_pass");
-    clean = clean_pass(stages, one_batch(batches, 0), options.prefix_cache_bytes, false, first_kept);
-  }
-  const std::vector<bool> keep = clean.kept;  // every batch keeps what the first kept
   // Rows go out when a wave ends, so a wave is kept to about wave_seconds: a point costs at most
   // a clean pass over the test set (it reruns the network from its layer on, usually much less),
-  // so at most wave_seconds / (that pass's time, estimated from this first batch) points; at least
+  // so at most wave_seconds / (that pass's time, estimated from the first batch's) points; at least
   // kMinWavePoints, over which the wave's own clean passes are spread.
-  const double pass_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_clean).count() *
-                        static_cast<double>(nb);
   constexpr size_t kMinWavePoints = 8;
-  if (pass_s > 0 && options.wave_seconds > 0) {
-    const auto fit = static_cast<size_t>(std::min(1e9, std::floor(options.wave_seconds / pass_s)));
-    limit = std::min(limit, first + std::max(kMinWavePoints, fit));
+  auto points_within = [&](double batch_s) {
+    if (!(batch_s > 0) || !(options.wave_seconds > 0)) return limit - first;
+    const double fit = std::floor(options.wave_seconds / (batch_s * static_cast<double>(nb)));
+    return std::max(kMinWavePoints, static_cast<size_t>(std::min(1e9, fit)));
+  };
+  double batch_s = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    // The sweep's first pass runs on fresh memory and can take several times a warm one (first
+    // touches cost more than the arithmetic on a virtual machine: 27-139 ms against 11-22 for
+    // LeNet-5's 1000 images); where its time would end the wave early, a second pass, warm, gives
+    // the estimate. Later waves reuse the blocks.
+    if (pass == 1 && (!first_wave || points_within(batch_s) >= limit - first)) break;
+    const auto t = times.time(StepTimes::kCleanPass);
+    STUCKAT_GPU_PROFILE("sweep.clean_pass");
+    const auto t0 = std::chrono::steady_clock::now();
+    clean = CleanPass();  // the first pass's blocks go back to the allocator, for the second
+    clean = clean_pass(stages, one_batch(batches, 0), options.prefix_cache_bytes, false, first_kept);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    batch_s = pass == 0 ? s : std::min(batch_s, s);
   }
+  const std::vector<bool> keep = clean.kept;  // every batch keeps what the first kept
+  limit = std::min(limit, first + points_within(batch_s));
 
   std::vector<WavePoint> wave;
   std::vector<WaveLayer> layers;
@@ -336,7 +346,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     restore_all();
     FaultInjection quantize_all(model, parse_weight_format(format_name), {}, true);
     quantize_all.apply();
-    g = run_wave(model, model_name, stages, stage_of, weight_of, clean_of, batches, grid, points, g, limit, options,
+    g = run_wave(model, model_name, stages, stage_of, weight_of, clean_of, batches, grid, points, g, limit, g == 0, options,
                  on_row);
   }
   restore_all();
