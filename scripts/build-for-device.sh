@@ -2,11 +2,13 @@
 # Builds the GPU check's binaries here, for sm_90, so that a device call can skip its three-minute
 # build: bench/gpu/check.sh with CHECK_PREBUILT=1 runs them. Generic x86-64 code (no -march=native:
 # the device machine's CPU is another) and libstdc++ linked in; cuSPARSE/cudart stay shared and
-# cuBLAS is opened on first use (libcublas.so.13, the loader's search; nvcc 13.0 here and there). Needs the headers of scripts/gather-device-deps.sh in .deps/.
+# cuBLAS is opened on first use (libcublas.so.13 by the loader's search; nvcc 13.0 here and
+# there). Needs the headers of scripts/gather-device-deps.sh in .deps/.
 # Usage, from the repository root: [DEVICE_BUILD=dir] bash scripts/build-for-device.sh [targets...]
-# It trains the sweep benchmark's checkpoint once and prints what to carry and the command to run
-# (`CHECK_PREBUILT=1 bash bench/gpu/check.sh <dir>`; the train section needs bench_gpu_train, the
-# sweep section's training split is not carried, so carry the checkpoint).
+# (default targets: every [cuda] test program, stuckat, bench_gpu_train, bench_crossbar). It trains
+# the sweep benchmark's checkpoint once (the sweep section's training split is not carried),
+# stages the stripped binaries and the checkpoint in <dir>/device, and prints what to carry and
+# the command to run (`CHECK_PREBUILT=1 bash bench/gpu/check.sh <dir>/device`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 deps=$PWD/.deps/usr
@@ -17,7 +19,7 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSTUCKAT_CUDA=ON -DCMAKE_CUDA
   -DCMAKE_PREFIX_PATH="$deps" -DZLIB_INCLUDE_DIR="$deps/include" -DZLIB_LIBRARY="$deps/lib/libz.a" \
   -DCMAKE_EXE_LINKER_FLAGS="-static-libstdc++ -static-libgcc" -DSTUCKAT_TESTS=ON -DSTUCKAT_BENCH=ON > /dev/null
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=($(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//') stuckat bench_gpu_train)
+[[ ${#targets[@]} -gt 0 ]] || targets=($(grep -l '\[cuda\]' tests/test_*.cpp | xargs -n1 basename | sed 's/\.cpp$//') stuckat bench_gpu_train bench_crossbar)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 # The sweep benchmark's checkpoint (LeNet-5 after one epoch), trained here on the CPU once.
 ckpt=$build/sweep_ckpt/checkpoint.safetensors
@@ -25,12 +27,16 @@ if [[ -x "$build/bin/stuckat" && ! -f "$ckpt" && -f /usr/share/datasets/fashion-
   "$build/bin/stuckat" train --model lenet5 --epochs 1 --out "$build/sweep_ckpt" > "$build/sweep_ckpt.log" 2>&1 \
     || echo "build-for-device: training the sweep checkpoint failed (see $build/sweep_ckpt.log)" >&2
 fi
-# What to carry (64 MiB in all): the binaries, the test images (sweep and eval read only those),
-# the checkpoint.
-carry=()
-for t in "${targets[@]}"; do [[ -f "$build/bin/$t" ]] && carry+=("$build/bin/$t"); done
-carry+=(.deps/fashion-mnist/t10k-images-idx3-ubyte.gz .deps/fashion-mnist/t10k-labels-idx1-ubyte.gz)
-[[ -f "$ckpt" ]] && carry+=("$build/sweep_ckpt")
+# What to carry (64 MiB in all, 8 paths at most): one folder with the binaries, stripped, and the
+# checkpoint, and the test images (sweep and eval read only those).
+stage=$build/device
+rm -rf "$stage"
+mkdir -p "$stage/bin"
+for t in "${targets[@]}"; do
+  [[ -f "$build/bin/$t" ]] && strip -o "$stage/bin/$t" "$build/bin/$t"
+done
+[[ -f "$ckpt" ]] && cp -r "$build/sweep_ckpt" "$stage/"
+carry=("$stage" .deps/fashion-mnist/t10k-images-idx3-ubyte.gz .deps/fashion-mnist/t10k-labels-idx1-ubyte.gz)
 du -shc "${carry[@]}" | tail -1
 printf 'carry: ['; printf '"%s", ' "${carry[@]}" | sed 's/, $//'; printf ']\n'
-echo "then: CHECK_PREBUILT=1 CHECK_SECTIONS=\"tests sweep sweepprobe\" bash bench/gpu/check.sh $build"
+echo "then: CHECK_PREBUILT=1 CHECK_SECTIONS=\"tests sweep sweepprobe\" bash bench/gpu/check.sh $stage"

@@ -15,9 +15,11 @@ namespace stuckat::cuda {
 namespace {
 
 template <typename F>
-void find(void* lib, const std::string& file, const char* name, F* fn) {
+void load_symbol(void* lib, const std::string& file, const char* name, F* fn) {
   *fn = reinterpret_cast<F>(dlsym(lib, name));
-  if (*fn == nullptr) throw CudaError(fmt::format("cuBLAS library {} has no {}: not the cuBLAS {} this build expects", file, name, CUBLAS_VER_MAJOR));
+  if (*fn == nullptr)
+    throw CudaError(
+        fmt::format("cuBLAS library {} has no {}: not the cuBLAS {} this build expects", file, name, CUBLAS_VER_MAJOR));
 }
 
 CublasLibrary open_cublas() {
@@ -36,10 +38,10 @@ CublasLibrary open_cublas() {
                                 "LD_LIBRARY_PATH",
                                 reason, CUBLAS_VER_MAJOR));
   CublasLibrary l;  // never closed: kernels may run during static destruction
-  find(lib, file, "cublasCreate_v2", &l.create);
-  find(lib, file, "cublasSetMathMode", &l.set_math_mode);
-  find(lib, file, "cublasSgemm_v2", &l.sgemm);
-  find(lib, file, "cublasGetStatusString", &l.status_string);
+  load_symbol(lib, file, "cublasCreate_v2", &l.create);
+  load_symbol(lib, file, "cublasSetMathMode", &l.set_math_mode);
+  load_symbol(lib, file, "cublasSgemm_v2", &l.sgemm);
+  load_symbol(lib, file, "cublasGetStatusString", &l.status_string);
   return l;
 }
 
