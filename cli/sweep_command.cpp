@@ -120,6 +120,7 @@ int run(SweepFlags& f) {
   options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
   options.pass_bytes = static_cast<int64_t>(f.pass_gb * 1073741824.0);
   options.device_model = device_model.get();
+  options.rows_done = [&writer] { writer.flush(); };  // rows go out as they finish, a group at a time
   if (device_model) {
     data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
     // One clean evaluation before the timer, as the PyTorch loop warms up: the GPU libraries load

@@ -178,6 +178,7 @@ class Pipeline {
                      e.last - 1, e.trace_ms[StepTimes::kDraw], e.trace_ms[StepTimes::kReadBack],
                      e.trace_ms[StepTimes::kCollect]);
       for (size_t k = e.first; k < e.last; ++k) emit_(chunks[k]);
+      if (options_.rows_done) options_.rows_done();
       e = Epoch();  // its device memory goes back now
     };
     for (size_t e0 = 0; e0 < count;) {

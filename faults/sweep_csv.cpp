@@ -150,8 +150,12 @@ SweepCsvWriter::~SweepCsvWriter() {
 
 void SweepCsvWriter::append(const SweepRow& row) {
   const std::string line = format_sweep_row(row) + "\n";
-  STUCKAT_CHECK(std::fwrite(line.data(), 1, line.size(), file_) == line.size() && std::fflush(file_) == 0,
-                "writing {} failed: {}", path_, std::strerror(errno));
+  STUCKAT_CHECK(std::fwrite(line.data(), 1, line.size(), file_) == line.size(), "writing {} failed: {}", path_,
+                std::strerror(errno));
+}
+
+void SweepCsvWriter::flush() {
+  STUCKAT_CHECK(std::fflush(file_) == 0, "writing {} failed: {}", path_, std::strerror(errno));
 }
 
 }  // namespace stuckat

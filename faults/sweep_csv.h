@@ -51,7 +51,8 @@ class SweepCsvWriter {
   SweepCsvWriter& operator=(const SweepCsvWriter&) = delete;
 
   const std::vector<SweepRow>& existing_rows() const { return existing_; }
-  void append(const SweepRow& row);  // writes and flushes one line
+  void append(const SweepRow& row);  // writes one line (buffered)
+  void flush();                      // hands the buffered lines to the file
 
  private:
   std::string path_;

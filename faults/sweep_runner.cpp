@@ -259,6 +259,7 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
     score.fill(wp.row);
     on_row(wp.row);
   }
+  if (options.rows_done) options.rows_done();
   return end;
 }
 

@@ -564,12 +564,25 @@ TEST_CASE("a sweep through a model copy (the --device path, here on the CPU) equ
   o.batch = resnet ? 4 : 16;
   o.configs_per_pass = configs;
   std::vector<SweepRow> plain, via_copy;
+  // rows_done (where the CLI flushes the CSV) follows each group of rows: record the rows out by
+  // then. Every group is non-empty and the last call follows the last row.
+  std::vector<size_t> done_at;
+  o.rows_done = [&] { done_at.push_back(plain.size() + via_copy.size()); };
+  auto check_groups = [&](size_t rows, size_t at_least) {
+    CAPTURE(done_at);
+    REQUIRE(done_at.size() >= at_least);
+    for (size_t i = 1; i < done_at.size(); ++i) CHECK(done_at[i] > done_at[i - 1]);
+    CHECK(done_at.back() == rows);
+    done_at.clear();
+  };
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { plain.push_back(r); });
+  check_groups(plain.size(), g.formats.size());  // a wave per format at least
   o.device_model = copy.get();
   o.pass_bytes = pass_bytes;
   o.fused_channel_delta_on_cpu = variant == 3;  // the GPU's fused channel pass (LeNet-5's stages)
   if (variant == 0) o.chunk_bytes = 1;  // chunks of 3 points: a layer's chunks pipelined one after another
   run_sweep(*model, name, d, g, all_points(g), o, [&](const SweepRow& r) { via_copy.push_back(r); });
+  check_groups(plain.size() + via_copy.size(), variant == 0 ? g.layers.size() : 1);  // an epoch per chunk there
   REQUIRE(via_copy.size() == plain.size());
   for (size_t i = 0; i < plain.size(); ++i) {
     INFO("point " << plain[i].point.index << " " << plain[i].point.layer);
