@@ -9,7 +9,10 @@
 //                    to theta_K with --rewind-iter K) and trains --epochs again; --rounds N
 //                    and/or the target --density end it. DIR/theta0.safetensors (and
 //                    theta_k.safetensors) hold the rewind points bit for bit, DIR/rounds.jsonl one
-//                    line per round and DIR/rounds/round<r>.safetensors each round's trained network
+//                    line per round and DIR/rounds/round<r>.safetensors each round's trained network;
+//                    --resume continues the run in DIR after its last finished round (its settings,
+//                    DIR/lth_run.json, must match; --rounds may grow) and ends as the
+//                    uninterrupted run would, bit for bit
 //   ssl              trains the checkpoint for --epochs with the group-lasso penalty
 //                    (--lambda-filter, --lambda-channel) on conv filters and channels; the
 //                    groups that end at zero are removed (masked) and reported
@@ -20,6 +23,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -40,6 +46,7 @@ namespace {
 struct PruneFlags : TrainingFlags {
   std::string checkpoint, method, model, out = "runs/prune", json;
   bool seed_given = false;
+  bool resume = false;
   double density = -1;  // -1: not given
   double min_fc = 0.005, min_conv = 0.012;
   double rate = 0.2;
@@ -81,6 +88,78 @@ void check_flags(PruneFlags& f) {
     throw_input_error("--method {} trains: give --epochs E >= 1 (epochs per round for lth)", f.method);
   if (f.method == "ssl" && f.lambda_filter == 0 && f.lambda_channel == 0)
     throw_input_error("--method ssl needs --lambda-filter and/or --lambda-channel > 0");
+  if (f.resume && f.method != "lth")
+    throw_input_error("--resume continues an lth run (its rounds); --method {} runs in one go, so run it again",
+                      f.method);
+}
+
+// The settings an lth run's rounds depend on beyond the schedule (which run_lottery_ticket checks
+// against the finished rounds): --resume refuses a run started with others.
+nlohmann::json lth_run_config(const PruneFlags& f, const std::string& model, const Dataset& train) {
+  // A float flag as the double its shortest text reads back to (0.1, not 0.10000000149011612).
+  auto flag = [](float x) { return std::stod(fmt::format("{}", x)); };
+  return {{"checkpoint", f.checkpoint},         {"model", model},
+          {"data", train.name},                 {"train_images", train.size()},
+          {"rewind_iter", f.rewind_iter},       {"epochs", f.epochs},
+          {"batch", f.batch},                   {"lr", flag(f.sgd.lr)},
+          {"momentum", flag(f.sgd.momentum)},   {"dampening", flag(f.sgd.dampening)},
+          {"nesterov", f.sgd.nesterov},         {"weight_decay", flag(f.sgd.weight_decay)},
+          {"step_size", f.step_size},           {"gamma", flag(f.gamma)},
+          {"seed", f.seed}};
+}
+
+// The finished rounds of the lth run in f.out (--resume): their records (also as rounds.jsonl's
+// lines and JSON), the last one's masks with its trained weights restored into `model`, theta0 and
+// the rewind point, checked against the schedule of `options` and the initial `masks`. Nothing
+// when the folder holds no finished round.
+std::optional<LotteryTicketProgress> read_lth_progress(const PruneFlags& f, const ModelSpec& spec, Module& model,
+                                                       const PruneMasks& masks, const LotteryTicketOptions& options,
+                                                       const nlohmann::json& config, nlohmann::json& rounds_json,
+                                                       std::string& rounds_text) {
+  const std::string rounds_path = f.out + "/rounds.jsonl", config_path = f.out + "/lth_run.json";
+  if (!std::filesystem::exists(rounds_path)) return std::nullopt;
+  std::ifstream config_in(config_path);
+  std::stringstream config_text;
+  config_text << config_in.rdbuf();
+  const nlohmann::json saved = nlohmann::json::parse(config_text.str(), nullptr, false);
+  if (!config_in || !saved.is_object())
+    throw_input_error("--resume: {} has rounds but no readable {}; choose another --out", f.out, config_path);
+  for (const auto& [key, value] : config.items())
+    if (!saved.contains(key) || saved[key] != value)
+      throw_input_error("--resume: the run in {} was started with {} {}, not {}; pass the same flags or another --out",
+                        f.out, key, saved.contains(key) ? saved[key].dump() : std::string("unset"), value.dump());
+  LotteryTicketProgress progress;
+  std::ifstream in(rounds_path);
+  std::string line;
+  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.empty()) continue;
+    const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
+    const bool ok = row.is_object() && row.contains("round") && row["round"].is_number_integer() &&
+                    row.contains("kept") && row["kept"].is_number_integer() && row.contains("total") &&
+                    row["total"].is_number_integer() && row.contains("test_acc") && row["test_acc"].is_number() &&
+                    row.contains("test_loss") && row["test_loss"].is_number();
+    if (!ok) throw_input_error("--resume: {} line {} is not a round record; choose another --out", rounds_path, line_no);
+    progress.rounds.push_back({row["round"].get<int>(), row["kept"].get<int64_t>(), row["total"].get<int64_t>(),
+                               row["test_acc"].get<double>(), row["test_loss"].get<double>()});
+    rounds_json.push_back(row);
+    rounds_text += line + "\n";
+  }
+  if (progress.rounds.empty()) return std::nullopt;
+  // Files are read into CPU copies of the model, then copied into `model` (on its device).
+  auto read_state = [&](const std::string& path, PruneMasks* masks) {
+    std::shared_ptr<Module> copy = make_model(spec, f.seed);
+    load_checkpoint(path, *copy, spec.name());
+    if (masks != nullptr) *masks = read_prune_masks(path, *copy);
+    return WeightSnapshot::take(*copy);
+  };
+  const int last = progress.rounds.back().round;
+  read_state(fmt::format("{}/rounds/round{}.safetensors", f.out, last), &progress.masks).restore(model);
+  progress.theta0 = read_state(f.out + "/theta0.safetensors", nullptr);
+  progress.rewind_point =
+      f.rewind_iter > 0 ? read_state(f.out + "/theta_k.safetensors", nullptr) : progress.theta0;
+  check_lottery_ticket_progress(masks, options, progress);
+  std::fprintf(stderr, "resuming the lth run in %s after round %d\n", f.out.c_str(), last);
+  return progress;
 }
 
 MaskedTrainingOptions training_options(const PruneFlags& f) {
@@ -178,6 +257,13 @@ int run(PruneFlags& f) {
     WeightSnapshot::take(*init).restore(*model);
     std::string rounds_text;
     nlohmann::json rounds = nlohmann::json::array();
+    const nlohmann::json run_config = lth_run_config(f, spec.name(), data.train);
+    std::optional<LotteryTicketProgress> progress;
+    if (f.resume) progress = read_lth_progress(f, spec, *model, masks, o, run_config, rounds, rounds_text);
+    if (!progress) {  // a new run: an earlier run's rounds in the folder are not its own
+      std::filesystem::remove(f.out + "/rounds.jsonl");
+      write_text_atomically(f.out + "/lth_run.json", run_config.dump(2) + "\n");
+    }
     auto train_round = [&](int r, const PruneMasks& m, const StepHook& hook) {
       const EpochStats st = train_with_masks(*model, m, train, data, hook, epoch_log(fmt::format("round {}", r)));
       return std::make_pair(st.accuracy, st.loss);
@@ -187,22 +273,24 @@ int run(PruneFlags& f) {
       nlohmann::json row = {{"round", rec.round}, {"kept", rec.kept}, {"total", rec.total},
                             {"density", static_cast<double>(rec.kept) / static_cast<double>(rec.total)},
                             {"test_acc", rec.test_acc}, {"test_loss", rec.test_loss}};
-      rounds.push_back(row);
-      rounds_text += row.dump() + "\n";
-      write_text_atomically(f.out + "/rounds.jsonl", rounds_text);
       std::map<std::string, std::string> round_meta = meta;
       round_meta["model"] = spec.name();
       round_meta["lth_round"] = std::to_string(rec.round);
+      // The round's network first: a round listed in rounds.jsonl always has its file (--resume).
       save_checkpoint(fmt::format("{}/rounds/round{}.safetensors", f.out, rec.round), *model, round_meta,
                       prune_mask_tensors(m));
+      rounds.push_back(row);
+      rounds_text += row.dump() + "\n";
+      write_text_atomically(f.out + "/rounds.jsonl", rounds_text);
       std::fprintf(stderr, "round %d: density %.4f%%  test_acc %.4f\n", rec.round,
                    100.0 * static_cast<double>(rec.kept) / static_cast<double>(rec.total), rec.test_acc);
     };
     auto saved_rewind_point = [&](const WeightSnapshot& s) {
       s.save(f.out + (f.rewind_iter > 0 ? "/theta_k.safetensors" : "/theta0.safetensors"), snap_meta);
     };
-    if (f.rewind_iter > 0) WeightSnapshot::take(*model).save(f.out + "/theta0.safetensors", snap_meta);
-    LotteryTicketResult result = run_lottery_ticket(*model, masks, o, train_round, round_done, saved_rewind_point);
+    if (f.rewind_iter > 0 && !progress) WeightSnapshot::take(*model).save(f.out + "/theta0.safetensors", snap_meta);
+    LotteryTicketResult result = run_lottery_ticket(*model, masks, o, train_round, round_done, saved_rewind_point,
+                                                    progress ? &*progress : nullptr);
     masks = result.masks;
     final_test.accuracy = result.rounds.back().test_acc;
     final_test.loss = result.rounds.back().test_loss;
@@ -283,6 +371,7 @@ Runner add_prune_command(CLI::App& app) {
   CLI::Option* seed_opt = cmd->get_option("--seed");
   cmd->add_option("--out", f->out, "output directory")->capture_default_str();
   cmd->add_option("--json", f->json, "also write the report (per-layer density and accuracy) to this JSON file");
+  cmd->add_flag("--resume", f->resume, "lth: continue the run in --out after its last finished round");
   return [f, seed_opt] {
     f->seed_given = seed_opt->count() > 0;
     return run(*f);

@@ -28,20 +28,51 @@ std::vector<int64_t> lottery_ticket_schedule(int64_t total, int64_t remaining, c
   return kept;
 }
 
+void check_lottery_ticket_progress(const PruneMasks& masks, const LotteryTicketOptions& options,
+                                   const LotteryTicketProgress& progress) {
+  const int64_t total = total_weights(masks);
+  const std::vector<int64_t> schedule = lottery_ticket_schedule(total, total_kept(masks), options);
+  const std::vector<LotteryRound>& done = progress.rounds;
+  if (done.size() > schedule.size() + 1)
+    throw_input_error("the run to resume finished {} rounds, more than the {} these options give", done.size(),
+                      schedule.size() + 1);
+  for (size_t r = 0; r < done.size(); ++r) {
+    const int64_t expected = r == 0 ? total_kept(masks) : schedule[r - 1];
+    if (done[r].round != static_cast<int>(r) || done[r].total != total || done[r].kept != expected)
+      throw_input_error("the run to resume has round {} at {} of {} weights kept where these options give round {} at "
+                        "{} of {}: it was started with another rate, density or checkpoint",
+                        done[r].round, done[r].kept, done[r].total, r, expected, total);
+  }
+  if (done.empty() || total_kept(progress.masks) != done.back().kept || progress.rewind_point.empty() ||
+      progress.theta0.empty())
+    throw_input_error("the run to resume lacks its last round's masks or its rewind point");
+}
+
 LotteryTicketResult run_lottery_ticket(Module& model, const PruneMasks& masks, const LotteryTicketOptions& options,
                                        const TrainRound& train, const RoundDone& done,
-                                       const std::function<void(const WeightSnapshot&)>& on_rewind_point) {
+                                       const std::function<void(const WeightSnapshot&)>& on_rewind_point,
+                                       const LotteryTicketProgress* progress) {
   LotteryTicketResult result;
   result.masks = masks;
   const int64_t total = total_weights(masks);
   const std::vector<int64_t> schedule = lottery_ticket_schedule(total, total_kept(masks), options);
-  apply_masks(model, result.masks);
-  result.theta0 = WeightSnapshot::take(model);
-  if (options.rewind_iter == 0) {
-    result.rewind_point = result.theta0;
-    if (on_rewind_point) on_rewind_point(result.rewind_point);
+  size_t first = 0;
+  if (progress != nullptr && !progress->rounds.empty()) {
+    check_lottery_ticket_progress(masks, options, *progress);
+    result.masks = progress->masks;
+    result.theta0 = progress->theta0;
+    result.rewind_point = progress->rewind_point;
+    result.rounds = progress->rounds;
+    first = progress->rounds.size();
+  } else {
+    apply_masks(model, result.masks);
+    result.theta0 = WeightSnapshot::take(model);
+    if (options.rewind_iter == 0) {
+      result.rewind_point = result.theta0;
+      if (on_rewind_point) on_rewind_point(result.rewind_point);
+    }
   }
-  for (size_t r = 0; r <= schedule.size(); ++r) {
+  for (size_t r = first; r <= schedule.size(); ++r) {
     if (r > 0) {
       prune_global_magnitude(model, result.masks, schedule[r - 1]);
       result.rewind_point.rewind(model, result.masks);

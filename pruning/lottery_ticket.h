@@ -52,10 +52,30 @@ struct LotteryTicketResult {
   std::vector<LotteryRound> rounds;
 };
 
+// Where a stopped run continues (`prune --resume`): the rounds it finished (0, 1, ..., in order),
+// the masks of the last one, theta0 and the rewind point; the model holds the last round's
+// trained weights. Rounds depend on nothing else (each trains with a fresh optimizer and the
+// data order of its seed), so the continued run ends as the uninterrupted one would.
+struct LotteryTicketProgress {
+  std::vector<LotteryRound> rounds;
+  PruneMasks masks;
+  WeightSnapshot theta0, rewind_point;
+};
+
+// Throws InputError unless `progress` fits the schedule that `options` and the initial `masks`
+// give: its rounds numbered 0, 1, ... with the scheduled kept counts (another rate, density or
+// initial checkpoint gives others; more --rounds than the run had is fine), no more rounds than
+// the schedule, and its masks and rewind point present.
+void check_lottery_ticket_progress(const PruneMasks& masks, const LotteryTicketOptions& options,
+                                   const LotteryTicketProgress& progress);
+
 // Runs the procedure on `model` from its current weights (theta0) and masks (dense_masks for
 // an unpruned model). `on_rewind_point` (may be null) is called once the rewind point exists.
+// With `progress` (may be null; checked as above) it continues that run after its last finished
+// round instead; `masks` are still the initial ones (they give the schedule).
 LotteryTicketResult run_lottery_ticket(Module& model, const PruneMasks& masks, const LotteryTicketOptions& options,
                                        const TrainRound& train, const RoundDone& done = nullptr,
-                                       const std::function<void(const WeightSnapshot&)>& on_rewind_point = nullptr);
+                                       const std::function<void(const WeightSnapshot&)>& on_rewind_point = nullptr,
+                                       const LotteryTicketProgress* progress = nullptr);
 
 }  // namespace stuckat

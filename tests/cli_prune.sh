@@ -2,7 +2,8 @@
 # `stuckat prune`: bad input exits 2 with one sentence naming the flag (density outside (0, 1],
 # rounds 0, unknown method, ...); a one-shot run keeps exactly round(density * total) weights and
 # writes the JSON schema of the issue; sweep reads the pruned checkpoint; the masks survive `train --init` fine-tuning (also with
-# fault-aware training) and `--resume`; lth and ssl run end to end. Usage: cli_prune.sh path/to/stuckat
+# fault-aware training) and `--resume`; lth and ssl run end to end, and an lth run resumed after a
+# finished round ends as the uninterrupted one. Usage: cli_prune.sh path/to/stuckat
 set -u
 bin="$1"
 tmp=$(mktemp -d)
@@ -102,6 +103,28 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["total"]["
   { fail=$((fail + 1)); echo "FAIL: lth count"; }  # 61470 -> 30735 -> 15367 (half pruned per round)
 ok "lth rewind" -- "$bin" "${p[@]}" --method lth --rate 0.5 --rounds 1 --epochs 1 --rewind-iter 3 --out "$tmp/lthk"
 [ -f "$tmp/lthk/theta_k.safetensors" ] || { fail=$((fail + 1)); echo "FAIL: theta_k missing"; }
+# lth --resume: a run stopped after round 1 of 2 (as killed during round 2: its file and line gone),
+# and one started with --rounds 1 and resumed with --rounds 2, both end as the uninterrupted run
+# with rewinding to theta_3: the same final checkpoint and round records, byte for byte.
+lth=(--method lth --rate 0.5 --epochs 1 --rewind-iter 3)
+ok "lth full" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --out "$tmp/lthfull"
+ok "lth to kill" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --out "$tmp/lthkill"
+rm -f "$tmp/lthkill/rounds/round2.safetensors" "$tmp/lthkill/checkpoint.safetensors"
+head -n 2 "$tmp/lthkill/rounds.jsonl" >"$tmp/two" && mv "$tmp/two" "$tmp/lthkill/rounds.jsonl"
+ok "lth resumed" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --out "$tmp/lthkill" --resume
+grep -q "after round 1" "$tmp/err" && ! grep -qE "^round [01] epoch" "$tmp/err" ||
+  { fail=$((fail + 1)); echo "FAIL: lth --resume did not continue after round 1"; cat "$tmp/err"; }
+ok "lth one round" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 1 --out "$tmp/lthgrow"
+ok "lth grown" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --out "$tmp/lthgrow" --resume
+for d in lthkill lthgrow; do
+  for f in checkpoint.safetensors rounds.jsonl rounds/round2.safetensors; do
+    cmp -s "$tmp/lthfull/$f" "$tmp/$d/$f" || { fail=$((fail + 1)); echo "FAIL: $d/$f differs from the uninterrupted run's"; }
+  done
+done
+expect "lth resume, other lr" "--resume" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --lr 0.05 --out "$tmp/lthfull" --resume
+expect "lth resume, other rate" "rate" -- "$bin" "${p[@]}" --method lth --rate 0.4 --epochs 1 --rewind-iter 3 --rounds 2 \
+  --out "$tmp/lthfull" --resume
+expect "resume oneshot" "--resume" -- "$bin" "${p[@]}" --method oneshot --density 0.5 --out "$tmp/x" --resume
 expect "rewind too far" "--rewind-iter" -- "$bin" "${p[@]}" --method lth --rounds 1 --epochs 1 --rewind-iter 100000 --out "$tmp/x"
 ok "ssl" -- "$bin" "${p[@]}" --method ssl --lambda-filter 0.05 --lambda-channel 0.05 --epochs 1 --out "$tmp/ssl"
 grep -q "removed" "$tmp/out" || { fail=$((fail + 1)); echo "FAIL: ssl report"; }

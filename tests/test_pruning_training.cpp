@@ -148,6 +148,81 @@ TEST_CASE("the lottery ticket loop rewinds to theta0 or theta_K and prunes the s
   }
 }
 
+TEST_CASE("a lottery ticket run resumed after any round ends as the uninterrupted run", "[pruning][lth]") {
+  // Training stand-in whose steps depend only on the round (as real rounds: a fresh optimizer and
+  // the data order of the seed). The uninterrupted run records each round's trained state and
+  // masks; a run given the progress after round k (its records, masks, theta0 and rewind point,
+  // the model holding that round's weights) must end with the same state bit for bit, the same
+  // masks and the same records, training only the rounds after k.
+  for (int64_t K : {int64_t{0}, int64_t{3}}) {
+    CAPTURE(K);
+    LotteryTicketOptions o;
+    o.rate = 0.5;
+    o.rounds = 3;
+    o.rewind_iter = K;
+    std::vector<int> trained;
+    auto train = [&trained](Module& model) {
+      return [&trained, m = &model](int round, const PruneMasks& masks, const StepHook& hook) {
+        trained.push_back(round);
+        std::mt19937 rng(100 + round);
+        for (int64_t s = 1; s <= 5; ++s) {
+          fake_step(*m, rng);
+          apply_masks(*m, masks);
+          hook(s);
+        }
+        return std::make_pair(0.25 * round, 1.0 + round);
+      };
+    };
+    auto full_model = lenet();
+    std::vector<WeightSnapshot> state_after;
+    std::vector<PruneMasks> masks_after;
+    const LotteryTicketResult full = run_lottery_ticket(
+        *full_model, dense_masks(*full_model), o, train(*full_model), [&](const LotteryRound&, const PruneMasks& m) {
+          state_after.push_back(WeightSnapshot::take(*full_model));
+          masks_after.push_back(m);
+        });
+    REQUIRE(full.rounds.size() == 4);
+    const std::vector<std::vector<float>> end_state = state_values(*full_model);
+    for (size_t k = 0; k < 4; ++k) {
+      CAPTURE(k);
+      auto model = lenet(99);  // other initial weights: everything must come from the progress
+      state_after[k].restore(*model);
+      LotteryTicketProgress progress;
+      progress.rounds.assign(full.rounds.begin(), full.rounds.begin() + static_cast<std::ptrdiff_t>(k + 1));
+      progress.masks = masks_after[k];
+      progress.theta0 = full.theta0;
+      progress.rewind_point = full.rewind_point;
+      trained.clear();
+      const LotteryTicketResult r =
+          run_lottery_ticket(*model, dense_masks(*model), o, train(*model), nullptr, nullptr, &progress);
+      std::vector<int> expected_rounds;
+      for (int round = static_cast<int>(k) + 1; round <= 3; ++round) expected_rounds.push_back(round);
+      CHECK(trained == expected_rounds);
+      REQUIRE(r.rounds.size() == 4);
+      for (size_t i = 0; i < 4; ++i) {
+        CHECK(r.rounds[i].kept == full.rounds[i].kept);
+        CHECK(r.rounds[i].test_acc == full.rounds[i].test_acc);
+      }
+      REQUIRE(r.masks.size() == full.masks.size());
+      for (size_t l = 0; l < r.masks.size(); ++l) CHECK(r.masks[l].keep == full.masks[l].keep);
+      const std::vector<std::vector<float>> got = state_values(*model);
+      REQUIRE(got.size() == end_state.size());
+      for (size_t t = 0; t < got.size(); ++t)
+        REQUIRE(std::memcmp(got[t].data(), end_state[t].data(), got[t].size() * sizeof(float)) == 0);
+    }
+    // Progress of another schedule (a round's kept count off it) is refused.
+    LotteryTicketProgress wrong;
+    wrong.rounds.assign(full.rounds.begin(), full.rounds.begin() + 2);
+    wrong.rounds[1].kept += 1;
+    wrong.masks = masks_after[1];
+    wrong.theta0 = full.theta0;
+    wrong.rewind_point = full.rewind_point;
+    auto model = lenet();
+    CHECK_THROWS_AS(run_lottery_ticket(*model, dense_masks(*model), o, train(*model), nullptr, nullptr, &wrong),
+                    InputError);
+  }
+}
+
 TEST_CASE("group-lasso gradient: hand-computed values; fast equals the reference", "[pruning][ssl]") {
   // w: (out 2, in 2, k 1) = [[3, 4], [0, 0]]: filter 0 norm 5, filter 1 zero (no term);
   // channel 0 = (3, 0) norm 3, channel 1 = (4, 0) norm 4.
