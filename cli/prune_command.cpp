@@ -88,6 +88,10 @@ void check_flags(PruneFlags& f) {
     throw_input_error("--method {} trains: give --epochs E >= 1 (epochs per round for lth)", f.method);
   if (f.method == "ssl" && f.lambda_filter == 0 && f.lambda_channel == 0)
     throw_input_error("--method ssl needs --lambda-filter and/or --lambda-channel > 0");
+  if (f.resume && oneshot)
+    throw_input_error("--resume continues an lth run (its rounds); --method {} runs in one go: run it again, or prune "
+                      "with --epochs 0 and fine-tune with train --init DIR/checkpoint.safetensors, which resumes",
+                      f.method);
   if (f.resume && f.method != "lth")
     throw_input_error("--resume continues an lth run (its rounds); --method {} runs in one go, so run it again",
                       f.method);
