@@ -2,6 +2,7 @@
 // value x rate x seed x format, plus each format's clean baseline), streaming one CSV row per
 // point, resumable (--resume) and splittable into shards (--shard i/n); prints a summary table.
 #include <malloc.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -120,7 +121,6 @@ int run(SweepFlags& f) {
   options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
   options.pass_bytes = static_cast<int64_t>(f.pass_gb * 1073741824.0);
   options.device_model = device_model.get();
-  options.rows_done = [&writer] { writer.flush(); };  // rows go out as they finish, a group at a time
   if (device_model) {
     data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
     // One clean evaluation before the timer, as the PyTorch loop warms up: the GPU libraries load
@@ -140,7 +140,26 @@ int run(SweepFlags& f) {
     }
   }
   const auto t0 = std::chrono::steady_clock::now();
-  run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) { writer.append(row); });
+  // Rows go out as they finish, a group at a time (a CPU wave, a GPU epoch), with the progress on
+  // stderr: on a terminal a line rewritten after each group, otherwise a line at most every 30 s.
+  const bool tty = isatty(fileno(stderr)) != 0;
+  size_t rows_out = 0;
+  double last_report = 0;
+  options.rows_done = [&] {
+    writer.flush();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rows_out == todo.size() || (!tty && s - last_report < 30)) return;
+    last_report = s;
+    const double rate = rows_out / s, left = (todo.size() - rows_out) / rate;
+    std::fprintf(stderr, tty ? "\rsweep: %zu/%zu points, %.1f points/s, about %.0f s left\033[K"
+                             : "sweep: %zu/%zu points, %.1f points/s, about %.0f s left\n",
+                 rows_out, todo.size(), rate, left);
+  };
+  run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
+    writer.append(row);
+    ++rows_out;
+  });
+  if (tty && last_report > 0) std::fprintf(stderr, "\r\033[K");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::printf("%s", sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)).c_str());
