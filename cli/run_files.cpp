@@ -4,12 +4,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 
 namespace stuckat::cli {
 namespace {
+
+// train_state.safetensors names the model's tensors with this prefix beside the optimizer's.
+constexpr const char* kModelPrefix = "run_model.";
 
 void write_text_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
@@ -44,19 +48,25 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
                                              {"config", config.dump()}};
   for (const char* key : {"quant", "faults", "fault_mode"})
     if (config.contains(key)) meta[key] = config[key].is_string() ? config[key].get<std::string>() : config[key].dump();
+  // In this order, so that a run killed between two of the writes resumes from
+  // train_state.safetensors (which holds the model's state beside the optimizer's): the metrics
+  // first (load_state drops rows past the state's epoch), then the state, then the checkpoint,
+  // which may lag the state by an epoch until the next save.
+  std::string text;
+  for (const auto& line : metrics) text += line + "\n";
+  write_text_atomically(dir_ + "/metrics.jsonl", text);
+
+  const OptimizerState state = opt.state();
+  NamedTensorList run_state = state;
+  for (const auto& [name, t] : model.named_state()) run_state.emplace_back(kModelPrefix + name, t);
+  write_safetensors(dir_ + "/train_state.safetensors", run_state, meta);
+
   // Prune and fault masks are optimizer state; the checkpoint carries a copy so eval, sweep and
   // prune see them and the run's stuck bits travel with its weights.
-  const OptimizerState state = opt.state();
   NamedTensorList masks;
   for (const auto& [name, t] : state)
     if (is_checkpoint_extra(name)) masks.emplace_back(name, t);
   save_checkpoint(checkpoint_path(), model, meta, masks);
-
-  write_safetensors(dir_ + "/train_state.safetensors", state, meta);
-
-  std::string text;
-  for (const auto& line : metrics) text += line + "\n";
-  write_text_atomically(dir_ + "/metrics.jsonl", text);
 }
 
 int RunFiles::load_state(Module& model, Optimizer& opt, const nlohmann::json& config,
@@ -68,8 +78,26 @@ int RunFiles::load_state(Module& model, Optimizer& opt, const nlohmann::json& co
     throw_input_error("--resume: {} was written with other settings ({}); use a new --out or the same flags",
                       state_path, it == state.metadata.end() ? "none recorded" : it->second);
   int epochs_done = std::stoi(state.metadata.at("epochs"));
-  load_checkpoint(checkpoint_path(), model);
-  opt.load_state(state.tensors);
+  // The model's state from this file (older runs kept it only in the checkpoint).
+  NamedTensorList opt_state;
+  std::map<std::string, Tensor> model_state;
+  for (const auto& [name, t] : state.tensors)
+    if (name.rfind(kModelPrefix, 0) == 0)
+      model_state.emplace(name.substr(std::char_traits<char>::length(kModelPrefix)), t);
+    else
+      opt_state.emplace_back(name, t);
+  if (model_state.empty()) {
+    load_checkpoint(checkpoint_path(), model);
+  } else {
+    for (auto& [name, t] : model.named_state()) {
+      const auto it = model_state.find(name);
+      if (it == model_state.end() || it->second.shape() != t.shape() || it->second.dtype() != t.dtype())
+        throw_input_error("--resume: {} has no {} of the model's shape and type", state_path, name);
+      Tensor target = t;
+      target.copy_(it->second.to(target.device()));
+    }
+  }
+  opt.load_state(opt_state);
 
   metrics.clear();
   std::ifstream in(dir_ + "/metrics.jsonl");

@@ -243,6 +243,9 @@ int run(TrainFlags& f) {
   if (f.resume && files.has_state()) {
     start_epoch = files.load_state(*model, *opt, config, metrics);
     for (int e = 0; e < start_epoch; ++e) sched.step();
+    // The checkpoint may be an epoch behind the state, metrics.jsonl an epoch ahead (a kill
+    // between the writes): both written again from it, so a run with no epoch left ends current.
+    files.save(*model, *opt, config, start_epoch, metrics);
     std::fprintf(stderr, "resuming %s after epoch %d\n", f.out.c_str(), start_epoch);
   } else {
     for (const char* name : {"histograms.csv", "histogram_summary.csv", "divergence.json"})

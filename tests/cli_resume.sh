@@ -2,7 +2,7 @@
 # A run interrupted after epoch 1 and resumed to epoch 3 must end with the same checkpoint,
 # optimizer state and metrics as an uninterrupted 3-epoch run (same seed and threads).
 # Checked for plain SGD and for fault-aware training (masks, master weights and the format travel in
-# train_state). Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
+# train_state), and for a run killed between its train_state and checkpoint writes. Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
 set -u
 bin="$1"
 tmp=$(mktemp -d)
@@ -17,9 +17,21 @@ faulty=(--quant q4.11 --faults layer=conv2,bit=random,stuck=mix:1:1,rate=0.1,see
   { echo "FAIL: resumed faulty part"; fail=1; }
 "$bin" "${common[@]}" --epochs 3 --out "$tmp/full" >/dev/null 2>&1 || { echo "FAIL: full run"; fail=1; }
 "$bin" "${common[@]}" --epochs 1 --out "$tmp/part" >/dev/null 2>&1 || { echo "FAIL: first part"; fail=1; }
+cp "$tmp/part/checkpoint.safetensors" "$tmp/part1.safetensors"  # epoch 1's checkpoint
 "$bin" "${common[@]}" --epochs 3 --out "$tmp/part" --resume >/dev/null 2>&1 || { echo "FAIL: resumed part"; fail=1; }
+# Killed after epoch 2's train_state was written but before its checkpoint: the checkpoint (and
+# the metrics, written first) are epoch 1's and 2's. Resumed from the state alone, it still ends as the full run;
+# and resumed with no epoch left, the lagging checkpoint is rewritten.
+"$bin" "${common[@]}" --epochs 2 --out "$tmp/lag" >/dev/null 2>&1 || { echo "FAIL: lag part"; fail=1; }
+cp "$tmp/lag/checkpoint.safetensors" "$tmp/lag2.safetensors"
+cp "$tmp/part1.safetensors" "$tmp/lag/checkpoint.safetensors"
+"$bin" "${common[@]}" --epochs 2 --out "$tmp/lag" --resume >/dev/null 2>&1 || { echo "FAIL: lag, nothing left"; fail=1; }
+cmp -s "$tmp/lag/checkpoint.safetensors" "$tmp/lag2.safetensors" || { echo "FAIL: the lagging checkpoint was not rewritten"; fail=1; }
+cp "$tmp/part1.safetensors" "$tmp/lag/checkpoint.safetensors"
+"$bin" "${common[@]}" --epochs 3 --out "$tmp/lag" --resume >/dev/null 2>&1 || { echo "FAIL: lag resumed"; fail=1; }
 for f in checkpoint.safetensors train_state.safetensors; do
   cmp -s "$tmp/full/$f" "$tmp/part/$f" || { echo "FAIL: $f differs after resume"; fail=1; }
+  cmp -s "$tmp/full/$f" "$tmp/lag/$f" || { echo "FAIL: $f differs after resuming past a lagging checkpoint"; fail=1; }
   cmp -s "$tmp/ffull/$f" "$tmp/fpart/$f" || { echo "FAIL: $f differs after resuming fault-aware training"; fail=1; }
 done
 # Metrics agree except for timings.
