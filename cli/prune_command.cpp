@@ -16,7 +16,9 @@
 //   ssl              trains the checkpoint for --epochs with the group-lasso penalty
 //                    (--lambda-filter, --lambda-channel) on conv filters and channels; the
 //                    groups that end at zero are removed (masked) and reported
-// Training uses the flags of `train` (lr, momentum, weight decay, StepLR, batch, seed, data).
+// Training uses the flags of `train` (lr, momentum, weight decay, StepLR, batch, seed, data) and
+// saves an epoch checkpoint in DIR/training (removed when the run ends): --resume continues a
+// stopped run from its last finished epoch, as the uninterrupted run would end.
 // --device cuda trains oneshot fine-tuning and LTH rounds on the GPU (MaskedSgd there, data
 // resident); ssl stays on the CPU and says so.
 #include <cmath>
@@ -29,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/run_files.h"
 #include "cli/training_flags.h"
 #include "framework/error.h"
 #include "framework/io/checkpoint.h"
@@ -88,28 +91,64 @@ void check_flags(PruneFlags& f) {
     throw_input_error("--method {} trains: give --epochs E >= 1 (epochs per round for lth)", f.method);
   if (f.method == "ssl" && f.lambda_filter == 0 && f.lambda_channel == 0)
     throw_input_error("--method ssl needs --lambda-filter and/or --lambda-channel > 0");
-  if (f.resume && oneshot)
-    throw_input_error("--resume continues an lth run (its rounds); --method {} runs in one go: run it again, or prune "
-                      "with --epochs 0 and fine-tune with train --init DIR/checkpoint.safetensors, which resumes",
-                      f.method);
-  if (f.resume && f.method != "lth")
-    throw_input_error("--resume continues an lth run (its rounds); --method {} runs in one go, so run it again",
-                      f.method);
 }
 
-// The settings an lth run's rounds depend on beyond the schedule (which run_lottery_ticket checks
-// against the finished rounds): --resume refuses a run started with others.
-nlohmann::json lth_run_config(const PruneFlags& f, const std::string& model, const Dataset& train) {
+// The settings a prune run's result depends on, but --rounds (which may grow): --resume refuses
+// to continue a run started with others (lth: DIR/lth_run.json; the training's epoch
+// checkpoints in DIR/training record them too).
+nlohmann::json prune_run_config(const PruneFlags& f, const std::string& model, const Dataset& train) {
   // A float flag as the double its shortest text reads back to (0.1, not 0.10000000149011612).
-  auto flag = [](float x) { return std::stod(fmt::format("{}", x)); };
+  auto flag = [](double x) { return std::stod(fmt::format("{}", static_cast<float>(x))); };
   return {{"checkpoint", f.checkpoint},         {"model", model},
+          {"method", f.method},                 {"density", f.density},
+          {"min_fc", f.min_fc},                 {"min_conv", f.min_conv},
+          {"rate", f.rate},                     {"rewind_iter", f.rewind_iter},
+          {"lambda_filter", flag(f.lambda_filter)}, {"lambda_channel", flag(f.lambda_channel)},
           {"data", train.name},                 {"train_images", train.size()},
-          {"rewind_iter", f.rewind_iter},       {"epochs", f.epochs},
-          {"batch", f.batch},                   {"lr", flag(f.sgd.lr)},
-          {"momentum", flag(f.sgd.momentum)},   {"dampening", flag(f.sgd.dampening)},
-          {"nesterov", f.sgd.nesterov},         {"weight_decay", flag(f.sgd.weight_decay)},
-          {"step_size", f.step_size},           {"gamma", flag(f.gamma)},
-          {"seed", f.seed}};
+          {"epochs", f.epochs},                 {"batch", f.batch},
+          {"lr", flag(f.sgd.lr)},               {"momentum", flag(f.sgd.momentum)},
+          {"dampening", flag(f.sgd.dampening)}, {"nesterov", f.sgd.nesterov},
+          {"weight_decay", flag(f.sgd.weight_decay)}, {"step_size", f.step_size},
+          {"gamma", flag(f.gamma)},             {"seed", f.seed}};
+}
+
+// Epoch checkpoints of one training call (`stage`: "fine-tune", "ssl", "lth round <r>") in
+// DIR/training: saved after every epoch; with --resume a saved state of the same stage and
+// settings is loaded and the call goes on from it (a state of another stage, e.g. an earlier lth
+// round's, is not this call's: it starts afresh and overwrites it).
+void add_epoch_checkpoints(MaskedTrainingOptions& o, const PruneFlags& f, const nlohmann::json& settings,
+                           const std::string& stage) {
+  auto files = std::make_shared<RunFiles>(f.out + "/training");
+  nlohmann::json config = settings;
+  config["stage"] = stage;
+  const bool resume = f.resume;
+  o.load_epochs = [files, config, resume, stage](Module& model, Optimizer& opt) {
+    if (!resume || !files->has_state() || files->saved_config().value("stage", "") != stage) return 0;
+    std::vector<std::string> metrics;
+    const int done = files->load_state(model, opt, config, metrics);
+    std::fprintf(stderr, "resuming %s after epoch %d\n", stage.c_str(), done);
+    return done;
+  };
+  o.save_epoch = [files, config](const Module& model, const Optimizer& opt, int epochs_done) {
+    files->save(model, opt, config, epochs_done, {});
+  };
+}
+
+// A checkpoint's state (and its prune masks), read into a CPU copy of the model.
+WeightSnapshot read_snapshot(const std::string& path, const ModelSpec& spec, uint64_t seed, PruneMasks* masks) {
+  std::shared_ptr<Module> copy = make_model(spec, seed);
+  load_checkpoint(path, *copy, spec.name());
+  if (masks != nullptr) *masks = read_prune_masks(path, *copy);
+  return WeightSnapshot::take(*copy);
+}
+
+// The JSON object in `path`, or null when it is missing or not JSON.
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json j = nlohmann::json::parse(text.str(), nullptr, false);
+  return in && j.is_object() ? j : nlohmann::json(nullptr);
 }
 
 // The finished rounds of the lth run in f.out (--resume): their records (also as rounds.jsonl's
@@ -122,11 +161,8 @@ std::optional<LotteryTicketProgress> read_lth_progress(const PruneFlags& f, cons
                                                        std::string& rounds_text) {
   const std::string rounds_path = f.out + "/rounds.jsonl", config_path = f.out + "/lth_run.json";
   if (!std::filesystem::exists(rounds_path)) return std::nullopt;
-  std::ifstream config_in(config_path);
-  std::stringstream config_text;
-  config_text << config_in.rdbuf();
-  const nlohmann::json saved = nlohmann::json::parse(config_text.str(), nullptr, false);
-  if (!config_in || !saved.is_object())
+  const nlohmann::json saved = read_json_file(config_path);
+  if (!saved.is_object())
     throw_input_error("--resume: {} has rounds but no readable {}; choose another --out", f.out, config_path);
   for (const auto& [key, value] : config.items())
     if (!saved.contains(key) || saved[key] != value)
@@ -149,13 +185,7 @@ std::optional<LotteryTicketProgress> read_lth_progress(const PruneFlags& f, cons
     rounds_text += line + "\n";
   }
   if (progress.rounds.empty()) return std::nullopt;
-  // Files are read into CPU copies of the model, then copied into `model` (on its device).
-  auto read_state = [&](const std::string& path, PruneMasks* masks) {
-    std::shared_ptr<Module> copy = make_model(spec, f.seed);
-    load_checkpoint(path, *copy, spec.name());
-    if (masks != nullptr) *masks = read_prune_masks(path, *copy);
-    return WeightSnapshot::take(*copy);
-  };
+  auto read_state = [&](const std::string& path, PruneMasks* masks) { return read_snapshot(path, spec, f.seed, masks); };
   const int last = progress.rounds.back().round;
   read_state(fmt::format("{}/rounds/round{}.safetensors", f.out, last), &progress.masks).restore(model);
   progress.theta0 = read_state(f.out + "/theta0.safetensors", nullptr);
@@ -248,7 +278,10 @@ int run(PruneFlags& f) {
     extra["density_requested"] = f.density;
     final_test = evaluate(*model, data.test, f.eval_batch);
     extra["test_acc_pruned"] = final_test.accuracy;
-    if (f.epochs > 0) final_test = train_with_masks(*model, masks, train, data, nullptr, epoch_log("fine-tune"));
+    if (f.epochs > 0) {
+      add_epoch_checkpoints(train, f, prune_run_config(f, spec.name(), data.train), "fine-tune");
+      final_test = train_with_masks(*model, masks, train, data, nullptr, epoch_log("fine-tune"));
+    }
   } else if (f.method == "lth") {
     LotteryTicketOptions o;
     o.rate = f.rate;
@@ -261,15 +294,25 @@ int run(PruneFlags& f) {
     WeightSnapshot::take(*init).restore(*model);
     std::string rounds_text;
     nlohmann::json rounds = nlohmann::json::array();
-    const nlohmann::json run_config = lth_run_config(f, spec.name(), data.train);
+    const nlohmann::json run_config = prune_run_config(f, spec.name(), data.train);
     std::optional<LotteryTicketProgress> progress;
     if (f.resume) progress = read_lth_progress(f, spec, *model, masks, o, run_config, rounds, rounds_text);
-    if (!progress) {  // a new run: an earlier run's rounds in the folder are not its own
+    const std::string theta_k = f.out + "/theta_k.safetensors";
+    if (f.resume && !progress && f.rewind_iter > 0 && std::filesystem::exists(theta_k) &&
+        read_json_file(f.out + "/lth_run.json") == run_config) {
+      // Round 0 stopped after step K: theta_K is the rewind point; its epochs resume from DIR/training.
+      progress.emplace();
+      progress->rewind_point = read_snapshot(theta_k, spec, f.seed, nullptr);
+    }
+    const bool no_round_done = !progress || progress->rounds.empty();
+    if (no_round_done) {  // a new run: an earlier run's rounds in the folder are not its own
       std::filesystem::remove(f.out + "/rounds.jsonl");
       write_text_atomically(f.out + "/lth_run.json", run_config.dump(2) + "\n");
     }
     auto train_round = [&](int r, const PruneMasks& m, const StepHook& hook) {
-      const EpochStats st = train_with_masks(*model, m, train, data, hook, epoch_log(fmt::format("round {}", r)));
+      MaskedTrainingOptions round_train = train;
+      add_epoch_checkpoints(round_train, f, run_config, fmt::format("lth round {}", r));
+      const EpochStats st = train_with_masks(*model, m, round_train, data, hook, epoch_log(fmt::format("round {}", r)));
       return std::make_pair(st.accuracy, st.loss);
     };
     std::filesystem::create_directories(f.out + "/rounds");
@@ -292,7 +335,7 @@ int run(PruneFlags& f) {
     auto saved_rewind_point = [&](const WeightSnapshot& s) {
       s.save(f.out + (f.rewind_iter > 0 ? "/theta_k.safetensors" : "/theta0.safetensors"), snap_meta);
     };
-    if (f.rewind_iter > 0 && !progress) WeightSnapshot::take(*model).save(f.out + "/theta0.safetensors", snap_meta);
+    if (f.rewind_iter > 0 && no_round_done) WeightSnapshot::take(*model).save(f.out + "/theta0.safetensors", snap_meta);
     LotteryTicketResult result = run_lottery_ticket(*model, masks, o, train_round, round_done, saved_rewind_point,
                                                     progress ? &*progress : nullptr);
     masks = result.masks;
@@ -304,6 +347,7 @@ int run(PruneFlags& f) {
     extra["test_acc_dense"] = result.rounds.front().test_acc;
   } else {  // ssl
     train.ssl = {f.lambda_filter, f.lambda_channel};
+    add_epoch_checkpoints(train, f, prune_run_config(f, spec.name(), data.train), "ssl");
     train_with_masks(*model, masks, train, data, nullptr, epoch_log("ssl"));
     nlohmann::json removed = nlohmann::json::array();
     for (const RemovedGroups& g : ssl_removed_groups(*model, masks)) {
@@ -339,6 +383,7 @@ int run(PruneFlags& f) {
   out_meta["density"] = fmt::format("{}", report["total"]["density"].get<double>());
   save_checkpoint(f.out + "/checkpoint.safetensors", *model, out_meta, prune_mask_tensors(masks));
   write_text_atomically(f.out + "/report.json", report.dump(2) + "\n");
+  std::filesystem::remove_all(f.out + "/training");  // the epoch checkpoints: the run is done
   if (!f.json.empty()) write_text_atomically(f.json, report.dump(2) + "\n");
 
   std::printf("%s", density_table(rows).c_str());
@@ -375,7 +420,7 @@ Runner add_prune_command(CLI::App& app) {
   CLI::Option* seed_opt = cmd->get_option("--seed");
   cmd->add_option("--out", f->out, "output directory")->capture_default_str();
   cmd->add_option("--json", f->json, "also write the report (per-layer density and accuracy) to this JSON file");
-  cmd->add_flag("--resume", f->resume, "lth: continue the run in --out after its last finished round");
+  cmd->add_flag("--resume", f->resume, "continue the stopped run in --out (from its last finished epoch; lth: round)");
   return [f, seed_opt] {
     f->seed_given = seed_opt->count() > 0;
     return run(*f);

@@ -40,6 +40,15 @@ void RunFiles::write_text(const std::string& name, const std::string& text) cons
 
 bool RunFiles::has_state() const { return std::filesystem::exists(dir_ + "/train_state.safetensors"); }
 
+nlohmann::json RunFiles::saved_config() const {
+  if (!has_state()) return nullptr;
+  const std::map<std::string, std::string> meta = read_checkpoint_metadata(dir_ + "/train_state.safetensors");
+  const auto it = meta.find("config");
+  if (it == meta.end()) return nullptr;
+  nlohmann::json config = nlohmann::json::parse(it->second, nullptr, false);
+  return config.is_discarded() ? nlohmann::json(nullptr) : config;
+}
+
 void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::json& config, int epochs_done,
                     const std::vector<std::string>& metrics) const {
   std::map<std::string, std::string> meta = {{"model", config.at("model").get<std::string>()},

@@ -17,6 +17,8 @@ class RunFiles {
   explicit RunFiles(const std::string& dir);
   std::string checkpoint_path() const { return dir_ + "/checkpoint.safetensors"; }
   bool has_state() const;
+  // The settings the saved state was written with (null when there is none or it is unreadable).
+  nlohmann::json saved_config() const;
   // DIR/<name>
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   // Writes DIR/<name> via tmp + rename.

@@ -67,7 +67,9 @@ LotteryTicketResult run_lottery_ticket(Module& model, const PruneMasks& masks, c
   } else {
     apply_masks(model, result.masks);
     result.theta0 = WeightSnapshot::take(model);
-    if (options.rewind_iter == 0) {
+    if (progress != nullptr && !progress->rewind_point.empty()) {
+      result.rewind_point = progress->rewind_point;  // theta_K of a round 0 that resumes past step K
+    } else if (options.rewind_iter == 0) {
       result.rewind_point = result.theta0;
       if (on_rewind_point) on_rewind_point(result.rewind_point);
     }

@@ -55,7 +55,9 @@ struct LotteryTicketResult {
 // Where a stopped run continues (`prune --resume`): the rounds it finished (0, 1, ..., in order),
 // the masks of the last one, theta0 and the rewind point; the model holds the last round's
 // trained weights. Rounds depend on nothing else (each trains with a fresh optimizer and the
-// data order of its seed), so the continued run ends as the uninterrupted one would.
+// data order of its seed), so the continued run ends as the uninterrupted one would. With no
+// finished round, only a rewind point (theta_K, when round 0 stopped after step K; its training
+// resumes through the TrainRound callback): the run starts at round 0 with it.
 struct LotteryTicketProgress {
   std::vector<LotteryRound> rounds;
   PruneMasks masks;

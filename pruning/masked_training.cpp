@@ -1,6 +1,7 @@
 // Epoch loop over MaskedSgd (and SslOptimizer).
 #include "pruning/masked_training.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "framework/error.h"
@@ -18,9 +19,12 @@ EpochStats train_with_masks(Module& model, const PruneMasks& masks, const Masked
     opt = ssl.get();
   }
   StepLR sched(*opt, o.step_size, o.gamma);
-  int64_t steps = 0;
-  EpochStats test = o.epochs == 0 ? evaluate(model, data.test, o.eval_batch) : EpochStats{};
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+  const int start = o.load_epochs ? o.load_epochs(model, *opt) : 0;
+  for (int e = 0; e < start; ++e) sched.step();
+  const int64_t batch = std::max<int64_t>(1, o.batch);
+  int64_t steps = start * ((data.train.size() + batch - 1) / batch);  // as train_epoch's batches
+  EpochStats test = start >= o.epochs ? evaluate(model, data.test, o.eval_batch) : EpochStats{};
+  for (int epoch = start; epoch < o.epochs; ++epoch) {
     auto after_batch = [&](int64_t, int64_t, double) {
       ++steps;
       if (on_step) on_step(steps);
@@ -31,6 +35,7 @@ EpochStats train_with_masks(Module& model, const PruneMasks& masks, const Masked
                               tr.bad_batch + 1));
     sched.step();
     test = evaluate(model, data.test, o.eval_batch);
+    if (o.save_epoch) o.save_epoch(model, *opt, epoch + 1);
     if (on_epoch) on_epoch(epoch + 1, tr, test);
   }
   return test;

@@ -22,9 +22,16 @@ struct MaskedTrainingOptions {
   float gamma = 0.95f;
   uint64_t seed = 0;        // shuffling
   SslOptions ssl;           // both lambdas 0: no group lasso
+  // Epoch checkpoints (prune --resume; either may be null). load_epochs restores the model and the
+  // optimizer of a stopped call with these options and returns its finished epochs (0: nothing to
+  // resume); the call then goes on from there as the uninterrupted one would. save_epoch runs after
+  // each finished epoch.
+  std::function<int(Module& model, Optimizer& optimizer)> load_epochs;
+  std::function<void(const Module& model, const Optimizer& optimizer, int epochs_done)> save_epoch;
 };
 
-// Called after every optimizer step with the number of steps so far in this call (1, 2, ...).
+// Called after every optimizer step with the number of steps so far in this call (1, 2, ...; a
+// resumed call counts the steps of its loaded epochs too).
 using TrainStepHook = std::function<void(int64_t step)>;
 // Called after each epoch with (epoch counted from 1, train stats, test stats).
 using EpochHook = std::function<void(int epoch, const EpochStats& train, const EpochStats& test)>;

@@ -3,7 +3,7 @@
 # rounds 0, unknown method, ...); a one-shot run keeps exactly round(density * total) weights and
 # writes the JSON schema of the issue; sweep reads the pruned checkpoint; the masks survive `train --init` fine-tuning (also with
 # fault-aware training) and `--resume`; lth and ssl run end to end, and an lth run resumed after a
-# finished round ends as the uninterrupted one. Usage: cli_prune.sh path/to/stuckat
+# finished round, or killed during an epoch of any method's training, ends as the uninterrupted one. Usage: cli_prune.sh path/to/stuckat
 set -u
 bin="$1"
 tmp=$(mktemp -d)
@@ -124,7 +124,40 @@ done
 expect "lth resume, other lr" "--resume" -- "$bin" "${p[@]}" "${lth[@]}" --rounds 2 --lr 0.05 --out "$tmp/lthfull" --resume
 expect "lth resume, other rate" "rate" -- "$bin" "${p[@]}" --method lth --rate 0.4 --epochs 1 --rewind-iter 3 --rounds 2 \
   --out "$tmp/lthfull" --resume
-expect "resume oneshot" "--resume" -- "$bin" "${p[@]}" --method oneshot --density 0.5 --out "$tmp/x" --resume
+# Killed during training (SIGKILL once the first epoch checkpoint exists), then resumed: one-shot
+# fine-tuning, SSL and an lth round end with the uninterrupted run's checkpoint, byte for byte.
+stop_after_an_epoch() {  # stop_after_an_epoch DIR -- command...: 1 when the run ended before it could be stopped
+  local state="$1/training/train_state.safetensors" pid
+  shift 2
+  "$@" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 6000); do
+    [ -f "$state" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.01
+  done
+  if [ -f "$state" ] && kill -9 "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null; return 0; fi
+  wait "$pid"
+  return 1
+}
+long=(prune --checkpoint "$ck" --data synthetic --limit-train 2048 --limit-test 64 --threads 2 --epochs 6)
+for m in "oneshot --density 0.3" "ssl --lambda-filter 0.01 --lambda-channel 0.01" "lth --rounds 1 --rate 0.5"; do
+  name=${m%% *}
+  # shellcheck disable=SC2086
+  ok "$name uninterrupted" -- "$bin" "${long[@]}" --method $m --out "$tmp/${name}_full"
+  # shellcheck disable=SC2086
+  if stop_after_an_epoch "$tmp/${name}_stop" -- "$bin" "${long[@]}" --method $m --out "$tmp/${name}_stop"; then
+    # shellcheck disable=SC2086
+    ok "$name resumed" -- "$bin" "${long[@]}" --method $m --out "$tmp/${name}_stop" --resume
+    grep -q "after epoch" "$tmp/err" || { fail=$((fail + 1)); echo "FAIL: $name --resume did not resume an epoch checkpoint"; }
+    cmp -s "$tmp/${name}_full/checkpoint.safetensors" "$tmp/${name}_stop/checkpoint.safetensors" ||
+      { fail=$((fail + 1)); echo "FAIL: $name resumed after a kill differs from the uninterrupted run"; }
+    [ -e "$tmp/${name}_stop/training" ] && { fail=$((fail + 1)); echo "FAIL: $name left its epoch checkpoints"; }
+  else
+    fail=$((fail + 1))
+    echo "FAIL: $name ended before it could be stopped after an epoch"
+  fi
+done
 expect "rewind too far" "--rewind-iter" -- "$bin" "${p[@]}" --method lth --rounds 1 --epochs 1 --rewind-iter 100000 --out "$tmp/x"
 ok "ssl" -- "$bin" "${p[@]}" --method ssl --lambda-filter 0.05 --lambda-channel 0.05 --epochs 1 --out "$tmp/ssl"
 grep -q "removed" "$tmp/out" || { fail=$((fail + 1)); echo "FAIL: ssl report"; }

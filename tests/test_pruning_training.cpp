@@ -9,12 +9,14 @@
 #include <random>
 #include <vector>
 
+#include "framework/data/dataset.h"
 #include "framework/error.h"
 #include "models/model_zoo.h"
 #include "pruning/global_magnitude.h"
 #include "pruning/group_lasso.h"
 #include "pruning/lottery_ticket.h"
 #include "pruning/masked_sgd.h"
+#include "pruning/masked_training.h"
 #include "pruning/oneshot_prune.h"
 #include "pruning/ssl_optimizer.h"
 #include "pruning/weight_snapshot.h"
@@ -220,6 +222,71 @@ TEST_CASE("a lottery ticket run resumed after any round ends as the uninterrupte
     auto model = lenet();
     CHECK_THROWS_AS(run_lottery_ticket(*model, dense_masks(*model), o, train(*model), nullptr, nullptr, &wrong),
                     InputError);
+  }
+}
+
+TEST_CASE("masked training resumed from an epoch checkpoint ends as the uninterrupted call", "[pruning][training]") {
+  // A 3-epoch call (momentum, StepLR halving the rate each epoch; with and without the SSL
+  // penalty) saves its model and optimizer state after each epoch; a call given the state after
+  // epoch 1, 2 or 3 must end with the same state bit for bit and the same test stats, counting
+  // its optimizer steps on from the loaded epochs.
+  DataOptions d;
+  d.name = "synthetic";
+  d.synthetic_train = 96;  // 3 batches of 32 an epoch
+  d.synthetic_test = 32;
+  d.seed = 4;
+  const DataSplit data = load_data(d);
+  for (bool ssl : {false, true}) {
+    CAPTURE(ssl);
+    MaskedTrainingOptions o;
+    o.epochs = 3;
+    o.batch = 32;
+    o.sgd.lr = 0.05f;
+    o.sgd.momentum = 0.9f;
+    o.gamma = 0.5f;
+    o.seed = 9;
+    if (ssl) o.ssl = {1e-3f, 1e-3f};
+    auto base = lenet();
+    PruneMasks masks = dense_masks(*base);
+    oneshot_global(*base, masks, 0.5);
+    apply_masks(*base, masks);
+    const WeightSnapshot start = WeightSnapshot::take(*base);
+
+    std::vector<std::pair<WeightSnapshot, OptimizerState>> saved;
+    MaskedTrainingOptions full = o;
+    full.save_epoch = [&](const Module& m, const Optimizer& opt, int epochs_done) {
+      OptimizerState state;
+      for (const auto& [name, t] : opt.state()) state.emplace_back(name, t.clone());  // not the live buffers
+      saved.emplace_back(WeightSnapshot::take(m), state);
+      CHECK(epochs_done == static_cast<int>(saved.size()));
+    };
+    auto model = lenet();
+    start.restore(*model);
+    const EpochStats full_test = train_with_masks(*model, masks, full, data);
+    REQUIRE(saved.size() == 3);
+    const std::vector<std::vector<float>> end_state = state_values(*model);
+    for (int stop : {1, 2, 3}) {
+      CAPTURE(stop);
+      auto resumed_model = lenet(5);
+      start.restore(*resumed_model);
+      MaskedTrainingOptions resumed = o;
+      resumed.load_epochs = [&](Module& m, Optimizer& opt) {
+        saved[static_cast<size_t>(stop - 1)].first.restore(m);
+        opt.load_state(saved[static_cast<size_t>(stop - 1)].second);
+        return stop;
+      };
+      std::vector<int64_t> steps;
+      const EpochStats test =
+          train_with_masks(*resumed_model, masks, resumed, data, [&](int64_t s) { steps.push_back(s); });
+      REQUIRE(steps.size() == static_cast<size_t>(3 * (3 - stop)));
+      if (!steps.empty()) CHECK(steps.front() == 3 * stop + 1);
+      CHECK(test.accuracy == full_test.accuracy);
+      CHECK(test.loss == full_test.loss);
+      const std::vector<std::vector<float>> got = state_values(*resumed_model);
+      REQUIRE(got.size() == end_state.size());
+      for (size_t t = 0; t < got.size(); ++t)
+        REQUIRE(std::memcmp(got[t].data(), end_state[t].data(), got[t].size() * sizeof(float)) == 0);
+    }
   }
 }
 
