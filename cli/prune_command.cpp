@@ -154,20 +154,23 @@ nlohmann::json read_json_file(const std::string& path) {
 // The finished rounds of the lth run in f.out (--resume): their records (also as rounds.jsonl's
 // lines and JSON), the last one's masks with its trained weights restored into `model`, theta0 and
 // the rewind point, checked against the schedule of `options` and the initial `masks`. Nothing
-// when the folder holds no finished round.
+// when the folder holds no finished round. Throws InputError first when the folder holds a run
+// started with other settings than `config` (DIR/lth_run.json).
 std::optional<LotteryTicketProgress> read_lth_progress(const PruneFlags& f, const ModelSpec& spec, Module& model,
                                                        const PruneMasks& masks, const LotteryTicketOptions& options,
                                                        const nlohmann::json& config, nlohmann::json& rounds_json,
                                                        std::string& rounds_text) {
   const std::string rounds_path = f.out + "/rounds.jsonl", config_path = f.out + "/lth_run.json";
-  if (!std::filesystem::exists(rounds_path)) return std::nullopt;
   const nlohmann::json saved = read_json_file(config_path);
-  if (!saved.is_object())
-    throw_input_error("--resume: {} has rounds but no readable {}; choose another --out", f.out, config_path);
-  for (const auto& [key, value] : config.items())
-    if (!saved.contains(key) || saved[key] != value)
-      throw_input_error("--resume: the run in {} was started with {} {}, not {}; pass the same flags or another --out",
-                        f.out, key, saved.contains(key) ? saved[key].dump() : std::string("unset"), value.dump());
+  if (std::filesystem::exists(config_path) || std::filesystem::exists(rounds_path)) {
+    if (!saved.is_object())
+      throw_input_error("--resume: {} has an lth run but no readable {}; choose another --out", f.out, config_path);
+    for (const auto& [key, value] : config.items())
+      if (!saved.contains(key) || saved[key] != value)
+        throw_input_error("--resume: the run in {} was started with {} {}, not {}; pass the same flags or another --out",
+                          f.out, key, saved.contains(key) ? saved[key].dump() : std::string("unset"), value.dump());
+  }
+  if (!std::filesystem::exists(rounds_path)) return std::nullopt;
   LotteryTicketProgress progress;
   std::ifstream in(rounds_path);
   std::string line;
@@ -299,7 +302,7 @@ int run(PruneFlags& f) {
     if (f.resume) progress = read_lth_progress(f, spec, *model, masks, o, run_config, rounds, rounds_text);
     const std::string theta_k = f.out + "/theta_k.safetensors";
     if (f.resume && !progress && f.rewind_iter > 0 && std::filesystem::exists(theta_k) &&
-        read_json_file(f.out + "/lth_run.json") == run_config) {
+        std::filesystem::exists(f.out + "/lth_run.json")) {  // the same run's (read_lth_progress checked)
       // Round 0 stopped after step K: theta_K is the rewind point; its epochs resume from DIR/training.
       progress.emplace();
       progress->rewind_point = read_snapshot(theta_k, spec, f.seed, nullptr);
