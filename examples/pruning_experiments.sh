@@ -2,7 +2,8 @@
 # Pruning experiments (issue 5; results in docs/EXPERIMENTS.md, "## Pruning"). Rerun from the
 # repository root after building (cmake --build build -j2):
 #   bash examples/pruning_experiments.sh            # BIN=build/bin/stuckat OUT=runs/pruning
-# Every step skips outputs that already exist, so an interrupted run continues where it stopped.
+# Every step skips outputs that already exist or resumes (train and prune --resume), so an
+# interrupted run continues where it stopped, also within a training.
 # LeNet-5 on Fashion-MNIST (Debian's dataset-fashion-mnist), SGD lr 0.1, momentum 0, weight decay
 # 5e-4, StepLR(1, 0.95) as SPEC §2. Steps:
 #   1. dense: 15 epochs, seed 0
@@ -29,9 +30,8 @@ mkdir -p "$OUT"
 t=(--threads "$THREADS")
 
 # 1. dense
-[ -f "$OUT/dense/checkpoint.safetensors" ] ||
-  "${run[@]}" train --model lenet5 --epochs 15 --lr 0.1 --weight-decay 5e-4 --gamma 0.95 --seed 0 "${t[@]}" \
-    --out "$OUT/dense" >"$OUT/dense.log" 2>&1
+"${run[@]}" train --model lenet5 --epochs 15 --lr 0.1 --weight-decay 5e-4 --gamma 0.95 --seed 0 "${t[@]}" \
+  --out "$OUT/dense" --resume >"$OUT/dense.log" 2>&1
 dense="$OUT/dense/checkpoint.safetensors"
 
 # 2. one-shot
@@ -46,35 +46,33 @@ for d in 0.5 0.2 0.1 0.05 0.02 0.01; do
   for m in oneshot oneshot-bounded; do
     [ -f "$OUT/$m-ft/d$d/report.json" ] ||
       "${run[@]}" prune --checkpoint "$dense" --method "$m" --density "$d" --epochs 3 --lr 0.05 "${t[@]}" \
-        --out "$OUT/$m-ft/d$d" >"$OUT/$m-ft.d$d.log" 2>&1
+        --out "$OUT/$m-ft/d$d" --resume >"$OUT/$m-ft.d$d.log" 2>&1
   done
 done
 
 # 3. lottery ticket
 [ -f "$OUT/lth10/report.json" ] ||
   "${run[@]}" prune --checkpoint "$dense" --method lth --rate 0.2 --density 0.1 --epochs 10 "${t[@]}" \
-    --out "$OUT/lth10" --json "$OUT/lth10.json" >"$OUT/lth10.log" 2>&1
+    --out "$OUT/lth10" --json "$OUT/lth10.json" --resume >"$OUT/lth10.log" 2>&1
 sparse="$OUT/lth10/checkpoint.safetensors"
 [ -f "$OUT/lth1/report.json" ] ||
   "${run[@]}" prune --checkpoint "$dense" --method lth --rate 0.4 --density 0.01 --epochs 5 "${t[@]}" \
-    --out "$OUT/lth1" >"$OUT/lth1.log" 2>&1
+    --out "$OUT/lth1" --resume >"$OUT/lth1.log" 2>&1
 
 # 3b. structured sparsity: group lasso on conv filters and channels, then 2 epochs of fine-tuning
 [ -f "$OUT/ssl05/report.json" ] ||
   "${run[@]}" prune --checkpoint "$dense" --method ssl --lambda-filter 0.05 --lambda-channel 0.05 --epochs 2 "${t[@]}" \
-    --out "$OUT/ssl05" --json "$OUT/ssl05.json" >"$OUT/ssl05.log" 2>&1
-[ -f "$OUT/ssl05-ft/checkpoint.safetensors" ] ||
-  "${run[@]}" train --init "$OUT/ssl05/checkpoint.safetensors" --epochs 2 --lr 0.05 "${t[@]}" --out "$OUT/ssl05-ft" \
-    >"$OUT/ssl05-ft.log" 2>&1
+    --out "$OUT/ssl05" --json "$OUT/ssl05.json" --resume >"$OUT/ssl05.log" 2>&1
+"${run[@]}" train --init "$OUT/ssl05/checkpoint.safetensors" --epochs 2 --lr 0.05 "${t[@]}" --out "$OUT/ssl05-ft" \
+  --resume >"$OUT/ssl05-ft.log" 2>&1
 
 # 3c. LTH over more seeds
 for s in ${LTH_SEEDS:-1 2 3 4}; do
-  [ -f "$OUT/seeds/dense$s/checkpoint.safetensors" ] ||
-    "${run[@]}" train --model lenet5 --epochs 15 --lr 0.1 --weight-decay 5e-4 --gamma 0.95 --seed "$s" "${t[@]}" \
-      --out "$OUT/seeds/dense$s" >"$OUT/seeds.dense$s.log" 2>&1
+  "${run[@]}" train --model lenet5 --epochs 15 --lr 0.1 --weight-decay 5e-4 --gamma 0.95 --seed "$s" "${t[@]}" \
+    --out "$OUT/seeds/dense$s" --resume >"$OUT/seeds.dense$s.log" 2>&1
   [ -f "$OUT/seeds/lth$s/report.json" ] ||
     "${run[@]}" prune --checkpoint "$OUT/seeds/dense$s/checkpoint.safetensors" --method lth --rate 0.2 --density 0.1 \
-      --epochs 10 "${t[@]}" --out "$OUT/seeds/lth$s" >"$OUT/seeds.lth$s.log" 2>&1
+      --epochs 10 "${t[@]}" --out "$OUT/seeds/lth$s" --resume >"$OUT/seeds.lth$s.log" 2>&1
 done
 python3 - "$OUT" ${LTH_SEEDS:-1 2 3 4} <<'PY'
 # seed, the dense net with the rounds' 10-epoch budget (LTH round 0), the 15-epoch dense net,
@@ -140,9 +138,8 @@ if [ ! -f "$OUT/fault_modes.csv" ]; then
     before=$("$BIN" eval --checkpoint "$ck" --quant q4.11 --faults "$spec" "${t[@]}" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["test_acc"])')
     for mode in keep_bit keep_weight clip zero none; do
-      [ -f "$OUT/ft-$net-$mode/checkpoint.safetensors" ] ||
-        "${run[@]}" train --init "$ck" --quant q4.11 --faults "$spec" --fault-mode $mode --epochs 2 --lr 0.01 \
-          "${t[@]}" --out "$OUT/ft-$net-$mode" >"$OUT/ft-$net-$mode.log" 2>&1
+      "${run[@]}" train --init "$ck" --quant q4.11 --faults "$spec" --fault-mode $mode --epochs 2 --lr 0.01 \
+        "${t[@]}" --out "$OUT/ft-$net-$mode" --resume >"$OUT/ft-$net-$mode.log" 2>&1
       # The trained network as its mode defines it (the checkpoint holds the effective words: stuck
       # bits kept, clipped, or zeroed); for mode none (faults only at evaluation) the faults are
       # injected into the trained network. (Re-injecting into a clip/zero checkpoint would undo the
