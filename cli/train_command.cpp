@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -83,6 +84,17 @@ std::pair<std::string, double> largest_weights(const Module& model) {
     if (m > best.second) best = {name, m};
   }
   return best;
+}
+
+// Rewrites DIR/<name> (a histogram CSV: a header, then rows whose first field is the epoch)
+// without the rows of epochs after `epoch`; nothing when the file does not exist.
+void drop_records_after(const RunFiles& files, const std::string& name, int epoch) {
+  std::ifstream in(files.path(name));
+  if (!in) return;
+  std::string line, kept;
+  for (bool header = true; std::getline(in, line); header = false)
+    if (header || std::atoi(line.c_str()) <= epoch) kept += line + "\n";
+  files.write_text(name, kept);
 }
 
 // Appends one record of every conv/linear layer's weight histogram to the run's two CSV files
@@ -246,6 +258,9 @@ int run(TrainFlags& f) {
     // The checkpoint may be an epoch behind the state, metrics.jsonl an epoch ahead (a kill
     // between the writes): both written again from it, so a run with no epoch left ends current.
     files.save(*model, *opt, config, start_epoch, metrics);
+    // Histogram records of an epoch that did not finish (its batch records, or its end record
+    // written before a kill) go: the resumed epochs write them again.
+    for (const char* name : {"histograms.csv", "histogram_summary.csv"}) drop_records_after(files, name, start_epoch);
     std::fprintf(stderr, "resuming %s after epoch %d\n", f.out.c_str(), start_epoch);
   } else {
     for (const char* name : {"histograms.csv", "histogram_summary.csv", "divergence.json"})
@@ -301,8 +316,9 @@ int run(TrainFlags& f) {
                           {"train_images_per_s", ips},   {"train_seconds", tr.seconds},
                           {"eval_images_per_s", test.seconds > 0 ? test.images / test.seconds : 0.0}};
     metrics.push_back(row.dump());
-    files.save(*model, *opt, config, epoch + 1, metrics);
+    // The epoch's histogram before its state: a run resumed from that state has it.
     if (histograms.at_epoch(epoch + 1)) append_histograms(files, *model, f.histogram_bins, epoch + 1, -1);
+    files.save(*model, *opt, config, epoch + 1, metrics);
     std::fprintf(stderr, "epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  lr %.5g  %.0f img/s\n",
                  epoch + 1, f.epochs, tr.loss, tr.accuracy, test.loss, test.accuracy, lr, ips);
   }

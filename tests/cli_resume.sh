@@ -2,7 +2,8 @@
 # A run interrupted after epoch 1 and resumed to epoch 3 must end with the same checkpoint,
 # optimizer state and metrics as an uninterrupted 3-epoch run (same seed and threads).
 # Checked for plain SGD and for fault-aware training (masks, master weights and the format travel in
-# train_state), and for a run killed between its train_state and checkpoint writes. Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
+# train_state), for a run killed between its train_state and checkpoint writes, and for the
+# weight histograms of a run stopped mid-epoch. Also: --resume with other settings is refused. Usage: cli_resume.sh path/to/stuckat
 set -u
 bin="$1"
 tmp=$(mktemp -d)
@@ -33,6 +34,18 @@ for f in checkpoint.safetensors train_state.safetensors; do
   cmp -s "$tmp/full/$f" "$tmp/part/$f" || { echo "FAIL: $f differs after resume"; fail=1; }
   cmp -s "$tmp/full/$f" "$tmp/lag/$f" || { echo "FAIL: $f differs after resuming past a lagging checkpoint"; fail=1; }
   cmp -s "$tmp/ffull/$f" "$tmp/fpart/$f" || { echo "FAIL: $f differs after resuming fault-aware training"; fail=1; }
+done
+# With histograms every 4 batches: a run stopped during epoch 2 (its batch records for epoch 2 and
+# a partial line already written) and resumed writes the same histogram files as the full run.
+hist=(--histograms batches=4 --histogram-bins 16)
+"$bin" "${common[@]}" "${hist[@]}" --epochs 2 --out "$tmp/hfull" >/dev/null 2>&1 || { echo "FAIL: histogram full run"; fail=1; }
+"$bin" "${common[@]}" "${hist[@]}" --epochs 1 --out "$tmp/hpart" >/dev/null 2>&1 || { echo "FAIL: histogram part"; fail=1; }
+grep '^2,4,' "$tmp/hfull/histograms.csv" >>"$tmp/hpart/histograms.csv"  # epoch 2's first batch record
+grep '^2,4,' "$tmp/hfull/histogram_summary.csv" >>"$tmp/hpart/histogram_summary.csv"
+printf '2,8,conv1,3' >>"$tmp/hpart/histograms.csv"  # killed while writing
+"$bin" "${common[@]}" "${hist[@]}" --epochs 2 --out "$tmp/hpart" --resume >/dev/null 2>&1 || { echo "FAIL: histogram resume"; fail=1; }
+for f in histograms.csv histogram_summary.csv; do
+  cmp -s "$tmp/hfull/$f" "$tmp/hpart/$f" || { echo "FAIL: $f differs after resume"; fail=1; }
 done
 # Metrics agree except for timings.
 strip() { sed -E 's/"(train_images_per_s|train_seconds|eval_images_per_s)":[0-9.e+-]+,?//g' "$1"; }
