@@ -34,6 +34,7 @@
 #include "cli/run_files.h"
 #include "cli/training_flags.h"
 #include "framework/error.h"
+#include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
@@ -57,17 +58,6 @@ struct PruneFlags : TrainingFlags {
   int64_t rewind_iter = 0;
   float lambda_filter = 0, lambda_channel = 0;
 };
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw_input_error("--out/--json: could not write {}", tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("could not rename {} to {}", tmp, path));
-}
 
 // Every check that needs no file, so bad flags fail before any data is read.
 void check_flags(PruneFlags& f) {
@@ -310,7 +300,7 @@ int run(PruneFlags& f) {
     const bool no_round_done = !progress || progress->rounds.empty();
     if (no_round_done) {  // a new run: an earlier run's rounds in the folder are not its own
       std::filesystem::remove(f.out + "/rounds.jsonl");
-      write_text_atomically(f.out + "/lth_run.json", run_config.dump(2) + "\n");
+      write_file_atomically(f.out + "/lth_run.json", run_config.dump(2) + "\n");
     }
     auto train_round = [&](int r, const PruneMasks& m, const StepHook& hook) {
       MaskedTrainingOptions round_train = train;
@@ -331,7 +321,7 @@ int run(PruneFlags& f) {
                       prune_mask_tensors(m));
       rounds.push_back(row);
       rounds_text += row.dump() + "\n";
-      write_text_atomically(f.out + "/rounds.jsonl", rounds_text);
+      write_file_atomically(f.out + "/rounds.jsonl", rounds_text);
       std::fprintf(stderr, "round %d: density %.4f%%  test_acc %.4f\n", rec.round,
                    100.0 * static_cast<double>(rec.kept) / static_cast<double>(rec.total), rec.test_acc);
     };
@@ -385,9 +375,9 @@ int run(PruneFlags& f) {
   out_meta["prune"] = config.dump();
   out_meta["density"] = fmt::format("{}", report["total"]["density"].get<double>());
   save_checkpoint(f.out + "/checkpoint.safetensors", *model, out_meta, prune_mask_tensors(masks));
-  write_text_atomically(f.out + "/report.json", report.dump(2) + "\n");
+  write_file_atomically(f.out + "/report.json", report.dump(2) + "\n");
   std::filesystem::remove_all(f.out + "/training");  // the epoch checkpoints: the run is done
-  if (!f.json.empty()) write_text_atomically(f.json, report.dump(2) + "\n");
+  if (!f.json.empty()) write_file_atomically(f.json, report.dump(2) + "\n", "--json");
 
   std::printf("%s", density_table(rows).c_str());
   std::printf("method %s  test_acc before %.4f  after %.4f  checkpoint %s/checkpoint.safetensors\n", f.method.c_str(),

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 
@@ -14,17 +15,6 @@ namespace {
 
 // train_state.safetensors names the model's tensors with this prefix beside the optimizer's.
 constexpr const char* kModelPrefix = "run_model.";
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw Error(fmt::format("could not write {}", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(fmt::format("could not rename {} to {}", tmp, path));
-}
 
 }  // namespace
 
@@ -35,7 +25,7 @@ RunFiles::RunFiles(const std::string& dir) : dir_(dir) {
 }
 
 void RunFiles::write_text(const std::string& name, const std::string& text) const {
-  write_text_atomically(path(name), text);
+  write_file_atomically(path(name), text);
 }
 
 bool RunFiles::has_state() const { return std::filesystem::exists(dir_ + "/train_state.safetensors"); }
@@ -63,7 +53,7 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
   // which may lag the state by an epoch until the next save.
   std::string text;
   for (const auto& line : metrics) text += line + "\n";
-  write_text_atomically(dir_ + "/metrics.jsonl", text);
+  write_file_atomically(dir_ + "/metrics.jsonl", text);
 
   const OptimizerState state = opt.state();
   NamedTensorList run_state = state;

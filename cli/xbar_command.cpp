@@ -16,6 +16,7 @@
 #include "crossbar/strategies.h"
 #include "crossbar/xbar_report.h"
 #include "framework/error.h"
+#include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/parallel.h"
 #include "models/model_zoo.h"
@@ -33,8 +34,7 @@ struct XbarFlags {
 };
 
 void write_text(const std::string& path, const std::string& text, const std::string& flag) {
-  std::ofstream out(path);
-  if (!out || !(out << text)) throw_input_error("{} {}: cannot write the file", flag, path);
+  write_file_atomically(path, text, flag);
 }
 
 std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* source) {

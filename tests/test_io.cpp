@@ -12,6 +12,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/float16_words.h"
 #include "framework/io/safetensors.h"
@@ -510,4 +511,27 @@ TEST_CASE("interop: read the file safetensors.torch.save_file wrote, write one f
                      {"pixels", u8},
                      {"empty", Tensor::zeros({0, 3})}},
                     {{"model", "interop"}, {"writer", "stuckat"}});
+}
+
+TEST_CASE("a file written atomically replaces the old one whole, and a failed write leaves it", "[io]") {
+  TempDir t;
+  const std::string path = t.file("report.json");
+  auto read = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  write_file_atomically(path, "first");
+  CHECK(read(path) == "first");
+  write_file_atomically(path, "second, longer");
+  CHECK(read(path) == "second, longer");
+  CHECK_FALSE(fs::exists(temporary_path(path)));
+  // A folder where the file should go: the rename fails, the error names the flag and the file.
+  const std::string blocked = t.file("taken");
+  fs::create_directories(fs::path(blocked) / "inside");
+  CHECK_THROWS_WITH(write_file_atomically(blocked, "x", "--json"), Catch::Contains("taken") && Catch::Contains("rename"));
+  CHECK(fs::is_directory(blocked));
+  // No folder for the temporary file: nothing is written, and the message names --json.
+  CHECK_THROWS_WITH(write_file_atomically(t.file("no/such/dir/out.json"), "x", "--json"),
+                    Catch::Contains("--json") && Catch::Contains("out.json"));
+  CHECK(read(path) == "second, longer");
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "framework/error.h"
+#include "framework/io/atomic_file.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -73,8 +74,9 @@ int PngCanvas::text_width(const std::string& s, int scale) {
 }
 
 void PngCanvas::save_png(const std::string& path) const {
-  if (!stbi_write_png(path.c_str(), width_, height_, 3, pixels_.data(), width_ * 3))
+  if (!stbi_write_png(temporary_path(path).c_str(), width_, height_, 3, pixels_.data(), width_ * 3))
     throw_input_error("cannot write the PNG file {}", path);
+  replace_with_temporary(path);
 }
 
 }  // namespace stuckat
