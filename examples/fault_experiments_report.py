@@ -60,7 +60,9 @@ def main():
     for model in ("lenet5", "lenet5_bn"):
         lines += sweep_tables(out, model)
     lines += fault_aware_table(out, epochs)
-    (out / "results.md").write_text("\n".join(lines))
+    tmp = out / "results.md.tmp"  # written whole, then renamed over the old one
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out / "results.md")
 
 
 if __name__ == "__main__":

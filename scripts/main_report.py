@@ -70,7 +70,9 @@ def main():
     cells = [str(tot["strategies"][s]["tiles_used"]) for s in order]
     lines += [f"| total | | | {tot['tiles']} | " + " | ".join(cells) + " |", "",
               "![tile occupancy before and after each reordering](xbar.png)", ""]
-    (out / "REPORT.md").write_text("\n".join(lines))
+    tmp = out / "REPORT.md.tmp"  # written whole, then renamed over the old one
+    tmp.write_text("\n".join(lines))
+    tmp.replace(out / "REPORT.md")
 
 
 if __name__ == "__main__":
