@@ -104,6 +104,8 @@ smoke "prune oneshot + fine-tune" prune --checkpoint "$sd/f32/checkpoint.safeten
   --epochs 1 "${small[@]}" --out "$sd/p"
 smoke "prune lth" prune --checkpoint "$sd/f32/checkpoint.safetensors" --method lth --rate 0.5 --rounds 2 --epochs 1 \
   "${small[@]}" --out "$sd/lth"
+smoke "prune lth --resume" prune --checkpoint "$sd/f32/checkpoint.safetensors" --method lth --rate 0.5 --rounds 3 \
+  --epochs 1 "${small[@]}" --out "$sd/lth" --resume
 smoke "train --init pruned f32" train --init "$sd/p/checkpoint.safetensors" "${small[@]}" --epochs 1 --out "$sd/ft"
 smoke "train --init pruned q4.11" train --init "$sd/p/checkpoint.safetensors" "${small[@]}" --epochs 1 --quant q4.11 \
   --faults layer=all,bit=random,stuck=1,rate=0.01,target=nonzero --out "$sd/ftq"
