@@ -223,8 +223,8 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
     // thread (the kernels inside then run single-threaded). A point's values do not depend on the
     // thread that runs it, so rows are the same for any count.
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int64_t t = 0; t < count; ++t) {
-      const size_t i = delta_points[static_cast<size_t>(t)];
+    for (int64_t k = 0; k < count; ++k) {
+      const size_t i = delta_points[static_cast<size_t>(k)];
       WavePoint& wp = wave[i];
       NoGradGuard thread_no_grad;  // gradient mode is per thread
       const auto t0 = std::chrono::steady_clock::now();
