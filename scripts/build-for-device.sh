@@ -39,4 +39,4 @@ done
 carry=("$stage" .deps/fashion-mnist/t10k-images-idx3-ubyte.gz .deps/fashion-mnist/t10k-labels-idx1-ubyte.gz)
 du -shc "${carry[@]}" | tail -1
 printf 'carry: ['; printf '"%s", ' "${carry[@]}" | sed 's/, $//'; printf ']\n'
-echo "then: CHECK_PREBUILT=1 CHECK_SECTIONS=\"tests sweep sweepprobe\" bash bench/gpu/check.sh $stage"
+echo "then: CHECK_PREBUILT=1 CHECK_SECTIONS=\"tests smoke sweep sweepprobe\" bash bench/gpu/check.sh $stage"
