@@ -178,12 +178,11 @@ std::optional<LotteryTicketProgress> read_lth_progress(const PruneFlags& f, cons
     rounds_text += line + "\n";
   }
   if (progress.rounds.empty()) return std::nullopt;
-  auto read_state = [&](const std::string& path, PruneMasks* masks) { return read_snapshot(path, spec, f.seed, masks); };
   const int last = progress.rounds.back().round;
-  read_state(fmt::format("{}/rounds/round{}.safetensors", f.out, last), &progress.masks).restore(model);
-  progress.theta0 = read_state(f.out + "/theta0.safetensors", nullptr);
+  read_snapshot(fmt::format("{}/rounds/round{}.safetensors", f.out, last), spec, f.seed, &progress.masks).restore(model);
+  progress.theta0 = read_snapshot(f.out + "/theta0.safetensors", spec, f.seed, nullptr);
   progress.rewind_point =
-      f.rewind_iter > 0 ? read_state(f.out + "/theta_k.safetensors", nullptr) : progress.theta0;
+      f.rewind_iter > 0 ? read_snapshot(f.out + "/theta_k.safetensors", spec, f.seed, nullptr) : progress.theta0;
   check_lottery_ticket_progress(masks, options, progress);
   std::fprintf(stderr, "resuming the lth run in %s after round %d\n", f.out.c_str(), last);
   return progress;

@@ -23,8 +23,7 @@ void load_symbol(void* lib, const std::string& file, const char* name, F* fn) {
 }
 
 CublasLibrary open_cublas() {
-  const std::string soname = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
-  std::string file = soname;
+  std::string file = "libcublas.so." + std::to_string(CUBLAS_VER_MAJOR);
   void* lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   std::string reason = lib == nullptr ? dlerror() : "";
   const std::string built_with = STUCKAT_CUBLAS_PATH;
