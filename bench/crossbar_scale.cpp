@@ -1,4 +1,4 @@
-// Crossbar counting and reordering at scale (issue 6): synthetic sparse matrices (uniform or
+// Crossbar counting and reordering at scale: synthetic sparse matrices (uniform or
 // power-law row degrees) from 1e4 to 1e8 nonzeros. Validates the fast counters against the
 // reference (where the reference's flag arrays fit), then times counting, compaction and each
 // reordering with the production code, and prints one JSON line. bench/crossbar_scale.py runs the

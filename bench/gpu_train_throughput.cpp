@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "framework/autograd.h"
-#include "framework/device.h"
+#include "base/device.h"
 #include "framework/ops.h"
 #include "framework/optim/sgd.h"
 #include "framework/random.h"

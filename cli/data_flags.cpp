@@ -3,8 +3,9 @@
 
 #include <thread>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/parallel.h"
+#include "kernels/cuda/memory.h"
 
 namespace stuckat::cli {
 
@@ -28,7 +29,7 @@ Device apply_runtime_flags(const DataFlags& f) {
   if (f.device == "cuda") {
     if (!cuda_available())
       throw_input_error("--device cuda: no CUDA device is available on this machine (or this build has no CUDA backend)");
-    cuda_init();
+    cuda::start_runtime();
     return Device::CUDA;
   }
   throw_input_error("--device must be 'cpu' or 'cuda', got '{}'", f.device);

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "framework/data/dataset.h"
-#include "framework/device.h"
+#include "base/device.h"
 
 namespace stuckat::cli {
 

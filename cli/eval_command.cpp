@@ -1,126 +1,43 @@
-// `stuckat eval`: loads a checkpoint (the architecture comes from its metadata unless --model
-// is given) and prints one JSON object with the test accuracy and loss. With --faults (and/or
-// --quant) the conv/linear weights are quantised to the checkpoint's recorded format (or --quant)
-// and the stuck-at faults are injected before evaluating; --fault-masks F injects masks read from F
-// (faults/fault_mask_io.h), with --faults stacked on top. A pruned checkpoint's masks are read
-// too: the output gains "density", and with --faults each layer's entry counts the pruned cells
-// that a stuck-at-1 bit makes nonzero (pruning/pruned_cell_faults.h).
+// `stuckat eval`: the flags of the eval job (jobs/eval_job.h): a checkpoint evaluated on the test
+// set, optionally quantised with stuck-at faults injected; prints one JSON object.
 #include <cstdio>
-#include <nlohmann/json.hpp>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
-#include "faults/fault_mask_io.h"
-#include "faults/fault_spec.h"
-#include "faults/faulty_model.h"
-#include "faults/weight_format.h"
-#include "framework/io/checkpoint.h"
-#include "framework/train/trainer.h"
-#include "models/model_zoo.h"
-#include "pruning/prune_mask_io.h"
-#include "pruning/pruned_cell_faults.h"
+#include "jobs/eval_job.h"
 
 namespace stuckat::cli {
 namespace {
 
 struct EvalFlags {
+  jobs::EvalOptions options;
   DataFlags common;
-  std::string checkpoint;
-  std::string model;  // empty: from the checkpoint
-  int64_t batch = 1000;
-  std::string quant;  // empty: the checkpoint's recorded format
-  std::vector<std::string> faults;
-  std::string fault_masks;  // a safetensors file of fault_and./fault_or. masks
 };
-
-int run(EvalFlags& f) {
-  Device device = apply_runtime_flags(f.common);
-  if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
-  std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
-  std::string model_name = f.model;
-  if (model_name.empty()) {
-    auto it = meta.find("model");
-    if (it == meta.end())
-      throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
-    model_name = it->second;
-  }
-  ModelSpec spec = parse_model_name(model_name);
-  DataOptions data_options = f.common.data;
-  data_options.test_only = true;  // eval reads only the test split
-  DataSplit data = load_data(data_options);
-  const Tensor& im = data.test.images;
-  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
-  std::vector<FaultSpec> specs;
-  for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
-  std::string quant = f.quant;
-  if (quant.empty() && !(specs.empty() && f.fault_masks.empty())) {
-    auto it = meta.find("quant");
-    if (it == meta.end() || it->second == "none")
-      throw_input_error("--faults/--fault-masks need the weights' 16-bit format, but checkpoint {} records no quantization (it was "
-                        "trained without --quant); pass --quant, e.g. --quant q4.11",
-                        f.checkpoint);
-    quant = it->second;
-  }
-  const WeightFormat format = parse_weight_format(quant.empty() ? "none" : quant);
-  std::shared_ptr<Module> model = make_model(spec, 0);
-  load_checkpoint(f.checkpoint, *model, spec.name());
-  bool pruned = false;
-  const PruneMasks masks = read_prune_masks(f.checkpoint, *model, &pruned);
-  nlohmann::json fault_stats = nlohmann::json::array();
-  if (!format.is_none()) {
-    LayerFaultMaps file_masks;
-    if (!f.fault_masks.empty()) file_masks = read_fault_masks(f.fault_masks, *model, "--fault-masks");
-    FaultInjection injection(*model, format, specs, /*quantize_all_layers=*/true, file_masks);
-    const std::vector<LayerFaultStats> applied = injection.apply();
-    for (size_t i = 0; i < applied.size(); ++i) {
-      const LayerFaultStats& st = applied[i];
-      nlohmann::json row = {{"layer", st.layer}, {"weights", st.weights}, {"faulty", st.faulty},
-                            {"changed", st.changed}, {"saturated", st.saturated}};
-      const LayerMask* m = pruned ? find_mask(masks, st.layer) : nullptr;
-      if (m != nullptr) {
-        const FaultMap& map = injection.layers()[i].map;
-        row.update(pruned_cell_faults_json(count_pruned_cell_faults(m->keep.data(), map.and_mask.data(),
-                                                                    map.or_mask.data(), m->total(), st.format)));
-      }
-      fault_stats.push_back(row);
-    }
-  }
-  model->to(device);
-  if (device != Device::CPU) data.test.to_device(device);
-  EpochStats st = evaluate(*model, data.test, f.batch);
-  nlohmann::json out = {{"model", spec.name()},
-                        {"data", data.test.name},
-                        {"images", st.images},
-                        {"test_acc", st.accuracy},
-                        {"test_loss", st.loss},
-                        {"images_per_s", st.seconds > 0 ? st.images / st.seconds : 0.0}};
-  if (pruned) out["density"] = static_cast<double>(total_kept(masks)) / static_cast<double>(total_weights(masks));
-  if (!format.is_none()) {
-    out["quant"] = weight_format_name(format);
-    out["faults"] = f.faults;
-    if (!f.fault_masks.empty()) out["fault_masks"] = f.fault_masks;
-    out["layers"] = fault_stats;
-  }
-  std::printf("%s\n", out.dump().c_str());
-  return 0;
-}
 
 }  // namespace
 
 Runner add_eval_command(CLI::App& app) {
   auto f = std::make_shared<EvalFlags>();
+  jobs::EvalOptions& o = f->options;
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a test set; prints JSON");
-  cmd->add_option("--checkpoint", f->checkpoint, "checkpoint.safetensors written by train")->required();
-  cmd->add_option("--model", f->model, "architecture (default: recorded in the checkpoint)");
+  cmd->add_option("--checkpoint", o.checkpoint, "checkpoint.safetensors written by train")->required();
+  cmd->add_option("--model", o.model, "architecture (default: recorded in the checkpoint)");
   add_data_flags(*cmd, f->common);
-  cmd->add_option("--batch", f->batch, "batch size")->capture_default_str();
-  cmd->add_option("--quant", f->quant, "16-bit weight format (default: the one the checkpoint records)");
-  cmd->add_option("--faults", f->faults, "stuck-at faults to inject, e.g. layer=conv2,bit=15,stuck=1,rate=0.01 "
+  cmd->add_option("--batch", o.batch, "batch size")->capture_default_str();
+  cmd->add_option("--quant", o.quant, "16-bit weight format (default: the one the checkpoint records)");
+  cmd->add_option("--faults", o.faults, "stuck-at faults to inject, e.g. layer=conv2,bit=15,stuck=1,rate=0.01 "
                   "(repeatable)")->allow_extra_args(false);
-  cmd->add_option("--fault-masks", f->fault_masks,
+  cmd->add_option("--fault-masks", o.fault_masks,
                   "inject these stuck bits: a safetensors file with I16 tensors fault_and.<layer> / fault_or.<layer> (a "
                   "faulty run's checkpoint, or masks measured on a chip); --faults stack on top");
-  return [f] { return run(*f); };
+  return [f] {
+    jobs::EvalOptions& o = f->options;
+    o.data = f->common.data;
+    o.device = apply_runtime_flags(f->common);
+    std::printf("%s\n", jobs::run_evaluation(o).dump().c_str());
+    return 0;
+  };
 }
 
 }  // namespace stuckat::cli

@@ -7,7 +7,7 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace {
 

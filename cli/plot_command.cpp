@@ -10,11 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "faults/sweep_csv.h"
-#include "faults/sweep_plot.h"
-#include "framework/error.h"
+#include "sweep/sweep_csv.h"
+#include "sweep/sweep_plot.h"
+#include "base/error.h"
 
 namespace stuckat::cli {
+using namespace stuckat::sweep;  // the sweep CSV reader and its charts
 namespace {
 
 struct PlotFlags {

@@ -15,7 +15,7 @@
 #include "crossbar/occupancy_png.h"
 #include "crossbar/strategies.h"
 #include "crossbar/xbar_report.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/parallel.h"
@@ -71,6 +71,22 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
   return xbar::model_matrices(*model);
 }
 
+// Each conv layer as its kernel-position slices (other matrices as they are).
+std::vector<xbar::SparseMatrix> kernel_position_slices(const std::vector<xbar::SparseMatrix>& matrices) {
+  std::vector<xbar::SparseMatrix> sliced;
+  for (const xbar::SparseMatrix& m : matrices) {
+    if (m.kernel_positions <= 1) {
+      sliced.push_back(m);
+      continue;
+    }
+    for (int64_t p = 0; p < m.kernel_positions; ++p) {
+      sliced.push_back(xbar::kernel_position_slice(m, p));
+      sliced.back().shape = fmt::format("({}, {})", sliced.back().rows, sliced.back().cols);
+    }
+  }
+  return sliced;
+}
+
 int run(const XbarFlags& f) {
   if (f.threads < 0) throw_input_error("--threads must be >= 0, got {}", f.threads);
   if (f.threads > 0) set_num_threads(f.threads);
@@ -84,19 +100,8 @@ int run(const XbarFlags& f) {
   xbar::XbarReport report;
   report.shape = shape;
   std::vector<xbar::SparseMatrix> matrices = load_matrices(f, &report.source);
-  if (f.slices) {  // each conv layer as its kernel-position slices
-    std::vector<xbar::SparseMatrix> sliced;
-    for (const xbar::SparseMatrix& m : matrices) {
-      if (m.kernel_positions <= 1) {
-        sliced.push_back(m);
-        continue;
-      }
-      for (int64_t p = 0; p < m.kernel_positions; ++p) {
-        sliced.push_back(xbar::kernel_position_slice(m, p));
-        sliced.back().shape = fmt::format("({}, {})", sliced.back().rows, sliced.back().cols);
-      }
-    }
-    matrices = std::move(sliced);
+  if (f.slices) {
+    matrices = kernel_position_slices(matrices);
     report.source += "; per kernel-position slices";
   }
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/global_magnitude.h"
 #include "pruning/magnitude_selection.h"
 #include "pruning/prune_mask.h"

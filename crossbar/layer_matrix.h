@@ -1,4 +1,4 @@
-// Layers as crossbar matrices (SPEC §4): rows = inputs (wordlines), cols = outputs (bitlines).
+// Layers as crossbar matrices: rows = inputs (wordlines), cols = outputs (bitlines).
 //   conv weight (out, in, kh, kw) -> (in*kh*kw, out), row (i*kh + y)*kw + x, column o;
 //   linear weight (out, in)       -> (in, out).
 // Sources: a model's conv/linear weights (e.g. after loading a checkpoint), or a model built

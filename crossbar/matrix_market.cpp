@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "crossbar/matrix_files.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 namespace {

@@ -5,7 +5,7 @@
 #include <regex>
 
 #include "crossbar/matrix_files.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 

@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 

@@ -1,5 +1,5 @@
 // SparseMatrix: the pattern and values of one weight matrix in CSR form, with the crossbar
-// convention of SPEC §4: rows = inputs (wordlines), cols = outputs (bitlines). Column indices
+// convention (docs/DESIGN.md): rows = inputs (wordlines), cols = outputs (bitlines). Column indices
 // are sorted within each row and unique. CSC is the CSR of the transpose.
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The reordering strategies compared side by side (SPEC §4), one file each:
+// The reordering strategies compared side by side, one file each:
 //   none        tiles in place; all-zero tiles are dropped            (strategy_none.cpp)
 //   compact     gather nonzero rows, then per row band move all-zero  (strategy_compact.cpp)
 //               columns out and pack the rest into tiles

@@ -1,7 +1,7 @@
 // Strategy names, the --strategy parser and dispatch by name (an explicit switch, no static
 // self-registration).
 #include "crossbar/strategies.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 

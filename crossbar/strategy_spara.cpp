@@ -1,4 +1,4 @@
-// Strategy "spara": crossbar-bounded graph reordering (Zheng et al., IPDPS 2020; SPEC §4). The
+// Strategy "spara": crossbar-bounded graph reordering (Zheng et al., IPDPS 2020). The
 // matrix is a bipartite graph, rows -> columns in CSR and columns -> rows in CSC. From the first
 // row with unvisited out-edges, gather the unvisited columns of the current source rows (up to
 // the column threshold), then the unplaced rows of those columns (up to the row threshold), and
@@ -13,7 +13,7 @@
 #include <algorithm>
 
 #include "crossbar/strategies.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 

@@ -1,4 +1,4 @@
-// Tile, column-segment and row-segment counts of a matrix cut into R x C tiles in place (SPEC §4).
+// Tile, column-segment and row-segment counts of a matrix cut into R x C tiles in place.
 // A column segment is one column inside one tile (row_bands * cols of them), a row segment one
 // row inside one tile (rows * col_bands). "Nonzero" means holding at least one nonzero weight.
 #pragma once

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 

@@ -3,7 +3,7 @@
 
 #include <cctype>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat::xbar {
 namespace {

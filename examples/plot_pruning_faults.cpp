@@ -11,9 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "faults/sweep_plot.h"
+#include "sweep/sweep_plot.h"
 
 using namespace stuckat;
+using namespace stuckat::sweep;
 
 int main(int argc, char** argv) {
   if (argc < 3) {

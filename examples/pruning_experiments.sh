@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Pruning experiments (issue 5; results in docs/EXPERIMENTS.md, "## Pruning"). Rerun from the
+# Pruning experiments (results in docs/EXPERIMENTS.md, "## Pruning"). Rerun from the
 # repository root after building (cmake --build build -j2):
 #   bash examples/pruning_experiments.sh            # BIN=build/bin/stuckat OUT=runs/pruning
 # Every step skips outputs that already exist or resumes (train and prune --resume), so an
 # interrupted run continues where it stopped, also within a training.
 # LeNet-5 on Fashion-MNIST (Debian's dataset-fashion-mnist), SGD lr 0.1, momentum 0, weight decay
-# 5e-4, StepLR(1, 0.95) as SPEC §2. Steps:
+# 5e-4, StepLR(1, 0.95) the research's seed settings. Steps:
 #   1. dense: 15 epochs, seed 0
 #   2. one-shot and bounded one-shot from the dense net at densities 100% .. 1%, without and with
 #      3 epochs of fine-tuning (masks kept)

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "faults/fault_sgd_update_cuda.h"
+#include "faults/cuda/fault_sgd_update_cuda.h"
 #include "faults/faulty_model.h"
-#include "faults/word_codec.h"
-#include "framework/error.h"
+#include "base/word_codec.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {
@@ -116,7 +116,6 @@ void FaultAwareSgd::step() {
     STUCKAT_CHECK(g.device() == l.master.device(), "fault-aware layer {}: gradient on {}, optimizer on {}", l.name,
                   device_name(g.device()), device_name(l.master.device()));
     if (l.master.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       const Tensor gc = g.contiguous();
       fault_sgd_update_cuda(l.master.data<float>(), l.weight.data<float>(), gc.data<float>(),
                             l.momentum.defined() ? l.momentum.data<float>() : nullptr,
@@ -124,9 +123,6 @@ void FaultAwareSgd::step() {
                             static_cast<const uint16_t*>(l.and_dev.raw_data()),
                             static_cast<const uint16_t*>(l.or_dev.raw_data()), l.master.numel(), c, first);
       continue;
-#else
-      STUCKAT_CHECK(false, "fault-aware layer {} is on a CUDA device, but this build has no CUDA backend", l.name);
-#endif
     }
     fault_sgd_update(l.master.data<float>(), l.weight.data<float>(), g.contiguous().data<float>(),
                      l.momentum.defined() ? l.momentum.data<float>() : nullptr,

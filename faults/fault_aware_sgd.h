@@ -1,4 +1,4 @@
-// FaultAwareSgd: SGD for training with stuck-at faults (SPEC §2). The conv and linear weights
+// FaultAwareSgd: SGD for training with stuck-at faults. The conv and linear weights
 // are 16-bit words on the crossbar: for each such layer it keeps an f32 master copy, the fault
 // map (AND/OR masks), the resolved weight format and an optional prune mask, and updates them
 // with the fused kernel of fault_sgd_update.h, writing the effective (faulty) weights into the
@@ -13,7 +13,7 @@
 #include "faults/fault_mask_io.h"
 #include "faults/fault_sgd_update.h"
 #include "faults/fault_spec.h"
-#include "faults/weight_format.h"
+#include "base/weight_format.h"
 #include "framework/nn/module.h"
 #include "framework/optim/sgd.h"
 

@@ -1,6 +1,6 @@
 // Reference fault generator: one weight at a time, the rule spelt out with explicit masks.
 #include "faults/fault_map.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "faults/faulty_model.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/io/safetensors.h"
 
 namespace stuckat {

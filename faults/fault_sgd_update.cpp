@@ -8,8 +8,8 @@
 #include <cmath>
 
 #include "faults/fault_sgd_update.h"
-#include "faults/word_codec.h"
-#include "framework/error.h"
+#include "base/word_codec.h"
+#include "base/error.h"
 
 namespace stuckat {
 

@@ -1,4 +1,4 @@
-// The fused fault-aware weight update (SPEC §2): one pass over a conv/linear layer's weights that
+// The fused fault-aware weight update: one pass over a conv/linear layer's weights that
 // does the SGD step (torch.optim.SGD arithmetic, as kernels/cpu/sgd_update.h), weight decay,
 // momentum, the prune mask, the stuck-bit handling of the chosen training mode and the
 // requantisation to 16-bit words, and writes the effective weight the forward pass uses.
@@ -34,8 +34,8 @@
 #include <cstdint>
 #include <string>
 
-#include "faults/weight_format.h"
-#include "framework/host_device.h"
+#include "base/weight_format.h"
+#include "base/host_device.h"
 
 namespace stuckat {
 

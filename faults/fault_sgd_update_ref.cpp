@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "faults/fault_sgd_update.h"
-#include "faults/word_codec.h"
+#include "base/word_codec.h"
 
 namespace stuckat {
 namespace {

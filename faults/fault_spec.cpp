@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "faults/weight_codec.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

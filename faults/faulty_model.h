@@ -14,7 +14,7 @@
 #include "faults/fault_map.h"
 #include "faults/fault_mask_io.h"
 #include "faults/fault_spec.h"
-#include "faults/weight_format.h"
+#include "base/weight_format.h"
 #include "framework/nn/module.h"
 
 namespace stuckat {

@@ -2,8 +2,8 @@
 // over the word_codec.h formulas, split across OpenMP threads for large layers.
 #include "faults/weight_codec.h"
 
-#include "faults/word_codec.h"
-#include "framework/error.h"
+#include "base/word_codec.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

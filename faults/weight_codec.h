@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "faults/weight_format.h"
+#include "base/weight_format.h"
 
 namespace stuckat {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "faults/weight_codec.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

@@ -1,7 +1,7 @@
 // Sizes and names of element types.
 #include "framework/dtype.h"
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

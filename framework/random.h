@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "framework/host_device.h"
+#include "base/host_device.h"
 
 namespace stuckat {
 

@@ -12,10 +12,8 @@
 #include <sys/mman.h>
 #endif
 
-#include "framework/error.h"
-#ifdef STUCKAT_WITH_CUDA
+#include "base/error.h"
 #include "kernels/cuda/memory.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -43,11 +41,7 @@ void* system_alloc(size_t bytes, Device device) {
 #endif
     return p;
   }
-#ifdef STUCKAT_WITH_CUDA
   return cuda::device_malloc(bytes);
-#else
-  throw Error("this build of stuckat has no CUDA backend");
-#endif
 }
 
 void system_free(void* p, Device device) {
@@ -55,9 +49,7 @@ void system_free(void* p, Device device) {
     std::free(p);
     return;
   }
-#ifdef STUCKAT_WITH_CUDA
   cuda::device_free(p);
-#endif
 }
 
 class CachingAllocator {
@@ -120,9 +112,7 @@ Storage::~Storage() { allocator_for(device_).deallocate(data_, bytes_); }
 
 void release_cached_memory() {
   allocator_for(Device::CPU).release();
-#ifdef STUCKAT_WITH_CUDA
   if (cuda_available()) allocator_for(Device::CUDA).release();
-#endif
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
@@ -131,16 +121,7 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
     std::memcpy(dst, src, bytes);
     return;
   }
-#ifdef STUCKAT_WITH_CUDA
   cuda::copy(dst, dst_device == Device::CUDA, src, src_device == Device::CUDA, bytes);
-#else
-  throw Error("this build of stuckat has no CUDA backend");
-#endif
 }
-
-#ifndef STUCKAT_WITH_CUDA
-bool cuda_available() { return false; }
-void cuda_init() {}
-#endif
 
 }  // namespace stuckat

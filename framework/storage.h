@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <memory>
 
-#include "framework/device.h"
+#include "base/device.h"
 
 namespace stuckat {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "framework/device.h"
+#include "base/device.h"
 #include "framework/dtype.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/storage.h"
 
 namespace stuckat {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/magnitude_selection.h"
 
 namespace stuckat {

@@ -1,6 +1,6 @@
 // Global magnitude pruning over all prunable layers at once: the layers' weights are ranked
 // together (layer order, then row-major index, breaks ties), so larger layers, whose weights
-// are smaller, are pruned faster (SPEC §3).
+// are smaller, are pruned faster.
 #pragma once
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-// Group lasso for structured sparsity learning (SSL, Wen et al. 2016; SPEC §3) on one conv
+// Group lasso for structured sparsity learning (SSL, Wen et al. 2016) on one conv
 // weight w: (out, in, kh, kw) row-major, k = kh * kw. The groups are the filters W[n,:,:,:]
 // (out groups) and the channels W[:,c,:,:] (in groups); the penalty is
 //   lambda_filter * sum_n ||W[n,:,:,:]||_2 + lambda_channel * sum_c ||W[:,c,:,:]||_2

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/global_magnitude.h"
 
 namespace stuckat {

@@ -1,4 +1,4 @@
-// Iterative magnitude pruning with rewinding, the lottery ticket procedure (SPEC §3):
+// Iterative magnitude pruning with rewinding, the lottery ticket procedure:
 //   theta0 = the initial weights; round 0 trains the dense network;
 //   round r >= 1: prune `rate` of the remaining weights globally by magnitude (of the weights
 //   the previous round trained), reset the survivors to theta0, or to theta_K (the weights

@@ -5,7 +5,7 @@
 #include <functional>
 #include <vector>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/magnitude_selection.h"
 
 namespace stuckat {

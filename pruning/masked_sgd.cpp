@@ -1,11 +1,9 @@
 // The masked optimizer's bookkeeping: which parameter has which mask, buffers, state.
 #include "pruning/masked_sgd.h"
 
-#include "framework/error.h"
-#ifdef STUCKAT_WITH_CUDA
+#include "base/error.h"
 #include "kernels/cuda/sgd_update.h"
-#include "kernels/cuda/zero_pruned.h"
-#endif
+#include "pruning/cuda/zero_pruned_cuda.h"
 #include "pruning/masked_sgd_update.h"
 #include "pruning/prune_mask_io.h"
 
@@ -48,7 +46,6 @@ void MaskedSgd::step() {
       first = true;
     }
     if (p.tensor.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       // The plain SGD step (bit-exact with the CPU's), then the pruned weights and their momentum
       // set to 0: the CPU masked update's result, value for value.
       float* buf = p.momentum.defined() ? p.momentum.data<float>() : nullptr;
@@ -59,9 +56,6 @@ void MaskedSgd::step() {
         if (buf != nullptr) cuda::zero_pruned(buf, keep, p.tensor.numel());
       }
       continue;
-#else
-      STUCKAT_CHECK(false, "masked SGD: {} is on a CUDA device, but this build has no CUDA backend", p.name);
-#endif
     }
     masked_sgd_update(p.tensor.data<float>(), g.contiguous().data<float>(),
                       p.momentum.defined() ? p.momentum.data<float>() : nullptr,
@@ -85,10 +79,8 @@ void MaskedSgd::set_masks(const PruneMasks& masks) {
     if (p.mask < 0 || !p.momentum.defined()) continue;
     const LayerMask& m = masks_[static_cast<size_t>(p.mask)];
     if (p.momentum.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::zero_pruned(p.momentum.data<float>(), static_cast<const uint8_t*>(device_keep(static_cast<size_t>(p.mask)).raw_data()),
                         m.total());
-#endif
       continue;
     }
     float* b = p.momentum.data<float>();

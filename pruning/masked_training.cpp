@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/masked_sgd.h"
 
 namespace stuckat {

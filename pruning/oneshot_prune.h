@@ -1,4 +1,4 @@
-// One-shot magnitude pruning (SPEC §3): global, and bounded, with a per-layer floor so that no
+// One-shot magnitude pruning: global, and bounded, with a per-layer floor so that no
 // layer is pruned away entirely (one-shot collapses when a whole layer disappears).
 #pragma once
 #include <cstdint>

@@ -4,10 +4,8 @@
 #include <cstring>
 
 #include "faults/faulty_model.h"
-#include "framework/error.h"
-#ifdef STUCKAT_WITH_CUDA
-#include "kernels/cuda/zero_pruned.h"
-#endif
+#include "base/error.h"
+#include "pruning/cuda/zero_pruned_cuda.h"
 
 namespace stuckat {
 
@@ -59,14 +57,10 @@ void apply_masks(const Module& model, const PruneMasks& masks) {
     STUCKAT_CHECK(l.weight.is_contiguous() && l.weight.dtype() == DType::F32, "apply_masks needs contiguous f32 weights ({})",
                   l.name);
     if (l.weight.device() == Device::CUDA) {  // the mask travels, the weights stay on the device
-#ifdef STUCKAT_WITH_CUDA
       const Tensor keep = keep_tensor(*m, Device::CUDA);
       Tensor w = l.weight;
       cuda::zero_pruned(w.data<float>(), static_cast<const uint8_t*>(keep.raw_data()), m->total());
       continue;
-#else
-      STUCKAT_CHECK(false, "apply_masks: {} is on a CUDA device, but this build has no CUDA backend", l.name);
-#endif
     }
     float* w = l.weight.data<float>();
     for (int64_t i = 0; i < m->total(); ++i)

@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "faults/word_codec.h"
+#include "base/word_codec.h"
 
 namespace stuckat {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "faults/weight_format.h"
+#include "base/weight_format.h"
 
 namespace stuckat {
 

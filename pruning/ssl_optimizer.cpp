@@ -1,7 +1,7 @@
 // The SSL decorator: penalty gradient in, snap after the step, zero groups out as masks.
 #include "pruning/ssl_optimizer.h"
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "pruning/group_lasso.h"
 
 namespace stuckat {

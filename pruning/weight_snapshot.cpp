@@ -1,7 +1,7 @@
 // Taking and restoring bit-exact copies of a model's state.
 #include "pruning/weight_snapshot.h"
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/io/safetensors.h"
 
 namespace stuckat {

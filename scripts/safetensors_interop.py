@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Cross-check stuckat's safetensors files against the Python `safetensors` package.
 
-Why: the SPEC promises checkpoints readable by `safetensors.torch.load_file` and import of
+Why: stuckat promises checkpoints readable by `safetensors.torch.load_file` and import of
 PyTorch-exported files. The C++ tests check the format byte by byte against hand-built files;
 this script checks it against the reference implementation itself, in both directions:
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <catch2/catch.hpp>
 
-#include "framework/device.h"
+#include "base/device.h"
 
 inline bool have_gpu(const char* what) {
 #ifndef STUCKAT_WITH_CUDA

@@ -1,4 +1,4 @@
-// Crossbar mapping, counting and reordering (issue 6): hand-computed tile and segment counts,
+// Crossbar mapping, counting and reordering: hand-computed tile and segment counts,
 // fast counters == references, theory vs measurement on random matrices, hand-traced RCM and
 // Spara orders, every strategy's layout rebuilding the matrix, the verifier catching broken
 // layouts, file readers rejecting malformed input, and CPU == GPU on a device ([cuda]).
@@ -23,7 +23,7 @@
 #include "crossbar/tile_growth.h"
 #include "crossbar/tile_merging.h"
 #include "crossbar/tile_theory.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "models/model_zoo.h"
 
 using namespace stuckat;

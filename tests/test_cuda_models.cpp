@@ -13,10 +13,10 @@
 #include <thread>
 #include <vector>
 
-#include "faults/weight_format.h"
-#include "faults/word_codec.h"
+#include "base/weight_format.h"
+#include "base/word_codec.h"
 #include "framework/autograd.h"
-#include "framework/device.h"
+#include "base/device.h"
 #include "framework/ops.h"
 #include "framework/optim/sgd.h"
 #include "framework/random.h"

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "framework/autograd.h"
-#include "framework/device.h"
+#include "base/device.h"
 #include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"

@@ -19,7 +19,7 @@
 #include "framework/data/idx_reader.h"
 #include "framework/data/normalization.h"
 #include "framework/data/synthetic.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace fs = std::filesystem;
 using stuckat::DataOptions;

@@ -1,4 +1,4 @@
-// Fault-aware training (SPEC §2): the fused update's fast loop equals its reference bit for bit
+// Fault-aware training: the fused update's fast loop equals its reference bit for bit
 // over many steps in every mode and format, and each mode keeps its promise over several steps
 // (keep_weight: faulty words never change; keep_bit: stuck bits hold while free bits move and
 // sub-LSB updates accumulate; zero: exactly 0; clip: the bound holds; none: plain SGD).
@@ -14,12 +14,12 @@
 
 #include "faults/fault_aware_sgd.h"
 #include "faults/fault_sgd_update.h"
-#include "faults/fault_sgd_update_cuda.h"
+#include "faults/cuda/fault_sgd_update_cuda.h"
 #include "faults/faulty_model.h"
-#include "faults/weight_format.h"
-#include "faults/word_codec.h"
-#include "framework/error.h"
-#include "framework/device.h"
+#include "base/weight_format.h"
+#include "base/word_codec.h"
+#include "base/error.h"
+#include "base/device.h"
 #include "framework/parallel.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/sgd_update.h"

@@ -10,25 +10,26 @@
 #include <string>
 #include <vector>
 
-#include "faults/block_scores.h"
-#include "faults/channel_delta.h"
+#include "sweep/block_scores.h"
+#include "sweep/channel_delta.h"
 #include "faults/fault_map.h"
 #include "faults/fault_spec.h"
-#include "faults/sweep_point.h"
-#include "faults/weight_changes_op.h"
+#include "sweep/sweep_point.h"
+#include "sweep/weight_changes_op.h"
 #include "faults/weight_codec.h"
-#include "faults/weight_format.h"
-#include "framework/device.h"
+#include "base/weight_format.h"
+#include "base/device.h"
 #include "framework/ops.h"
 #include "framework/random.h"
 #include "framework/tensor.h"
 #include "tests/gpu_available.h"
 #include "tests/random_tensor.h"
 #ifdef STUCKAT_WITH_CUDA
-#include "faults/fault_map_cuda.h"
+#include "faults/cuda/fault_map_cuda.h"
 #endif
 
 using namespace stuckat;
+using namespace stuckat::sweep;
 
 TEST_CASE("CUDA fault masks equal the CPU reference bit for bit", "[faults][cuda]") {
 #ifndef STUCKAT_WITH_CUDA

@@ -1,4 +1,4 @@
-// Pruning (SPEC §3): magnitude selection keeps exactly the requested count with deterministic
+// Pruning: magnitude selection keeps exactly the requested count with deterministic
 // ties (hand-computed cases and a naive property check), the global threshold and the per-layer
 // floor of bounded one-shot, masks in checkpoints, and pruned weights staying exactly 0 through
 // many SGD steps with momentum and weight decay (f32 masked SGD, and the fused fault-aware
@@ -16,11 +16,11 @@
 
 #include "faults/fault_aware_sgd.h"
 #include "faults/fault_sgd_update.h"
-#include "faults/fault_sgd_update_cuda.h"
+#include "faults/cuda/fault_sgd_update_cuda.h"
 #include "faults/fault_spec.h"
-#include "faults/word_codec.h"
-#include "framework/device.h"
-#include "framework/error.h"
+#include "base/word_codec.h"
+#include "base/device.h"
+#include "base/error.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
 #include "kernels/cpu/sgd_update.h"

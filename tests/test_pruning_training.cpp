@@ -1,4 +1,4 @@
-// Pruning methods that train (SPEC §3): lottery-ticket rewinding restores theta0, or theta_K,
+// Pruning methods that train: lottery-ticket rewinding restores theta0, or theta_K,
 // bit for bit for every surviving weight (and the rest of the state), the round schedule prunes
 // the hand-computed counts, and structured sparsity (group lasso) drives a hand-built filter and
 // channel to exactly zero at the step computed by hand and removes them.
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "framework/data/dataset.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "models/model_zoo.h"
 #include "pruning/global_magnitude.h"
 #include "pruning/group_lasso.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "faults/weight_histogram_png.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/parallel.h"
 #include "framework/train/trainer.h"
 #include "framework/train/weight_histogram.h"

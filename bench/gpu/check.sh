@@ -191,7 +191,7 @@ if [[ -f "$fm/t10k-images-idx3-ubyte.gz" ]]; then
   # Each chunk's line splits launch into allocation (with the device mallocs it made), outputs,
   # rest and scores, and gives the device's time on its passes (CUDA events, no added waits).
   # STUCKAT_SWEEP_WARMUP=0 skips the sweep's warm-up (kernel preloading and a clean pass at a
-  # stacked pass's size, faults/sweep_warm_up.h): what it saves, traced and untraced.
+  # stacked pass's size, sweep/sweep_warm_up.h): what it saves, traced and untraced.
   for run in "0 1" "0 1" "0 0" "0 0" "0-3 1"; do
     seeds=${run% *} warm=${run#* }
     echo "-- seeds $seeds, STUCKAT_SWEEP_WARMUP=$warm STUCKAT_SWEEP_TRACE=1 STUCKAT_GEMM_TRACE=1"

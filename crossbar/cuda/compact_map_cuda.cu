@@ -22,9 +22,9 @@
 #include <chrono>
 #include <cstdint>
 
-#include "crossbar/gpu_counting.h"
+#include "crossbar/cuda/crossbar_cuda.h"
 #include "crossbar/tile_layout.h"
-#include "framework/error.h"
+#include "base/error.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace stuckat::xbar {

@@ -1,4 +1,4 @@
-// The GPU path of crossbar counting (issue 6): CSR -> CSC with cuSPARSE (cusparseCsr2cscEx2),
+// The GPU path of crossbar counting: CSR -> CSC with cuSPARSE (cusparseCsr2cscEx2),
 // nonzero tiles / column segments as bitmaps set by one thread per nonzero (atomicOr) and
 // counted with a Thrust popcount reduction, row segments as a Thrust count_if over the column-band
 // changes along each row (column indices are sorted per row), and the compaction count with a
@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <cub/block/block_reduce.cuh>
 
-#include "crossbar/gpu_counting.h"
+#include "crossbar/cuda/crossbar_cuda.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace stuckat::xbar {

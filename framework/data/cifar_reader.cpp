@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "framework/data/file_bytes.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

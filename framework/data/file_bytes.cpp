@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

@@ -4,10 +4,8 @@
 #include <cstring>
 
 #include "framework/data/dataset.h"
-#include "framework/error.h"
-#ifdef STUCKAT_WITH_CUDA
+#include "base/error.h"
 #include "kernels/cuda/gather_rows.h"
-#endif
 
 namespace stuckat {
 
@@ -37,16 +35,12 @@ void gather_batch(const Dataset& data, const std::vector<int64_t>& order, int64_
   const int64_t per_image = data.images.numel() / std::max<int64_t>(n, 1);
 
   if (device == Device::CUDA) {  // the dataset lives on the GPU: gather there, copy only the indices
-#ifdef STUCKAT_WITH_CUDA
     Tensor host_idx = Tensor::empty({count}, DType::I64);
     std::memcpy(host_idx.raw_data(), order.data() + start, static_cast<size_t>(count) * sizeof(int64_t));
     const Tensor idx = host_idx.to(Device::CUDA);
     cuda::gather_rows_f32(data.images.data<float>(), idx.data<int64_t>(), count, per_image, images.data<float>());
     cuda::gather_i32(data.labels.data<int32_t>(), idx.data<int64_t>(), count, labels.data<int32_t>());
     return;
-#else
-    STUCKAT_CHECK(false, "dataset '{}' is on a CUDA device, but this build has no CUDA backend", data.name);
-#endif
   }
 
   const size_t image_bytes = static_cast<size_t>(per_image) * sizeof(float);

@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "framework/data/file_bytes.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

@@ -5,7 +5,7 @@
 #include <array>
 #include <vector>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

@@ -11,7 +11,7 @@
 #include "framework/data/image_transforms.h"
 #include "framework/data/normalization.h"
 #include "framework/data/synthetic.h"
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 namespace {

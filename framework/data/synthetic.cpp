@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/random.h"
 
 namespace stuckat {

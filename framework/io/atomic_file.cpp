@@ -6,7 +6,7 @@
 #include <cstring>
 #include <memory>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

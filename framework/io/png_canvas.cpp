@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/io/atomic_file.h"
 
 #pragma GCC diagnostic push

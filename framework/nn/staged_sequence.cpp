@@ -1,7 +1,7 @@
 // Cutting a module sequence into forward stages at each conv/linear layer.
 #include "framework/nn/staged_sequence.h"
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "framework/nn/layers.h"
 #include "framework/ops.h"
 

@@ -4,9 +4,7 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/batch_norm.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -22,13 +20,9 @@ struct BatchNormBackward : Node {
     Tensor dgamma = Tensor::empty({s.c}, DType::F32, x.device());
     Tensor dbeta = Tensor::empty({s.c}, DType::F32, x.device());
     if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::batch_norm_backward(x.data<float>(), gamma.data<float>(), save_mean.data<float>(),
                                 save_invstd.data<float>(), dy.data<float>(), dx.data<float>(),
                                 dgamma.data<float>(), dbeta.data<float>(), s);
-#else
-      no_cuda_kernel("batch_norm backward");
-#endif
     } else {
       cpu::batch_norm_backward(x.data<float>(), gamma.data<float>(), save_mean.data<float>(),
                                save_invstd.data<float>(), dy.data<float>(), dx.data<float>(),
@@ -58,12 +52,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, T
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
   if (!training) {
     if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::batch_norm_forward_eval(x.data<float>(), gamma.data<float>(), beta.data<float>(),
                                     running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
-#else
-      no_cuda_kernel(op);
-#endif
     } else {
       cpu::batch_norm_forward_eval(x.data<float>(), gamma.data<float>(), beta.data<float>(),
                                    running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
@@ -75,13 +65,9 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, T
   Tensor save_mean = Tensor::empty({c}, DType::F32, x.device());
   Tensor save_invstd = Tensor::empty({c}, DType::F32, x.device());
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::batch_norm_forward_train(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
                                    save_mean.data<float>(), save_invstd.data<float>(), running_mean.data<float>(),
                                    running_var.data<float>(), momentum, eps, s);
-#else
-    no_cuda_kernel(op);
-#endif
   } else {
     cpu::batch_norm_forward_train(x.data<float>(), gamma.data<float>(), beta.data<float>(), y.data<float>(),
                                   save_mean.data<float>(), save_invstd.data<float>(), running_mean.data<float>(),

@@ -4,41 +4,11 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
+#include "framework/ops/weighted_layer_backward.h"
 #include "kernels/cuda/conv2d.h"
-#endif
 
 namespace stuckat {
-namespace {
 using namespace ops_detail;
-
-struct Conv2dBackward : Node {
-  Tensor x, w;
-  bool has_bias;
-  cpu::Conv2dShape s;
-  const char* name() const override { return "Conv2dBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy_in) override {
-    Tensor dy = dy_in.contiguous();
-    bool need_dx = next[0].fn || next[0].leaf;
-    Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
-    Tensor dw = Tensor::empty(w.shape(), DType::F32, w.device());
-    Tensor db = has_bias ? Tensor::empty({s.c_out}, DType::F32, w.device()) : Tensor();
-    float* dxp = need_dx ? dx.data<float>() : nullptr;
-    float* dbp = has_bias ? db.data<float>() : nullptr;
-    if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
-      cuda::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
-#else
-      no_cuda_kernel("conv2d backward");
-#endif
-    } else {
-      cpu::conv2d_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
-    }
-    return {dx, dw, db};
-  }
-};
-
-}  // namespace
 
 Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_t stride, int64_t pad) {
   const char* op = "conv2d";
@@ -54,19 +24,19 @@ Tensor conv2d(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
   const float* bp = b.defined() ? b.data<float>() : nullptr;
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::conv2d_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
-#else
-    no_cuda_kernel(op);
-#endif
   } else {
     cpu::conv2d_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
   }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
-    auto node = std::make_shared<Conv2dBackward>();
+    auto node = std::make_shared<WeightedLayerBackward<cpu::Conv2dShape>>();
+    node->label = "Conv2dBackward";
+    node->cpu_backward = cpu::conv2d_backward;
+    node->cuda_backward = cuda::conv2d_backward;
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
+    node->bias_size = s.c_out;
     node->s = s;
     connect(y, node, {&x_in, &w_in, &b_in});
   }
@@ -102,11 +72,7 @@ void conv2d_add_into(Tensor& out, const Tensor& x_in, const Tensor& w_in, const 
     cpu::conv2d_forward(x.data<float>(), w.data<float>(), nullptr, out.data<float>(), s, a.data<float>());
     return;
   }
-#ifdef STUCKAT_WITH_CUDA
   cuda::conv2d_forward(x.data<float>(), w.data<float>(), nullptr, out.data<float>(), s, a.data<float>());
-#else
-  no_cuda_kernel(op);
-#endif
 }
 
 }  // namespace stuckat

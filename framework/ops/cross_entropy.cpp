@@ -4,9 +4,7 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/cross_entropy.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -19,12 +17,8 @@ struct CrossEntropyBackward : Node {
     Tensor dlogits = Tensor::empty(probs.shape(), DType::F32, probs.device());
     const float d = dloss.item();
     if (probs.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::cross_entropy_backward(probs.data<float>(), labels.data<int32_t>(), d, dlogits.data<float>(), probs.size(0),
                                    probs.size(1));
-#else
-      no_cuda_kernel("cross_entropy backward");
-#endif
     } else {
       cpu::cross_entropy_backward(probs.data<float>(), labels.data<int32_t>(), d, dlogits.data<float>(), probs.size(0),
                                   probs.size(1));
@@ -57,12 +51,8 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& labels_in) {
   Tensor probs = Tensor::empty(logits.shape(), DType::F32, logits.device());
   float loss = 0;
   if (logits.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     loss = cuda::cross_entropy_forward(logits.data<float>(), labels.data<int32_t>(), probs.data<float>(),
                                        logits.size(0), logits.size(1));
-#else
-    no_cuda_kernel("cross_entropy");
-#endif
   } else {
     loss = cpu::cross_entropy_forward(logits.data<float>(), labels.data<int32_t>(), probs.data<float>(),
                                       logits.size(0), logits.size(1));
@@ -81,11 +71,7 @@ int64_t count_correct(const Tensor& logits_in, const Tensor& labels_in) {
   check_labels("count_correct", logits_in, labels_in);
   Tensor logits = logits_in.contiguous(), labels = labels_in.contiguous();
   if (logits.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     return cuda::count_correct(logits.data<float>(), labels.data<int32_t>(), logits.size(0), logits.size(1));
-#else
-    no_cuda_kernel("count_correct");
-#endif
   }
   return cpu::count_correct(logits.data<float>(), labels.data<int32_t>(), logits.size(0), logits.size(1));
 }

@@ -3,9 +3,7 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/add.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -28,17 +26,12 @@ void sub_cpu(const float* a, const float* b, float* out, int64_t n) {
 }
 
 // out = a + b (or a - b when `subtract`) on the tensors' device (out may alias a).
-void add_on(Device device, const char* op, const float* a, const float* b, float* out, int64_t n, bool subtract = false) {
+void add_on(Device device, const float* a, const float* b, float* out, int64_t n, bool subtract = false) {
   if (device == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
-    (void)op;  // only the build without CUDA names the op in its error
     if (subtract)
       cuda::sub_forward(a, b, out, n);
     else
       cuda::add_forward(a, b, out, n);
-#else
-    no_cuda_kernel(op);
-#endif
   } else if (subtract) {
     sub_cpu(a, b, out, n);
   } else {
@@ -54,7 +47,7 @@ void accumulate(const char* op, Tensor& dst, const Tensor& src_in, bool subtract
   STUCKAT_CHECK(dst.shape() == src_in.shape() && dst.is_contiguous(), "{}: {} and {}", op, shape_str(dst.shape()),
                 shape_str(src_in.shape()));
   Tensor src = src_in.contiguous();
-  add_on(dst.device(), op, dst.data<float>(), src.data<float>(), dst.data<float>(), dst.numel(), subtract);
+  add_on(dst.device(), dst.data<float>(), src.data<float>(), dst.data<float>(), dst.numel(), subtract);
 }
 
 }  // namespace
@@ -67,7 +60,7 @@ Tensor add(const Tensor& a_in, const Tensor& b_in) {
                 shape_str(b_in.shape()));
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
   Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
-  add_on(a.device(), "add", a.data<float>(), b.data<float>(), y.data<float>(), a.numel());
+  add_on(a.device(), a.data<float>(), b.data<float>(), y.data<float>(), a.numel());
   if (any_requires_grad({&a_in, &b_in})) connect(y, std::make_shared<AddBackward>(), {&a_in, &b_in});
   return y;
 }
@@ -85,7 +78,7 @@ void add_into(Tensor& out, const Tensor& a_in, const Tensor& b_in) {
   STUCKAT_CHECK(out.shape() == a_in.shape() && a_in.shape() == b_in.shape() && out.is_contiguous(),
                 "add_into: {} = {} + {}", shape_str(out.shape()), shape_str(a_in.shape()), shape_str(b_in.shape()));
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  add_on(out.device(), "add_into", a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
+  add_on(out.device(), a.data<float>(), b.data<float>(), out.data<float>(), out.numel());
 }
 
 void add_tiled_into(Tensor& out, const Tensor& tile_in, const Tensor& b_in) {
@@ -103,11 +96,7 @@ void add_tiled_into(Tensor& out, const Tensor& tile_in, const Tensor& b_in) {
   const float* bp = b.data<float>();
   float* o = out.data<float>();
   if (out.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::add_tiled_forward(t, m, bp, o, n);
-#else
-    no_cuda_kernel("add_tiled_into");
-#endif
     return;
   }
 #pragma omp parallel for if (n > 65536)

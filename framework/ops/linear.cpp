@@ -4,41 +4,11 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
+#include "framework/ops/weighted_layer_backward.h"
 #include "kernels/cuda/linear.h"
-#endif
 
 namespace stuckat {
-namespace {
 using namespace ops_detail;
-
-struct LinearBackward : Node {
-  Tensor x, w;
-  bool has_bias;
-  cpu::LinearShape s;
-  const char* name() const override { return "LinearBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy_in) override {
-    Tensor dy = dy_in.contiguous();
-    bool need_dx = next[0].fn || next[0].leaf;
-    Tensor dx = need_dx ? Tensor::empty(x.shape(), DType::F32, x.device()) : Tensor();
-    Tensor dw = Tensor::empty(w.shape(), DType::F32, w.device());
-    Tensor db = has_bias ? Tensor::empty({s.out}, DType::F32, w.device()) : Tensor();
-    float* dxp = need_dx ? dx.data<float>() : nullptr;
-    float* dbp = has_bias ? db.data<float>() : nullptr;
-    if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
-      cuda::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
-#else
-      no_cuda_kernel("linear backward");
-#endif
-    } else {
-      cpu::linear_backward(x.data<float>(), w.data<float>(), dy.data<float>(), dxp, dw.data<float>(), dbp, s);
-    }
-    return {dx, dw, db};
-  }
-};
-
-}  // namespace
 
 Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   const char* op = "linear";
@@ -56,19 +26,19 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   Tensor y = Tensor::empty({s.n, s.out}, DType::F32, x.device());
   const float* bp = b.defined() ? b.data<float>() : nullptr;
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::linear_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
-#else
-    no_cuda_kernel(op);
-#endif
   } else {
     cpu::linear_forward(x.data<float>(), w.data<float>(), bp, y.data<float>(), s);
   }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
-    auto node = std::make_shared<LinearBackward>();
+    auto node = std::make_shared<WeightedLayerBackward<cpu::LinearShape>>();
+    node->label = "LinearBackward";
+    node->cpu_backward = cpu::linear_backward;
+    node->cuda_backward = cuda::linear_backward;
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
+    node->bias_size = s.out;
     node->s = s;
     connect(y, node, {&x_in, &w_in, &b_in});
   }

@@ -6,10 +6,8 @@
 #include "framework/ops/op_checks.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/linear.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/linear.h"
-#endif
 
 namespace stuckat {
 using namespace ops_detail;
@@ -34,11 +32,7 @@ Tensor conv2d_multi(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, 
     const float* wp = w.data<float>() + p * w_size;
     float* yp = y.data<float>() + p * y_size;
     if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::conv2d_forward(x.data<float>(), wp, bp, yp, s);
-#else
-      no_cuda_kernel(op);
-#endif
     } else {
       cpu::conv2d_forward(x.data<float>(), wp, bp, yp, s);
     }
@@ -67,11 +61,7 @@ Tensor linear_multi(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) 
     const float* wp = w.data<float>() + p * s.out * s.in;
     float* yp = y.data<float>() + p * s.n * s.out;
     if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::linear_forward(x.data<float>(), wp, bp, yp, s);
-#else
-      no_cuda_kernel(op);
-#endif
     } else {
       cpu::linear_forward(x.data<float>(), wp, bp, yp, s);
     }

@@ -34,8 +34,4 @@ inline cpu::Conv2dShape conv_shape(const char* op, const Tensor& x, const Shape&
   return s;
 }
 
-[[noreturn]] inline void no_cuda_kernel(const char* op) {
-  throw Error(fmt::format("{}: no CUDA kernel in this build yet; run on the CPU", op));
-}
-
 }  // namespace stuckat::ops_detail

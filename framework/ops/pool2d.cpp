@@ -4,9 +4,7 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/pool2d.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -21,11 +19,7 @@ struct MaxPool2dBackward : Node {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
     if (dy.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
-#else
-      no_cuda_kernel("max_pool2d backward");
-#endif
     } else {
       cpu::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
     }
@@ -41,11 +35,7 @@ struct AvgPool2dBackward : Node {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
     if (dy.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
-#else
-      no_cuda_kernel("avg_pool2d backward");
-#endif
     } else {
       cpu::avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
     }
@@ -61,11 +51,7 @@ struct AdaptiveAvgPool2dBackward : Node {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
     if (dy.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::adaptive_avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
-#else
-      no_cuda_kernel("adaptive_avg_pool2d backward");
-#endif
     } else {
       cpu::adaptive_avg_pool2d_backward(dy.data<float>(), dx.data<float>(), s);
     }
@@ -91,11 +77,7 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   Tensor argmax = any_requires_grad({&x_in}) ? Tensor::empty(y.shape(), DType::I32, x.device()) : Tensor();
   int32_t* argmax_p = argmax.defined() ? argmax.data<int32_t>() : nullptr;
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax_p, s);
-#else
-    no_cuda_kernel("max_pool2d");
-#endif
   } else {
     cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax_p, s);
   }
@@ -125,11 +107,7 @@ Tensor avg_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
-#else
-    no_cuda_kernel("avg_pool2d");
-#endif
   } else {
     cpu::avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
   }
@@ -151,11 +129,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x_in, int64_t oh, int64_t ow) {
   cpu::AdaptivePool2dShape s{x.size(0), x.size(1), x.size(2), x.size(3), oh, ow};
   Tensor y = Tensor::empty({s.n, s.c, oh, ow}, DType::F32, x.device());
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     cuda::adaptive_avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
-#else
-    no_cuda_kernel(op);
-#endif
   } else {
     cpu::adaptive_avg_pool2d_forward(x.data<float>(), y.data<float>(), s);
   }

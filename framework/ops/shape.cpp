@@ -6,9 +6,7 @@
 #include "framework/autograd.h"
 #include "framework/ops.h"
 #include "framework/ops/op_checks.h"
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/select_blocks.h"
-#endif
 
 namespace stuckat {
 namespace {
@@ -56,7 +54,6 @@ Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>&
   float* dst = y.data<float>();
   const int64_t k = static_cast<int64_t>(index.size());
   if (x.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
     Tensor index_dev;  // long lists go through device memory; short ones in the kernel's arguments
     if (k > cuda::kInlineIndices) {
       std::vector<int32_t> narrow(index.begin(), index.end());
@@ -65,9 +62,6 @@ Tensor select_index(const Tensor& x_in, int64_t dim, const std::vector<int64_t>&
     cuda::select_blocks_f32(src, outer, extent, block, index.data(),
                             index_dev.defined() ? index_dev.data<int32_t>() : nullptr, k, dst);
     return y;
-#else
-    ops_detail::no_cuda_kernel("select_index");
-#endif
   }
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < k; ++j)

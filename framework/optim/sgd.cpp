@@ -3,9 +3,7 @@
 
 #include <cmath>
 
-#ifdef STUCKAT_WITH_CUDA
 #include "kernels/cuda/sgd_update.h"
-#endif
 
 namespace stuckat {
 
@@ -39,11 +37,7 @@ void Sgd::step() {
     }
     float* buf = momentum_[i].defined() ? momentum_[i].data<float>() : nullptr;
     if (p.device() == Device::CUDA) {
-#ifdef STUCKAT_WITH_CUDA
       cuda::sgd_update(p.data<float>(), g.contiguous().data<float>(), buf, p.numel(), c, first);
-#else
-      throw Error("SGD on cuda is not available in this build");
-#endif
     } else {
       cpu::sgd_update(p.data<float>(), g.contiguous().data<float>(), buf, p.numel(), c, first);
     }

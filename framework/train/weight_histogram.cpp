@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "framework/error.h"
+#include "base/error.h"
 
 namespace stuckat {
 

@@ -1,5 +1,5 @@
 // Reference (test oracle) for the layers that read 16-bit weight words: dequantize every word
-// with faults/word_codec.h's decode_word (value = int16(word) * step for the fixed-point and
+// with base/word_codec.h's decode_word (value = int16(word) * step for the fixed-point and
 // max-abs formats), then run the plain float conv2d/linear reference. The CUDA kernels
 // (kernels/cuda/quantized_layers.h) decode inside the kernel and must give the same values.
 //   words: the layer's weights as 16-bit words, same layout as the float weights
@@ -7,7 +7,7 @@
 #pragma once
 #include <cstdint>
 
-#include "faults/weight_format.h"
+#include "base/weight_format.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/linear.h"
 

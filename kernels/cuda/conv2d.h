@@ -7,13 +7,14 @@
 #include <cstdint>
 
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace stuckat::cuda {
 
 // addend (optional, shaped like y): y = addend + conv (see ConvDims::addend).
-void conv2d_forward(const float* x, const float* w, const float* b, float* y, const cpu::Conv2dShape& s,
-                    const float* addend = nullptr);
-void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                     const cpu::Conv2dShape& s);
+STUCKAT_CUDA_API void conv2d_forward(const float* x, const float* w, const float* b, float* y, const cpu::Conv2dShape& s,
+                                     const float* addend = nullptr) STUCKAT_CUDA_STUB;
+STUCKAT_CUDA_API void conv2d_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                                      const cpu::Conv2dShape& s) STUCKAT_CUDA_STUB;
 
 }  // namespace stuckat::cuda

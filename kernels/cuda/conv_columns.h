@@ -12,7 +12,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "framework/host_device.h"
+#include "base/host_device.h"
 #include "kernels/cpu/conv2d.h"
 
 namespace stuckat::cuda {

@@ -2,7 +2,7 @@
 // exposed on its own so tests can check it bit for bit against the CPU.
 #include <type_traits>
 
-#include "faults/word_codec.h"
+#include "base/word_codec.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/quantized_layers.h"

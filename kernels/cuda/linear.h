@@ -5,11 +5,12 @@
 #include <cstdint>
 
 #include "kernels/cpu/linear.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace stuckat::cuda {
 
-void linear_forward(const float* x, const float* w, const float* b, float* y, const cpu::LinearShape& s);
-void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
-                     const cpu::LinearShape& s);
+STUCKAT_CUDA_API void linear_forward(const float* x, const float* w, const float* b, float* y, const cpu::LinearShape& s) STUCKAT_CUDA_STUB;
+STUCKAT_CUDA_API void linear_backward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db,
+                                      const cpu::LinearShape& s) STUCKAT_CUDA_STUB;
 
 }  // namespace stuckat::cuda

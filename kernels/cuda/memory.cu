@@ -9,34 +9,19 @@
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/memory.h"
 
-#include "framework/device.h"
-
 // Every copy, allocation and launch goes to stream 0, and the sweep's planning thread
-// (faults/run_ahead.h) relies on that stream being the legacy default stream that all host
+// (sweep/run_ahead.h) relies on that stream being the legacy default stream that all host
 // threads share: its uploads are ordered before the launches the other thread queues after them.
 #ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
 #error "stuckat's CUDA code relies on the legacy default stream shared by all host threads"
 #endif
 
-namespace stuckat {
+namespace stuckat::cuda {
 
-bool cuda_available() { return cuda::device_count() > 0; }
-
-void cuda_init() {
+void start_runtime() {
   CUDA_CHECK(cudaFree(nullptr));  // creates the context
-  cuda::reserve_device_memory();
-  cuda::gemm_init();
-}
-
-namespace cuda {
-
-int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
-  }
-  return n;
+  reserve_device_memory();
+  gemm_init();
 }
 
 namespace {
@@ -119,5 +104,4 @@ void copy(void* dst, bool dst_on_gpu, const void* src, bool src_on_gpu, size_t b
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
 }
 
-}  // namespace cuda
-}  // namespace stuckat
+}  // namespace stuckat::cuda

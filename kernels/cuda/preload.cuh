@@ -2,7 +2,7 @@
 // first use, and loading one synchronizes the context: a kernel first launched while the device
 // is busy stalls the launching thread until the device has drained its queue, which serializes a
 // pipeline that queues work ahead. Code that queues such work (the sweep's device path) loads its
-// kernels first (faults/sweep_warm_up.h). CUDA-only header (included by .cu files).
+// kernels first (sweep/sweep_warm_up.h). CUDA-only header (included by .cu files).
 #pragma once
 #include <cuda_runtime.h>
 

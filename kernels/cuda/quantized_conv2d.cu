@@ -3,7 +3,7 @@
 // warp reads each weight word once (broadcast) and neighbouring input pixels.
 #include <type_traits>
 
-#include "faults/word_codec.h"
+#include "base/word_codec.h"
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"

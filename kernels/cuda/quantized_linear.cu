@@ -3,7 +3,7 @@
 // the fly, then the lanes' partial sums meet in a shuffle reduction.
 #include <type_traits>
 
-#include "faults/word_codec.h"
+#include "base/word_codec.h"
 #include "kernels/cuda/profile.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"

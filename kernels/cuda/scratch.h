@@ -4,10 +4,11 @@
 // only when a larger request arrives, so a training step does not call cudaMalloc.
 #pragma once
 #include <cstddef>
+#include "kernels/cuda/cuda_api.h"
 
 namespace stuckat::cuda {
 
 // At least `bytes` of device memory, valid until the next scratch() call.
-void* scratch(size_t bytes);
+STUCKAT_CUDA_API void* scratch(size_t bytes) STUCKAT_CUDA_STUB;
 
 }  // namespace stuckat::cuda

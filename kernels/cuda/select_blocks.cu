@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "framework/error.h"
+#include "base/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/profile.h"

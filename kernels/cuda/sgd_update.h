@@ -6,10 +6,11 @@
 #include <cstdint>
 
 #include "kernels/cpu/sgd_update.h"
+#include "kernels/cuda/cuda_api.h"
 
 namespace stuckat::cuda {
 
-void sgd_update(float* p, const float* grad, float* momentum_buf, int64_t n, const cpu::SgdConfig& c,
-                bool first_step);
+STUCKAT_CUDA_API void sgd_update(float* p, const float* grad, float* momentum_buf, int64_t n, const cpu::SgdConfig& c,
+                                 bool first_step) STUCKAT_CUDA_STUB;
 
 }  // namespace stuckat::cuda

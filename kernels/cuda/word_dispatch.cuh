@@ -3,8 +3,8 @@
 #pragma once
 #include <type_traits>
 
-#include "faults/weight_format.h"
-#include "framework/error.h"
+#include "base/weight_format.h"
+#include "base/error.h"
 
 namespace stuckat::cuda {
 

@@ -1,0 +1,187 @@
+// The `sweep` job (jobs/sweep_job.h): reads the checkpoint and the test split, expands the grid,
+// skips the points already in the CSV (--resume) or outside the shard, and runs the rest through
+// the sweep engine (sweep/sweep_runner.h), streaming rows and progress.
+#include "jobs/sweep_job.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "faults/faulty_model.h"
+#include "sweep/sweep_csv.h"
+#include "sweep/sweep_grid.h"
+#include "sweep/sweep_runner.h"
+#include "sweep/sweep_summary.h"
+#include "sweep/sweep_warm_up.h"
+#include "base/weight_format.h"
+#include "base/error.h"
+#include "framework/io/checkpoint.h"
+#include "framework/train/trainer.h"
+#include "models/model_zoo.h"
+
+namespace stuckat::jobs {
+
+using namespace stuckat::sweep;
+
+namespace {
+
+// The grid the options describe, checked (each list's flag named in its errors).
+SweepGrid parse_grid(const SweepOptions& f, const Module& model) {
+  SweepGrid grid;
+  {
+    std::string text = f.formats;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = text.find(',', start);
+      const WeightFormat fmt = parse_weight_format(text.substr(start, comma == std::string::npos ? comma : comma - start), "--formats");
+      if (fmt.is_none()) throw_input_error("--formats: none has no 16-bit words to fault; use e.g. q4.11, maxabs or fp16");
+      const std::string name = weight_format_name(fmt);
+      for (const std::string& seen : grid.formats)
+        if (seen == name) throw_input_error("--formats lists {} twice", name);
+      grid.formats.push_back(name);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  grid.layers = parse_layer_list(f.layers, faultable_layer_names(model));
+  for (int64_t b : parse_int_list(f.bits, "--bits", 0, 15)) grid.bits.push_back(static_cast<int>(b));
+  for (int64_t s : parse_int_list(f.stuck, "--stuck", 0, 1)) grid.stuck.push_back(static_cast<int>(s));
+  grid.rates = parse_rate_list(f.rates, "--rates");
+  for (int64_t s : parse_int_list(f.seeds, "--seeds", 0, int64_t(1) << 62)) grid.seeds.push_back(static_cast<uint64_t>(s));
+  return grid;
+}
+
+// The points of this run: the shard's, less those already in the CSV (which must belong to this
+// grid and model), at most max_points of them.
+std::vector<int64_t> points_to_run(const SweepGrid& grid, const SweepShard& shard, const SweepCsvWriter& writer,
+                                   const std::string& model, const SweepOptions& f) {
+  std::vector<bool> done(static_cast<size_t>(grid.size()), false);
+  for (const SweepRow& row : writer.existing_rows()) {
+    const int64_t i = row.point.index;
+    if (i < 0 || i >= grid.size() || !sweep_row_matches(row, sweep_point(grid, i), model))
+      throw_input_error("--resume: {} holds point {} of another sweep (different model or grid); use another --out", f.out,
+                        i);
+    done[static_cast<size_t>(i)] = true;
+  }
+  std::vector<int64_t> todo;
+  for (int64_t i = 0; i < grid.size(); ++i)
+    if (shard.owns(i) && !done[static_cast<size_t>(i)]) todo.push_back(i);
+  if (f.max_points > 0 && static_cast<int64_t>(todo.size()) > f.max_points) todo.resize(static_cast<size_t>(f.max_points));
+  return todo;
+}
+
+// The GPU copy warmed up before the timer.
+void warm_up(Module& device_model, const Dataset& test, const SweepRunOptions& options, int64_t batch) {
+  // One clean evaluation before the timer, as the PyTorch loop warms up: the GPU libraries load
+  // the kernels a shape needs on first use (tens of ms for cuBLAS), once per process.
+  const auto w0 = std::chrono::steady_clock::now();
+  evaluate(device_model, test, batch);
+  std::fprintf(stderr, "sweep: warm-up evaluation on %s took %.3f s (outside the timer)\n", "cuda",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count());
+  // Then the sweep's own kernels loaded and one clean pass at a stacked pass's size
+  // (sweep/sweep_warm_up.h); STUCKAT_SWEEP_WARMUP=0 skips it (to measure what it saves).
+  const char* warm = std::getenv("STUCKAT_SWEEP_WARMUP");
+  if (warm == nullptr || std::string(warm) != "0") {
+    const auto w1 = std::chrono::steady_clock::now();
+    const int64_t points = warm_up_sweep(test, options);
+    std::fprintf(stderr, "sweep: warm-up pass of %lld stacked batches took %.3f s (outside the timer)\n",
+                 static_cast<long long>(points), std::chrono::duration<double>(std::chrono::steady_clock::now() - w1).count());
+  }
+}
+
+}  // namespace
+
+SweepResult run_sweep_job(SweepOptions f) {
+  // A sweep allocates and frees the same activation sizes (MBs each) thousands of times. glibc
+  // serves such blocks with mmap and returns them on free, so every reuse page-faults them in
+  // again; keeping them in the heap instead made LeNet-5 conv1 points ~1.5x faster.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  const Device device = f.device;
+  if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
+  if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
+  if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
+  if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
+  if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
+  const SweepShard shard = parse_sweep_shard(f.shard);
+
+  std::string model_name = f.model;
+  if (model_name.empty()) {
+    const auto meta = read_checkpoint_metadata(f.checkpoint);
+    auto it = meta.find("model");
+    if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
+    model_name = it->second;
+  }
+  const ModelSpec spec = parse_model_name(model_name);
+  std::shared_ptr<Module> model = make_model(spec, 0);
+  load_checkpoint(f.checkpoint, *model, spec.name());
+  // --device cuda: forward passes run on a GPU copy; the CPU model builds the faulted weights.
+  std::shared_ptr<Module> device_model;
+  if (device != Device::CPU) {
+    device_model = make_model(spec, 0);
+    load_checkpoint(f.checkpoint, *device_model, spec.name());
+    device_model->to(device);
+  }
+
+  const SweepGrid grid = parse_grid(f, *model);
+
+  SweepCsvWriter writer(f.out, f.resume);
+  const size_t skipped = writer.existing_rows().size();
+  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, spec.name(), f);
+
+  DataOptions data_options = f.data;
+  data_options.test_only = true;  // the sweep reads only the test split
+  DataSplit data = load_data(data_options);
+  const Tensor& im = data.test.images;
+  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+
+  std::fprintf(stderr, "sweep: %lld points in the grid, %lld in shard %s, %zu already in %s, %zu to run\n",
+               static_cast<long long>(grid.size()), static_cast<long long>((grid.size() - shard.index + shard.count - 1) / shard.count),
+               f.shard.c_str(), skipped, f.out.c_str(), todo.size());
+  SweepRunOptions options;
+  options.batch = f.batch;
+  options.configs_per_pass = f.configs_per_pass;
+  options.prefix_cache_bytes = static_cast<int64_t>(f.cache_gb * 1073741824.0);
+  options.pass_bytes = static_cast<int64_t>(f.pass_gb * 1073741824.0);
+  options.device_model = device_model.get();
+  if (device_model) {
+    data.test.to_device(device);  // once, before the timer (the PyTorch loop's data also waits there)
+    warm_up(*device_model, data.test, options, f.batch);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  // Rows go out as they finish, a group at a time (a CPU wave, a GPU epoch), with the progress on
+  // stderr: on a terminal a line rewritten after each group, otherwise a line at most every 30 s.
+  const bool tty = isatty(fileno(stderr)) != 0;
+  size_t rows_out = 0;
+  double last_report = 0;
+  options.rows_done = [&] {
+    writer.flush();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rows_out == todo.size() || (!tty && s - last_report < 30)) return;
+    last_report = s;
+    const double rate = rows_out / s, left = (todo.size() - rows_out) / rate;
+    std::fprintf(stderr, tty ? "\rsweep: %zu/%zu points, %.1f points/s, about %.0f s left\033[K"
+                             : "sweep: %zu/%zu points, %.1f points/s, about %.0f s left\n",
+                 rows_out, todo.size(), rate, left);
+  };
+  run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
+    writer.append(row);
+    ++rows_out;
+  });
+  if (tty && last_report > 0) std::fprintf(stderr, "\r\033[K");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  SweepResult result;
+  result.points = static_cast<int64_t>(todo.size());
+  result.images = data.test.size();
+  result.seconds = seconds;
+  result.text = sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)) +
+                fmt::format("evaluated {} points on {} test images in {:.3f} s ({:.1f} points/s); rows in {}\n", todo.size(),
+                            data.test.size(), seconds, seconds > 0 ? todo.size() / seconds : 0.0, f.out);
+  return result;
+}
+}  // namespace stuckat::jobs

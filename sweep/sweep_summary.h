@@ -1,0 +1,23 @@
+// The text summary of a sweep: one line per (format, layer, bit, stuck, rate) with the mean and
+// standard deviation of the test accuracy over its seeds, under the format's clean baseline.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sweep/sweep_csv.h"
+
+namespace stuckat::sweep {
+
+struct SweepSummaryLine {
+  SweepPoint point;  // seed unused; baseline for a format's clean line
+  int seeds = 0;
+  double acc_mean = 0, acc_std = 0;  // std: sample standard deviation (n - 1), 0 for one seed
+  double loss_mean = 0;
+  int nan = 0;                       // seeds whose loss was NaN or inf
+};
+
+// Lines in grid order (rows sorted by index first).
+std::vector<SweepSummaryLine> summarize_sweep(std::vector<SweepRow> rows);
+std::string sweep_summary_table(const std::vector<SweepSummaryLine>& lines);
+
+}  // namespace stuckat::sweep
