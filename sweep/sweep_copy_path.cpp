@@ -1,108 +1,11 @@
 // The sweep on a model copy, chunked and pipelined (sweep_copy_path.h).
 #include "sweep/sweep_copy_path.h"
 
-#include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <exception>
-#include <memory>
-#include <optional>
-
-#include "sweep/block_scores.h"
-#include "sweep/channel_delta.h"
-#include "sweep/run_ahead.h"
-#include "sweep/sweep_point.h"
-#include "sweep/sweep_trace.h"
-#include "framework/autograd.h"
-#include "base/error.h"
-#include "framework/ops.h"
-#include "kernels/cuda/profile.h"
-#include "kernels/cuda/queue_mark.h"
+#include "sweep/sweep_copy_chunks.h"
 
 namespace stuckat::sweep {
 namespace {
-
-// A point of a stacked pass with at least one changed weight.
-struct StackedPoint {
-  int64_t slot = 0;   // its faulted weights: row `slot` of the chunk's weight stack
-  bool full = false;  // many changes: the layer runs with its weights
-  DeltaPoint plan;    // otherwise its changes (and, on the channel path, its channels)
-};
-
-// What the chunks of one layer share.
-struct LayerGroup {
-  std::string layer;
-  WeightFormat resolved;
-  Tensor original, quantized, words;  // CPU: the unquantized weights, the clean words decoded, the clean words
-  Tensor words_dev, original_dev;     // the copy's device
-  Tensor fwd_weight;
-  int64_t n = 0;
-  // Set by the first plan (they need the clean pass).
-  bool planned = false;
-  size_t s = 0;          // the stage its points start from
-  bool stacked = false;  // stage s begins with the layer: points share passes
-  // Every point on the channel path over all channels into a linear next layer: a pass's points
-  // go through one relu_pool_channel_delta_stacked, one GEMM and one add_tiled_into.
-  bool stacked_channels = false;
-  DeltaLayer L;
-  Tensor next_host;  // on the channel path, the next layer's weights on the host (if it is a faultable layer)
-  LayerGeometry geometry;
-  Conv2d* conv = nullptr;
-  Linear* lin = nullptr;
-  Shape wshape;  // (1, weight shape...)
-  int64_t per_pass = 1;
-};
-
-struct Chunk {
-  bool baseline = false;
-  std::shared_ptr<LayerGroup> group;
-  size_t first = 0, last = 0;  // indices into the points
-  std::vector<FaultDraw> draws;
-  int64_t counts_at = 0, bits_at = 0, scores_at = 0;  // its entries in the epoch's buffers
-  Tensor stack, counts, bits;            // device (counts and bits: views of the epoch's)
-  Tensor counts_host, bits_host;         // read back (views of the epoch's)
-  std::vector<SweepRow> rows;            // planned (one per point), scored by emit
-  std::vector<int64_t> used_of;          // per row: its entry in `used`, or -1 (scores as the baseline)
-  std::vector<StackedPoint> used;
-  std::vector<PackedChanges> packed;     // per used point: what add_weight_changes adds
-  Tensor loss, hits;                     // [batch][used point] scores on the device (views of the epoch's)
-  Tensor loss_host, hits_host;           // ... read back
-  std::vector<PointScore> direct_scores;  // one-at-a-time chunks: scored as they run
-  double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms per step
-  // ... of launch: the allocation of the stacked outputs, the points' outputs, the rest, the
-  // scoring; the device allocations made meanwhile (count, host ms; the planning thread's too),
-  // marks around its work
-  double trace_alloc_ms = 0, trace_outputs_ms = 0, trace_rest_ms = 0, trace_scores_ms = 0;
-  MallocStats trace_mallocs;
-  UploadStats trace_uploads;  // the plan's
-  cuda::QueueMark trace_start, trace_end;
-};
-
-// Changed weights in a chunk from which its plan rebuilds them on all threads (~0.4 ms on one).
-constexpr int64_t kParallelPlanWork = 4096;
-
-// Consecutive chunks whose counts, changed-weight bits and scores share one device buffer each,
-// read back in one copy each.
-struct Epoch {
-  size_t first = 0, last = 0;  // chunks
-  Tensor counts, bits, loss, hits;                         // device
-  Tensor counts_host, bits_host, loss_host, hits_host;     // read back
-  double trace_ms[StepTimes::kSteps] = {};  // STUCKAT_SWEEP_TRACE: host ms of its draw, read-back, collect
-};
-
-// Points per pass: at most `configs`, and as many as keep the stacked activations of stages s..
-// (twice the largest per-batch tensor per point: a stage's input and output live together)
-// within `bytes`.
-int64_t points_per_pass(const CleanPass& clean, size_t s, int64_t configs, int64_t bytes) {
-  int64_t largest = 1;
-  for (size_t k = s; k < clean.input.size(); ++k) {
-    if (clean.input[k].empty()) continue;  // no test batches
-    for (const Tensor& t : {clean.input[k].front(), clean.layer_out[k].front()})
-      if (t.defined()) largest = std::max<int64_t>(largest, static_cast<int64_t>(t.nbytes()));
-  }
-  return std::max<int64_t>(1, std::min<int64_t>(configs, bytes / (2 * largest)));
-}
+using namespace copy_path;
 
 class Pipeline {
  public:
@@ -124,7 +27,10 @@ class Pipeline {
     auto plan_ = [&](Chunk& c) {
       const auto t = times_.time(StepTimes::kPlan, c.trace_ms);
       const UploadStats before = times_.on() ? upload_stats() : UploadStats();
-      plan(c);
+      if (!c.baseline) {
+        for (size_t i = c.first; i < c.last; ++i) c.rows.push_back(new_row(i));
+        plan_chunk(c, model_, clean_, options_);
+      }
       if (times_.on()) c.trace_uploads = upload_stats() - before;
     };
     auto launch_ = [&](Chunk& c) {
@@ -345,121 +251,6 @@ class Pipeline {
       if (!drawn(c)) continue;
       c.counts_host = slice_rows(e.counts_host, c.counts_at, c.counts_at + c.counts.numel());
       c.bits_host = slice_rows(e.bits_host, c.bits_at, c.bits_at + c.bits.numel());
-    }
-  }
-
-  void plan_group(LayerGroup& G) {
-    if (G.planned) return;
-    G.planned = true;
-    G.s = clean_.start_for(model_.stage_of.at(G.layer));
-    const ForwardStage& st = model_.stages[G.s];
-    G.conv = dynamic_cast<Conv2d*>(st.layer);
-    G.lin = dynamic_cast<Linear*>(st.layer);
-    const bool owns = (G.conv && G.conv->weight.raw_data() == G.fwd_weight.raw_data()) ||
-                      (G.lin && G.lin->weight.raw_data() == G.fwd_weight.raw_data());
-    G.per_pass = points_per_pass(clean_, G.s, options_.configs_per_pass, options_.pass_bytes);
-    G.stacked = st.after && owns && G.per_pass > 1;
-    if (!G.stacked) return;
-    const Device device = G.fwd_weight.device();
-    DeltaLayer& L = G.L;
-    L = delta_layer(model_.stages, G.s, G.fwd_weight, clean_);
-    if (L.channel_path && device == Device::CUDA) {
-      // On the GPU the channel path costs three to six launches per point where the stacked pass
-      // costs one: it pays only when the next layer has real work to skip (LeNet-5 at 10k images:
-      // conv2's 1.5 G multiply-adds and fc1's 0.31 G go on it; fc2's 0.1 G and fc3's 8 M do not).
-      const Tensor& next_out = clean_.layer_out[G.s + 1][0];
-      const Tensor& next_w = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
-      const int64_t macs = next_out.numel() * (next_w.numel() / next_w.size(0));
-      if (macs < options_.channel_path_min_macs) L.channel_path = false;
-    }
-    // One fused pass on the GPU (channel_delta.h), where the chain's passes over memory are the
-    // cost. On the CPU the chain's vectorised loops win: the fused loop took twice as long for
-    // LeNet-5's conv1 and conv2 points (12.5 against 25 points/s, 2 threads); tests ask for it there.
-    L.fused = st.after_relu_pool.matches && (device == Device::CUDA || options_.fused_channel_delta_on_cpu);
-    // Up to all but one channel; all of them when the fused pass replaces a ReLU and a max pool:
-    // the whole stage-s output of the point then never exists (the full path copies the clean one,
-    // adds the changes, runs ReLU and the pool over it and copies the next layer's output into the
-    // pass).
-    L.max_channels = L.fused && st.after_relu_pool.pool_k > 1 ? L.out_channels : L.out_channels - 1;
-    G.stacked_channels = L.channel_path && L.fused && L.next_lin != nullptr && L.max_channels == L.out_channels;
-    if (L.channel_path) {
-      // A point's channels of the next layer's weights are selected on the host and go up with the
-      // chunk's other points' in one copy (rather than a selection launch and allocation each).
-      const Tensor& next_w = L.next_conv ? L.next_conv->weight : L.next_lin->weight;
-      for (const auto& [name, l] : model_.layers)
-        if (l.fwd_weight.raw_data() == next_w.raw_data() && l.quantized.shape() == next_w.shape())
-          G.next_host = l.quantized;
-    }
-    G.geometry = geometry_of(L);
-    G.wshape = G.fwd_weight.shape();
-    G.wshape.insert(G.wshape.begin(), 1);
-  }
-
-  // Rows, changed weights and change lists of a chunk's points; the lists go up in one copy.
-  void plan(Chunk& c) {
-    if (c.baseline) return;
-    STUCKAT_GPU_PROFILE("sweep.chunk 3 plan points and upload changes");
-    LayerGroup& G = *c.group;
-    plan_group(G);
-    for (size_t i = c.first; i < c.last; ++i) c.rows.push_back(new_row(i));
-    if (!G.stacked) return;
-    const int64_t m = static_cast<int64_t>(c.last - c.first), bit_words = (G.n + 31) / 32;
-    const auto* count_of = static_cast<const int64_t*>(c.counts_host.raw_data());
-    const auto* bits_of = static_cast<const uint32_t*>(c.bits_host.raw_data());
-    // The changed weights of the points that take the delta path, one point per thread (each
-    // rebuilds its faulted words from its draw: ~0.1 us per changed weight; pure CPU work). A
-    // chunk with little of it stays on this thread: the planning thread's first parallel region
-    // starts its own OpenMP team (a thread per core), worth it for fc1's 20 points (~20k changed
-    // weights), not for conv1's (tens).
-    int64_t work = 0;
-    for (int64_t i = 0; i < m; ++i)
-      if (count_of[2 * i + 1] * kDeltaFraction <= G.n) work += count_of[2 * i + 1];
-    std::vector<std::vector<WeightChange>> changes(static_cast<size_t>(m));
-    std::vector<std::exception_ptr> failed(static_cast<size_t>(m));  // an exception may not leave the parallel loop
-#pragma omp parallel for schedule(dynamic, 1) if (work >= kParallelPlanWork)
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t changed = count_of[2 * i + 1];
-      if (changed == 0 || changed * kDeltaFraction > G.n) continue;
-      try {
-        changes[static_cast<size_t>(i)] = changed_weights(c.draws[static_cast<size_t>(i)], bits_of + i * bit_words,
-                                                          G.words, G.original, G.quantized, G.resolved);
-      } catch (...) {
-        failed[static_cast<size_t>(i)] = std::current_exception();
-      }
-    }
-    for (const std::exception_ptr& e : failed)
-      if (e) std::rethrow_exception(e);
-    for (int64_t i = 0; i < m; ++i) {
-      SweepRow& row = c.rows[static_cast<size_t>(i)];
-      row.faulty_weights = count_of[2 * i];
-      row.changed_weights = count_of[2 * i + 1];
-      if (row.changed_weights == 0) {
-        c.used_of.push_back(-1);
-        continue;
-      }
-      c.used_of.push_back(static_cast<int64_t>(c.used.size()));
-      StackedPoint sp;
-      sp.slot = i;
-      sp.full = row.changed_weights * kDeltaFraction > G.n;
-      if (!sp.full && G.stacked_channels)
-        sp.plan.changes = std::move(changes[static_cast<size_t>(i)]);  // all channels: no selection
-      else if (!sp.full)
-        sp.plan = plan_delta_point(G.L, changes[static_cast<size_t>(i)], G.n, G.next_host);
-      c.packed.push_back(point_changes(G.L, sp.plan));  // empty for a full point
-      c.used.push_back(std::move(sp));
-    }
-    pack_weight_changes(c.packed, G.fwd_weight.device());
-    // The next-layer weights selected on the host, up in one copy.
-    std::vector<Tensor> host_weights;
-    std::vector<Tensor*> owners;
-    for (StackedPoint& sp : c.used)
-      if (sp.plan.next_weight.defined() && sp.plan.next_weight.device() != G.fwd_weight.device()) {
-        host_weights.push_back(sp.plan.next_weight);
-        owners.push_back(&sp.plan.next_weight);
-      }
-    if (!host_weights.empty()) {
-      const std::vector<Tensor> dev = upload_packed(host_weights, DType::F32, G.fwd_weight.device());
-      for (size_t k = 0; k < owners.size(); ++k) *owners[k] = dev[k];
     }
   }
 
