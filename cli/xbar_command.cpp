@@ -50,14 +50,7 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
     return {xbar::read_matrix_file(f.matrix, "--matrix")};
   }
   if (!f.checkpoint.empty()) {
-    std::string name = f.model;
-    if (name.empty()) {
-      const auto meta = read_checkpoint_metadata(f.checkpoint);
-      auto it = meta.find("model");
-      if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
-      name = it->second;
-    }
-    const ModelSpec spec = parse_model_name(name);
+    const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
     std::shared_ptr<Module> model = make_model(spec, 0);
     load_checkpoint(f.checkpoint, *model, spec.name());
     *source = "checkpoint " + f.checkpoint + " (" + spec.name() + ")";

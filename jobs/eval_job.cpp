@@ -26,14 +26,7 @@ nlohmann::json run_evaluation(const EvalOptions& f) {
   const Device device = f.device;
   if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
   std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
-  std::string model_name = f.model;
-  if (model_name.empty()) {
-    auto it = meta.find("model");
-    if (it == meta.end())
-      throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
-    model_name = it->second;
-  }
-  ModelSpec spec = parse_model_name(model_name);
+  const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
   DataOptions data_options = f.data;
   data_options.test_only = true;  // eval reads only the test split
   DataSplit data = load_data(data_options);

@@ -206,17 +206,16 @@ struct PruneRun {
   DataSplit& data;
   MaskedTrainingOptions& train;
   nlohmann::json& extra;
+
+  // One-shot (optionally bounded) pruning to f.density, then fine-tuning for f.epochs.
+  EpochStats oneshot(EpochStats final_test);
+  // Lottery ticket rounds (resumable); the rounds go into extra["rounds"] and DIR.
+  EpochStats lth(EpochStats final_test);
+  // SSL training with the group-lasso penalty; the groups that reach zero are masked and listed.
+  EpochStats ssl(EpochStats final_test, std::string& ssl_text);
 };
 
-// One-shot (optionally bounded) pruning to f.density, then fine-tuning for f.epochs.
-EpochStats prune_oneshot(PruneRun& run, EpochStats final_test) {
-  const PruneOptions& f = run.f;
-  const ModelSpec& spec = run.spec;
-  std::shared_ptr<Module>& model = run.model;
-  PruneMasks& masks = run.masks;
-  DataSplit& data = run.data;
-  MaskedTrainingOptions& train = run.train;
-  nlohmann::json& extra = run.extra;
+EpochStats PruneRun::oneshot(EpochStats final_test) {
   if (f.method == "oneshot") {
     oneshot_global(*model, masks, f.density);
   } else {
@@ -239,16 +238,7 @@ EpochStats prune_oneshot(PruneRun& run, EpochStats final_test) {
   return final_test;
 }
 
-// Lottery ticket rounds (resumable); the rounds go into extra["rounds"] and DIR.
-EpochStats prune_lth(PruneRun& run, EpochStats final_test) {
-  const PruneOptions& f = run.f;
-  const ModelSpec& spec = run.spec;
-  const std::map<std::string, std::string>& meta = run.meta;
-  std::shared_ptr<Module>& model = run.model;
-  PruneMasks& masks = run.masks;
-  DataSplit& data = run.data;
-  MaskedTrainingOptions& train = run.train;
-  nlohmann::json& extra = run.extra;
+EpochStats PruneRun::lth(EpochStats final_test) {
   LotteryTicketOptions o;
   o.rate = f.rate;
   o.rounds = f.rounds == -1 ? 0 : f.rounds;
@@ -314,15 +304,7 @@ EpochStats prune_lth(PruneRun& run, EpochStats final_test) {
   return final_test;
 }
 
-// SSL training with the group-lasso penalty; the groups that reach zero are masked and listed.
-EpochStats prune_ssl(PruneRun& run, EpochStats final_test, std::string& ssl_text) {
-  const PruneOptions& f = run.f;
-  const ModelSpec& spec = run.spec;
-  std::shared_ptr<Module>& model = run.model;
-  PruneMasks& masks = run.masks;
-  DataSplit& data = run.data;
-  MaskedTrainingOptions& train = run.train;
-  nlohmann::json& extra = run.extra;
+EpochStats PruneRun::ssl(EpochStats final_test, std::string& ssl_text) {
   train.ssl = {f.lambda_filter, f.lambda_channel};
   add_epoch_checkpoints(train, f, prune_run_config(f, spec.name(), data.train), "ssl");
   train_with_masks(*model, masks, train, data, nullptr, epoch_log("ssl"));
@@ -349,12 +331,7 @@ PruneResult run_pruning(PruneOptions f) {
   if (device != Device::CPU && f.method == "ssl")
     throw_input_error("--method ssl trains on the CPU in this build (its group-lasso step is CPU code); use --device cpu");
   const std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
-  std::string model_name = f.model;
-  if (model_name.empty()) {
-    auto it = meta.find("model");
-    if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
-    model_name = it->second;
-  }
+  const std::string model_name = checkpoint_model_name(f.checkpoint, f.model);
   if (!f.seed_given) {  // the checkpoint's own run seed: theta0 of lth is that run's initialisation
     auto it = meta.find("config");
     const nlohmann::json config = it == meta.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
@@ -393,11 +370,11 @@ PruneResult run_pruning(PruneOptions f) {
 
   PruneRun run{f, spec, meta, model, masks, data, train, extra};
   if (f.method == "oneshot" || f.method == "oneshot-bounded")
-    final_test = prune_oneshot(run, final_test);
+    final_test = run.oneshot(final_test);
   else if (f.method == "lth")
-    final_test = prune_lth(run, final_test);
+    final_test = run.lth(final_test);
   else
-    final_test = prune_ssl(run, final_test, ssl_text);
+    final_test = run.ssl(final_test, ssl_text);
   extra["epochs"] = f.epochs;
   extra["test_acc"] = final_test.accuracy;
   extra["test_loss"] = final_test.loss;

@@ -109,14 +109,7 @@ SweepResult run_sweep_job(SweepOptions f) {
   if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
   const SweepShard shard = parse_sweep_shard(f.shard);
 
-  std::string model_name = f.model;
-  if (model_name.empty()) {
-    const auto meta = read_checkpoint_metadata(f.checkpoint);
-    auto it = meta.find("model");
-    if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", f.checkpoint);
-    model_name = it->second;
-  }
-  const ModelSpec spec = parse_model_name(model_name);
+  const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
   std::shared_ptr<Module> model = make_model(spec, 0);
   load_checkpoint(f.checkpoint, *model, spec.name());
   // --device cuda: forward passes run on a GPU copy; the CPU model builds the faulted weights.

@@ -117,4 +117,12 @@ std::map<std::string, std::string> read_checkpoint_metadata(const std::string& p
   return read_safetensors_header(path).metadata;
 }
 
+std::string checkpoint_model_name(const std::string& path, const std::string& given) {
+  if (!given.empty()) return given;
+  const std::map<std::string, std::string> meta = read_checkpoint_metadata(path);
+  auto it = meta.find("model");
+  if (it == meta.end()) throw_input_error("checkpoint {} does not record its model; pass --model", path);
+  return it->second;
+}
+
 }  // namespace stuckat

@@ -37,4 +37,8 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
 // Only the metadata (to pick the architecture before building the model).
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path);
 
+// The model a checkpoint is for: `given` when not empty, else the "model" its metadata records
+// (InputError naming the file, and --model, when it records none).
+std::string checkpoint_model_name(const std::string& path, const std::string& given);
+
 }  // namespace stuckat
