@@ -1,7 +1,7 @@
 // The GPU path's host interface (plain C++, no CUDA headers): CSR -> CSC with cuSPARSE
 // (cusparseCsr2cscEx2), nonzero-tile / segment counting, the compaction count and the
 // compaction map with Thrust/CUB. Results are integers and must equal the CPU path's bit for bit. Implemented in
-// crossbar/cuda/tile_counts_cuda.cu; in a build without CUDA every call throws InputError (no device).
+// crossbar/cuda/tile_counts_cuda.cu and compact_map_cuda.cu; in a build without CUDA every call throws InputError (no device).
 #pragma once
 #include <cstdint>
 #include <vector>

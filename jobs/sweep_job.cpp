@@ -112,7 +112,7 @@ SweepResult run_sweep_job(SweepOptions f) {
   const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
   std::shared_ptr<Module> model = make_model(spec, 0);
   load_checkpoint(f.checkpoint, *model, spec.name());
-  // --device cuda: forward passes run on a GPU copy; the CPU model builds the faulted weights.
+  // --device cuda: the fault draws and forward passes run on a GPU copy of the model.
   std::shared_ptr<Module> device_model;
   if (device != Device::CPU) {
     device_model = make_model(spec, 0);

@@ -1,6 +1,6 @@
 // The sweep's model copy (SweepRunOptions::device_model, normally on the GPU): its faultable
 // layers, their clean words and decoded weights for one format at a time, on the host and on the
-// copy's device. The pipeline that runs points on it is sweep_copy_path.h. Internal to faults/.
+// copy's device. The pipeline that runs points on it is sweep_copy_path.h. Internal to sweep/.
 #pragma once
 #include <map>
 #include <string>

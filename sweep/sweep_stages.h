@@ -1,7 +1,7 @@
 // The pieces both sweep paths share (sweep_runner.cpp, the CPU path; sweep_copy_path.cpp, the
 // model copy on the GPU): the test set in batches, a point's running score, the clean pass whose
 // activations every point reuses, and the delta / channel-path planning of a point's changed
-// weights. Internal to faults/.
+// weights. Internal to sweep/.
 #pragma once
 #include <cmath>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The per-output-element bodies of the GPU's add_weight_changes kernels (sweep_delta_cuda.cu)
-// as host/device functions, so tests/test_sweep.cpp runs them for every element on the CPU
+// as host/device functions, so tests/test_sweep_delta.cpp runs them for every element on the CPU
 // against the CPU loops (sweep_delta.h) without a GPU. Changes come grouped by output channel
 // (PackedChanges: starts, tap, delta); I is the index type (int32_t when every index fits).
 #pragma once

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `stuckat prune`: bad input exits 2 with one sentence naming the flag (density outside (0, 1],
 # rounds 0, unknown method, ...); a one-shot run keeps exactly round(density * total) weights and
-# writes the JSON schema of the issue; sweep reads the pruned checkpoint; the masks survive `train --init` fine-tuning (also with
+# writes its documented JSON report; sweep reads the pruned checkpoint; the masks survive `train --init` fine-tuning (also with
 # fault-aware training) and `--resume`; lth and ssl run end to end, and an lth run resumed after a
 # finished round, or killed during an epoch of any method's training, ends as the uninterrupted one. Usage: cli_prune.sh path/to/stuckat
 set -u

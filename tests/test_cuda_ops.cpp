@@ -1,10 +1,10 @@
 // Every op of the CUDA backend, forward and backward through the framework ops, against the same
 // op on the CPU (whose kernels are themselves checked against the references and finite
-// differences in test_kernels_*.cpp and test_autograd.cpp); the SGD step and the 16-bit-word
-// decode bit for bit; the word-reading conv/linear kernels against dequantize-then-compute.
+// differences in test_kernels_*.cpp and test_autograd.cpp); the SGD step bit for bit (the
+// 16-bit-word decode and the word-reading conv/linear kernels are in test_cuda_models.cpp).
 // All [cuda]: they SKIP (warn and return) when built without CUDA or when no GPU is present.
 //
-// Float comparisons use two criteria (STYLE.md): NMSE = sum (a-b)^2 / sum b^2 <= 1e-7 over the
+// Float comparisons use two criteria (docs/DESIGN.md): NMSE = sum (a-b)^2 / sum b^2 <= 1e-7 over the
 // tensor, and |a - b| <= atol + rtol * |b| per element, with tolerances chosen per op below.
 #include <catch2/catch.hpp>
 

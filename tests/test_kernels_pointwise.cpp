@@ -79,7 +79,7 @@ void require_gradient_matches(const char* what, std::vector<double>& v, const st
   }
 }
 
-// |actual - expected| <= atol + rtol*|expected| elementwise, and NMSE <= 1e-7 (STYLE.md).
+// |actual - expected| <= atol + rtol*|expected| elementwise, and NMSE <= 1e-7 (the tolerance policy in docs/DESIGN.md).
 template <typename A, typename E>
 void require_allclose(const char* what, const std::vector<A>& actual, const std::vector<E>& expected, double atol,
                       double rtol) {

@@ -1,5 +1,5 @@
 // The CUDA version of the fused fault-aware update (fault_sgd_update.h): same arguments, all
-// arrays in GPU memory, same results bit for bit (fault_sgd_update.cu is compiled with
+// arrays in GPU memory, same results bit for bit (fault_sgd_update_cuda.cu is compiled with
 // --fmad=false and uses fmaf exactly where the CPU code uses std::fma). Declared without CUDA
 // headers so host code and tests can call it; defined only when the CUDA backend is built.
 #pragma once

@@ -4,11 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define STUCKAT_POOL_HD __host__ __device__
-#else
-#define STUCKAT_POOL_HD
-#endif
+#include "base/host_device.h"
 
 namespace stuckat::cpu {
 
@@ -16,13 +12,13 @@ namespace stuckat::cpu {
 // window order). Ties keep the first; NaN wins over numbers so a diverging run is not hidden
 // by pooling (PyTorch propagates NaN too), and the first NaN stays.
 template <typename T>
-STUCKAT_POOL_HD inline bool max_pool_takes(T candidate, T best) {
+STUCKAT_HD inline bool max_pool_takes(T candidate, T best) {
   return candidate > best || (std::isnan(candidate) && !std::isnan(best));
 }
 
 // Adaptive pooling bin i of `out` bins over `in` inputs covers [floor(i*in/out), ceil((i+1)*in/out)).
-STUCKAT_POOL_HD inline int64_t adaptive_bin_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
-STUCKAT_POOL_HD inline int64_t adaptive_bin_end(int64_t i, int64_t in, int64_t out) {
+STUCKAT_HD inline int64_t adaptive_bin_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+STUCKAT_HD inline int64_t adaptive_bin_end(int64_t i, int64_t in, int64_t out) {
   return ((i + 1) * in + out - 1) / out;
 }
 
