@@ -60,8 +60,8 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
   for (const auto& [name, t] : model.named_state()) run_state.emplace_back(kModelPrefix + name, t);
   write_safetensors(dir_ + "/train_state.safetensors", run_state, meta);
 
-  // Prune and fault masks are optimizer state; the checkpoint carries a copy so eval, sweep and
-  // prune see them and the run's stuck bits travel with its weights.
+  // Prune and fault masks are optimizer state; the checkpoint carries a copy so eval, train --init
+  // and prune see them and the run's stuck bits travel with its weights.
   NamedTensorList masks;
   for (const auto& [name, t] : state)
     if (is_checkpoint_extra(name)) masks.emplace_back(name, t);
