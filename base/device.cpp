@@ -8,16 +8,20 @@
 
 namespace stuckat {
 
-bool cuda_available() {
+bool cuda_available() { return cuda_unavailable_reason().empty(); }
+
+std::string cuda_unavailable_reason() {
 #ifdef STUCKAT_WITH_CUDA
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return false;
+  const cudaError_t status = cudaGetDeviceCount(&n);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error
+    if (status == cudaErrorNoDevice) return "no CUDA device is visible";
+    return std::string("the CUDA runtime failed: ") + cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")";
   }
-  return n > 0;
+  return n > 0 ? std::string() : std::string("no CUDA device is visible");
 #else
-  return false;
+  return "this build has no CUDA backend";
 #endif
 }
 

@@ -1,6 +1,7 @@
 // Where a tensor's memory lives, and whether this process can use a GPU. Data crosses devices
 // only through Tensor::to(device).
 #pragma once
+#include <string>
 
 namespace stuckat {
 
@@ -10,5 +11,9 @@ inline const char* device_name(Device d) { return d == Device::CPU ? "cpu" : "cu
 
 // True when this build has the CUDA backend and at least one GPU is visible.
 bool cuda_available();
+
+// Why cuda_available() is false, in words: no backend in this build, no device visible, or the
+// CUDA runtime's own error (a driver mismatch is not the same as "no GPU"); empty when true.
+std::string cuda_unavailable_reason();
 
 }  // namespace stuckat

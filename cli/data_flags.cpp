@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "framework/parallel.h"
 #include "kernels/cuda/memory.h"
 
@@ -21,8 +22,14 @@ void add_data_flags(CLI::App& cmd, DataFlags& f) {
   cmd.add_option("--threads", f.threads, "CPU threads (0: all cores)")->capture_default_str();
 }
 
+void check_threads_flag(int threads) {
+  if (threads < 0 || threads > limits::max_threads())
+    throw_input_error("--threads must be in 0..{} (0: all cores; at most {} per core), got {}", limits::max_threads(),
+                      limits::kThreadsPerCore, threads);
+}
+
 Device apply_runtime_flags(const DataFlags& f) {
-  if (f.threads < 0) throw_input_error("--threads must be >= 0, got {}", f.threads);
+  check_threads_flag(f.threads);
   int threads = f.threads > 0 ? f.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   set_num_threads(threads);
   if (f.device == "cpu") return Device::CPU;

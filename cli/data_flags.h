@@ -15,6 +15,8 @@ struct DataFlags {
 };
 
 void add_data_flags(CLI::App& cmd, DataFlags& f);
+// Refuses a --threads value outside 0..limits::max_threads() (0: all cores).
+void check_threads_flag(int threads);
 // Applies --threads and validates --device (throws InputError); returns the device.
 Device apply_runtime_flags(const DataFlags& f);
 

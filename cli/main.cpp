@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 #include "cli/commands.h"
 #include "base/error.h"
@@ -34,6 +35,24 @@ int main(int argc, char** argv) {
   stuckat::cli::Runner run_plot = stuckat::cli::add_plot_command(app);
   stuckat::cli::Runner run_prune = stuckat::cli::add_prune_command(app);
   stuckat::cli::Runner run_xbar = stuckat::cli::add_xbar_command(app);
+  // A missing or unknown command is named, with the list, rather than CLI11's "A subcommand is
+  // required".
+  std::string commands;
+  bool known = false;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc >= 2 && sub->get_name() == argv[1]);
+  }
+  if (argc < 2) {
+    std::fprintf(stderr, "stuckat: no command given; expected one of %s (see --help)\n", commands.c_str());
+    return 2;
+  }
+  const std::string first = argv[1];
+  if (!first.empty() && first[0] != '-' && !known) {
+    std::fprintf(stderr, "stuckat: unknown command '%s'; expected one of %s (see --help)\n", first.c_str(),
+                 commands.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -72,8 +72,12 @@ std::vector<double> read_curve(const std::string& path, const std::string& key) 
     const int64_t epoch = row["epoch"].get<int64_t>();
     if (epoch < 1 || epoch > 100000) throw_input_error("{} line {}: epoch {} out of range", path, line_no, epoch);
     if (static_cast<int64_t>(y.size()) < epoch) y.resize(static_cast<size_t>(epoch), NAN);
-    double v = NAN;
-    if (row.contains(key) && row[key].is_number()) v = row[key].get<double>();
+    double v = NAN;  // a missing field, or null (how a NaN is written), leaves a gap in the curve
+    if (row.contains(key) && !row[key].is_null()) {
+      if (!row[key].is_number())
+        throw_input_error("{} line {}: \"{}\" is {}, expected a number", path, line_no, key, row[key].dump());
+      v = row[key].get<double>();
+    }
     y[static_cast<size_t>(epoch - 1)] = v;
   }
   if (y.empty()) throw_input_error("{} has no epochs to plot", path);

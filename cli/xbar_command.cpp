@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/data_flags.h"
 #include "crossbar/gpu_counting.h"
 #include "crossbar/layer_matrix.h"
 #include "crossbar/layout_verifier.h"
@@ -31,6 +32,7 @@ struct XbarFlags {
   uint64_t seed = 0;
   bool slices = false, no_verify = false;
   int threads = 0;
+  int64_t max_dim = limits::kMaxMatrixSide;
 };
 
 void write_text(const std::string& path, const std::string& text, const std::string& flag) {
@@ -47,7 +49,7 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
   const xbar::PruneScope scope = xbar::parse_prune_scope(f.prune_scope);
   if (!f.matrix.empty()) {
     *source = "matrix " + f.matrix;
-    return {xbar::read_matrix_file(f.matrix, "--matrix")};
+    return {xbar::read_matrix_file(f.matrix, "--matrix", f.max_dim)};
   }
   if (!f.checkpoint.empty()) {
     const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
@@ -81,7 +83,8 @@ std::vector<xbar::SparseMatrix> kernel_position_slices(const std::vector<xbar::S
 }
 
 int run(const XbarFlags& f) {
-  if (f.threads < 0) throw_input_error("--threads must be >= 0, got {}", f.threads);
+  check_threads_flag(f.threads);
+  if (f.max_dim < 1) throw_input_error("--max-dim must be >= 1, got {}", f.max_dim);
   if (f.threads > 0) set_num_threads(f.threads);
   if (f.device != "cpu" && f.device != "cuda") throw_input_error("--device must be 'cpu' or 'cuda', got '{}'", f.device);
   if (f.device == "cuda" && !xbar::gpu_counting_available())
@@ -169,6 +172,8 @@ Runner add_xbar_command(CLI::App& app) {
   cmd->add_flag("--no-verify", f->no_verify, "skip the layout check (for benchmarks)");
   cmd->add_option("--device", f->device, "cpu | cuda: on cuda the counting and the compaction map run on the GPU, and Spara reads a CSC built there by cuSPARSE (its sweep and the other strategies run on the CPU)")->capture_default_str();
   cmd->add_option("--threads", f->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--max-dim", f->max_dim, "most rows or columns a --matrix .mtx may declare (memory grows with them)")
+      ->capture_default_str();
   cmd->footer(
       "Lower bound: max(ceil(nnz/(R*C)), ceil(sum_r ceil(k_r/C)/R), ceil(sum_c ceil(k_c/R)/C)) per layer, k_r/k_c the\n"
       "row/column nonzero counts: a tile holds at most R rows, each with at most C of its nonzeros.");

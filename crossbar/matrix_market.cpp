@@ -18,7 +18,7 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-SparseMatrix read_matrix_market(const std::string& path) {
+SparseMatrix read_matrix_market(const std::string& path, int64_t max_side) {
   std::ifstream in(path);
   if (!in) throw_input_error("cannot open matrix file {}", path);
   std::string line;
@@ -55,6 +55,9 @@ SparseMatrix read_matrix_market(const std::string& path) {
                         line.substr(0, 80));
     if (rows > INT32_MAX || cols > INT32_MAX)
       throw_input_error("{}: {} x {} is larger than the supported 2^31 - 1 rows/columns", path, rows, cols);
+    if (rows > max_side || cols > max_side)
+      throw_input_error("{}: {} x {} has more than {} rows or columns (tile maps grow with them); raise --max-dim if "
+                        "this is intended", path, rows, cols, max_side);
   }
   std::vector<Triplet> t;
   t.reserve(static_cast<size_t>(std::min<int64_t>(entries, 1 << 26)));
@@ -84,11 +87,11 @@ SparseMatrix read_matrix_market(const std::string& path) {
   return m;
 }
 
-SparseMatrix read_matrix_file(const std::string& path, const std::string& flag) {
+SparseMatrix read_matrix_file(const std::string& path, const std::string& flag, int64_t max_side) {
   auto ends_with = [&](const std::string& ext) {
     return path.size() >= ext.size() && lower(path.substr(path.size() - ext.size())) == ext;
   };
-  if (ends_with(".mtx")) return read_matrix_market(path);
+  if (ends_with(".mtx")) return read_matrix_market(path, max_side);
   if (ends_with(".npy")) return read_npy_matrix(path);
   throw_input_error("{} {}: unknown matrix format; expected a .mtx (Matrix Market) or .npy file", flag, path);
 }

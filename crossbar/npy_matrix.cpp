@@ -34,9 +34,25 @@ SparseMatrix read_npy_matrix(const std::string& path) {
     throw_input_error("{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path);
   if (!std::regex_search(header, m, std::regex("'shape'\\s*:\\s*\\(\\s*(\\d+)\\s*,\\s*(\\d+)\\s*,?\\s*\\)")))
     throw_input_error("{}: expected a 2-D array (shape (rows, cols))", path);
-  const int64_t rows = std::stoll(m[1]), cols = std::stoll(m[2]);
+  const std::string rows_text = m[1], cols_text = m[2];
+  // At most 10 digits each (2^31 - 1 has 10), so the numbers parse without overflow.
+  const int64_t rows = rows_text.size() > 10 ? -1 : std::stoll(rows_text);
+  const int64_t cols = cols_text.size() > 10 ? -1 : std::stoll(cols_text);
   if (rows < 1 || cols < 1 || rows > INT32_MAX || cols > INT32_MAX)
-    throw_input_error("{}: shape ({}, {}) not supported; expected 1 to 2^31 - 1 rows and columns", path, rows, cols);
+    throw_input_error("{}: shape ({}, {}) not supported; expected 1 to 2^31 - 1 rows and columns", path, rows_text,
+                      cols_text);
+  // The header's shape must match the bytes the file holds before anything is allocated for it.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const int64_t data_bytes = static_cast<int64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
+  const int64_t element = f32 ? 4 : 8;
+  if (rows * cols > data_bytes / element)  // rows * cols < 2^62: no overflow
+    throw_input_error("{}: data ends before the {} x {} elements of {} bytes its header announces (the file holds {} "
+                      "bytes of data)", path, rows, cols, element, data_bytes);
+  if (rows * cols < data_bytes / element || data_bytes % element != 0)
+    throw_input_error("{}: {} bytes of data follow the header, not the {} x {} elements of {} bytes it announces", path,
+                      data_bytes, rows, cols, element);
   std::vector<float> data(static_cast<size_t>(rows * cols));
   if (f32) {
     if (!in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size() * 4)))

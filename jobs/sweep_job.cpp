@@ -19,6 +19,7 @@
 #include "sweep/sweep_warm_up.h"
 #include "base/weight_format.h"
 #include "base/error.h"
+#include "base/limits.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
@@ -52,6 +53,11 @@ SweepGrid parse_grid(const SweepOptions& f, const Module& model) {
   for (int64_t s : parse_int_list(f.stuck, "--stuck", 0, 1)) grid.stuck.push_back(static_cast<int>(s));
   grid.rates = parse_rate_list(f.rates, "--rates");
   for (int64_t s : parse_int_list(f.seeds, "--seeds", 0, int64_t(1) << 62)) grid.seeds.push_back(static_cast<uint64_t>(s));
+  // Counted before any point exists: each list is within its cap, so the product fits 64 bits.
+  if (grid.size() > limits::kMaxGridPoints)
+    throw_input_error("the sweep grid has {} points (formats x (1 + layers x --bits x --stuck x --rates x --seeds)), more "
+                      "than the {} one sweep may hold; run it as several sweeps over smaller lists",
+                      grid.size(), limits::kMaxGridPoints);
   return grid;
 }
 
@@ -65,6 +71,8 @@ std::vector<int64_t> points_to_run(const SweepGrid& grid, const SweepShard& shar
     if (i < 0 || i >= grid.size() || !sweep_row_matches(row, sweep_point(grid, i), model))
       throw_input_error("--resume: {} holds point {} of another sweep (different model or grid); use another --out", f.out,
                         i);
+    if (done[static_cast<size_t>(i)])
+      throw_input_error("--resume: {} holds point {} twice; remove one of its rows and resume", f.out, i);
     done[static_cast<size_t>(i)] = true;
   }
   std::vector<int64_t> todo;
@@ -122,15 +130,16 @@ SweepResult run_sweep_job(SweepOptions f) {
 
   const SweepGrid grid = parse_grid(f, *model);
 
-  SweepCsvWriter writer(f.out, f.resume);
-  const size_t skipped = writer.existing_rows().size();
-  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, spec.name(), f);
-
+  // The data before the CSV: a test set that cannot be read (or is empty) leaves no file behind.
   DataOptions data_options = f.data;
   data_options.test_only = true;  // the sweep reads only the test split
   DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
   check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  SweepCsvWriter writer(f.out, f.resume);
+  const size_t skipped = writer.existing_rows().size();
+  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, spec.name(), f);
+
 
   std::fprintf(stderr, "sweep: %lld points in the grid, %lld in shard %s, %zu already in %s, %zu to run\n",
                static_cast<long long>(grid.size()), static_cast<long long>((grid.size() - shard.index + shard.count - 1) / shard.count),

@@ -2,6 +2,7 @@
 #include "sweep/sweep_csv.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,23 @@ bool to_double(const std::string& s, double* v) {
   char* end = nullptr;
   *v = std::strtod(s.c_str(), &end);
   return end == s.c_str() + s.size();
+}
+
+// What is wrong with a parsed row's values, or empty: a row a sweep could have written has an
+// accuracy in [0, 1], a finite loss >= 0 unless its NaN flag is set, a flag of 0 or 1, counts with
+// changed <= faulty, and for a fault point a bit in 0..15, a stuck value 0/1 and a rate in (0, 1].
+std::string row_problem(const SweepRow& r, int64_t nan) {
+  const SweepPoint& p = r.point;
+  if (p.index < 0) return "a negative point index";
+  if (nan != 0 && nan != 1) return "a NaN flag other than 0 or 1";
+  if (!(r.test_acc >= 0 && r.test_acc <= 1)) return "a test_acc outside [0, 1]";
+  if (!r.nan && !(std::isfinite(r.test_loss) && r.test_loss >= 0)) return "a test_loss that is not a finite number >= 0";
+  if (r.nan && r.test_loss < 0) return "a negative test_loss";
+  if (r.faulty_weights < 0 || r.changed_weights < 0 || r.changed_weights > r.faulty_weights)
+    return "weight counts that are negative or more changed than faulty";
+  if (!p.baseline && (p.bit < 0 || p.bit > 15 || (p.stuck != 0 && p.stuck != 1) || !(p.rate > 0 && p.rate <= 1)))
+    return "a bit, stuck value or rate outside 0..15, 0/1, (0, 1]";
+  return "";
 }
 
 }  // namespace
@@ -109,6 +127,10 @@ SweepCsvContents read_sweep_csv(const std::string& path) {
       }
     }
     if (!ok) throw_input_error("{} line {} is not a sweep row of {} columns: '{}'", path, line_no, kColumns, line);
+    const std::string problem = row_problem(r, nan);
+    if (!problem.empty())
+      throw_input_error("{} line {} has {}, which no sweep writes: '{}'; remove the line and --resume runs that point again",
+                        path, line_no, problem, line);
     out.rows.push_back(r);
   }
   if (line_no == 0) out.complete_bytes = 0;  // not even a header: start again

@@ -4,10 +4,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <unordered_set>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "base/limits.h"
 
 namespace stuckat::sweep {
 namespace {
@@ -75,7 +78,9 @@ SweepShard parse_sweep_shard(const std::string& text) {
 }
 
 std::vector<int64_t> parse_int_list(const std::string& text, const std::string& flag, int64_t lo, int64_t hi) {
-  std::vector<int64_t> values;
+  // The ranges are read and counted first: the list expands only when it is within the cap.
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  int64_t count = 0;
   for (const std::string& part : split_commas(text)) {
     const size_t dash = part.find('-');
     int64_t a = 0, b = 0;
@@ -85,12 +90,18 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
       throw_input_error("{} expects comma-separated integers or ranges such as {}-{} or {},{}, got '{}'", flag, lo, hi, lo,
                         hi, text);
     if (a < lo || b > hi) throw_input_error("{} values must lie in {}..{}, got '{}'", flag, lo, hi, part);
+    count += b - a + 1;  // no overflow: a, b within lo..hi and count stays below the cap before it
+    if (count > limits::kMaxListValues)
+      throw_input_error("{} '{}' lists more than {} values", flag, text, limits::kMaxListValues);
+    ranges.emplace_back(a, b);
+  }
+  std::vector<int64_t> values;
+  std::unordered_set<int64_t> seen;
+  for (const auto& [a, b] : ranges)
     for (int64_t v = a; v <= b; ++v) {
-      if (std::find(values.begin(), values.end(), v) != values.end())
-        throw_input_error("{} lists {} twice in '{}'", flag, v, text);
+      if (!seen.insert(v).second) throw_input_error("{} lists {} twice in '{}'", flag, v, text);
       values.push_back(v);
     }
-  }
   return values;
 }
 

@@ -424,7 +424,6 @@ TEST_CASE("FaultAwareSgd clip mode defaults to each layer's largest fault-free m
   CHECK(faulty > 0);
 }
 
-#ifdef STUCKAT_WITH_CUDA
 namespace {
 // dtype: the tensor's element type of the same size as T (the masks travel as I16 words).
 template <typename T>
@@ -435,16 +434,9 @@ Tensor on_gpu(const std::vector<T>& v, DType dtype) {
 }
 std::vector<float> to_host(const Tensor& t) { return t.to(Device::CPU).to_vector(); }
 }  // namespace
-#endif
 
 TEST_CASE("CUDA fused update equals the CPU reference bit for bit", "[faults][train][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: nothing to check");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: CUDA fused update not checked");
-    return;
-  }
+  if (!have_gpu("CUDA fused update")) return;
   const int n = 4099;
   WeightFormat maxabs = parse_weight_format("maxabs");
   maxabs.scale = 1.3f / 32767.0f;
@@ -480,7 +472,6 @@ TEST_CASE("CUDA fused update equals the CPU reference bit for bit", "[faults][tr
         REQUIRE(same_bits(to_host(buf), a.buf));
       }
     }
-#endif
 }
 
 TEST_CASE("FaultAwareSgd on the GPU follows the CPU optimizer bit for bit", "[faults][train][cuda]") {

@@ -421,6 +421,22 @@ TEST_CASE("a checkpoint loads into a freshly built model through the layers' own
   CHECK(fresh.weight.requires_grad());
 }
 
+TEST_CASE("checkpoint metadata stuckat reads back is checked at load, naming the file and the key", "[io]") {
+  TempDir tmp;
+  TinyNet saved;
+  for (const char* quant : {"qq", "q99.99", "q4.12"}) {  // q4.12: 17 bits, not a 16-bit word
+    const std::string path = tmp.file(std::string("quant_") + quant + ".safetensors");
+    save_checkpoint(path, saved, {{"model", "tiny"}, {"quant", quant}});
+    CHECK_THROWS_WITH(read_checkpoint_metadata(path), Catch::Contains(path) && Catch::Contains("'quant'") &&
+                                                         Catch::Contains(quant) && !Catch::Contains("--quant"));
+    TinyNet fresh;
+    CHECK_THROWS_AS(load_checkpoint(path, fresh), InputError);
+  }
+  const std::string good = tmp.file("quant_ok.safetensors");
+  save_checkpoint(good, saved, {{"model", "tiny"}, {"quant", "maxabs"}});
+  CHECK(read_checkpoint_metadata(good).at("quant") == "maxabs");
+}
+
 TEST_CASE("an f32 model loads F16/BF16 weights and an I64 buffer loads I32", "[io]") {
   TempDir tmp;
   const std::string path = tmp.file("half.safetensors");
@@ -530,6 +546,7 @@ TEST_CASE("a file written atomically replaces the old one whole, and a failed wr
   fs::create_directories(fs::path(blocked) / "inside");
   CHECK_THROWS_WITH(write_file_atomically(blocked, "x", "--json"), Catch::Contains("taken") && Catch::Contains("rename"));
   CHECK(fs::is_directory(blocked));
+  CHECK_FALSE(fs::exists(temporary_path(blocked)));  // the failed rename leaves no temporary behind
   // No folder for the temporary file: nothing is written, and the message names --json.
   CHECK_THROWS_WITH(write_file_atomically(t.file("no/such/dir/out.json"), "x", "--json"),
                     Catch::Contains("--json") && Catch::Contains("out.json"));

@@ -456,7 +456,6 @@ TEST_CASE("target=nonzero on a pruned model faults only remaining weights; train
   }
 }
 
-#ifdef STUCKAT_WITH_CUDA
 namespace {
 template <typename T>
 Tensor to_gpu(const std::vector<T>& v, DType dtype) {
@@ -465,16 +464,9 @@ Tensor to_gpu(const std::vector<T>& v, DType dtype) {
   return t.to(Device::CUDA);
 }
 }  // namespace
-#endif
 
 TEST_CASE("CUDA fused update: pruned weights exactly 0 after many steps, equal to the CPU", "[pruning][cuda]") {
-#ifndef STUCKAT_WITH_CUDA
-  WARN("built without CUDA: nothing to check");
-#else
-  if (!cuda_available()) {
-    WARN("no GPU: CUDA masked update not checked");
-    return;
-  }
+  if (!have_gpu("CUDA masked update")) return;
   const int n = 4099;
   for (FaultMode mode : {FaultMode::None, FaultMode::KeepBit, FaultMode::KeepWeight, FaultMode::Zero, FaultMode::Clip}) {
     CAPTURE(fault_mode_name(mode));
@@ -515,7 +507,6 @@ TEST_CASE("CUDA fused update: pruned weights exactly 0 after many steps, equal t
       }
     }
   }
-#endif
 }
 
 TEST_CASE("MaskedSgd on the GPU: pruned weights exactly 0, every value equal to the CPU optimizer", "[pruning][cuda]") {

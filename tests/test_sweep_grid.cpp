@@ -3,6 +3,10 @@
 // run, the summary over seeds, and an empty test set refused.
 #include "sweep_test_fixtures.h"
 
+#include <functional>
+
+#include "base/limits.h"
+
 using namespace stuckat;
 using namespace stuckat::sweep;
 using namespace stuckat::sweep::test;
@@ -124,6 +128,46 @@ TEST_CASE("sweep CSV rows read back equal, and the summary averages over seeds",
   CHECK(lines[1].seeds == 2);
   CHECK(lines[1].acc_mean == Approx(0.6));
   CHECK(lines[1].acc_std == Approx(std::sqrt(0.02)));  // sample std of {0.5, 0.7}
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("list flags are counted before they expand: a range past the cap is refused at once", "[sweep]") {
+  // 10^12 values would take minutes and terabytes to expand; the count refuses it first.
+  CHECK_THROWS_WITH(parse_int_list("0-999999999999", "--seeds", 0, int64_t(1) << 62),
+                    Catch::Contains("--seeds") && Catch::Contains("more than"));
+  const std::vector<int64_t> at_cap = parse_int_list(fmt::format("1-{}", limits::kMaxListValues), "--seeds", 0, 1 << 30);
+  CHECK(static_cast<int64_t>(at_cap.size()) == limits::kMaxListValues);
+  CHECK(at_cap.back() == limits::kMaxListValues);
+  CHECK_THROWS_AS(parse_int_list(fmt::format("0-{}", limits::kMaxListValues), "--seeds", 0, 1 << 30), InputError);
+  CHECK_THROWS_AS(parse_int_list("5,0-9", "--seeds", 0, 100), InputError);  // 5 twice, across parts
+}
+
+TEST_CASE("a sweep CSV row with values no sweep writes is refused with its line", "[sweep]") {
+  SweepRow good;
+  good.model = "lenet5";
+  good.point.index = 1, good.point.format = "q4.11", good.point.layer = "conv1", good.point.bit = 15;
+  good.point.stuck = 1, good.point.rate = 0.01, good.point.seed = 0;
+  good.faulty_weights = 2, good.changed_weights = 1, good.test_acc = 0.5, good.test_loss = 1.5;
+  SweepRow diverged = good;  // a NaN loss is a real outcome when its flag says so
+  diverged.point.index = 2, diverged.test_loss = NAN, diverged.nan = true;
+  auto write = [](const std::string& path, const std::vector<std::string>& lines) {
+    std::ofstream out(path, std::ios::binary);
+    out << kSweepCsvHeader << "\n";
+    for (const std::string& l : lines) out << l << "\n";
+  };
+  const std::string path = temp_path("edited.csv");
+  write(path, {format_sweep_row(good), format_sweep_row(diverged)});
+  CHECK(read_sweep_csv(path).rows.size() == 2);
+  for (auto edit : std::vector<std::function<void(SweepRow&)>>{
+           [](SweepRow& r) { r.test_acc = NAN; }, [](SweepRow& r) { r.test_acc = 1.5; },
+           [](SweepRow& r) { r.test_loss = -1; }, [](SweepRow& r) { r.test_loss = NAN; },
+           [](SweepRow& r) { r.changed_weights = 3; }, [](SweepRow& r) { r.point.bit = 16; },
+           [](SweepRow& r) { r.point.rate = 0; }}) {
+    SweepRow bad = good;
+    edit(bad);
+    write(path, {format_sweep_row(good), format_sweep_row(bad)});
+    CHECK_THROWS_WITH(read_sweep_csv(path), Catch::Contains("line 3"));
+  }
   std::filesystem::remove(path);
 }
 

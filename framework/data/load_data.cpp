@@ -146,6 +146,12 @@ DataSplit load_data(const DataOptions& options) {
     split = load_synthetic(options);
   else
     throw_input_error("unknown dataset '{}': expected one of fashion-mnist, mnist, cifar10, synthetic", options.name);
+  // An empty split would give accuracies of 0 over nothing (or a sweep with no rows to score).
+  const std::string where = options.dir.empty() ? std::string() : fmt::format(" in {}", options.dir);
+  if (split.test.size() == 0)
+    throw_input_error("--data {}: the test split{} holds no images; expected at least one", options.name, where);
+  if (!options.test_only && split.train.size() == 0)
+    throw_input_error("--data {}: the training split{} holds no images; expected at least one", options.name, where);
   if (options.test_only) {  // no records, the test split's name, image shape and classes
     const Tensor& im = split.test.images;
     split.train.name = split.test.name;

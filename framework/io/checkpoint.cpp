@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/error.h"
+#include "base/weight_format.h"
 #include "framework/io/float16_words.h"
 #include "framework/io/safetensors.h"
 
@@ -36,8 +38,27 @@ std::string name_list(const std::vector<std::string>& names) {
   return out;
 }
 
+// The metadata values stuckat itself reads back must be what it writes: a checkpoint edited by
+// hand (or by another tool) is refused here, naming the file and the key, before any flag that
+// happens to share the value's meaning is blamed for it.
+void check_metadata(const std::string& path, const std::map<std::string, std::string>& meta) {
+  auto it = meta.find("quant");
+  if (it != meta.end()) {
+    try {
+      (void)parse_weight_format(it->second);
+    } catch (const InputError&) {
+      throw_input_error("checkpoint {}: metadata key 'quant' holds '{}', not a weight format (expected q<I>.<F> with "
+                        "I + F = 15, maxabs, signmag, fp16 or none)", path, it->second);
+    }
+  }
+  it = meta.find("model");
+  if (it != meta.end() && it->second.empty())
+    throw_input_error("checkpoint {}: metadata key 'model' is empty; expected a model name such as lenet5", path);
+}
+
 std::map<std::string, std::string> load_into(const std::string& path, Module& model, const std::string& model_desc) {
   SafetensorsContent content = read_safetensors(path);
+  check_metadata(path, content.metadata);
   std::unordered_map<std::string, size_t> in_file;
   for (size_t i = 0; i < content.tensors.size(); ++i) in_file.emplace(content.tensors[i].first, i);
 
@@ -114,7 +135,9 @@ std::map<std::string, std::string> load_checkpoint(const std::string& path, Modu
 }
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path) {
-  return read_safetensors_header(path).metadata;
+  std::map<std::string, std::string> meta = read_safetensors_header(path).metadata;
+  check_metadata(path, meta);
+  return meta;
 }
 
 std::string checkpoint_model_name(const std::string& path, const std::string& given) {
