@@ -20,8 +20,10 @@ SparseMatrix read_npy_matrix(const std::string& path) {
   const int len_size = magic[6] == 1 ? 2 : 4;
   if (!in.read(reinterpret_cast<char*>(len_bytes), len_size)) throw_input_error("{}: truncated .npy header", path);
   for (int i = len_size - 1; i >= 0; --i) header_len = header_len * 256 + len_bytes[i];
+  // The length is checked before the header is allocated (version 2 and 3 allow 4 GB).
+  if (header_len > (1u << 20)) throw_input_error("{}: .npy header of {} bytes; expected at most 1 MiB", path, header_len);
   std::string header(header_len, '\0');
-  if (header_len > (1u << 20) || !in.read(header.data(), header_len)) throw_input_error("{}: truncated .npy header", path);
+  if (!in.read(header.data(), header_len)) throw_input_error("{}: truncated .npy header", path);
   std::smatch m;
   if (!std::regex_search(header, m, std::regex("'descr'\\s*:\\s*'([<|>=]?)([fiu])(\\d+)'")))
     throw_input_error("{}: .npy header has no 'descr'", path);

@@ -86,6 +86,8 @@ npy "$tmp/long.npy" "(99999999999999999999, 20)" 2400
 expect ".npy shape too long to parse" "long.npy" -- "$bin" xbar --matrix "$tmp/long.npy"
 npy "$tmp/lie.npy" "(100000, 30000)" 2400
 expect ".npy shape larger than its data" "lie.npy" -- "$bin" xbar --matrix "$tmp/lie.npy"
+printf '\x93NUMPY\x02\x00\xff\xff\xff\xff' >"$tmp/hdr.npy"  # a 4 GB header length (version 2)
+expect ".npy header length of 4 GB" "hdr.npy" -- "$bin" xbar --matrix "$tmp/hdr.npy"
 npy "$tmp/max.npy" "(2147483647, 2147483647)" 2400
 expect ".npy 2^31-1 square" "max.npy" -- "$bin" xbar --matrix "$tmp/max.npy"
 printf '%%%%MatrixMarket matrix coordinate real general\n2147483647 2147483647 1\n1 1 1.0\n' >"$tmp/huge.mtx"
