@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build, the tests and the default data need.
+# Installs the Debian packages the build, the tests and the default data need, plus any package
+# named as an argument.
 # The benchmarks' extra packages (PyTorch, scipy) are in scripts/install-bench-deps.sh.
 set -euo pipefail
 pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libblis-openmp-dev
       libomp-dev libstb-dev dataset-fashion-mnist python3)  # libstb-dev: PNG charts (stb_image_write, stb_easy_font);
       # python3 (standard library only): the main job's report
+pkgs+=("$@")  # extra packages a caller needs (scripts/install-fuzz-deps.sh)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
