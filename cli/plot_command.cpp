@@ -4,12 +4,10 @@
 // training run (x = epoch), e.g. to compare fault modes.
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/commands.h"
+#include "jobs/metrics_file.h"
 #include "sweep/sweep_csv.h"
 #include "sweep/sweep_plot.h"
 #include "base/error.h"
@@ -56,34 +54,6 @@ int plot_sweep_csv(const PlotFlags& f) {
   return 0;
 }
 
-// The values of `key` per epoch (1-based "epoch" field) of one metrics.jsonl; NaN where missing.
-std::vector<double> read_curve(const std::string& path, const std::string& key) {
-  std::ifstream in(path);
-  if (!in) throw_input_error("cannot open {}", path);
-  std::vector<double> y;
-  std::string line;
-  int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.empty()) continue;
-    const nlohmann::json row = nlohmann::json::parse(line, nullptr, false);
-    if (row.is_discarded() || !row.is_object() || !row.contains("epoch") || !row["epoch"].is_number_integer())
-      throw_input_error("{} line {}: expected a JSON object with an integer \"epoch\"", path, line_no);
-    const int64_t epoch = row["epoch"].get<int64_t>();
-    if (epoch < 1 || epoch > 100000) throw_input_error("{} line {}: epoch {} out of range", path, line_no, epoch);
-    if (static_cast<int64_t>(y.size()) < epoch) y.resize(static_cast<size_t>(epoch), NAN);
-    double v = NAN;  // a missing field, or null (how a NaN is written), leaves a gap in the curve
-    if (row.contains(key) && !row[key].is_null()) {
-      if (!row[key].is_number())
-        throw_input_error("{} line {}: \"{}\" is {}, expected a number", path, line_no, key, row[key].dump());
-      v = row[key].get<double>();
-    }
-    y[static_cast<size_t>(epoch - 1)] = v;
-  }
-  if (y.empty()) throw_input_error("{} has no epochs to plot", path);
-  return y;
-}
-
 std::string run_name(const std::string& path) {
   const size_t slash = path.find_last_of('/');
   if (slash == std::string::npos || slash == 0) return path;
@@ -106,7 +76,7 @@ int plot_curves(const PlotFlags& f) {
   for (size_t i = 0; i < f.files.size(); ++i) {
     ChartSeries s;
     s.name = f.names.empty() ? run_name(f.files[i]) : f.names[i];
-    s.y = read_curve(f.files[i], f.key);
+    s.y = jobs::metrics_curve(jobs::read_metrics_file(f.files[i]), f.key, f.files[i]);
     for (double v : s.y)
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
     epochs = std::max(epochs, s.y.size());

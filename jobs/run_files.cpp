@@ -3,12 +3,12 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
+#include "jobs/metrics_file.h"
 
 namespace stuckat::jobs {
 namespace {
@@ -98,13 +98,12 @@ int RunFiles::load_state(Module& model, Optimizer& opt, const nlohmann::json& co
   }
   opt.load_state(opt_state);
 
+  // The finished epochs' rows (metrics.jsonl may hold one more: it is written first).
   metrics.clear();
-  std::ifstream in(dir_ + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto row = nlohmann::json::parse(line, nullptr, false);
-    if (!row.is_discarded() && row.contains("epoch") && row["epoch"].get<int>() <= epochs_done) metrics.push_back(line);
-  }
+  const std::string metrics_path = dir_ + "/metrics.jsonl";
+  if (std::filesystem::exists(metrics_path))
+    for (const MetricsRow& row : read_metrics_file(metrics_path))
+      if (row.epoch <= epochs_done) metrics.push_back(row.line);
   return epochs_done;
 }
 

@@ -12,36 +12,29 @@ this script checks it against the reference implementation itself, in both direc
   3. Python loads that with `safetensors.torch.load_file`, prints names/dtypes/shapes and checks
      every value against the ones the C++ case wrote.
 
-How to run (needs torch, which Debian's python3-torch gives /usr/bin/python3):
+How to run (needs Debian's python3-torch and the `safetensors` package from PyPI, both installed
+by scripts/install-bench-deps.sh; ctest runs it as `pytorch_interop`):
 
-  cmake --build build-io --target test_io
-  /usr/bin/python3 -m pip install --break-system-packages safetensors   # once, if missing
-  /usr/bin/python3 scripts/safetensors_interop.py --test-binary build-io/bin/test_io
+  /usr/bin/python3 scripts/safetensors_interop.py --test-binary build/bin/test_io
 
-Without the `safetensors` package it falls back to a small pure-Python reader/writer of the
-format (written from the format description, not the package), which still checks stuckat
-against an independent implementation but not against the reference one; it says so.
-Exit status 0 when everything matched.
+Exit status 0 when everything matched, 2 when torch or safetensors is missing.
 """
 import argparse
-import json
 import math
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
 
-import torch
-
 try:
     import safetensors
     import safetensors.torch as st
-
-    HAVE_PACKAGE = True
-except ImportError:
-    HAVE_PACKAGE = False
+    import torch
+except ImportError as e:
+    print(f"safetensors_interop: {e.name} is not installed (scripts/install-bench-deps.sh installs it)",
+          file=sys.stderr)
+    sys.exit(2)
 
 DTYPES = {
     "F32": torch.float32,
@@ -52,42 +45,6 @@ DTYPES = {
     "I64": torch.int64,
     "U8": torch.uint8,
 }
-
-
-def fallback_save(tensors, path, metadata):
-    """Minimal writer: header JSON padded with spaces to 8 bytes, data back to back."""
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    names = {v: k for k, v in DTYPES.items()}
-    for name, t in tensors.items():
-        t = t.contiguous()
-        blob = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-
-
-def fallback_load(path):
-    """Minimal reader returning (tensors, metadata)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8 : 8 + n])
-    metadata = header.pop("__metadata__", {}) or {}
-    data = raw[8 + n :]
-    tensors = {}
-    for name, info in header.items():
-        begin, end = info["data_offsets"]
-        dtype = DTYPES[info["dtype"]]
-        if end == begin:
-            tensors[name] = torch.empty(info["shape"], dtype=dtype)
-        else:
-            flat = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.uint8)
-            tensors[name] = flat.view(dtype).reshape(info["shape"]).clone()
-    return tensors, metadata
 
 
 def make_python_tensors():
@@ -120,26 +77,21 @@ def main():
     parser.add_argument("--keep", help="directory to keep the two files in (default: a temporary one)")
     args = parser.parse_args()
 
-    if HAVE_PACKAGE:
-        print(f"using safetensors {safetensors.__version__} (the reference package), torch {torch.__version__}")
-        save = st.save_file
-    else:
-        print("safetensors package not importable: using the pure-Python fallback reader/writer")
-        save = fallback_save
+    print(f"using safetensors {safetensors.__version__} (the reference package), torch {torch.__version__}")
 
     workdir = args.keep or tempfile.mkdtemp(prefix="stuckat_interop_")
     os.makedirs(workdir, exist_ok=True)
     try:
-        return check(args.test_binary, workdir, save)
+        return check(args.test_binary, workdir)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def check(test_binary, workdir, save):
+def check(test_binary, workdir):
     from_python = os.path.join(workdir, "from_python.safetensors")
     for_python = os.path.join(workdir, "for_python.safetensors")
-    save(make_python_tensors(), from_python, metadata={"model": "interop", "writer": "safetensors.torch"})
+    st.save_file(make_python_tensors(), from_python, metadata={"model": "interop", "writer": "safetensors.torch"})
     print(f"(b) wrote {from_python}")
 
     env = dict(os.environ, STUCKAT_INTEROP_FROM_PYTHON=from_python, STUCKAT_INTEROP_FOR_PYTHON=for_python)
@@ -151,12 +103,9 @@ def check(test_binary, workdir, save):
         return 1
     print("(b) stuckat read every tensor and the metadata of the Python-written file")
 
-    if HAVE_PACKAGE:
-        tensors = st.load_file(for_python)
-        with st.safe_open(for_python, framework="pt") as f:
-            metadata = f.metadata()
-    else:
-        tensors, metadata = fallback_load(for_python)
+    tensors = st.load_file(for_python)
+    with st.safe_open(for_python, framework="pt") as f:
+        metadata = f.metadata()
     print(f"(a) loaded {for_python}: metadata {metadata}")
     ok = metadata == {"model": "interop", "writer": "stuckat"}
     expected = expected_from_stuckat()

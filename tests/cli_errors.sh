@@ -126,6 +126,14 @@ expect "metadata quant qq (prune)" "'quant'" -- "$bin" prune --checkpoint "$tmp/
 # metrics.jsonl with a value that is not a number.
 printf '{"epoch":1,"test_acc":0.5}\n{"epoch":2,"test_acc":"high"}\n' >"$tmp/metrics.jsonl"
 expect "plot a non-number" "line 2" -- "$bin" plot "$tmp/metrics.jsonl" --key test_acc --out "$tmp/m.png"
+# A run whose metrics.jsonl was edited: --resume refuses it naming the file and line.
+cp -r "$tmp/run" "$tmp/run_m"
+printf '{"epoch":"one","test_acc":0.5}\n' >"$tmp/run_m/metrics.jsonl"
+expect "resume with a non-integer epoch in metrics.jsonl" "metrics.jsonl line 1" -- "$bin" train --model lenet5 \
+  --data synthetic --limit-train 64 --limit-test 64 --epochs 2 --out "$tmp/run_m" --resume
+printf '{"epoch":1}\n{"epoch":1e300}\n' >"$tmp/run_m/metrics.jsonl"
+expect "resume with epoch 1e300 in metrics.jsonl" "metrics.jsonl line 2" -- "$bin" train --model lenet5 \
+  --data synthetic --limit-train 64 --limit-test 64 --epochs 2 --out "$tmp/run_m" --resume
 # A sweep CSV edited by hand: refused on --resume, naming the line.
 "$bin" sweep --checkpoint "$ck" "${syn[@]}" --layers conv1 --bits 14,15 --stuck 1 --out "$tmp/ok.csv" >/dev/null 2>&1 ||
   { echo "FAIL: the fixture sweep"; fail=$((fail + 1)); }

@@ -1,8 +1,12 @@
 // Model architectures: output shapes, parameter names and counts checked against hand-computed
 // sums of the published layer shapes.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 
 #include "framework/autograd.h"
+#include "framework/io/checkpoint.h"
+#include "framework/io/safetensors.h"
 #include "models/model_zoo.h"
 
 using namespace stuckat;
@@ -115,4 +119,35 @@ TEST_CASE("model names are validated and initialisation is seeded", "[models]") 
   for (float v : a->named_parameters()[0].second.to_vector()) REQUIRE(std::abs(v) <= 0.2f);
   REQUIRE_THROWS_AS(check_model_input(parse_model_name("vgg11"), 1, 28, 28, "fashion-mnist"), InputError);
   REQUIRE_NOTHROW(check_model_input(parse_model_name("vgg11"), 3, 32, 32, "cifar10"));
+}
+
+// Each built-in model against PyTorch; run by scripts/pytorch_models_interop.py, which builds the
+// same architectures in PyTorch, gives them random weights and batch-norm statistics, writes
+// STUCKAT_INTEROP_MODELS/<model>.safetensors (safetensors.torch.save_file) and <model>.input.safetensors,
+// and compares the logits written here with its own (hidden from a plain run: it needs those files).
+TEST_CASE("interop: the built-in models' logits for PyTorch's weights and inputs", "[.interop]") {
+  const char* dir = std::getenv("STUCKAT_INTEROP_MODELS");
+  REQUIRE(dir != nullptr);
+  int models = 0;
+  for (const std::string& name : model_names()) {
+    const std::string base = std::string(dir) + "/" + name;
+    if (!std::filesystem::exists(base + ".safetensors")) continue;
+    INFO(name);
+    auto model = make_model(parse_model_name(name), 0);
+    load_checkpoint(base + ".safetensors", *model, name);  // every tensor, shape and dtype must fit
+    const SafetensorsContent input = read_safetensors(base + ".input.safetensors");
+    REQUIRE(input.tensors.size() == 1);
+    const Tensor& x = input.tensors.front().second;
+    NoGradGuard ng;
+    model->eval();
+    const Tensor eval_logits = model->forward(x);
+    Tensor staged = x;  // the stage-by-stage forward the sweep runs
+    for (const ForwardStage& st : model->forward_stages()) staged = st.run(staged);
+    model->train();  // batch-norm layers normalise with the batch's statistics
+    const Tensor train_logits = model->forward(x);
+    write_safetensors(base + ".logits.safetensors", {{"eval", eval_logits}, {"stages", staged}, {"train", train_logits}},
+                      {{"model", name}});
+    ++models;
+  }
+  REQUIRE(models > 0);
 }

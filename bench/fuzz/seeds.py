@@ -76,3 +76,8 @@ csv = ("index,model,layer,bit,stuck,rate,seed,format,faulty_weights,changed_weig
        "2,lenet5,conv1,15,1,0.05,0,q4.11,7,7,0.1,nan,1\n"
        "3,lenet5,conv")
 put("sweep_csv", "rows", csv.encode())
+
+# A training run's metrics.jsonl as `stuckat train` writes it (a NaN is written as null).
+metrics = ('{"epoch":1,"train_loss":0.61,"train_acc":0.78,"test_acc":0.8275,"test_loss":0.4896,"images_per_s":20561.3}\n'
+           '{"epoch":2,"train_loss":0.42,"train_acc":0.85,"test_acc":0.8512,"test_loss":null,"images_per_s":21002.0}\n')
+put("metrics", "rows", metrics.encode())
