@@ -10,7 +10,8 @@
 # --gpu: checked equal to the CPU, kernel time and upload apart), and prints the tables last.
 # Budget: under 8 minutes.
 # Usage, from the repository root: bash bench/gpu/check.sh [build-dir]
-# (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections, "profile" adds a table of
+# (CHECK_SECTIONS="tests train smoke sweep crossbar" picks sections, "sanitize" runs
+# compute-sanitizer memcheck and racecheck over the [cuda] tests, "profile" adds a table of
 # where the time goes, "sweepprobe" traces the sweep with and without its warm-up
 # (STUCKAT_SWEEP_WARMUP) and, where nsys is installed, lists its kernels; CHECK_PREBUILT=1 runs
 # binaries built by scripts/build-for-device.sh instead of building; results.jsonl and the logs
@@ -70,6 +71,33 @@ for t in $cuda_tests; do
   tail -25 "$build/check.$t.log"
   [[ $rc -eq 0 ]] || { tests_ok=0; echo "check.sh: $t exited $rc"; }
 done
+fi
+
+# compute-sanitizer over every [cuda] test: memcheck (with leak check) and racecheck. Not in the
+# default sections (it runs the tests 10-100x slower): CHECK_SECTIONS="tests sanitize".
+# One result row per program and tool: the sanitizer's error count, or "timeout".
+if want sanitize; then
+stamp "compute-sanitizer memcheck and racecheck over the [cuda] tests"
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda*/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+if [[ -z "$sanitizer" ]]; then
+  echo "check.sh: compute-sanitizer not found"; tests_ok=0
+else
+  for t in $cuda_tests; do
+    for tool in memcheck racecheck; do
+      extra=()
+      [[ $tool == memcheck ]] && extra=(--leak-check full)
+      log="$build/check.sanitize.$tool.$t.log"
+      STUCKAT_REQUIRE_GPU=1 timeout "${SANITIZE_SECONDS:-150}" "$sanitizer" --tool $tool "${extra[@]}" --error-exitcode 9 \
+        "$build/bin/$t" "[cuda]" > "$log" 2>&1
+      rc=$?
+      errors=$(grep -o 'ERROR SUMMARY: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')
+      [[ $rc -eq 124 ]] && errors=timeout
+      echo "{\"framework\": \"sanitizer\", \"model\": \"$t\", \"tool\": \"$tool\", \"errors\": \"${errors:-?}\", \"rc\": $rc}" \
+        | tee -a "$results"
+      [[ $rc -eq 0 ]] || { tests_ok=0; grep -m5 -E "=========  (Invalid|Race|Leaked|Program hit)" "$log"; }
+    done
+  done
+fi
 fi
 
 if want train; then
@@ -254,6 +282,8 @@ if ours or theirs:
             if r["framework"] == "stuckat" and r["model"] in ("sweep", "sweep_per_point")]
     if runs:
         print("  stuckat runs, points/s: " + ", ".join(runs))
+for r in (r for r in rows if r["framework"] == "sanitizer"):
+    print(f"compute-sanitizer {r['tool']:<9} {r['model']:<20} errors {r['errors']:<8} exit {r['rc']}")
 for r in (r for r in rows if r["framework"] == "crossbar"):
     t = r["times"]
     print(f"crossbar {r['nnz']:.0e} nnz S={r['size']}: GPU count {t.get('gpu_count', 0):.4f} s (upload "
