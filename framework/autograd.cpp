@@ -23,15 +23,20 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 
-bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+namespace {
+// Both overloads of any_requires_grad and connect share these; the fixed lists cost no copy.
+template <typename Inputs>
+bool any_requires_grad_in(const Inputs& inputs) {
   if (!g_grad_enabled) return false;
   for (const Tensor* t : inputs)
     if (t && t->defined() && t->requires_grad()) return true;
   return false;
 }
 
-void connect(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs) {
+template <typename Inputs>
+void connect_inputs(Tensor& out, const std::shared_ptr<Node>& node, const Inputs& inputs) {
   node->next.clear();
+  node->next.reserve(inputs.size());
   for (const Tensor* t : inputs) {
     Edge e;
     if (t && t->defined() && t->requires_grad()) {
@@ -44,6 +49,17 @@ void connect(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_li
   }
   out.set_requires_grad(true);
   out.set_grad_fn(node);
+}
+}  // namespace
+
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) { return any_requires_grad_in(inputs); }
+bool any_requires_grad(const std::vector<const Tensor*>& inputs) { return any_requires_grad_in(inputs); }
+
+void connect(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs) {
+  connect_inputs(out, node, inputs);
+}
+void connect(Tensor& out, const std::shared_ptr<Node>& node, const std::vector<const Tensor*>& inputs) {
+  connect_inputs(out, node, inputs);
 }
 
 void run_backward(const Tensor& loss) {

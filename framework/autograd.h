@@ -42,9 +42,12 @@ class NoGradGuard {
 
 // True when grad mode is on and any of the (defined) inputs requires a gradient.
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs);
+bool any_requires_grad(const std::vector<const Tensor*>& inputs);  // for a variable number of inputs
 
 // Records `inputs` as the node's inputs and makes `out` its (non-leaf, grad-requiring) output.
 void connect(Tensor& out, const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs);
+// The same for a variable number of inputs (concat).
+void connect(Tensor& out, const std::shared_ptr<Node>& node, const std::vector<const Tensor*>& inputs);
 
 // Backward from a one-element loss: fills .grad of every leaf that requires it (accumulating).
 void run_backward(const Tensor& loss);
