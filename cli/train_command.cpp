@@ -24,7 +24,7 @@ Runner add_train_command(CLI::App& app) {
   jobs::TrainOptions& o = f->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a model and write a checkpoint and per-epoch metrics");
   CLI::Option* model_opt =
-      cmd->add_option("--model", o.model, "lenet5[_bn] | vgg11[_bn] | vgg16[_bn] | vgg19[_bn] | resnet18")
+      cmd->add_option("--model", o.model, "lenet5[_bn] | vgg11[_bn] | vgg16[_bn] | vgg19[_bn] | resnet18, or FILE.onnx (its weights start the training)")
           ->capture_default_str();
   add_training_flags(*cmd, o, f->common);
   cmd->add_option("--init", o.init, "start from this checkpoint's weights and keep its prune masks (fine-tuning a "

@@ -20,6 +20,7 @@
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/parallel.h"
+#include "jobs/model_source.h"
 #include "models/model_zoo.h"
 
 namespace stuckat::cli {
@@ -52,16 +53,15 @@ std::vector<xbar::SparseMatrix> load_matrices(const XbarFlags& f, std::string* s
     return {xbar::read_matrix_file(f.matrix, "--matrix", f.max_dim)};
   }
   if (!f.checkpoint.empty()) {
-    const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
-    std::shared_ptr<Module> model = make_model(spec, 0);
-    load_checkpoint(f.checkpoint, *model, spec.name());
-    *source = "checkpoint " + f.checkpoint + " (" + spec.name() + ")";
+    const jobs::ModelSource from = jobs::ModelSource::from_checkpoint(f.checkpoint, f.model);
+    std::shared_ptr<Module> model = from.load();
+    *source = "checkpoint " + f.checkpoint + " (" + from.name() + ")";
     return xbar::model_matrices(*model);
   }
-  const ModelSpec spec = parse_model_name(f.model);
-  std::shared_ptr<Module> model = make_model(spec, f.seed);
+  const jobs::ModelSource from = jobs::ModelSource::from_model_flag(f.model);
+  std::shared_ptr<Module> model = from.build(f.seed);
   const int64_t kept = xbar::prune_magnitude(*model, f.density, scope);
-  *source = fmt::format("model {} seed {} magnitude-pruned to {} density {} ({} weights kept)", spec.name(), f.seed,
+  *source = fmt::format("model {} seed {} magnitude-pruned to {} density {} ({} weights kept)", from.name(), f.seed,
                         scope == xbar::PruneScope::Global ? "global" : "per-layer", f.density, kept);
   return xbar::model_matrices(*model);
 }

@@ -15,8 +15,11 @@
 #include "faults/faulty_model.h"
 #include "base/weight_format.h"
 #include "framework/io/checkpoint.h"
+#include "framework/io/npy_file.h"
+#include "jobs/model_source.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
+#include "onnx/onnx_import.h"
 #include "pruning/prune_mask_io.h"
 #include "pruning/pruned_cell_faults.h"
 
@@ -25,13 +28,13 @@ namespace stuckat::jobs {
 nlohmann::json run_evaluation(const EvalOptions& f) {
   const Device device = f.device;
   if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
-  std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
-  const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
+  const ModelSource source = ModelSource::from_checkpoint(f.checkpoint, f.model);
+  const std::map<std::string, std::string>& meta = source.metadata();
   DataOptions data_options = f.data;
   data_options.test_only = true;  // eval reads only the test split
   DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
-  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
   std::vector<FaultSpec> specs;
   for (const std::string& text : f.faults) specs.push_back(parse_fault_spec(text));
   std::string quant = f.quant;
@@ -44,10 +47,9 @@ nlohmann::json run_evaluation(const EvalOptions& f) {
     quant = it->second;
   }
   const WeightFormat format = parse_weight_format(quant.empty() ? "none" : quant);
-  std::shared_ptr<Module> model = make_model(spec, 0);
-  load_checkpoint(f.checkpoint, *model, spec.name());
+  std::shared_ptr<Module> model = source.load();
   bool pruned = false;
-  const PruneMasks masks = read_prune_masks(f.checkpoint, *model, &pruned);
+  const PruneMasks masks = source.imported() && is_onnx_path(f.checkpoint) ? PruneMasks{} : read_prune_masks(f.checkpoint, *model, &pruned);
   nlohmann::json fault_stats = nlohmann::json::array();
   if (!format.is_none()) {
     LayerFaultMaps file_masks;
@@ -69,8 +71,10 @@ nlohmann::json run_evaluation(const EvalOptions& f) {
   }
   model->to(device);
   if (device != Device::CPU) data.test.to_device(device);
-  EpochStats st = evaluate(*model, data.test, f.batch);
-  nlohmann::json out = {{"model", spec.name()},
+  Tensor logits;
+  EpochStats st = evaluate(*model, data.test, f.batch, f.save_logits.empty() ? nullptr : &logits);
+  if (!f.save_logits.empty()) write_npy(f.save_logits, logits, "--save-logits");
+  nlohmann::json out = {{"model", source.name()},
                         {"data", data.test.name},
                         {"images", st.images},
                         {"test_acc", st.accuracy},

@@ -1,4 +1,4 @@
-// The `eval` job: a checkpoint evaluated on the test split, optionally with its conv/linear
+// The `eval` job: a checkpoint (or an ONNX model) evaluated on the test split, optionally with its conv/linear
 // weights quantised to 16-bit words and stuck-at faults injected (from specs and/or a mask file).
 #pragma once
 #include <cstdint>
@@ -20,6 +20,7 @@ struct EvalOptions {
   std::string quant;  // empty: the checkpoint's recorded format
   std::vector<std::string> faults;
   std::string fault_masks;  // a safetensors file of fault_and./fault_or. masks
+  std::string save_logits;  // a .npy file for the outputs (images x classes, test-set order)
 };
 
 // One JSON object: model, data, images, test_acc, test_loss, images_per_s (+ density for a pruned

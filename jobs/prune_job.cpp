@@ -32,12 +32,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jobs/model_source.h"
 #include "jobs/run_files.h"
 #include "base/error.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
+#include "onnx/onnx_import.h"
 #include "pruning/density_report.h"
 #include "pruning/lottery_ticket.h"
 #include "pruning/masked_training.h"
@@ -113,9 +115,9 @@ void add_epoch_checkpoints(MaskedTrainingOptions& o, const PruneOptions& f, cons
 }
 
 // A checkpoint's state (and its prune masks), read into a CPU copy of the model.
-WeightSnapshot read_snapshot(const std::string& path, const ModelSpec& spec, uint64_t seed, PruneMasks* masks) {
-  std::shared_ptr<Module> copy = make_model(spec, seed);
-  load_checkpoint(path, *copy, spec.name());
+WeightSnapshot read_snapshot(const std::string& path, const ModelSource& source, uint64_t seed, PruneMasks* masks) {
+  std::shared_ptr<Module> copy = source.build(seed);
+  load_checkpoint(path, *copy, source.name());
   if (masks != nullptr) *masks = read_prune_masks(path, *copy);
   return WeightSnapshot::take(*copy);
 }
@@ -134,7 +136,7 @@ nlohmann::json read_json_file(const std::string& path) {
 // the rewind point, checked against the schedule of `options` and the initial `masks`. Nothing
 // when the folder holds no finished round. Throws InputError first when the folder holds a run
 // started with other settings than `config` (DIR/lth_run.json).
-std::optional<LotteryTicketProgress> read_lth_progress(const PruneOptions& f, const ModelSpec& spec, Module& model,
+std::optional<LotteryTicketProgress> read_lth_progress(const PruneOptions& f, const ModelSource& source, Module& model,
                                                        const PruneMasks& masks, const LotteryTicketOptions& options,
                                                        const nlohmann::json& config, nlohmann::json& rounds_json,
                                                        std::string& rounds_text) {
@@ -167,10 +169,10 @@ std::optional<LotteryTicketProgress> read_lth_progress(const PruneOptions& f, co
   }
   if (progress.rounds.empty()) return std::nullopt;
   const int last = progress.rounds.back().round;
-  read_snapshot(fmt::format("{}/rounds/round{}.safetensors", f.out, last), spec, f.seed, &progress.masks).restore(model);
-  progress.theta0 = read_snapshot(f.out + "/theta0.safetensors", spec, f.seed, nullptr);
+  read_snapshot(fmt::format("{}/rounds/round{}.safetensors", f.out, last), source, f.seed, &progress.masks).restore(model);
+  progress.theta0 = read_snapshot(f.out + "/theta0.safetensors", source, f.seed, nullptr);
   progress.rewind_point =
-      f.rewind_iter > 0 ? read_snapshot(f.out + "/theta_k.safetensors", spec, f.seed, nullptr) : progress.theta0;
+      f.rewind_iter > 0 ? read_snapshot(f.out + "/theta_k.safetensors", source, f.seed, nullptr) : progress.theta0;
   check_lottery_ticket_progress(masks, options, progress);
   std::fprintf(stderr, "resuming the lth run in %s after round %d\n", f.out.c_str(), last);
   return progress;
@@ -199,7 +201,7 @@ EpochHook epoch_log(const std::string& what) {
 // settings and the report's extra fields.
 struct PruneRun {
   const PruneOptions& f;
-  const ModelSpec& spec;
+  const ModelSource& source;
   const std::map<std::string, std::string>& meta;
   std::shared_ptr<Module> model;
   PruneMasks& masks;
@@ -232,7 +234,7 @@ EpochStats PruneRun::oneshot(EpochStats final_test) {
   final_test = evaluate(*model, data.test, f.eval_batch);
   extra["test_acc_pruned"] = final_test.accuracy;
   if (f.epochs > 0) {
-    add_epoch_checkpoints(train, f, prune_run_config(f, spec.name(), data.train), "fine-tune");
+    add_epoch_checkpoints(train, f, prune_run_config(f, source.name(), data.train), "fine-tune");
     final_test = train_with_masks(*model, masks, train, data, nullptr, epoch_log("fine-tune"));
   }
   return final_test;
@@ -244,21 +246,21 @@ EpochStats PruneRun::lth(EpochStats final_test) {
   o.rounds = f.rounds == -1 ? 0 : f.rounds;
   o.density = f.density == -1 ? 0.0 : f.density;
   o.rewind_iter = f.rewind_iter;
-  const std::map<std::string, std::string> snap_meta = {{"model", spec.name()}};
+  const std::map<std::string, std::string> snap_meta = {{"model", source.name()}};
   // theta0: the checkpoint's run's initialisation, regenerated from its seed.
-  std::shared_ptr<Module> init = make_model(spec, f.seed);
+  std::shared_ptr<Module> init = source.build(f.seed);
   WeightSnapshot::take(*init).restore(*model);
   std::string rounds_text;
   nlohmann::json rounds = nlohmann::json::array();
-  const nlohmann::json run_config = prune_run_config(f, spec.name(), data.train);
+  const nlohmann::json run_config = prune_run_config(f, source.name(), data.train);
   std::optional<LotteryTicketProgress> progress;
-  if (f.resume) progress = read_lth_progress(f, spec, *model, masks, o, run_config, rounds, rounds_text);
+  if (f.resume) progress = read_lth_progress(f, source, *model, masks, o, run_config, rounds, rounds_text);
   const std::string theta_k = f.out + "/theta_k.safetensors";
   if (f.resume && !progress && f.rewind_iter > 0 && std::filesystem::exists(theta_k) &&
       std::filesystem::exists(f.out + "/lth_run.json")) {  // the same run's (read_lth_progress checked)
     // Round 0 stopped after step K: theta_K is the rewind point; its epochs resume from DIR/training.
     progress.emplace();
-    progress->rewind_point = read_snapshot(theta_k, spec, f.seed, nullptr);
+    progress->rewind_point = read_snapshot(theta_k, source, f.seed, nullptr);
   }
   const bool no_round_done = !progress || progress->rounds.empty();
   if (no_round_done) {  // a new run: an earlier run's rounds in the folder are not its own
@@ -277,7 +279,7 @@ EpochStats PruneRun::lth(EpochStats final_test) {
                           {"density", static_cast<double>(rec.kept) / static_cast<double>(rec.total)},
                           {"test_acc", rec.test_acc}, {"test_loss", rec.test_loss}};
     std::map<std::string, std::string> round_meta = meta;
-    round_meta["model"] = spec.name();
+    round_meta["model"] = source.name();
     round_meta["lth_round"] = std::to_string(rec.round);
     // The round's network first: a round listed in rounds.jsonl always has its file (--resume).
     save_checkpoint(fmt::format("{}/rounds/round{}.safetensors", f.out, rec.round), *model, round_meta,
@@ -306,7 +308,7 @@ EpochStats PruneRun::lth(EpochStats final_test) {
 
 EpochStats PruneRun::ssl(EpochStats final_test, std::string& ssl_text) {
   train.ssl = {f.lambda_filter, f.lambda_channel};
-  add_epoch_checkpoints(train, f, prune_run_config(f, spec.name(), data.train), "ssl");
+  add_epoch_checkpoints(train, f, prune_run_config(f, source.name(), data.train), "ssl");
   train_with_masks(*model, masks, train, data, nullptr, epoch_log("ssl"));
   nlohmann::json removed = nlohmann::json::array();
   for (const RemovedGroups& g : ssl_removed_groups(*model, masks)) {
@@ -330,24 +332,22 @@ PruneResult run_pruning(PruneOptions f) {
   check_flags(f);
   if (device != Device::CPU && f.method == "ssl")
     throw_input_error("--method ssl trains on the CPU in this build (its group-lasso step is CPU code); use --device cpu");
-  const std::map<std::string, std::string> meta = read_checkpoint_metadata(f.checkpoint);
-  const std::string model_name = checkpoint_model_name(f.checkpoint, f.model);
+  const ModelSource source = ModelSource::from_checkpoint(f.checkpoint, f.model);
+  const std::map<std::string, std::string>& meta = source.metadata();
   if (!f.seed_given) {  // the checkpoint's own run seed: theta0 of lth is that run's initialisation
     auto it = meta.find("config");
     const nlohmann::json config = it == meta.end() ? nlohmann::json() : nlohmann::json::parse(it->second, nullptr, false);
     if (config.is_object() && config.contains("seed") && config["seed"].is_number_unsigned())
       f.seed = config["seed"].get<uint64_t>();
   }
-  const ModelSpec spec = parse_model_name(model_name);
-  std::shared_ptr<Module> model = make_model(spec, f.seed);
-  load_checkpoint(f.checkpoint, *model, spec.name());
-  PruneMasks masks = read_prune_masks(f.checkpoint, *model);
+  std::shared_ptr<Module> model = source.load();
+  PruneMasks masks = is_onnx_path(f.checkpoint) ? dense_masks(*model) : read_prune_masks(f.checkpoint, *model);
   apply_masks(*model, masks);
 
   f.data.seed = f.seed;
   DataSplit data = load_data(f.data);
   const Tensor& im = data.test.images;
-  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
   if (device != Device::CPU) {  // model, masks' effect and data on the GPU for every round
     model->to(device);
     data.train.to_device(device);
@@ -361,14 +361,14 @@ PruneResult run_pruning(PruneOptions f) {
   std::filesystem::create_directories(f.out, ec);
   if (ec) throw_input_error("--out {}: cannot create the directory ({})", f.out, ec.message());
 
-  nlohmann::json extra = {{"method", f.method}, {"checkpoint", f.checkpoint}, {"model", spec.name()}};
+  nlohmann::json extra = {{"method", f.method}, {"checkpoint", f.checkpoint}, {"model", source.name()}};
   const EpochStats before = evaluate(*model, data.test, f.eval_batch);
   extra["test_acc_before"] = before.accuracy;
   MaskedTrainingOptions train = training_options(f);
   EpochStats final_test = before;
   std::string ssl_text;  // the groups SSL removed, for the terminal
 
-  PruneRun run{f, spec, meta, model, masks, data, train, extra};
+  PruneRun run{f, source, meta, model, masks, data, train, extra};
   if (f.method == "oneshot" || f.method == "oneshot-bounded")
     final_test = run.oneshot(final_test);
   else if (f.method == "lth")
@@ -388,7 +388,7 @@ PruneResult run_pruning(PruneOptions f) {
                            {"epochs", f.epochs}, {"lr", f.sgd.lr}, {"momentum", f.sgd.momentum},
                            {"weight_decay", f.sgd.weight_decay}, {"batch", f.batch}, {"seed", f.seed}};
   std::map<std::string, std::string> out_meta = meta;
-  out_meta["model"] = spec.name();
+  for (const auto& [k, v] : source.checkpoint_metadata()) out_meta[k] = v;  // model (and an imported graph)
   out_meta["data"] = data.test.name;
   out_meta["pruned_from"] = f.checkpoint;
   out_meta["prune"] = config.dump();

@@ -47,6 +47,7 @@ void RunFiles::save(const Module& model, const Optimizer& opt, const nlohmann::j
                                              {"config", config.dump()}};
   for (const char* key : {"quant", "faults", "fault_mode"})
     if (config.contains(key)) meta[key] = config[key].is_string() ? config[key].get<std::string>() : config[key].dump();
+  for (const auto& [k, v] : model_metadata_) meta[k] = v;
   // In this order, so that a run killed between two of the writes resumes from
   // train_state.safetensors (which holds the model's state beside the optimizer's): the metrics
   // first (load_state drops rows past the state's epoch), then the state, then the checkpoint,

@@ -3,6 +3,7 @@
 // master weights, masks), the finished epoch and the run's settings) and metrics.jsonl (one JSON
 // object per finished epoch).
 #pragma once
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ class RunFiles {
   bool has_state() const;
   // The settings the saved state was written with (null when there is none or it is unreadable).
   nlohmann::json saved_config() const;
+  // Metadata every checkpoint of the run records (the model's name and an imported graph).
+  void set_model_metadata(std::map<std::string, std::string> meta) { model_metadata_ = std::move(meta); }
   // DIR/<name>
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   // Writes DIR/<name> via tmp + rename.
@@ -40,6 +43,7 @@ class RunFiles {
 
  private:
   std::string dir_;
+  std::map<std::string, std::string> model_metadata_;
 };
 
 }  // namespace stuckat::jobs

@@ -22,6 +22,7 @@
 #include "base/limits.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
+#include "jobs/model_source.h"
 #include "models/model_zoo.h"
 
 namespace stuckat::jobs {
@@ -117,14 +118,12 @@ SweepResult run_sweep_job(SweepOptions f) {
   if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
   const SweepShard shard = parse_sweep_shard(f.shard);
 
-  const ModelSpec spec = parse_model_name(checkpoint_model_name(f.checkpoint, f.model));
-  std::shared_ptr<Module> model = make_model(spec, 0);
-  load_checkpoint(f.checkpoint, *model, spec.name());
+  const ModelSource source = ModelSource::from_checkpoint(f.checkpoint, f.model);
+  std::shared_ptr<Module> model = source.load();
   // --device cuda: the fault draws and forward passes run on a GPU copy of the model.
   std::shared_ptr<Module> device_model;
   if (device != Device::CPU) {
-    device_model = make_model(spec, 0);
-    load_checkpoint(f.checkpoint, *device_model, spec.name());
+    device_model = source.load();
     device_model->to(device);
   }
 
@@ -135,10 +134,10 @@ SweepResult run_sweep_job(SweepOptions f) {
   data_options.test_only = true;  // the sweep reads only the test split
   DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
-  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.test.name);
+  source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
   SweepCsvWriter writer(f.out, f.resume);
   const size_t skipped = writer.existing_rows().size();
-  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, spec.name(), f);
+  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, source.name(), f);
 
 
   std::fprintf(stderr, "sweep: %lld points in the grid, %lld in shard %s, %zu already in %s, %zu to run\n",
@@ -170,7 +169,7 @@ SweepResult run_sweep_job(SweepOptions f) {
                              : "sweep: %zu/%zu points, %.1f points/s, about %.0f s left\n",
                  rows_out, todo.size(), rate, left);
   };
-  run_sweep(*model, spec.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
+  run_sweep(*model, source.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
     writer.append(row);
     ++rows_out;
   });

@@ -29,6 +29,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "jobs/model_source.h"
 #include "jobs/run_files.h"
 #include "faults/fault_aware_sgd.h"
 #include "faults/fault_mask_io.h"
@@ -272,22 +273,23 @@ TrainResult run_training(TrainOptions f) {
 
   if (!f.init.empty() && !f.model_given) {
     const auto meta = read_checkpoint_metadata(f.init);
-    auto it = meta.find("model");
-    if (it == meta.end()) throw_input_error("--init {}: the checkpoint does not record its model; pass --model", f.init);
-    f.model = it->second;
+    if (meta.find("model") == meta.end())
+      throw_input_error("--init {}: the checkpoint does not record its model; pass --model", f.init);
   }
-  ModelSpec spec = parse_model_name(f.model);
-  f.model = spec.name();
+  // --model NAME or FILE.onnx; with --init alone, the checkpoint's architecture (or recorded graph).
+  const ModelSource source = !f.init.empty() && !f.model_given ? ModelSource::from_checkpoint(f.init, "")
+                                                               : ModelSource::from_model_flag(f.model);
+  f.model = source.name();
   f.data.seed = f.seed;
   DataSplit data = load_data(f.data);
   const Tensor& im = data.train.images;
-  check_model_input(spec, im.size(1), im.size(2), im.size(3), data.train.name);
+  source.check_input(im.size(1), im.size(2), im.size(3), data.train.name);
 
-  std::shared_ptr<Module> model = make_model(spec, f.seed);
+  std::shared_ptr<Module> model = source.build(f.seed);
   PruneMasks masks;
   bool pruned = false;
   if (!f.init.empty()) {
-    load_checkpoint(f.init, *model, spec.name());
+    load_checkpoint(f.init, *model, source.name());
     masks = read_prune_masks(f.init, *model, &pruned);
     if (pruned) apply_masks(*model, masks);
   }
@@ -309,6 +311,7 @@ TrainResult run_training(TrainOptions f) {
   if (!f.init.empty()) config["init"] = f.init;
 
   RunFiles files(f.out);
+  files.set_model_metadata(source.checkpoint_metadata());  // an imported network's graph travels along
   std::vector<std::string> metrics;
   const int start_epoch = open_run(files, *model, *opt, sched, config, metrics, f);
   if (start_epoch == 0 && histograms.at_epoch(0)) append_histograms(files, *model, f.histogram_bins, 0, -1);

@@ -6,7 +6,7 @@ Floors, lowest first (docs/DESIGN.md draws them):
   kernels   kernels/cpu, kernels/cuda: raw-pointer ops (references and fast paths)
   framework tensors, autograd, ops, nn, optim, data, io, train
   models, faults                (side by side: neither includes the other)
-  sweep, pruning                (side by side)
+  sweep, pruning, onnx          (side by side)
   crossbar
   jobs      what a command does, as library functions with option structs
   cli       flag parsing, one call, printing
@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-FLOORS = [["base"], ["kernels"], ["framework"], ["models", "faults"], ["sweep", "pruning"], ["crossbar"],
+FLOORS = [["base"], ["kernels"], ["framework"], ["models", "faults"], ["sweep", "pruning", "onnx"], ["crossbar"],
           ["jobs"], ["cli"], ["examples", "bench", "tests"]]
 FLOOR = {folder: level for level, folders in enumerate(FLOORS) for folder in folders}
 SOURCE = (".h", ".hpp", ".cpp", ".cu", ".cuh")

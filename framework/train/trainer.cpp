@@ -1,6 +1,7 @@
 // Mini-batch training and evaluation loops.
 #include "framework/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -74,7 +75,7 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
   return st;
 }
 
-EpochStats evaluate(Module& model, const Dataset& data, int64_t batch) {
+EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* logits_out) {
   STUCKAT_CHECK(batch >= 1, "batch size must be >= 1, got {}", batch);
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
@@ -93,6 +94,13 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch) {
     gather_batch(data, order, start, count, host_images, host_labels);
     move_batch(device, host_images, host_labels, images, labels);
     Tensor logits = model.forward(images);
+    if (logits_out) {
+      STUCKAT_CHECK(logits.dim() == 2, "evaluate: the model's output {} is not (images, classes)", shape_str(logits.shape()));
+      const Tensor host = logits.to(Device::CPU).contiguous();
+      if (!logits_out->defined() || logits_out->size(0) != n || logits_out->size(1) != host.size(1))
+        *logits_out = Tensor::empty({n, host.size(1)});
+      std::copy(host.data<float>(), host.data<float>() + host.numel(), logits_out->data<float>() + start * host.size(1));
+    }
     const float l = cross_entropy(logits, labels).item();
     if (!std::isfinite(l)) st.finite = false;
     loss_sum += static_cast<double>(l) * static_cast<double>(count);

@@ -30,6 +30,7 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
                        const BatchCallback& on_batch = nullptr);
 
 // Mean loss and accuracy over `data` in eval mode, without gradients, in order.
-EpochStats evaluate(Module& model, const Dataset& data, int64_t batch);
+// With `logits`, also the model's outputs (images x classes, in dataset order) on the CPU.
+EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* logits = nullptr);
 
 }  // namespace stuckat
