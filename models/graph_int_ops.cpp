@@ -32,6 +32,22 @@ Tensor int_tensor(const std::vector<int64_t>& values, const Shape& shape) {
   return t;
 }
 
+int64_t& max_value_elements() {
+  static int64_t limit = int64_t(1) << 28;
+  return limit;
+}
+
+void check_value_size(const std::string& what, const Shape& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) throw_input_error("{}: negative output dimension {}", what, d);
+    if (d > 0 && n > max_value_elements() / d) n = max_value_elements() + 1;
+    else n *= d;
+  }
+  if (n > max_value_elements())
+    throw_input_error("{}: the output {} would hold more than {} elements", what, shape_str(dims), max_value_elements());
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what) {
   if (axis < -rank || axis >= rank) throw_input_error("{}: axis {} is out of range for rank {}", what, axis, rank);
   return axis < 0 ? axis + rank : axis;

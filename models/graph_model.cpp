@@ -145,13 +145,9 @@ void GraphModel::check_shapes() {
   std::vector<Tensor> inputs;
   for (const GraphInput& in : spec_.inputs) {
     Shape s = in.shape;
-    int64_t numel = 1;
-    for (int64_t& d : s) {
+    for (int64_t& d : s)
       if (d < 0) d = 1;
-      if (d > (int64_t(1) << 24) || (d > 0 && numel > (int64_t(1) << 28) / d))
-        throw_input_error("{}: input '{}' of shape {} is too large to run", where_, in.name, shape_str(in.shape));
-      numel *= d;
-    }
+    graph_detail::check_value_size(fmt::format("{}: input '{}'", where_, in.name), s);
     inputs.push_back(Tensor::zeros(s, in.dtype));
   }
   forward_all(inputs);

@@ -170,6 +170,8 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
       cp.pad_top = p[0], cp.pad_left = p[1], cp.pad_bottom = p[2], cp.pad_right = p[3];
       if (x.size(2) + p[0] + p[2] < (win.kh - 1) * win.dh + 1 || x.size(3) + p[1] + p[3] < (win.kw - 1) * win.dw + 1)
         throw_input_error("{}: input {} is smaller than the kernel", what, shape_str(x.shape()));
+      check_value_size(what, {x.size(0), w.size(0), (x.size(2) + p[0] + p[2] - (win.kh - 1) * win.dh - 1) / win.sh + 1,
+                              (x.size(3) + p[1] + p[3] - (win.kw - 1) * win.dw - 1) / win.sw + 1});
       const Tensor b = in.size() > 2 ? in[2] : Tensor();
       if (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0)))
         throw_input_error("{}: bias {} does not fit {} output channels", what, shape_str(b.shape()), w.size(0));
@@ -194,6 +196,7 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
       pp.dilation_h = win.dh, pp.dilation_w = win.dw, pp.ceil_mode = ceil_mode, pp.count_include_pad = include_pad;
       if (x.size(2) + p[0] + p[2] < (win.kh - 1) * win.dh + 1 || x.size(3) + p[1] + p[3] < (win.kw - 1) * win.dw + 1)
         throw_input_error("{}: input {} is smaller than the window", what, shape_str(x.shape()));
+      check_value_size(what, {x.size(0), x.size(1), (x.size(2) + p[0] + p[2]) / win.sh + 1, (x.size(3) + p[1] + p[3]) / win.sw + 1});
       return {max ? max_pool2d_general(x, pp) : avg_pool2d_general(x, pp)};
     };
   }
@@ -244,6 +247,7 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
                           (c.dim() < 2 || cs[0] == 1 || cs[0] == m);
         if (!fits) throw_input_error("{}: C {} does not broadcast to ({}, {})", what, shape_str(cs), m, nn);
       }
+      check_value_size(what, {m, nn});
       return {gemm(a, b, c, alpha, beta, ta, tb)};
     };
   }
@@ -254,6 +258,17 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
       if (a.dim() < 1 || b.dim() < 1) throw_input_error("{}: MatMul of a scalar", what);
       const int64_t ka = a.size(-1), kb = b.dim() == 1 ? b.size(0) : b.size(-2);
       if (ka != kb) throw_input_error("{}: {} and {} do not multiply", what, shape_str(a.shape()), shape_str(b.shape()));
+      Shape out;  // broadcast batch dimensions, then rows x columns
+      const int64_t ra = a.dim(), rb = b.dim(), batch = std::max<int64_t>(ra, rb) - 2;
+      for (int64_t i = 0; i < batch; ++i) {
+        const int64_t da = i - (batch - (ra - 2)) >= 0 ? a.size(i - (batch - (ra - 2))) : 1;
+        const int64_t db = i - (batch - (rb - 2)) >= 0 ? b.size(i - (batch - (rb - 2))) : 1;
+        if (da != db && da != 1 && db != 1) throw_input_error("{}: batch dimensions of {} and {} do not broadcast", what, shape_str(a.shape()), shape_str(b.shape()));
+        out.push_back(std::max(da, db));
+      }
+      out.push_back(ra >= 2 ? a.size(-2) : 1);
+      out.push_back(rb >= 2 ? b.size(-1) : 1);
+      check_value_size(what, out);
       return {matmul(a, b)};
     };
   }
@@ -263,13 +278,16 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
     return [=](In in, bool) -> Out {
       const Tensor& a = input(in, 0, what);
       const Tensor& b = input(in, 1, what);
-      const size_t r = std::max(a.dim(), b.dim());
-      for (size_t i = 0; i < r; ++i) {
-        const int64_t da = i < static_cast<size_t>(a.dim()) ? a.size(a.dim() - 1 - i) : 1;
-        const int64_t db = i < static_cast<size_t>(b.dim()) ? b.size(b.dim() - 1 - i) : 1;
+      const int64_t r = std::max(a.dim(), b.dim());
+      Shape out(static_cast<size_t>(r));
+      for (int64_t i = 0; i < r; ++i) {
+        const int64_t da = i < a.dim() ? a.size(a.dim() - 1 - i) : 1;
+        const int64_t db = i < b.dim() ? b.size(b.dim() - 1 - i) : 1;
         if (da != db && da != 1 && db != 1)
           throw_input_error("{}: shapes {} and {} do not broadcast", what, shape_str(a.shape()), shape_str(b.shape()));
+        out[size_t(r - 1 - i)] = da == 1 ? db : da;
       }
+      check_value_size(what, out);
       return {binary(a, b, bop)};
     };
   }
@@ -379,6 +397,10 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
         for (int64_t d = 0; fits && d < r; ++d) fits = d == ax || t.size(d) == xs[0].size(d);
         if (!fits) throw_input_error("{}: {} and {} do not concatenate on axis {}", what, shape_str(xs[0].shape()), shape_str(t.shape()), axis);
       }
+      Shape out = xs[0].shape();
+      out[size_t(ax)] = 0;
+      for (const Tensor& t : xs) out[size_t(ax)] += t.size(ax);
+      check_value_size(what, out);
       return {concat(xs, ax)};
     };
   }
@@ -419,6 +441,9 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
         if (std::abs(pads[i]) > 65536 || std::abs(pads[i + size_t(x.dim())]) > 65536 ||
             x.size(int64_t(i)) + pads[i] + pads[i + size_t(x.dim())] < 0)
           throw_input_error("{}: pads {} do not fit shape {}", what, pads[i], shape_str(x.shape()));
+      Shape out = x.shape();
+      for (size_t i = 0; i < out.size(); ++i) out[i] += pads[i] + pads[i + out.size()];
+      check_value_size(what, out);
       return {pad_constant(x, pads, value)};
     };
   }

@@ -39,6 +39,12 @@ int64_t attr_int(const GraphNode& n, size_t index, const char* key, int64_t def)
 float attr_float(const GraphNode& n, size_t index, const char* key, float def);
 std::vector<int64_t> attr_ints(const GraphNode& n, size_t index, const char* key, std::vector<int64_t> def);
 std::string attr_string(const GraphNode& n, size_t index, const char* key, const std::string& def);
+// The most elements any value of a graph may hold (default 2^28, 1 GiB of f32): a node whose
+// output would be larger is refused before anything is allocated (a file's attributes, such as
+// pads, must not decide how much memory a run takes). Tests and fuzzing lower it.
+int64_t& max_value_elements();
+// Throws InputError naming `what` when a value of shape `dims` would pass max_value_elements().
+void check_value_size(const std::string& what, const Shape& dims);
 // A dimension index in [-rank, rank) made non-negative, or an InputError.
 int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& what);
 }  // namespace graph_detail

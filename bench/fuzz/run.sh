@@ -11,7 +11,7 @@ build=${1:-build-fuzz}
 runs=${FUZZ_RUNS:-1000000}
 seconds=${FUZZ_SECONDS:-600}
 rss=${FUZZ_RSS_MB:-2048}
-targets=${FUZZ_TARGETS:-"idx cifar safetensors mtx npy fault_spec sweep_csv metrics"}
+targets=${FUZZ_TARGETS:-"idx cifar safetensors mtx npy fault_spec sweep_csv metrics onnx"}
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (apt-get install clang libfuzzer-14-dev)" >&2; exit 2; }
 CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTUCKAT_FUZZ=ON -DSTUCKAT_CUDA=OFF \
   -DSTUCKAT_TESTS=OFF -DSTUCKAT_BENCH=OFF >"$build.configure.log" 2>&1 || { tail -20 "$build.configure.log"; exit 2; }

@@ -81,3 +81,15 @@ put("sweep_csv", "rows", csv.encode())
 metrics = ('{"epoch":1,"train_loss":0.61,"train_acc":0.78,"test_acc":0.8275,"test_loss":0.4896,"images_per_s":20561.3}\n'
            '{"epoch":2,"train_loss":0.42,"train_acc":0.85,"test_acc":0.8512,"test_loss":null,"images_per_s":21002.0}\n')
 put("metrics", "rows", metrics.encode())
+
+# ONNX models: a few cases of the ONNX project's test suite (Debian's libonnx-testdata) whose ops
+# stuckat runs: convolutions, pools, Gemm, batch norm, reshapes, and PyTorch-converted layers.
+testdata = "/usr/share/libonnx-testdata/data"
+for case in ["node/test_conv_with_strides_and_asymmetric_padding", "node/test_maxpool_2d_pads",
+             "node/test_averagepool_2d_pads_count_include_pad", "node/test_gemm_all_attributes",
+             "node/test_batchnorm_example", "node/test_reshape_negative_dim", "node/test_concat_2d_axis_1",
+             "node/test_softmax_axis_1", "pytorch-converted/test_Conv2d_depthwise_padded",
+             "pytorch-converted/test_PReLU_2d", "pytorch-operator/test_operator_flatten"]:
+    path = os.path.join(testdata, case, "model.onnx")
+    if os.path.exists(path):
+        put("onnx", case.replace("/", "_"), open(path, "rb").read())
