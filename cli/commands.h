@@ -14,5 +14,6 @@ Runner add_sweep_command(CLI::App& app);
 Runner add_plot_command(CLI::App& app);
 Runner add_prune_command(CLI::App& app);
 Runner add_xbar_command(CLI::App& app);
+Runner add_export_command(CLI::App& app);
 
 }  // namespace stuckat::cli

@@ -16,6 +16,9 @@ void add_data_flags(CLI::App& cmd, DataFlags& f) {
                  "directory of the data files (fashion-mnist defaults to /usr/share/datasets/fashion-mnist)");
   cmd.add_option("--resize", f.data.resize, "32: zero-pad 28x28 images to 32x32 (for the 32x32 models)");
   cmd.add_option("--channels", f.data.channels, "3: replicate a 1-channel image into 3 channels");
+  cmd.add_option("--normalize", f.data.normalize,
+                 "MEAN,STD for every channel, or m1,m2,m3,s1,s2,s3 (pixel/255 units; default: the data set's own)")
+      ->delimiter(',');
   cmd.add_option("--limit-train", f.data.limit_train, "use only the first N training images (0: all)");
   cmd.add_option("--limit-test", f.data.limit_test, "use only the first N test images (0: all)");
   cmd.add_option("--device", f.device, "cpu | cuda")->capture_default_str();

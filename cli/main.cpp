@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   stuckat::cli::Runner run_plot = stuckat::cli::add_plot_command(app);
   stuckat::cli::Runner run_prune = stuckat::cli::add_prune_command(app);
   stuckat::cli::Runner run_xbar = stuckat::cli::add_xbar_command(app);
+  stuckat::cli::Runner run_export = stuckat::cli::add_export_command(app);
   // A missing or unknown command is named, with the list, rather than CLI11's "A subcommand is
   // required".
   std::string commands;
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("plot")) return run_plot();
     if (app.got_subcommand("prune")) return run_prune();
     if (app.got_subcommand("xbar")) return run_xbar();
+    if (app.got_subcommand("export")) return run_export();
   } catch (const stuckat::InputError& e) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;

@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
+#include "models/builtin_graph.h"
 #include "models/graph_model.h"
 #include "onnx/onnx_import.h"
 
@@ -86,6 +87,11 @@ void ModelSource::check_input(int64_t c, int64_t h, int64_t w, const std::string
     throw_input_error("model {} expects inputs of shape {} but --data {} gives {}x{}x{} images (--resize and --channels "
                       "adapt them)",
                       name_, shape_str(s), data_name, c, h, w);
+}
+
+GraphSpec ModelSource::graph(const Module& model) const {
+  if (graph_) return *graph_;
+  return builtin_graph(spec_, model);
 }
 
 std::map<std::string, std::string> ModelSource::checkpoint_metadata() const {

@@ -34,6 +34,9 @@ class ModelSource {
   std::shared_ptr<Module> load() const;
   // Throws InputError when images of shape (c, h, w) from `data_name` cannot feed the model.
   void check_input(int64_t c, int64_t h, int64_t w, const std::string& data_name) const;
+  // The model as a graph of ONNX ops: an imported network's own, a built-in one's through
+  // builtin_graph (its constants copied from `model`).
+  GraphSpec graph(const Module& model) const;
   // What a checkpoint of this model records: "model" and, for an imported one, "graph".
   std::map<std::string, std::string> checkpoint_metadata() const;
 

@@ -31,6 +31,9 @@ struct DataOptions {
   std::string dir;                     // empty: the default directory for that name
   int64_t resize = 0;                  // 0: native size; 32: zero-pad 28x28 to 32x32
   int64_t channels = 0;                // 0: native; 3: replicate a 1-channel image
+  // Empty: the data set's own; else {mean, std} for every channel or {m1, m2, m3, s1, s2, s3}
+  // (units of pixel / 255), e.g. ImageNet's for a torchvision model.
+  std::vector<double> normalize;
   int64_t limit_train = 0;             // 0: all; else the first N records
   int64_t limit_test = 0;
   // Read only the test split (sweep, eval): the training files need not exist, and the train

@@ -52,8 +52,8 @@ Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& lay
                     (layout.channels == raw.channels || raw.channels == 1),
                 "layout ({}, {}, {}) cannot be made from raw images ({}, {}, {})", layout.channels, layout.height,
                 layout.width, raw.channels, raw.height, raw.width);
-  STUCKAT_CHECK(raw.channels == norm.channels || norm.channels == 1, "{} normalisation channels for {}-channel images",
-                norm.channels, raw.channels);
+  STUCKAT_CHECK(raw.channels == norm.channels || norm.channels == 1 || norm.channels == layout.channels,
+                "{} normalisation channels for {}-channel images", norm.channels, raw.channels);
   const int64_t n = limit > 0 ? std::min(limit, raw.count) : raw.count;
   const int64_t out_c = layout.channels, out_h = layout.height, out_w = layout.width;
   const int64_t pad_y = (out_h - raw.height) / 2, pad_x = (out_w - raw.width) / 2;

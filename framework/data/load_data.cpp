@@ -1,6 +1,7 @@
 // load_data: picks the reader for a dataset name, finds its files, and turns the raw records
 // into normalised train/test Datasets.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -90,7 +91,7 @@ std::string require_file(const std::string& dir, const std::string& name) {
   return p.string();
 }
 
-DataSplit load_cifar10(const DataOptions& o) {
+DataSplit load_cifar10(const DataOptions& o, const ChannelNormalization& norm) {
   if (o.dir.empty())
     throw_input_error("cifar10 has no default data directory: pass --data-dir with the folder holding "
                       "data_batch_1..5.bin and test_batch.bin (or cifar-10-batches-bin/)");
@@ -101,8 +102,8 @@ DataSplit load_cifar10(const DataOptions& o) {
   std::string test_file = require_file(dir, "test_batch.bin");
   ImageLayout layout = resolve_layout(o.name, 3, 32, 32, o.resize, o.channels);
   DataSplit split;
-  if (!o.test_only) split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, kCifar10Normalization);
-  split.test = make_dataset(read_cifar_batches({test_file}, o.limit_test), 0, layout, kCifar10Normalization);
+  if (!o.test_only) split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, norm);
+  split.test = make_dataset(read_cifar_batches({test_file}, o.limit_test), 0, layout, norm);
   return split;
 }
 
@@ -135,13 +136,34 @@ DataSplit load_data(const DataOptions& options) {
   if (options.limit_train < 0 || options.limit_test < 0)
     throw_input_error("record limits must be >= 0 (0: all), got {} (train) and {} (test)", options.limit_train,
                       options.limit_test);
+  // --normalize MEAN,STD (every channel) or three means then three stds, in units of pixel / 255.
+  auto norm = [&](const ChannelNormalization& dataset_default) {
+    const std::vector<double>& v = options.normalize;
+    if (v.empty()) return dataset_default;
+    if (v.size() != 2 && v.size() != 6)
+      throw_input_error("--normalize takes MEAN,STD or three means and three stds (6 values), got {} values", v.size());
+    const int64_t channels = options.name == "cifar10" || options.channels == 3 ? 3 : 1;
+    if (v.size() == 6 && channels != 3)
+      throw_input_error("--normalize gives 3 channels' constants but --data {} gives 1-channel images (add --channels 3)",
+                        options.name);
+    ChannelNormalization n{v.size() == 2 ? 1 : 3, {}, {}};
+    for (int c = 0; c < n.channels; ++c) {
+      n.mean[c] = v[size_t(c)];
+      n.std[c] = v[size_t(c + n.channels)];
+      if (!std::isfinite(n.mean[c]) || !(n.std[c] > 0 && std::isfinite(n.std[c])))
+        throw_input_error("--normalize: each std must be a positive number and each mean finite");
+    }
+    return n;
+  };
   DataSplit split;
   if (options.name == "fashion-mnist")
-    split = load_idx(options, kFashionMnistNormalization);
+    split = load_idx(options, norm(kFashionMnistNormalization));
   else if (options.name == "mnist")
-    split = load_idx(options, kMnistNormalization);
+    split = load_idx(options, norm(kMnistNormalization));
   else if (options.name == "cifar10")
-    split = load_cifar10(options);
+    split = load_cifar10(options, norm(kCifar10Normalization));
+  else if (options.name == "synthetic" && !options.normalize.empty())
+    throw_input_error("--normalize does not apply to --data synthetic (its images are generated normalised)");
   else if (options.name == "synthetic")
     split = load_synthetic(options);
   else
