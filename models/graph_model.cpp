@@ -120,8 +120,9 @@ std::vector<Tensor> GraphModel::forward_all(const std::vector<Tensor>& inputs) {
       throw_input_error("{}: {}: {}", where_, describe_node(spec_.nodes[i], i), e.what());
     }
     const std::vector<int>& outs = node_outputs_[i];
-    if (out.size() < outs.size() && outs.size() > 1)
-      throw_input_error("{}: {} gives {} outputs, {} named", where_, describe_node(spec_.nodes[i], i), out.size(), outs.size());
+    for (size_t k = out.size(); k < outs.size(); ++k)
+      if (outs[k] >= 0)
+        throw_input_error("{}: {} gives {} outputs, {} named", where_, describe_node(spec_.nodes[i], i), out.size(), outs.size());
     for (size_t k = 0; k < outs.size() && k < out.size(); ++k)
       if (outs[k] >= 0) values[size_t(outs[k])] = std::move(out[k]);
     for (int s : node_frees_[i]) values[size_t(s)] = Tensor();

@@ -133,6 +133,13 @@ GraphSpec read_onnx_graph(const std::string& path) {
     node.attrs = attributes(n, what);
     spec.nodes.push_back(std::move(node));
   }
+  // Optional outputs nothing reads (a training-mode export's batch-norm statistics, a dropout
+  // mask) are dropped, so the ops that do not compute them still run the graph.
+  std::set<std::string> read(spec.outputs.begin(), spec.outputs.end());
+  for (const GraphNode& n : spec.nodes) read.insert(n.inputs.begin(), n.inputs.end());
+  for (GraphNode& n : spec.nodes)
+    for (size_t k = 1; k < n.outputs.size(); ++k)
+      if (!read.count(n.outputs[k])) n.outputs[k].clear();
   if (spec.inputs.empty()) throw_input_error("{} has no graph input (all inputs are initializers)", path);
   if (spec.outputs.empty()) throw_input_error("{} has no graph output", path);
   return spec;

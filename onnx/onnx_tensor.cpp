@@ -16,8 +16,9 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& what) {
     throw_input_error("{} keeps its data in an external file; export with the weights inside the .onnx file", what);
   const int type = t.data_type();
   const bool f32 = type == onnx::TensorProto::FLOAT, i64 = type == onnx::TensorProto::INT64, i32 = type == onnx::TensorProto::INT32;
-  if (!f32 && !i64 && !i32)
-    throw_input_error("{} has element type {}; stuckat reads float32, int64 and int32 tensors", what, type);
+  const bool boolean = type == onnx::TensorProto::BOOL;  // read as int64 0 / 1 (e.g. Dropout's training_mode)
+  if (!f32 && !i64 && !i32 && !boolean)
+    throw_input_error("{} has element type {}; stuckat reads float32, int64, int32 and bool tensors", what, type);
   Shape shape;
   int64_t numel = 1;
   for (int64_t d : t.dims()) {
@@ -25,9 +26,9 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& what) {
     shape.push_back(d);
     numel *= d;
   }
-  const size_t elem = f32 || i32 ? 4 : 8;
+  const size_t elem = boolean ? 1 : f32 || i32 ? 4 : 8;
   const bool raw = t.has_raw_data();
-  const int64_t typed = f32 ? t.float_data_size() : i64 ? t.int64_data_size() : t.int32_data_size();
+  const int64_t typed = f32 ? t.float_data_size() : i64 ? t.int64_data_size() : t.int32_data_size();  // bools: int32_data
   const int64_t have = raw ? static_cast<int64_t>(t.raw_data().size() / elem) : typed;
   if ((raw && t.raw_data().size() % elem != 0) || have != numel)
     throw_input_error("{} declares {} elements ({}) but holds {}", what, numel, shape_str(shape), have);
@@ -43,10 +44,11 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& what) {
   } else {
     int64_t* dst = out.data<int64_t>();
     for (int64_t k = 0; k < numel; ++k) {
-      int32_t v;
-      if (raw) std::memcpy(&v, t.raw_data().data() + k * 4, 4);
+      int32_t v = 0;
+      if (raw && boolean) v = t.raw_data()[static_cast<size_t>(k)] != 0;
+      else if (raw) std::memcpy(&v, t.raw_data().data() + k * 4, 4);
       else v = t.int32_data(static_cast<int>(k));
-      dst[k] = v;
+      dst[k] = boolean ? (v != 0) : v;
     }
   }
   return out;

@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 try:
@@ -110,7 +111,53 @@ def close(name, got, want):
     return ok
 
 
+def sweep_equals_eval(binary, path, flags, work):
+    """A sweep's points equal the same faults injected one at a time by eval, bit for bit."""
+    csv = work / "mnv2_sweep.csv"
+    csv.unlink(missing_ok=True)  # a kept folder from an earlier run
+    # Layers are named by their weight initializers: the first conv, the first depthwise conv, the classifier.
+    graph = onnx.load(str(path)).graph
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    depthwise = next(n for n in convs if any(a.name == "group" and a.i > 1 for a in n.attribute))
+    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    strip = lambda w: w[:-len(".weight")] if w.endswith(".weight") else w
+    layers = ",".join(strip(n.input[1]) for n in (convs[0], depthwise, gemm))
+    stuckat(binary, "sweep", "--checkpoint", str(path), "--limit-test", "128", *flags, "--layers",
+            layers, "--bits", "10,14", "--stuck", "1",
+            "--rates", "0.02", "--formats", "q4.11", "--out", str(csv))
+    rows = [line.split(",") for line in csv.read_text().splitlines()]
+    head = rows[0]
+    rows = [r for r in rows[1:] if r[head.index("layer")] != "baseline"]
+    ok = len(rows) == 6
+    for r in rows:
+        get = lambda k: r[head.index(k)]
+        spec = f"layer={get('layer')},bit={get('bit')},stuck={get('stuck')},rate={get('rate')},seed={get('seed')}"
+        out = stuckat(binary, "eval", "--checkpoint", str(path), "--limit-test", "128", *flags, "--quant", "q4.11",
+                      "--faults", spec)
+        acc = float(re.search(r'"test_acc":([0-9.e-]+)', out).group(1))
+        ok = ok and acc == float(get("test_acc"))
+    print(f"  {'sweep == eval --faults, 6 points':34s} {'ok' if ok else 'FAIL'}")
+    return ok
+
+
+def train_losses(binary, work):
+    """MobileNetV2 exported in training mode (batch norm kept, PyTorch's names) trains in stuckat.
+    (An eval-mode export folds batch norm into the convolutions: a deep network without it.)"""
+    path = work / "mobilenet_v2_train.onnx"
+    model = torchvision.models.mobilenet_v2(num_classes=10)
+    torch.onnx.export(model, torch.zeros(2, 3, 32, 32), str(path), input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, opset_version=13,
+                      training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+    out = work / "mnv2_train"
+    shutil.rmtree(out, ignore_errors=True)
+    stuckat(binary, "train", "--model", str(path), "--limit-train", "1024", "--limit-test", "128", "--epochs", "3",
+            "--batch", "32", "--lr", "0.05", "--resize", "32", "--channels", "3", "--out", str(out))
+    return [round(float(re.search(r'"train_loss":([0-9.e-]+)', l).group(1)), 4)
+            for l in (out / "metrics.jsonl").read_text().splitlines()]
+
+
 def main():
+    warnings.filterwarnings("ignore")  # torch.onnx's notes on in-place ops and training-mode export
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stuckat", required=True)
     ap.add_argument("--images", type=int, default=256)
@@ -148,6 +195,7 @@ def main():
         for m in BUILTIN:
             flags = [] if m.startswith("lenet5") else ["--resize", "32", "--channels", "3"]
             out = work / f"train_{m}"
+            shutil.rmtree(out, ignore_errors=True)
             stuckat(args.stuckat, "train", "--model", m, "--limit-train", "64", "--limit-test", "64", "--epochs", "1",
                     "--batch", "32", *flags, "--out", str(out))
             sources[m] = (out / "checkpoint.safetensors", flags, (1, 28, 28) if not flags else (3, 32, 32))
@@ -164,6 +212,18 @@ def main():
             want = session.run(None, {session.get_inputs()[0].name: x})[0]
             ok = close(f"{name} (stuckat export, onnxruntime)", np.load(work / f"export_{name}.npy"), want)
             passed, failed = passed + ok, failed + (not ok)
+        print("the research commands on the imported MobileNetV2")
+        path, flags, shape = imported["mobilenet_v2"]
+        ok = sweep_equals_eval(args.stuckat, path, flags, work)
+        passed, failed = passed + ok, failed + (not ok)
+        xbar = stuckat(args.stuckat, "xbar", "--checkpoint", str(path), "--size", "64", "--json", str(work / "xbar.json"))
+        ok = "every layout verified" in xbar
+        print(f"  {'xbar maps every layer (depthwise too)':34s} {'ok' if ok else 'FAIL'}")
+        passed, failed = passed + ok, failed + (not ok)
+        losses = train_losses(args.stuckat, work)
+        ok = losses[-1] < losses[0]
+        print(f"  {'train --model mobilenet_v2.onnx':34s} train loss per epoch {losses}  {'ok' if ok else 'FAIL'}")
+        passed, failed = passed + ok, failed + (not ok)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
