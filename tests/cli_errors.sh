@@ -145,6 +145,19 @@ edited() {  # edited NAME SED: a copy of ok.csv changed by SED, resumed: refused
 edited dup '3p'                                            # line 3 repeated
 edited nan_acc '3s/^\(\([^,]*,\)\{10\}\)[^,]*/\1nan/'      # test_acc = nan
 edited neg_loss '3s/^\(\([^,]*,\)\{11\}\)[^,]*/\1-1/'      # test_loss = -1
+# ONNX models and export.
+printf 'not an onnx model' >"$tmp/bad.onnx"
+expect "eval a non-ONNX .onnx" "bad.onnx" -- "$bin" eval --checkpoint "$tmp/bad.onnx" "${syn[@]}"
+expect "train --model a missing .onnx" "absent.onnx" -- "$bin" train --model "$tmp/absent.onnx" "${syn[@]}" --out "$tmp/ro"
+expect "export without .onnx suffix" "--onnx" -- "$bin" export --checkpoint "$ck" --onnx "$tmp/model.bin"
+expect "export faults without quant" "--quant" -- "$bin" export --checkpoint "$ck" --onnx "$tmp/f.onnx" \
+  --faults layer=conv2,bit=3,stuck=1,rate=0.1
+expect "export into a directory" "adir2" -- bash -c "mkdir -p '$tmp/adir2.onnx' && '$bin' export --checkpoint '$ck' --onnx '$tmp/adir2.onnx'"
+expect "--normalize with 3 values" "--normalize" -- "$bin" eval --checkpoint "$ck" --data fashion-mnist --limit-test 8 \
+  --normalize 0.5,0.2,0.1
+expect "--normalize std 0" "--normalize" -- "$bin" eval --checkpoint "$ck" --data fashion-mnist --limit-test 8 \
+  --normalize 0.5,0
+expect "--normalize on synthetic" "--normalize" -- "$bin" eval --checkpoint "$ck" "${syn[@]}" --normalize 0.5,0.2
 # A failed final rename (the output path is a directory) leaves no temporary file behind.
 mkdir -p "$tmp/adir"
 expect "prune --json into a directory" "adir" -- "$bin" prune --checkpoint "$ck" --method oneshot --density 0.5 "${syn[@]}" \
