@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "framework/autograd.h"
+#include "framework/nn/layers.h"
 
 namespace stuckat {
 namespace {
@@ -89,9 +90,62 @@ GraphModel::GraphModel(GraphSpec spec, const std::string& where) : spec_(std::mo
   std::set<int> constants;
   for (const auto& c : constant_slots_) constants.insert(c.first);
   node_frees_.resize(spec_.nodes.size());
+  make_layer_modules();
   for (int s = 0; s < slot_count_; ++s)
     if (last_use[size_t(s)] >= 0 && last_use[size_t(s)] < static_cast<int>(spec_.nodes.size()) && !constants.count(s))
       node_frees_[size_t(last_use[size_t(s)])].push_back(s);
+}
+
+bool GraphModel::is_layer_op(const std::string& op) { return op == "Conv" || op == "Gemm" || op == "MatMul"; }
+
+void GraphModel::make_layer_modules() {
+  // A Conv that conv2d computes (one group, no dilation, square kernel, equal strides and pads)
+  // or a Gemm that linear computes (y = x W^T + b) gets a Conv2d / Linear sharing the graph's
+  // weight and bias, so the sweep treats it as it treats the built-in models' layers.
+  std::map<std::string, Tensor> constant;
+  for (const auto& [name, t] : spec_.constants) constant[name] = t;
+  auto find = [&](const GraphNode& n, size_t i) -> Tensor {
+    if (i >= n.inputs.size() || n.inputs[i].empty()) return Tensor();
+    const auto it = constant.find(n.inputs[i]);
+    return it == constant.end() ? Tensor() : it->second;
+  };
+  layer_modules_.assign(spec_.nodes.size(), nullptr);
+  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    const GraphNode& n = spec_.nodes[i];
+    const Tensor w = find(n, 1), b = find(n, 2);
+    const bool has_b = n.inputs.size() > 2 && !n.inputs[2].empty();
+    if (!w.defined() || w.dtype() != DType::F32 || (has_b && (!b.defined() || b.dim() != 1 || b.size(0) != w.size(0)))) continue;
+    auto ints = [&](const char* key, std::vector<int64_t> def) {
+      const auto it = n.attrs.find(key);
+      if (it == n.attrs.end() || !it->is_array()) return def;
+      std::vector<int64_t> v;
+      for (const auto& e : *it) v.push_back(e.is_number_integer() ? e.get<int64_t>() : -1);
+      return v;
+    };
+    auto one = [&](const char* key, double def) {
+      const auto it = n.attrs.find(key);
+      return it == n.attrs.end() || !it->is_number() ? def : it->get<double>();
+    };
+    if (n.op == "Conv" && w.dim() == 4 && w.size(2) == w.size(3)) {
+      const std::vector<int64_t> st = ints("strides", {1, 1}), pads = ints("pads", {0, 0, 0, 0}), dil = ints("dilations", {1, 1});
+      const auto pad_it = n.attrs.find("auto_pad");
+      const bool explicit_pads = pad_it == n.attrs.end() || *pad_it == "NOTSET" || *pad_it == "VALID";
+      const bool plain = one("group", 1) == 1 && explicit_pads && st.size() == 2 && st[0] == st[1] && st[0] >= 1 &&
+                         dil == std::vector<int64_t>{1, 1} && pads.size() == 4 && pads[0] >= 0 &&
+                         std::all_of(pads.begin(), pads.end(), [&](int64_t p) { return p == pads[0]; });
+      if (!plain) continue;
+      auto conv = std::make_shared<Conv2d>(Init{}, w.size(1), w.size(0), w.size(2), st[0], pads[0], false);
+      conv->weight = w;
+      conv->bias = has_b ? b : Tensor();
+      layer_modules_[i] = conv;
+    } else if (n.op == "Gemm" && w.dim() == 2 && one("transA", 0) == 0 && one("transB", 0) == 1 && one("alpha", 1) == 1 &&
+               (!has_b || one("beta", 1) == 1)) {
+      auto lin = std::make_shared<Linear>(Init{}, w.size(1), w.size(0), false);
+      lin->weight = w;
+      lin->bias = has_b ? b : Tensor();
+      layer_modules_[i] = lin;
+    }
+  }
 }
 
 Shape GraphModel::input_shape(int64_t batch) const {
@@ -101,14 +155,9 @@ Shape GraphModel::input_shape(int64_t batch) const {
   return s;
 }
 
-std::vector<Tensor> GraphModel::forward_all(const std::vector<Tensor>& inputs) {
-  if (inputs.size() != input_slots_.size())
-    throw_input_error("{}: the graph takes {} inputs, given {}", where_, input_slots_.size(), inputs.size());
-  std::vector<Tensor> values(static_cast<size_t>(slot_count_));
-  for (size_t i = 0; i < inputs.size(); ++i) values[size_t(input_slots_[i])] = inputs[i];
-  for (const auto& [s, t] : constant_slots_) values[size_t(s)] = t;
+void GraphModel::run_nodes(std::vector<Tensor>& values, size_t begin, size_t end) {
   std::vector<Tensor> in;
-  for (size_t i = 0; i < fns_.size(); ++i) {
+  for (size_t i = begin; i < end; ++i) {
     in.clear();
     for (int s : node_inputs_[i]) in.push_back(s >= 0 ? values[size_t(s)] : Tensor());
     std::vector<Tensor> out;
@@ -127,6 +176,20 @@ std::vector<Tensor> GraphModel::forward_all(const std::vector<Tensor>& inputs) {
       if (outs[k] >= 0) values[size_t(outs[k])] = std::move(out[k]);
     for (int s : node_frees_[i]) values[size_t(s)] = Tensor();
   }
+}
+
+std::vector<Tensor> GraphModel::fresh_values() const {
+  std::vector<Tensor> values(static_cast<size_t>(slot_count_));
+  for (const auto& [s, t] : constant_slots_) values[size_t(s)] = t;
+  return values;
+}
+
+std::vector<Tensor> GraphModel::forward_all(const std::vector<Tensor>& inputs) {
+  if (inputs.size() != input_slots_.size())
+    throw_input_error("{}: the graph takes {} inputs, given {}", where_, input_slots_.size(), inputs.size());
+  std::vector<Tensor> values = fresh_values();
+  for (size_t i = 0; i < inputs.size(); ++i) values[size_t(input_slots_[i])] = inputs[i];
+  run_nodes(values, 0, fns_.size());
   std::vector<Tensor> result;
   for (int s : output_slots_) result.push_back(values[size_t(s)]);
   return result;
@@ -153,6 +216,79 @@ void GraphModel::check_shapes() {
   }
   forward_all(inputs);
   train(was_training);
+}
+
+}  // namespace stuckat
+
+namespace stuckat {
+
+std::vector<ForwardStage> GraphModel::forward_stages() {
+  // Cut where exactly one activation is live (what the sweep hands from stage to stage): before
+  // each layer node that reads it, so a stage is a layer and the nodes after it, up to the next
+  // such cut. A branch (residual add, concat) keeps its nodes in one stage.
+  const size_t n = fns_.size();
+  if (input_slots_.size() != 1 || output_slots_.size() != 1 || n == 0) return Module::forward_stages();
+  std::vector<int> last_read(static_cast<size_t>(slot_count_), -1), made_by(static_cast<size_t>(slot_count_), -1);
+  for (size_t i = 0; i < n; ++i) {
+    for (int s : node_inputs_[i])
+      if (s >= 0) last_read[size_t(s)] = static_cast<int>(i);
+    for (int s : node_outputs_[i])
+      if (s >= 0) made_by[size_t(s)] = static_cast<int>(i);
+  }
+  last_read[size_t(output_slots_[0])] = static_cast<int>(n);
+  std::set<int> constants;
+  for (const auto& c : constant_slots_) constants.insert(c.first);
+  // Before node i, the live slots are those made earlier (or the graph input) and read at or after i.
+  struct Cut {
+    size_t node;
+    int slot;
+  };
+  std::vector<Cut> cuts{{0, input_slots_[0]}};
+  for (size_t i = 1; i < n; ++i) {
+    int live = -1, count = 0;
+    for (int s = 0; s < slot_count_; ++s) {
+      if (constants.count(s) || last_read[size_t(s)] < static_cast<int>(i)) continue;
+      const bool before = s == input_slots_[0] || (made_by[size_t(s)] >= 0 && made_by[size_t(s)] < static_cast<int>(i));
+      if (before) live = s, ++count;
+    }
+    // (A layer's first input is an activation, never an int64 shape value.)
+    if (count == 1 && is_layer_op(spec_.nodes[i].op) && !node_inputs_[i].empty() && node_inputs_[i][0] == live)
+      cuts.push_back({i, live});
+  }
+  std::vector<ForwardStage> stages;
+  for (size_t k = 0; k < cuts.size(); ++k) {
+    const size_t begin = cuts[k].node, end = k + 1 < cuts.size() ? cuts[k + 1].node : n;
+    const int in_slot = cuts[k].slot, out_slot = k + 1 < cuts.size() ? cuts[k + 1].slot : output_slots_[0];
+    ForwardStage st;
+    for (size_t i = begin; i < end; ++i)
+      if (is_layer_op(spec_.nodes[i].op) && spec_.nodes[i].inputs.size() >= 2 && constants.count(node_inputs_[i][1])) {
+        const std::string& w = spec_.nodes[i].inputs[1];
+        st.layers.push_back(w.size() > 7 && w.compare(w.size() - 7, 7, ".weight") == 0 ? w.substr(0, w.size() - 7) : w);
+      }
+    st.run = [this, begin, end, in_slot, out_slot](const Tensor& x) {
+      std::vector<Tensor> values = fresh_values();
+      values[size_t(in_slot)] = x;
+      run_nodes(values, begin, end);
+      return values[size_t(out_slot)];
+    };
+    // The split: the stage begins with its one layer, and the nodes after it read only its output.
+    bool split = layer_modules_[begin] != nullptr && st.layers.size() == 1;
+    const int layer_out = node_outputs_[begin].empty() ? -1 : node_outputs_[begin][0];
+    for (size_t i = begin + 1; split && i < end; ++i)
+      for (int s : node_inputs_[i]) split = split && s != in_slot;
+    if (split && layer_out >= 0) {
+      st.layer = layer_modules_[begin].get();
+      st.after = [this, begin, end, layer_out, out_slot](const Tensor& y) {
+        if (begin + 1 == end) return y;
+        std::vector<Tensor> values = fresh_values();
+        values[size_t(layer_out)] = y;
+        run_nodes(values, begin + 1, end);
+        return values[size_t(out_slot)];
+      };
+    }
+    stages.push_back(std::move(st));
+  }
+  return stages;
 }
 
 }  // namespace stuckat

@@ -2,6 +2,7 @@
 // under their names in the graph (conv/linear weights, biases and batch-norm scales are trained
 // parameters; batch-norm statistics and other constants are buffers), its nodes run in order.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ class GraphModel : public Module {
   // shapes do not fit is refused at load, naming the node.
   void check_shapes();
 
+  // Cut where one activation is live, before each layer that reads it: a stage is a layer and
+  // what follows it up to the next cut (a residual block or concat branch stays whole). A stage
+  // that begins with a plain Conv / Gemm whose followers read only its output is split (its
+  // layer a Conv2d / Linear sharing the graph's weight), as the sweep's delta path wants.
+  std::vector<ForwardStage> forward_stages() override;
+
  private:
   GraphSpec spec_;
   std::string where_;
@@ -40,6 +47,13 @@ class GraphModel : public Module {
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::pair<int, Tensor>> constant_slots_;
   int slot_count_ = 0;
+  // Per node: a Conv2d / Linear sharing its weight when conv2d / linear compute it, else null.
+  std::vector<std::shared_ptr<Module>> layer_modules_;
+
+  static bool is_layer_op(const std::string& op);
+  void make_layer_modules();
+  std::vector<Tensor> fresh_values() const;
+  void run_nodes(std::vector<Tensor>& values, size_t begin, size_t end);
 };
 
 }  // namespace stuckat

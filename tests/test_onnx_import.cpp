@@ -358,3 +358,43 @@ TEST_CASE("every built-in model as a graph, and exported and imported again, com
     CHECK(imported->forward(x).to_vector() == model->forward(x).to_vector());
   }
 }
+
+TEST_CASE("an imported graph cut into sweep stages computes its forward pass stage by stage, bit for bit", "[onnx]") {
+  TempDir t;
+  SmallNet net;
+  write_proto(net.proto(), t.file("small.onnx"));
+  std::shared_ptr<GraphModel> small = import_onnx(t.file("small.onnx"));
+  const ModelSpec lenet = parse_model_name("lenet5"), resnet = parse_model_name("resnet18");
+  std::shared_ptr<Module> lenet_model = make_model(lenet, 3), resnet_model = make_model(resnet, 3);
+  GraphModel lenet_graph(builtin_graph(lenet, *lenet_model), "lenet5"), resnet_graph(builtin_graph(resnet, *resnet_model), "resnet18");
+  struct Case {
+    GraphModel* model;
+    Shape input;
+    size_t stages, split;
+  };
+  // The small net: [conv1, relu], [depthwise, concat (reading relu's output too), pooling,
+  // reshape], [fc]; only fc is a plain layer (conv1 has asymmetric pads, the depthwise conv groups).
+  // LeNet-5: a stage per layer, each split. ResNet-18: the stem, 8 blocks (each reads its input
+  // again in the residual add: not split), fc.
+  for (const Case& c : {Case{small.get(), {3, 2, 5, 5}, 3, 1}, Case{&lenet_graph, {2, 1, 28, 28}, 5, 5},
+                        Case{&resnet_graph, {2, 3, 32, 32}, 10, 2}}) {
+    INFO(c.model->spec().nodes.size() << " nodes");
+    NoGradGuard ng;
+    c.model->eval();
+    const Tensor x = Tensor::from_vector(random_values(size_t(Tensor::zeros(c.input).numel()), 4), c.input);
+    const std::vector<ForwardStage> stages = c.model->forward_stages();
+    CHECK(stages.size() == c.stages);
+    Tensor h = x;
+    size_t split = 0;
+    for (const ForwardStage& st : stages) {
+      const Tensor next = st.run(h);
+      if (st.layer) {
+        ++split;
+        CHECK(st.after(st.layer->forward(h)).to_vector() == next.to_vector());
+      }
+      h = next;
+    }
+    CHECK(split == c.split);
+    CHECK(h.to_vector() == c.model->forward(x).to_vector());
+  }
+}
