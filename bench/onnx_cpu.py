@@ -77,7 +77,7 @@ def main():
         for name, model, source in (("builtin", "lenet5", ck), ("imported", work / "lenet5.onnx", work / "lenet5.onnx")):
             out = work / f"train_{name}_{r}"
             run(args.stuckat, "train", "--model", model, "--epochs", "1", *t, "--out", out)
-            ips = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["images_per_s"]
+            ips = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["train_images_per_s"]
             csv = work / f"sweep_{name}_{r}.csv"
             pps = sweep_rate(run(args.stuckat, "sweep", "--checkpoint", source, *grid, *t, "--out", csv))
             b = best.setdefault(name, {"train_images_per_s": 0, "sweep_points_per_s": 0})

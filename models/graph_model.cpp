@@ -1,12 +1,16 @@
 #include "models/graph_model.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "base/error.h"
 #include "framework/autograd.h"
 #include "framework/nn/layers.h"
+#include "framework/ops.h"
 
 namespace stuckat {
 namespace {
@@ -155,14 +159,47 @@ Shape GraphModel::input_shape(int64_t batch) const {
   return s;
 }
 
+namespace {
+
+// STUCKAT_GRAPH_TRACE=1: thread-time per op type of every graph run, printed at exit (stderr).
+struct GraphTrace {
+  bool on = std::getenv("STUCKAT_GRAPH_TRACE") != nullptr;
+  std::map<std::string, std::pair<double, int64_t>> by_op;  // seconds, calls
+  ~GraphTrace() {
+    if (!on || by_op.empty()) return;
+    double total = 0;
+    for (const auto& [op, v] : by_op) total += v.first;
+    std::fprintf(stderr, "graph trace: %.3f s in graph nodes\n", total);
+    for (const auto& [op, v] : by_op)
+      std::fprintf(stderr, "  %-20s %9.3f s %5.1f%% %8lld calls\n", op.c_str(), v.first, 100 * v.first / total,
+                   static_cast<long long>(v.second));
+  }
+};
+GraphTrace& graph_trace() {
+  static GraphTrace trace;
+  return trace;
+}
+
+}  // namespace
+
 void GraphModel::run_nodes(std::vector<Tensor>& values, size_t begin, size_t end) {
   std::vector<Tensor> in;
+  GraphTrace& trace = graph_trace();
   for (size_t i = begin; i < end; ++i) {
     in.clear();
     for (int s : node_inputs_[i]) in.push_back(s >= 0 ? values[size_t(s)] : Tensor());
     std::vector<Tensor> out;
+    const auto t0 = trace.on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       out = fns_[i](in, is_training());
+      if (trace.on) {
+        const GraphNode& n = spec_.nodes[i];
+        const auto group = n.attrs.find("group");
+        const bool grouped = n.op == "Conv" && group != n.attrs.end() && group->is_number_integer() && group->get<int64_t>() > 1;
+        auto& slot = trace.by_op[grouped ? "Conv (grouped)" : n.op];
+        slot.first += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        slot.second += 1;
+      }
     } catch (const InputError&) {
       throw;
     } catch (const Error& e) {  // an op's own shape check: name the node
@@ -221,6 +258,79 @@ void GraphModel::check_shapes() {
 }  // namespace stuckat
 
 namespace stuckat {
+
+void GraphModel::describe_after(ForwardStage& st, size_t begin, size_t end, int layer_out, int out_slot) {
+  // Per channel: element-wise activations, pooling and (eval-mode) batch norm treat each channel
+  // of the layer's output on its own, and a final Flatten (axis 1) lays the channels' blocks out
+  // in order, so `after` on a subset of channels gives those channels' part of its output.
+  std::set<int> constants;
+  for (const auto& c : constant_slots_) constants.insert(c.first);
+  std::vector<std::string> ops;
+  for (size_t i = begin; i < end; ++i) {
+    const GraphNode& n = spec_.nodes[i];
+    const bool elementwise = n.op == "Relu" || n.op == "Clip" || n.op == "LeakyRelu" || n.op == "Sigmoid" || n.op == "Tanh" ||
+                             n.op == "HardSigmoid" || n.op == "HardSwish" || n.op == "Identity" || n.op == "Dropout";
+    const bool per_channel = elementwise || n.op == "MaxPool" || n.op == "AveragePool" || n.op == "BatchNormalization";
+    const auto axis = n.attrs.find("axis");
+    const bool flatten = n.op == "Flatten" && i + 1 == end &&
+                         (axis == n.attrs.end() || (axis->is_number_integer() && axis->get<int64_t>() == 1));
+    // Reads the running value first, constants after it (Clip's bounds, batch norm's parameters).
+    bool fits = !node_inputs_[i].empty() && !constants.count(node_inputs_[i][0]);
+    for (size_t k = 1; k < node_inputs_[i].size(); ++k) fits = fits && (node_inputs_[i][k] < 0 || constants.count(node_inputs_[i][k]));
+    if (!(per_channel || flatten) || !fits) return;
+    ops.push_back(n.op);
+  }
+  st.after_channels = [this, begin, end, layer_out, out_slot](const Tensor& y, const std::vector<int64_t>& c) {
+    std::vector<Tensor> values = fresh_values();
+    values[size_t(layer_out)] = y;
+    std::vector<Tensor> in;
+    for (size_t i = begin; i < end; ++i) {
+      in.clear();
+      for (int s : node_inputs_[i]) in.push_back(s >= 0 ? values[size_t(s)] : Tensor());
+      if (spec_.nodes[i].op == "BatchNormalization")  // those channels' parameters and statistics
+        for (size_t k = 1; k < in.size() && k <= 4; ++k) in[k] = select_index(in[k], 0, c);
+      std::vector<Tensor> out = fns_[i](in, false);
+      values[size_t(node_outputs_[i][0])] = std::move(out[0]);
+    }
+    return values[size_t(out_slot)];
+  };
+  // ReLU, then an optional plain max pool in either order, then an optional flatten: the sweep's
+  // fused pass, and relu_max_pool2d for `after` (the same values in one pass).
+  std::vector<std::string> core = ops;
+  if (!core.empty() && core.back() == "Flatten") core.pop_back();
+  const bool relu_only = core == std::vector<std::string>{"Relu"};
+  const bool relu_pool = core.size() == 2 && ((core[0] == "Relu" && core[1] == "MaxPool") || (core[0] == "MaxPool" && core[1] == "Relu"));
+  if (!relu_only && !relu_pool) return;
+  if (relu_only) {
+    st.after_relu_pool.matches = true;
+    return;
+  }
+  const GraphNode& pool = spec_.nodes[begin + (core[0] == "MaxPool" ? 0 : 1)];
+  auto ints = [&](const char* key) {
+    std::vector<int64_t> v;
+    const auto it = pool.attrs.find(key);
+    if (it != pool.attrs.end() && it->is_array())
+      for (const auto& e : *it) v.push_back(e.is_number_integer() ? e.get<int64_t>() : -1);
+    return v;
+  };
+  const std::vector<int64_t> k = ints("kernel_shape"), stride = ints("strides"), pads = ints("pads"), dil = ints("dilations");
+  const auto ceil = pool.attrs.find("ceil_mode"), auto_pad = pool.attrs.find("auto_pad");
+  const bool plain = k.size() == 2 && k[0] == k[1] && (stride.empty() || (stride.size() == 2 && stride[0] == stride[1])) &&
+                     (pads.empty() || std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) &&
+                     (dil.empty() || dil == std::vector<int64_t>{1, 1}) && (ceil == pool.attrs.end() || *ceil == 0) &&
+                     (auto_pad == pool.attrs.end() || *auto_pad == "NOTSET" || *auto_pad == "VALID");
+  if (!plain) return;
+  ForwardStage::ReluPool& rp = st.after_relu_pool;
+  rp.matches = true;
+  rp.pool_k = k[0];
+  rp.pool_stride = stride.empty() ? 1 : stride[0];
+  rp.pool_first = core[0] == "MaxPool";
+  const bool flat = ops.back() == "Flatten";
+  st.after = [rp, flat](const Tensor& y) {
+    Tensor z = relu_max_pool2d(y, rp.pool_k, rp.pool_stride, rp.pool_first);
+    return flat ? flatten(z, 1) : z;
+  };
+}
 
 std::vector<ForwardStage> GraphModel::forward_stages() {
   // Cut where exactly one activation is live (what the sweep hands from stage to stage): before
@@ -285,6 +395,7 @@ std::vector<ForwardStage> GraphModel::forward_stages() {
         run_nodes(values, begin + 1, end);
         return values[size_t(out_slot)];
       };
+      describe_after(st, begin + 1, end, layer_out, out_slot);
     }
     stages.push_back(std::move(st));
   }

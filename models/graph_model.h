@@ -52,6 +52,8 @@ class GraphModel : public Module {
 
   static bool is_layer_op(const std::string& op);
   void make_layer_modules();
+  // Sets a split stage's after_channels (and after_relu_pool) when nodes [begin, end) allow it.
+  void describe_after(ForwardStage& st, size_t begin, size_t end, int layer_out, int out_slot);
   std::vector<Tensor> fresh_values() const;
   void run_nodes(std::vector<Tensor>& values, size_t begin, size_t end);
 };

@@ -398,3 +398,35 @@ TEST_CASE("an imported graph cut into sweep stages computes its forward pass sta
     CHECK(h.to_vector() == c.model->forward(x).to_vector());
   }
 }
+
+TEST_CASE("graph stages of per-channel layers run on a subset of channels as the built-in ones do", "[onnx]") {
+  for (const std::string name : {"lenet5", "lenet5_bn"}) {
+    INFO(name);
+    const ModelSpec spec = parse_model_name(name);
+    std::shared_ptr<Module> builtin = make_model(spec, 8);
+    for (auto& [state, t] : builtin->named_buffers())  // statistics away from 0 / 1
+      if (t.dtype() == DType::F32) t.data<float>()[0] += 0.5f;
+    GraphModel graph(builtin_graph(spec, *builtin), name);
+    NoGradGuard ng;
+    graph.eval();
+    builtin->eval();
+    const std::vector<ForwardStage> ours = graph.forward_stages(), theirs = builtin->forward_stages();
+    REQUIRE(ours.size() == theirs.size());
+    Tensor h = Tensor::from_vector(random_values(2 * 28 * 28, 6), {2, 1, 28, 28});
+    for (size_t k = 0; k < ours.size(); ++k) {
+      INFO("stage " << k);
+      REQUIRE(ours[k].layer);
+      CHECK(bool(ours[k].after_channels) == bool(theirs[k].after_channels));
+      CHECK(ours[k].after_relu_pool.matches == theirs[k].after_relu_pool.matches);
+      CHECK(ours[k].after_relu_pool.pool_k == theirs[k].after_relu_pool.pool_k);
+      CHECK(ours[k].after_relu_pool.pool_first == theirs[k].after_relu_pool.pool_first);
+      const Tensor y = ours[k].layer->forward(h);
+      const std::vector<int64_t> channels{1, 3};
+      if (ours[k].after_channels && theirs[k].after_channels)
+        CHECK(ours[k].after_channels(select_index(y, 1, channels), channels).to_vector() ==
+              theirs[k].after_channels(select_index(y, 1, channels), channels).to_vector());
+      CHECK(ours[k].after(y).to_vector() == theirs[k].after(y).to_vector());
+      h = ours[k].run(h);
+    }
+  }
+}
