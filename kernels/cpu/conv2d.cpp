@@ -12,6 +12,7 @@
 // is bit-reproducible for a fixed thread count. 1x1 / stride 1 / pad 0 convs skip the lowering.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -29,6 +30,51 @@ bool is_pointwise(const Conv2dShape& s) { return s.kh == 1 && s.kw == 1 && s.str
 // dW's GEMMs take images in blocks of at least this many output pixels (backward, below).
 constexpr int64_t kBlockPixels = 256;
 
+// A 1x1 conv over planes this small (the late layers of mobile networks at 32x32 inputs: 4x4, 2x2,
+// 1x1 pixels) is, per image, a GEMM too thin to run well: forward takes the whole batch's pixels
+// side by side instead, in blocks of kBlockPixels columns and 64 output channels. Every output
+// is still one dot product over the input channels in the GEMM's order, whatever the thread count.
+constexpr int64_t kSmallPlane = 64;
+constexpr int64_t kRowChunk = 64;
+
+void pointwise_forward_batched(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
+                               const float* addend) {
+  const int64_t p = s.h_out() * s.w_out(), cols = s.n * p, k = s.c_in;
+  thread_local std::vector<float> packed_buffer, out_buffer;  // the calling thread's, shared by the team
+  float* packed = grow_workspace(packed_buffer, k * cols);
+  float* out = grow_workspace(out_buffer, s.c_out * cols);
+  const int64_t block = std::max<int64_t>(p, kBlockPixels / p * p);  // whole images per block
+  const int64_t blocks = (cols + block - 1) / block, chunks = (s.c_out + kRowChunk - 1) / kRowChunk;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n)  // X (c_in, n * p): image n's pixels in columns n*p ..
+      for (int64_t ci = 0; ci < k; ++ci) std::memcpy(packed + ci * cols + n * p, x + (n * k + ci) * p, p * sizeof(float));
+#pragma omp for schedule(static)
+    for (int64_t job = 0; job < blocks * chunks; ++job) {
+      const int64_t c0 = job / chunks * block, r0 = job % chunks * kRowChunk;
+      const int64_t nc = std::min(block, cols - c0), nr = std::min(kRowChunk, s.c_out - r0);
+      float* o = out + r0 * cols + c0;
+      if (b)
+        for (int64_t r = 0; r < nr; ++r)
+          for (int64_t c = 0; c < nc; ++c) o[r * cols + c] = b[r0 + r];
+      gemm_strided_a(nr, nc, k, w + r0 * k, k, 1, packed + c0, cols, o, cols, b != nullptr);
+    }
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.n; ++n)
+      for (int64_t co = 0; co < s.c_out; ++co) {
+        float* yn = y + (n * s.c_out + co) * p;
+        const float* src = out + co * cols + n * p;
+        if (addend) {
+          const float* an = addend + (n * s.c_out + co) * p;
+          for (int64_t i = 0; i < p; ++i) yn[i] = an[i] + src[i];
+        } else {
+          std::memcpy(yn, src, p * sizeof(float));
+        }
+      }
+  }
+}
+
 }  // namespace
 
 void conv2d_forward(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s) {
@@ -42,6 +88,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   const bool pointwise = is_pointwise(s);
   // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
   if (!pointwise && conv2d_forward_direct(x, w, b, y, s, addend)) return;
+  if (pointwise && p < kSmallPlane && s.n > 1) return pointwise_forward_batched(x, w, b, y, s, addend);
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < s.n; ++n) {
     thread_local std::vector<float> col_buffer;
