@@ -17,8 +17,10 @@
 #include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/sgd_update.h"
+#include "tests/numeric_checks.h"
 
 using namespace stuckat;
+using namespace stuckat::test;
 using namespace stuckat::cpu;
 
 namespace {
@@ -30,56 +32,11 @@ std::vector<T> random_vector(int64_t n, RandomStream& rng) {
   return v;
 }
 
-std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
-// d(sum(y * r))/d(param[i]) by central differences, for every i; `loss` recomputes sum(y * r).
-// The ops are linear in each parameter, so the difference quotient is exact up to rounding:
-// with h = 1e-3 and |loss| ~ 10 the rounding error is ~1e-16 * 10 / 1e-3 = 1e-12.
-template <typename Loss>
-std::vector<double> finite_difference(std::vector<double>& param, Loss loss) {
-  const double h = 1e-3;
-  std::vector<double> grad(param.size());
-  for (size_t i = 0; i < param.size(); ++i) {
-    const double keep = param[i];
-    param[i] = keep + h;
-    const double up = loss();
-    param[i] = keep - h;
-    const double down = loss();
-    param[i] = keep;
-    grad[i] = (up - down) / (2 * h);
-  }
-  return grad;
-}
-
-void require_close(const std::vector<double>& got, const std::vector<double>& want, double atol, double rtol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", want " << want[i]);
-    REQUIRE(std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i]));
-  }
-}
-
-void require_close(const std::vector<float>& got, const std::vector<double>& want, double atol, double rtol) {
-  require_close(to_double(got), want, atol, rtol);
-}
-
 std::string describe(const Conv2dShape& s) {
   return "n=" + std::to_string(s.n) + " c_in=" + std::to_string(s.c_in) + " h=" + std::to_string(s.h) +
          " w=" + std::to_string(s.w) + " c_out=" + std::to_string(s.c_out) + " k=" + std::to_string(s.kh) + "x" +
          std::to_string(s.kw) + " stride=" + std::to_string(s.stride) + " pad=" + std::to_string(s.pad);
 }
-
-// Restores the thread count a test changed, even when a REQUIRE throws.
-struct ThreadCountGuard {
-  int saved = num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 

@@ -15,6 +15,9 @@
 #include "kernels/cpu/cross_entropy.h"
 #include "kernels/cpu/pool2d.h"
 #include "kernels/cpu/relu.h"
+#include "tests/numeric_checks.h"
+
+using namespace stuckat::test;
 
 namespace {
 using namespace stuckat::cpu;
@@ -42,15 +45,6 @@ std::vector<int32_t> random_labels(int64_t n, int64_t k, uint64_t stream) {
   std::vector<int32_t> labels(n);
   for (auto& l : labels) l = static_cast<int32_t>(rng.next_below(static_cast<uint32_t>(k)));
   return labels;
-}
-
-std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
-std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 // d loss / d v[i] by central differences; loss() reads v.

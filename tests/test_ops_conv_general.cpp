@@ -20,9 +20,11 @@
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/conv2d_general.h"
 #include "kernels/cpu/pool2d_general.h"
+#include "tests/numeric_checks.h"
 #include "tests/gpu_available.h"
 
 using namespace stuckat;
+using namespace stuckat::test;
 using cpu::ConvGeneralShape;
 using cpu::PoolGeneralShape;
 
@@ -46,50 +48,6 @@ std::vector<double> distinct_values(int64_t n, uint64_t stream) {
   for (int64_t i = 0; i < n; ++i) v[i] = 0.01 * static_cast<double>(order[i]) - 0.005 * static_cast<double>(n);
   return v;
 }
-
-std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
-
-// d(loss)/d(param[i]) by central differences with step h, for every i.
-template <typename Loss>
-std::vector<double> finite_difference(std::vector<double>& param, Loss loss, double h) {
-  std::vector<double> grad(param.size());
-  for (size_t i = 0; i < param.size(); ++i) {
-    const double keep = param[i];
-    param[i] = keep + h;
-    const double up = loss();
-    param[i] = keep - h;
-    const double down = loss();
-    param[i] = keep;
-    grad[i] = (up - down) / (2 * h);
-  }
-  return grad;
-}
-
-void require_close(const std::vector<double>& got, const std::vector<double>& want, double atol, double rtol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    if (std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i])) continue;  // NaN fails
-    INFO("element " << i << ": got " << got[i] << ", want " << want[i]);
-    REQUIRE(std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i]));
-  }
-}
-
-void require_close(const std::vector<float>& got, const std::vector<double>& want, double atol, double rtol) {
-  require_close(to_double(got), want, atol, rtol);
-}
-
-// Restores the thread count a test changed, even when a REQUIRE throws.
-struct ThreadCountGuard {
-  int saved = num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
 
 ConvGeneralParams conv_params(int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t pb, int64_t pr, int64_t dh = 1,
                               int64_t dw = 1, int64_t groups = 1) {

@@ -19,8 +19,10 @@
 #include "kernels/cpu/broadcast_binary.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cpu/unary_ops.h"
+#include "tests/numeric_checks.h"
 
 using namespace stuckat;
+using namespace stuckat::test;
 
 namespace {
 constexpr uint64_t kSeed = 20240917;
@@ -45,19 +47,10 @@ std::vector<double> random_away_from_zero(int64_t n, uint64_t stream, double lo,
   return v;
 }
 
-std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
-std::vector<double> to_double(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
-
 Tensor tensor_of(const std::vector<double>& v, const Shape& shape, bool grad = false) {
   Tensor t = Tensor::from_vector(to_float(v), shape);
   if (grad) t.set_requires_grad(true);
   return t;
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0;
-  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 // Analytic gradient `grad` of loss() w.r.t. every element of v against central differences.

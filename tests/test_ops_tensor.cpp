@@ -18,10 +18,12 @@
 #include "framework/parallel.h"
 #include "framework/random.h"
 #include "kernels/cpu/matmul.h"
+#include "tests/numeric_checks.h"
 #include "tests/gpu_available.h"
 #include "tests/random_tensor.h"
 
 using namespace stuckat;
+using namespace stuckat::test;
 
 namespace {
 
@@ -32,20 +34,6 @@ Tensor iota(const Shape& s) {
   std::vector<float> v(static_cast<size_t>(shape_numel(s)));
   std::iota(v.begin(), v.end(), 0.0f);
   return make(v, s);
-}
-
-// Restores the thread count a test changed, even when a REQUIRE throws.
-struct ThreadCountGuard {
-  int saved = num_threads();
-  ~ThreadCountGuard() { set_num_threads(saved); }
-};
-
-void require_close(const std::vector<float>& got, const std::vector<double>& want, double atol, double rtol) {
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", want " << want[i]);
-    REQUIRE(std::abs(got[i] - want[i]) <= atol + rtol * std::abs(want[i]));
-  }
 }
 
 // Checks d(sum(f(inputs) * r))/d(input) from the graph, for every defined input, against central
