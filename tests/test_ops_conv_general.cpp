@@ -469,6 +469,14 @@ TEST_CASE("conv2d_general fast path matches the reference on any thread count", 
       conv_case(1, 2, 2, 3, 2, 4, 4, conv_params(1, 1, 1, 2, 1, 1)),             // kernel larger than the image
       conv_case(1, 64, 6, 6, 128, 3, 3, conv_params(1, 1, 1, 1, 0, 0)),          // GEMMs large enough for the BLAS
       conv_case(3, 2, 12, 12, 2, 5, 5, conv_params(3, 2, 2, 1, 0, 3, 1, 2, 2)),  // depthwise 5x5, stride 3x2
+      // The vectorised depthwise forward (channels of one image in full vectors, stride phases as
+      // zero-bordered planes): 40 channels = full vectors and a partial one, MobileNet-like shapes.
+      conv_case(3, 40, 8, 8, 40, 3, 3, conv_params(1, 1, 1, 1, 1, 1, 1, 1, 40)),     // stride 1, pad 1
+      conv_case(2, 40, 9, 7, 40, 3, 3, conv_params(2, 2, 1, 1, 1, 1, 1, 1, 40)),     // stride 2, odd sizes
+      conv_case(2, 24, 10, 10, 24, 3, 3, conv_params(1, 1, 2, 2, 2, 2, 2, 2, 24)),  // dilation 2
+      conv_case(2, 17, 2, 2, 17, 3, 3, conv_params(2, 2, 1, 1, 1, 1, 1, 1, 17)),    // 2x2 planes, stride 2
+      conv_case(4, 33, 1, 1, 33, 3, 3, conv_params(1, 1, 1, 1, 1, 1, 1, 1, 33)),    // 1x1 planes: only the centre tap
+      conv_case(2, 20, 6, 5, 40, 3, 3, conv_params(1, 1, 0, 1, 2, 1, 1, 1, 20)),    // multiplier 2, asymmetric pads
   };
   uint64_t seed = 100;
   for (const ConvCase& c : cases) check_conv_fast(c.s, seed++);
