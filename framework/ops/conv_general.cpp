@@ -1,6 +1,6 @@
 // ONNX-general conv2d, max and average pooling: argument checks, the hand-over to the plain
 // conv2d / max_pool2d / avg_pool2d ops where those compute the same thing (their fast and CUDA
-// paths), the CPU kernels otherwise, and the autograd nodes.
+// paths), the general CPU or CUDA kernels otherwise, and the autograd nodes.
 #include "framework/ops/conv_general.h"
 
 #include <limits>
@@ -12,6 +12,8 @@
 #include "framework/ops/weighted_layer_backward.h"
 #include "kernels/cpu/conv2d_general.h"
 #include "kernels/cpu/pool2d_general.h"
+#include "kernels/cuda/conv2d_general.h"
+#include "kernels/cuda/pool2d_general.h"
 
 namespace stuckat {
 namespace {
@@ -118,7 +120,11 @@ struct MaxPool2dGeneralBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    cpu::max_pool2d_general_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    if (dy.device() == Device::CUDA) {
+      cuda::max_pool2d_general_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    } else {
+      cpu::max_pool2d_general_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    }
     return {dx};
   }
 };
@@ -130,7 +136,11 @@ struct AvgPool2dGeneralBackward : Node {
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    cpu::avg_pool2d_general_backward(dy.data<float>(), dx.data<float>(), s);
+    if (dy.device() == Device::CUDA) {
+      cuda::avg_pool2d_general_backward(dy.data<float>(), dx.data<float>(), s);
+    } else {
+      cpu::avg_pool2d_general_backward(dy.data<float>(), dx.data<float>(), s);
+    }
     return {dx};
   }
 };
@@ -143,17 +153,21 @@ Tensor conv2d_general(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
   if (s.groups == 1 && s.dilation_h == 1 && s.dilation_w == 1 && s.stride_h == s.stride_w &&
       s.pad_top == s.pad_left && s.pad_top == s.pad_bottom && s.pad_top == s.pad_right)
     return conv2d(x_in, w_in, b_in, s.stride_h, s.pad_top);
-  STUCKAT_CHECK(x_in.device() != Device::CUDA, "conv2d_general: no CUDA path yet (input {}, weight {}, {})",
-                shape_str(x_in.shape()), shape_str(w_in.shape()), describe(p));
 
   Tensor x = x_in.contiguous(), w = w_in.contiguous(), b = b_in.defined() ? b_in.contiguous() : Tensor();
   Tensor y = Tensor::empty({s.n, s.c_out, s.h_out(), s.w_out()}, DType::F32, x.device());
-  cpu::conv2d_general_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
-                              y.data<float>(), s);
+  if (x.device() == Device::CUDA) {
+    cuda::conv2d_general_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
+                                 y.data<float>(), s);
+  } else {
+    cpu::conv2d_general_forward(x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr,
+                                y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
     auto node = std::make_shared<WeightedLayerBackward<cpu::ConvGeneralShape>>();
     node->label = "Conv2dGeneralBackward";
-    node->cpu_backward = cpu::conv2d_general_backward;  // no cuda_backward: CUDA inputs never get here
+    node->cpu_backward = cpu::conv2d_general_backward;
+    node->cuda_backward = cuda::conv2d_general_backward;
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
@@ -167,14 +181,16 @@ Tensor conv2d_general(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in
 Tensor max_pool2d_general(const Tensor& x_in, const PoolGeneralParams& p) {
   const cpu::PoolGeneralShape s = pool_general_shape("max_pool2d_general", x_in, p, true);
   if (plain_pool(s)) return max_pool2d(x_in, s.kh, s.stride_h);
-  STUCKAT_CHECK(x_in.device() != Device::CUDA, "max_pool2d_general: no CUDA path yet (input {}, {})",
-                shape_str(x_in.shape()), describe(p));
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
   // Inference keeps no argmax for a backward pass.
   Tensor argmax = any_requires_grad({&x_in}) ? Tensor::empty(y.shape(), DType::I32, x.device()) : Tensor();
-  cpu::max_pool2d_general_forward(x.data<float>(), y.data<float>(),
-                                  argmax.defined() ? argmax.data<int32_t>() : nullptr, s);
+  int32_t* argmax_p = argmax.defined() ? argmax.data<int32_t>() : nullptr;
+  if (x.device() == Device::CUDA) {
+    cuda::max_pool2d_general_forward(x.data<float>(), y.data<float>(), argmax_p, s);
+  } else {
+    cpu::max_pool2d_general_forward(x.data<float>(), y.data<float>(), argmax_p, s);
+  }
   if (argmax.defined()) {
     auto node = std::make_shared<MaxPool2dGeneralBackward>();
     node->argmax = argmax;
@@ -188,11 +204,13 @@ Tensor max_pool2d_general(const Tensor& x_in, const PoolGeneralParams& p) {
 Tensor avg_pool2d_general(const Tensor& x_in, const PoolGeneralParams& p) {
   const cpu::PoolGeneralShape s = pool_general_shape("avg_pool2d_general", x_in, p, false);
   if (plain_pool(s)) return avg_pool2d(x_in, s.kh, s.stride_h);
-  STUCKAT_CHECK(x_in.device() != Device::CUDA, "avg_pool2d_general: no CUDA path yet (input {}, {})",
-                shape_str(x_in.shape()), describe(p));
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
-  cpu::avg_pool2d_general_forward(x.data<float>(), y.data<float>(), s);
+  if (x.device() == Device::CUDA) {
+    cuda::avg_pool2d_general_forward(x.data<float>(), y.data<float>(), s);
+  } else {
+    cpu::avg_pool2d_general_forward(x.data<float>(), y.data<float>(), s);
+  }
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<AvgPool2dGeneralBackward>();
     node->x_shape = x.shape();

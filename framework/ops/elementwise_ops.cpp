@@ -1,12 +1,14 @@
 // unary (the ONNX activations) and binary (broadcast Add/Sub/Mul/Div) ops and their autograd
-// nodes. CPU only for now. Sigmoid and Tanh keep only their output for the backward; the others
-// keep their input.
+// nodes, on the CPU and on CUDA (kernels/cuda/unary_ops.h, broadcast_binary.h). Sigmoid and Tanh
+// keep only their output for the backward; the others keep their input.
 #include "framework/ops/elementwise_ops.h"
 
 #include "framework/autograd.h"
 #include "framework/ops/op_checks.h"
 #include "kernels/cpu/broadcast_binary.h"
 #include "kernels/cpu/unary_ops.h"
+#include "kernels/cuda/broadcast_binary.h"
+#include "kernels/cuda/unary_ops.h"
 
 namespace stuckat {
 namespace {
@@ -73,8 +75,12 @@ struct UnaryBackward : Node {
   const char* name() const override { return "UnaryBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
-    Tensor dx = Tensor::empty(dy.shape());
-    cpu::unary_backward(fn, a, b, data_or_null(x), data_or_null(y), dy.data<float>(), dx.data<float>(), dx.numel());
+    Tensor dx = Tensor::empty(dy.shape(), DType::F32, dy.device());
+    if (dy.device() == Device::CUDA) {
+      cuda::unary_backward(fn, a, b, data_or_null(x), data_or_null(y), dy.data<float>(), dx.data<float>(), dx.numel());
+    } else {
+      cpu::unary_backward(fn, a, b, data_or_null(x), data_or_null(y), dy.data<float>(), dx.data<float>(), dx.numel());
+    }
     return {dx};
   }
 };
@@ -92,30 +98,33 @@ struct BinaryBackward : Node {
     // does; accumulation never writes into a gradient in place).
     const bool a_is_dy = need_a && a_shape == plan.out_shape && (fn == cpu::BinaryFn::Add || fn == cpu::BinaryFn::Sub);
     const bool b_is_dy = need_b && b_shape == plan.out_shape && fn == cpu::BinaryFn::Add;
-    Tensor da = need_a && !a_is_dy ? Tensor::empty(a_shape) : Tensor();
-    Tensor db = need_b && !b_is_dy ? Tensor::empty(b_shape) : Tensor();
-    if (da.defined() || db.defined())
-      cpu::binary_backward(fn, data_or_null(a), data_or_null(b), dy.data<float>(),
-                           da.defined() ? da.data<float>() : nullptr, db.defined() ? db.data<float>() : nullptr,
-                           plan);
+    Tensor da = need_a && !a_is_dy ? Tensor::empty(a_shape, DType::F32, dy.device()) : Tensor();
+    Tensor db = need_b && !b_is_dy ? Tensor::empty(b_shape, DType::F32, dy.device()) : Tensor();
+    float* da_p = da.defined() ? da.data<float>() : nullptr;
+    float* db_p = db.defined() ? db.data<float>() : nullptr;
+    if (da_p || db_p) {
+      if (dy.device() == Device::CUDA)
+        cuda::binary_backward(fn, data_or_null(a), data_or_null(b), dy.data<float>(), da_p, db_p, plan);
+      else
+        cpu::binary_backward(fn, data_or_null(a), data_or_null(b), dy.data<float>(), da_p, db_p, plan);
+    }
     return {a_is_dy ? dy : da, b_is_dy ? dy : db};
   }
 };
-
-void require_cpu(const char* op, const Tensor& t) {
-  STUCKAT_CHECK(t.device() == Device::CPU, "{}: no CUDA path yet", op);
-}
 
 }  // namespace
 
 Tensor unary(const Tensor& x_in, UnaryOp op, float a, float b) {
   const char* name = unary_name(op);
   require_f32(name, "input", x_in);
-  require_cpu(name, x_in);
   const cpu::UnaryFn fn = unary_fn(op);
   Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(x.shape());
-  cpu::unary_forward(fn, a, b, x.data<float>(), y.data<float>(), x.numel());
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  if (x.device() == Device::CUDA) {
+    cuda::unary_forward(fn, a, b, x.data<float>(), y.data<float>(), x.numel());
+  } else {
+    cpu::unary_forward(fn, a, b, x.data<float>(), y.data<float>(), x.numel());
+  }
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<UnaryBackward>();
     node->fn = fn;
@@ -134,15 +143,18 @@ Tensor binary(const Tensor& a_in, const Tensor& b_in, BinaryOp op) {
   const char* name = binary_name(op);
   require_f32(name, "a", a_in);
   require_f32(name, "b", b_in);
-  require_cpu(name, a_in);
-  require_cpu(name, b_in);
+  require_same_device(name, a_in, b_in);
   cpu::BroadcastPlan plan;
   STUCKAT_CHECK(cpu::plan_broadcast(a_in.shape(), b_in.shape(), &plan), "{}: shapes {} and {} do not broadcast", name,
                 shape_str(a_in.shape()), shape_str(b_in.shape()));
   const cpu::BinaryFn fn = binary_fn(op);
   Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor y = Tensor::empty(plan.out_shape);
-  cpu::binary_forward(fn, a.data<float>(), b.data<float>(), y.data<float>(), plan);
+  Tensor y = Tensor::empty(plan.out_shape, DType::F32, a.device());
+  if (a.device() == Device::CUDA) {
+    cuda::binary_forward(fn, a.data<float>(), b.data<float>(), y.data<float>(), plan);
+  } else {
+    cpu::binary_forward(fn, a.data<float>(), b.data<float>(), y.data<float>(), plan);
+  }
   if (any_requires_grad({&a_in, &b_in})) {
     auto node = std::make_shared<BinaryBackward>();
     node->fn = fn;

@@ -1,8 +1,8 @@
-// Element-wise activations, broadcast arithmetic and softmax, as the ONNX importer needs them
-// (CPU only for now: a CUDA input fails with "<op>: no CUDA path yet", <op> being sigmoid, tanh,
+// Element-wise activations, broadcast arithmetic and softmax, as the ONNX importer needs them, on
+// the CPU and on CUDA. Every error of these ops starts with the op's name: sigmoid, tanh,
 // leaky_relu, hard_sigmoid, hard_swish, clip, identity, add, sub, mul, div, softmax or
-// log_softmax, the name every error of these ops starts with). All have autograd.
-// Kernels: kernels/cpu/unary_ops.h, broadcast_binary.h, softmax.h.
+// log_softmax. All have autograd.
+// Kernels: kernels/cpu/unary_ops.h, broadcast_binary.h, softmax.h and their kernels/cuda twins.
 #pragma once
 #include "framework/tensor.h"
 

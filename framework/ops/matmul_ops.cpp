@@ -1,6 +1,7 @@
 // matmul (ONNX/numpy MatMul) and gemm (ONNX Gemm): checks, batch broadcasting, the kernels of
 // kernels/cpu/matmul.h and the autograd nodes. gemm's common case is linear() (framework/ops.h);
 // its general case is transpose + matmul + a private scale-and-broadcast-add op with its own node.
+// Each kernel call has a CUDA twin (kernels/cuda/matmul.h) taken for CUDA tensors.
 #include <algorithm>
 
 #include "framework/autograd.h"
@@ -8,14 +9,11 @@
 #include "framework/ops/op_checks.h"
 #include "framework/ops/tensor_ops.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cuda/matmul.h"
 
 namespace stuckat {
 namespace {
 using namespace ops_detail;
-
-void require_cpu(const char* op, const Tensor& t) {
-  STUCKAT_CHECK(!t.defined() || t.device() == Device::CPU, "{}: no CUDA path yet", op);
-}
 
 struct MatmulBackward : Node {
   Tensor a, b;  // detached, contiguous, rank >= 2
@@ -24,10 +22,15 @@ struct MatmulBackward : Node {
   const char* name() const override { return "MatmulBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     const Tensor dy = dy_in.contiguous();
-    Tensor da = needs_a ? Tensor::empty(a.shape()) : Tensor();
-    Tensor db = needs_b ? Tensor::empty(b.shape()) : Tensor();
-    cpu::matmul_backward(a.data<float>(), b.data<float>(), dy.data<float>(), needs_a ? da.data<float>() : nullptr,
-                         needs_b ? db.data<float>() : nullptr, s);
+    Tensor da = needs_a ? Tensor::empty(a.shape(), DType::F32, a.device()) : Tensor();
+    Tensor db = needs_b ? Tensor::empty(b.shape(), DType::F32, b.device()) : Tensor();
+    float* dap = needs_a ? da.data<float>() : nullptr;
+    float* dbp = needs_b ? db.data<float>() : nullptr;
+    if (a.device() == Device::CUDA) {
+      cuda::matmul_backward(a.data<float>(), b.data<float>(), dy.data<float>(), dap, dbp, s);
+    } else {
+      cpu::matmul_backward(a.data<float>(), b.data<float>(), dy.data<float>(), dap, dbp, s);
+    }
     return {da, db};
   }
 };
@@ -73,8 +76,12 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in, const Shape& a_nam
   out.push_back(s.m);
   out.push_back(s.n);
   const Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor y = Tensor::empty(out);
-  cpu::matmul_forward(a.data<float>(), b.data<float>(), y.data<float>(), s);
+  Tensor y = Tensor::empty(out, DType::F32, a.device());
+  if (a.device() == Device::CUDA) {
+    cuda::matmul_forward(a.data<float>(), b.data<float>(), y.data<float>(), s);
+  } else {
+    cpu::matmul_forward(a.data<float>(), b.data<float>(), y.data<float>(), s);
+  }
   if (any_requires_grad({&a_in, &b_in})) {
     auto node = std::make_shared<MatmulBackward>();
     node->a = a.detach();
@@ -92,6 +99,7 @@ Tensor matmul_batched(const Tensor& a_in, const Tensor& b_in, const Shape& a_nam
 struct ScaleAddBackward : Node {
   float alpha = 1.0f, beta = 1.0f;
   int64_t m = 0, n = 0, c_row = 0, c_col = 0;
+  int64_t cm = 1, cn = 1;  // c's sizes right-aligned to (m, n), for the CUDA kernel
   Shape c_shape;
   bool needs_p = false, needs_c = false;
   const char* name() const override { return "GemmScaleAddBackward"; }
@@ -99,6 +107,13 @@ struct ScaleAddBackward : Node {
     const Tensor dy = dy_in.contiguous();
     const float* g = dy.data<float>();
     Tensor dp, dc;
+    if (dy.device() == Device::CUDA) {
+      if (needs_p) dp = Tensor::empty({m, n}, DType::F32, Device::CUDA);
+      if (needs_c) dc = Tensor::empty(c_shape, DType::F32, Device::CUDA);
+      cuda::gemm_scale_add_backward(g, alpha, beta, needs_p ? dp.data<float>() : nullptr,
+                                    needs_c ? dc.data<float>() : nullptr, m, n, cm, cn);
+      return {dp, dc};
+    }
     if (needs_p) {
       dp = Tensor::empty({m, n});
       float* o = dp.data<float>();
@@ -123,14 +138,18 @@ Tensor scale_add(const Tensor& p_in, float alpha, const Tensor& c_in, float beta
   // c right-aligned to (m, n); the caller checked that each of its dimensions is 1 or equal.
   const int64_t cm = has_c && c.dim() == 2 ? c.size(0) : 1, cn = has_c && c.dim() >= 1 ? c.size(-1) : 1;
   const int64_t c_row = cm == 1 ? 0 : cn, c_col = cn == 1 ? 0 : 1;
-  Tensor y = Tensor::empty({m, n});
+  Tensor y = Tensor::empty({m, n}, DType::F32, p.device());
   const float* pp = p.data<float>();
   const float* cp = has_c ? c.data<float>() : nullptr;
   float* yp = y.data<float>();
+  if (p.device() == Device::CUDA) {
+    cuda::gemm_scale_add_forward(pp, alpha, cp, beta, yp, m, n, cm, cn);
+  } else {
 #pragma omp parallel for schedule(static) if (m * n >= (1 << 15))
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      yp[i * n + j] = alpha * pp[i * n + j] + (cp ? beta * cp[i * c_row + j * c_col] : 0.0f);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        yp[i * n + j] = alpha * pp[i * n + j] + (cp ? beta * cp[i * c_row + j * c_col] : 0.0f);
+  }
   if (any_requires_grad({&p_in, &c_in})) {
     auto node = std::make_shared<ScaleAddBackward>();
     node->alpha = alpha;
@@ -139,6 +158,8 @@ Tensor scale_add(const Tensor& p_in, float alpha, const Tensor& c_in, float beta
     node->n = n;
     node->c_row = c_row;
     node->c_col = c_col;
+    node->cm = cm;
+    node->cn = cn;
     if (has_c) node->c_shape = c.shape();
     node->needs_p = p_in.requires_grad();
     node->needs_c = has_c && c_in.requires_grad();
@@ -153,8 +174,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   const char* op = "matmul";
   require_f32(op, "A", a_in);
   require_f32(op, "B", b_in);
-  require_cpu(op, a_in);
-  require_cpu(op, b_in);
+  require_same_device(op, a_in, b_in);
   STUCKAT_CHECK(a_in.dim() >= 1 && b_in.dim() >= 1, "matmul: operands need at least one dimension, got {} and {}",
                 shape_str(a_in.shape()), shape_str(b_in.shape()));
   const bool a_vec = a_in.dim() == 1, b_vec = b_in.dim() == 1;
@@ -193,9 +213,6 @@ Tensor gemm(const Tensor& a, const Tensor& b, const Tensor& c, float alpha, floa
   // The layer PyTorch exports for nn.Linear: y = x W^T + b.
   if (alpha == 1.0f && !trans_a && trans_b && (!c.defined() || (beta == 1.0f && c.dim() == 1 && c.size(0) == n)))
     return linear(a, b, c);
-  STUCKAT_CHECK(a.device() == Device::CPU,
-                "gemm: no CUDA path yet (on CUDA only alpha = 1, beta = 1, trans_a = 0, trans_b = 1 and a 1-D C "
-                "of size N, which run as linear)");
   const Tensor ap = trans_a ? transpose(a, {1, 0}) : a;
   const Tensor bp = trans_b ? transpose(b, {1, 0}) : b;
   const Tensor p = matmul(ap, bp);

@@ -1,18 +1,16 @@
 // concat, transpose and pad_constant (ONNX semantics): argument checks, the strided copies of
-// kernels/cpu/tensor_copy.h, and the autograd nodes (each gradient is the inverse copy). CPU only.
+// kernels/cpu/tensor_copy.h (kernels/cuda/tensor_copy.h on CUDA), and the autograd nodes (each
+// gradient is the inverse copy).
 #include "framework/ops/tensor_ops.h"
 
 #include "framework/autograd.h"
 #include "framework/ops/op_checks.h"
 #include "kernels/cpu/tensor_copy.h"
+#include "kernels/cuda/tensor_copy.h"
 
 namespace stuckat {
 namespace {
 using namespace ops_detail;
-
-void require_cpu(const char* op, const Tensor& t) {
-  STUCKAT_CHECK(t.device() == Device::CPU, "{}: no CUDA path yet", op);
-}
 
 int64_t product(const Shape& s, size_t begin, size_t end) {
   int64_t n = 1;
@@ -33,8 +31,11 @@ struct ConcatBackward : Node {
     std::vector<Tensor> dxs(shapes.size());
     for (size_t i = 0; i < shapes.size(); ++i) {
       if (!needs_grad[i]) continue;
-      dxs[i] = Tensor::empty(shapes[i]);
-      cpu::concat_piece_backward(dy.data<float>(), dxs[i].data<float>(), outer, inners[i], y_inner, offsets[i]);
+      dxs[i] = Tensor::empty(shapes[i], DType::F32, dy.device());
+      if (dy.device() == Device::CUDA)
+        cuda::concat_piece_backward(dy.data<float>(), dxs[i].data<float>(), outer, inners[i], y_inner, offsets[i]);
+      else
+        cpu::concat_piece_backward(dy.data<float>(), dxs[i].data<float>(), outer, inners[i], y_inner, offsets[i]);
     }
     return dxs;
   }
@@ -48,8 +49,11 @@ struct TransposeBackward : Node {
     const Tensor dy = dy_in.contiguous();
     Shape x_shape(inverse.size());
     for (size_t i = 0; i < inverse.size(); ++i) x_shape[i] = y_shape[static_cast<size_t>(inverse[i])];
-    Tensor dx = Tensor::empty(x_shape);
-    cpu::permute_copy(dy.data<float>(), dx.data<float>(), y_shape, inverse);
+    Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
+    if (dy.device() == Device::CUDA)
+      cuda::permute_copy(dy.data<float>(), dx.data<float>(), y_shape, inverse);
+    else
+      cpu::permute_copy(dy.data<float>(), dx.data<float>(), y_shape, inverse);
     return {dx};
   }
 };
@@ -59,8 +63,11 @@ struct PadBackward : Node {
   const char* name() const override { return "PadBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     const Tensor dy = dy_in.contiguous();
-    Tensor dx = Tensor::empty(s.in);
-    cpu::pad_constant_backward(dy.data<float>(), dx.data<float>(), s);
+    Tensor dx = Tensor::empty(s.in, DType::F32, dy.device());
+    if (dy.device() == Device::CUDA)
+      cuda::pad_constant_backward(dy.data<float>(), dx.data<float>(), s);
+    else
+      cpu::pad_constant_backward(dy.data<float>(), dx.data<float>(), s);
     return {dx};
   }
 };
@@ -72,7 +79,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   STUCKAT_CHECK(!xs.empty(), "concat: no inputs");
   for (const Tensor& x : xs) {
     require_f32(op, "input", x);
-    require_cpu(op, x);
+    require_same_device(op, xs[0], x);
   }
   const Shape& first = xs[0].shape();
   const int64_t rank = xs[0].dim();
@@ -90,13 +97,17 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
     out[ax] += s[ax];
   }
   const int64_t outer = product(out, 0, ax), unit = product(out, ax + 1, out.size()), y_inner = out[ax] * unit;
-  Tensor y = Tensor::empty(out);
+  const Device device = xs[0].device();
+  Tensor y = Tensor::empty(out, DType::F32, device);
   auto node = std::make_shared<ConcatBackward>();
   int64_t offset = 0;
   for (const Tensor& x_in : xs) {
     const Tensor x = x_in.contiguous();
     const int64_t x_inner = x.shape()[ax] * unit;
-    cpu::concat_piece_forward(x.data<float>(), y.data<float>(), outer, x_inner, y_inner, offset);
+    if (device == Device::CUDA)
+      cuda::concat_piece_forward(x.data<float>(), y.data<float>(), outer, x_inner, y_inner, offset);
+    else
+      cpu::concat_piece_forward(x.data<float>(), y.data<float>(), outer, x_inner, y_inner, offset);
     node->shapes.push_back(x.shape());
     node->needs_grad.push_back(x_in.requires_grad() ? 1 : 0);
     node->offsets.push_back(offset);
@@ -116,7 +127,6 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
 Tensor transpose(const Tensor& x_in, const std::vector<int64_t>& perm) {
   const char* op = "transpose";
   require_f32(op, "input", x_in);
-  require_cpu(op, x_in);
   const int64_t rank = x_in.dim();
   bool valid = static_cast<int64_t>(perm.size()) == rank;
   std::vector<int64_t> inverse(perm.size(), -1);
@@ -129,8 +139,11 @@ Tensor transpose(const Tensor& x_in, const std::vector<int64_t>& perm) {
   const Tensor x = x_in.contiguous();
   Shape out(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) out[i] = x.shape()[static_cast<size_t>(perm[i])];
-  Tensor y = Tensor::empty(out);
-  cpu::permute_copy(x.data<float>(), y.data<float>(), x.shape(), perm);
+  Tensor y = Tensor::empty(out, DType::F32, x.device());
+  if (x.device() == Device::CUDA)
+    cuda::permute_copy(x.data<float>(), y.data<float>(), x.shape(), perm);
+  else
+    cpu::permute_copy(x.data<float>(), y.data<float>(), x.shape(), perm);
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<TransposeBackward>();
     node->y_shape = out;
@@ -143,7 +156,6 @@ Tensor transpose(const Tensor& x_in, const std::vector<int64_t>& perm) {
 Tensor pad_constant(const Tensor& x_in, const std::vector<int64_t>& pads, float value) {
   const char* op = "pad_constant";
   require_f32(op, "input", x_in);
-  require_cpu(op, x_in);
   const size_t rank = static_cast<size_t>(x_in.dim());
   STUCKAT_CHECK(pads.size() == 2 * rank, "pad_constant: {} pads for shape {} (needs 2 * rank = {})", pads.size(),
                 shape_str(x_in.shape()), 2 * rank);
@@ -156,8 +168,11 @@ Tensor pad_constant(const Tensor& x_in, const std::vector<int64_t>& pads, float 
     STUCKAT_CHECK(d >= 0, "pad_constant: pads {} crop shape {} below zero (to {})", shape_str(pads),
                   shape_str(x_in.shape()), shape_str(out));
   const Tensor x = x_in.contiguous();
-  Tensor y = Tensor::empty(out);
-  cpu::pad_constant_forward(x.data<float>(), y.data<float>(), s, value);
+  Tensor y = Tensor::empty(out, DType::F32, x.device());
+  if (x.device() == Device::CUDA)
+    cuda::pad_constant_forward(x.data<float>(), y.data<float>(), s, value);
+  else
+    cpu::pad_constant_forward(x.data<float>(), y.data<float>(), s, value);
   if (any_requires_grad({&x_in})) {
     auto node = std::make_shared<PadBackward>();
     node->s = s;

@@ -1,6 +1,6 @@
 // Tensor-manipulation and matrix ops with ONNX semantics (concat, transpose, constant pad,
-// MatMul, Gemm), differentiable, for model importers. CPU only for now: a CUDA input fails with
-// "<op>: no CUDA path yet", except gemm's common case, which runs through linear() (CUDA too).
+// MatMul, Gemm), differentiable, for model importers, on the CPU and CUDA (gemm's common case runs
+// through linear()).
 // Implemented in framework/ops/tensor_ops.cpp and framework/ops/matmul_ops.cpp.
 #pragma once
 #include <vector>
