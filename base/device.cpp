@@ -2,6 +2,8 @@
 // runtime's C API (no kernels needed), or "no" in a build without the CUDA backend.
 #include "base/device.h"
 
+#include "base/error.h"
+
 #ifdef STUCKAT_WITH_CUDA
 #include <cuda_runtime_api.h>
 #endif
@@ -22,6 +24,29 @@ std::string cuda_unavailable_reason() {
   return n > 0 ? std::string() : std::string("no CUDA device is visible");
 #else
   return "this build has no CUDA backend";
+#endif
+}
+
+int cuda_device_count() {
+#ifdef STUCKAT_WITH_CUDA
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+#else
+  return 0;
+#endif
+}
+
+void use_cuda_device(int index) {
+#ifdef STUCKAT_WITH_CUDA
+  const cudaError_t status = cudaSetDevice(index);
+  if (status != cudaSuccess)
+    throw Error(std::string("cudaSetDevice(") + std::to_string(index) + ") failed: " + cudaGetErrorString(status));
+#else
+  throw Error("use_cuda_device(" + std::to_string(index) + "): this build has no CUDA backend");
 #endif
 }
 

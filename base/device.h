@@ -16,4 +16,9 @@ bool cuda_available();
 // CUDA runtime's own error (a driver mismatch is not the same as "no GPU"); empty when true.
 std::string cuda_unavailable_reason();
 
+// The number of visible GPUs (0 without the backend or a device), and making GPU `index` the one
+// this process's CUDA calls use from now on (throws Error when the runtime refuses it).
+int cuda_device_count();
+void use_cuda_device(int index);
+
 }  // namespace stuckat

@@ -15,5 +15,6 @@ Runner add_plot_command(CLI::App& app);
 Runner add_prune_command(CLI::App& app);
 Runner add_xbar_command(CLI::App& app);
 Runner add_export_command(CLI::App& app);
+Runner add_merge_command(CLI::App& app);
 
 }  // namespace stuckat::cli

@@ -9,6 +9,8 @@
 
 #include "cli/commands.h"
 #include "base/error.h"
+#include "cluster/work_queue.h"
+#include "cluster/world.h"
 
 namespace {
 
@@ -24,8 +26,7 @@ void prefer_passive_openmp_waits(char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  prefer_passive_openmp_waits(argv);
+static int run_command(int argc, char** argv) {
   CLI::App app{"stuckat: stuck-at faults, pruning and crossbar mapping for quantized CNNs"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every command");
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   stuckat::cli::Runner run_prune = stuckat::cli::add_prune_command(app);
   stuckat::cli::Runner run_xbar = stuckat::cli::add_xbar_command(app);
   stuckat::cli::Runner run_export = stuckat::cli::add_export_command(app);
+  stuckat::cli::Runner run_merge = stuckat::cli::add_merge_command(app);
   // A missing or unknown command is named, with the list, rather than CLI11's "A subcommand is
   // required".
   std::string commands;
@@ -69,12 +71,29 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("prune")) return run_prune();
     if (app.got_subcommand("xbar")) return run_xbar();
     if (app.got_subcommand("export")) return run_export();
+    if (app.got_subcommand("merge")) return run_merge();
   } catch (const stuckat::InputError& e) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;
+  } catch (const stuckat::cluster::RankFailed& e) {
+    return e.code;  // rank 0 says what went wrong
   } catch (const std::exception& e) {
     std::fprintf(stderr, "stuckat: internal error: %s\n", e.what());
     return 1;
   }
   return 2;
+}
+
+int main(int argc, char** argv) {
+  prefer_passive_openmp_waits(argv);
+  // Under mpirun / srun: MPI starts before the flags are read (it may take its own arguments).
+  try {
+    stuckat::cluster::start_world(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "stuckat: %s\n", e.what());
+    return 2;
+  }
+  const int code = run_command(argc, argv);
+  stuckat::cluster::stop_world();
+  return code;
 }

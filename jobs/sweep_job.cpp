@@ -11,17 +11,21 @@
 #include <cstdlib>
 #include <string>
 
+#include "cluster/work_queue.h"
+#include "cluster/world.h"
 #include "faults/faulty_model.h"
 #include "sweep/sweep_csv.h"
 #include "sweep/sweep_grid.h"
 #include "sweep/sweep_runner.h"
 #include "sweep/sweep_summary.h"
+#include "sweep/sweep_units.h"
 #include "sweep/sweep_warm_up.h"
 #include "base/weight_format.h"
 #include "base/error.h"
 #include "base/limits.h"
 #include "framework/io/checkpoint.h"
 #include "framework/train/trainer.h"
+#include "jobs/local_gpu.h"
 #include "jobs/model_source.h"
 #include "models/model_zoo.h"
 
@@ -102,6 +106,63 @@ void warm_up(Module& device_model, const Dataset& test, const SweepRunOptions& o
   }
 }
 
+// Rank 0 of a distributed sweep: hands out the units and writes the rows they send back.
+class SweepCoordinator : public cluster::WorkCoordinator {
+ public:
+  SweepCoordinator(std::vector<std::vector<int64_t>> units, int64_t points, SweepCsvWriter& writer, const SweepGrid& grid,
+                   const std::string& model)
+      : units_(std::move(units)), points_(points), writer_(writer), grid_(grid), model_(model),
+        t0_(std::chrono::steady_clock::now()), tty_(isatty(fileno(stderr)) != 0) {}
+
+  cluster::NextUnit next(std::string* unit) override {
+    if (next_ == units_.size()) return cluster::NextUnit::kFinished;
+    *unit = encode_sweep_unit(units_[next_++]);
+    return cluster::NextUnit::kUnit;
+  }
+
+  void finished(const std::string& unit, const std::string& result, int rank) override {
+    const std::vector<int64_t> expected = decode_sweep_unit(unit, grid_);
+    size_t k = 0, start = 0;
+    while (start < result.size()) {
+      const size_t nl = result.find('\n', start);
+      const std::string line = result.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      start = nl == std::string::npos ? result.size() : nl + 1;
+      SweepRow row;
+      std::string problem;
+      STUCKAT_CHECK(parse_sweep_row(line, &row, &problem) && k < expected.size() &&
+                        sweep_row_matches(row, sweep_point(grid_, expected[k]), model_),
+                    "rank {} sent a row that is not point {} of the unit: '{}' {}", rank, k < expected.size() ? expected[k] : -1,
+                    line, problem);
+      writer_.append(row);
+      ++k;
+    }
+    STUCKAT_CHECK(k == expected.size(), "rank {} sent {} rows for a unit of {} points", rank, k, expected.size());
+    writer_.flush();
+    rows_ += static_cast<int64_t>(k);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    if (rows_ == points_ || (!tty_ && s - last_report_ < 30)) return;
+    last_report_ = s;
+    const double rate = rows_ / s;
+    std::fprintf(stderr, tty_ ? "\rsweep: %lld/%lld points on %d ranks, %.1f points/s, about %.0f s left\033[K"
+                              : "sweep: %lld/%lld points on %d ranks, %.1f points/s, about %.0f s left\n",
+                 static_cast<long long>(rows_), static_cast<long long>(points_), cluster::world_size(), rate,
+                 (points_ - rows_) / rate);
+  }
+
+  bool reported() const { return last_report_ > 0; }
+
+ private:
+  std::vector<std::vector<int64_t>> units_;
+  size_t next_ = 0;
+  int64_t points_ = 0, rows_ = 0;
+  SweepCsvWriter& writer_;
+  const SweepGrid& grid_;
+  const std::string& model_;
+  std::chrono::steady_clock::time_point t0_;
+  bool tty_ = false;
+  double last_report_ = 0;
+};
+
 }  // namespace
 
 SweepResult run_sweep_job(SweepOptions f) {
@@ -110,39 +171,54 @@ SweepResult run_sweep_job(SweepOptions f) {
   // again; keeping them in the heap instead made LeNet-5 conv1 points ~1.5x faster.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
-  const Device device = f.device;
-  if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
-  if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
-  if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
-  if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
-  if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
-  const SweepShard shard = parse_sweep_shard(f.shard);
+  const bool distributed = cluster::world_is_distributed();
+  const bool root = cluster::world_rank() == 0;
+  // Every rank reads the flags, the checkpoint and the test set; rank 0 alone opens the CSV and
+  // works out which points are left. Any failure stops every rank before work starts.
+  Device device = f.device;
+  SweepShard shard;
+  ModelSource source;
+  std::shared_ptr<Module> model, device_model;
+  SweepGrid grid;
+  DataSplit data;
+  std::unique_ptr<SweepCsvWriter> writer;
+  size_t skipped = 0;
+  std::vector<int64_t> todo;
+  cluster::setup_on_every_rank([&] {
+    if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
+    if (f.configs_per_pass < 1) throw_input_error("--configs-per-pass must be >= 1, got {}", f.configs_per_pass);
+    if (f.max_points < 0) throw_input_error("--max-points must be >= 0 (0: no limit), got {}", f.max_points);
+    if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
+    if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
+    shard = parse_sweep_shard(f.shard);
+    if (distributed && device == Device::CUDA) use_local_gpu("sweep");
+    source = ModelSource::from_checkpoint(f.checkpoint, f.model);
+    model = source.load();
+    // --device cuda: the fault draws and forward passes run on a GPU copy of the model.
+    if (device != Device::CPU) {
+      device_model = source.load();
+      device_model->to(device);
+    }
+    grid = parse_grid(f, *model);
+    // The data before the CSV: a test set that cannot be read (or is empty) leaves no file behind.
+    DataOptions data_options = f.data;
+    data_options.test_only = true;  // the sweep reads only the test split
+    data = load_data(data_options);
+    const Tensor& im = data.test.images;
+    source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
+    if (root) {
+      writer = std::make_unique<SweepCsvWriter>(f.out, f.resume);
+      skipped = writer->existing_rows().size();
+      todo = points_to_run(grid, shard, *writer, source.name(), f);
+    }
+  });
 
-  const ModelSource source = ModelSource::from_checkpoint(f.checkpoint, f.model);
-  std::shared_ptr<Module> model = source.load();
-  // --device cuda: the fault draws and forward passes run on a GPU copy of the model.
-  std::shared_ptr<Module> device_model;
-  if (device != Device::CPU) {
-    device_model = source.load();
-    device_model->to(device);
-  }
-
-  const SweepGrid grid = parse_grid(f, *model);
-
-  // The data before the CSV: a test set that cannot be read (or is empty) leaves no file behind.
-  DataOptions data_options = f.data;
-  data_options.test_only = true;  // the sweep reads only the test split
-  DataSplit data = load_data(data_options);
-  const Tensor& im = data.test.images;
-  source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
-  SweepCsvWriter writer(f.out, f.resume);
-  const size_t skipped = writer.existing_rows().size();
-  const std::vector<int64_t> todo = points_to_run(grid, shard, writer, source.name(), f);
-
-
-  std::fprintf(stderr, "sweep: %lld points in the grid, %lld in shard %s, %zu already in %s, %zu to run\n",
-               static_cast<long long>(grid.size()), static_cast<long long>((grid.size() - shard.index + shard.count - 1) / shard.count),
-               f.shard.c_str(), skipped, f.out.c_str(), todo.size());
+  if (root)
+    std::fprintf(stderr, "sweep: %lld points in the grid, %lld in shard %s, %zu already in %s, %zu to run%s\n",
+                 static_cast<long long>(grid.size()),
+                 static_cast<long long>((grid.size() - shard.index + shard.count - 1) / shard.count), f.shard.c_str(),
+                 skipped, f.out.c_str(), todo.size(),
+                 distributed ? fmt::format(" on {} ranks", cluster::world_size()).c_str() : "");
   SweepRunOptions options;
   options.batch = f.batch;
   options.configs_per_pass = f.configs_per_pass;
@@ -154,35 +230,66 @@ SweepResult run_sweep_job(SweepOptions f) {
     warm_up(*device_model, data.test, options, f.batch);
   }
   const auto t0 = std::chrono::steady_clock::now();
-  // Rows go out as they finish, a group at a time (a CPU wave, a GPU epoch), with the progress on
-  // stderr: on a terminal a line rewritten after each group, otherwise a line at most every 30 s.
-  const bool tty = isatty(fileno(stderr)) != 0;
-  size_t rows_out = 0;
-  double last_report = 0;
-  options.rows_done = [&] {
-    writer.flush();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (rows_out == todo.size() || (!tty && s - last_report < 30)) return;
-    last_report = s;
-    const double rate = rows_out / s, left = (todo.size() - rows_out) / rate;
-    std::fprintf(stderr, tty ? "\rsweep: %zu/%zu points, %.1f points/s, about %.0f s left\033[K"
-                             : "sweep: %zu/%zu points, %.1f points/s, about %.0f s left\n",
-                 rows_out, todo.size(), rate, left);
-  };
-  run_sweep(*model, source.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
-    writer.append(row);
-    ++rows_out;
-  });
-  if (tty && last_report > 0) std::fprintf(stderr, "\r\033[K");
+  int64_t points = 0;
+  if (distributed) {
+    // Units of up to a wave's points, cut smaller when the grid is small, so that every rank gets
+    // several (points differ in cost by 100x: a last large unit would keep one rank busy alone).
+    const int64_t ranks = cluster::world_size();
+    const int64_t per_unit = std::max<int64_t>(1, std::min<int64_t>(options.wave_points,
+                                                                   (static_cast<int64_t>(todo.size()) + 4 * ranks - 1) / (4 * ranks)));
+    std::unique_ptr<SweepCoordinator> coordinator;
+    if (root) {
+      coordinator = std::make_unique<SweepCoordinator>(sweep_units(grid, todo, per_unit), static_cast<int64_t>(todo.size()),
+                                                       *writer, grid, source.name());
+      cluster::say_on_termination(fmt::format(
+          "stuckat: sweep: the job was ended by a signal (mpirun ends every rank when one of them dies); the rows "
+          "finished so far are in {}: run the same command with --resume to complete it",
+          f.out));
+    }
+    cluster::run_work_queue(coordinator.get(), [&](const std::string& unit) {
+      std::string rows;
+      run_sweep(*model, source.name(), data.test, grid, decode_sweep_unit(unit, grid), options,
+                [&](const SweepRow& row) { rows += format_sweep_row(row) + "\n"; });
+      return rows;
+    });
+    if (root && coordinator->reported() && isatty(fileno(stderr))) std::fprintf(stderr, "\r\033[K");
+    points = static_cast<int64_t>(todo.size());
+  } else {
+    // Rows go out as they finish, a group at a time (a CPU wave, a GPU epoch), with the progress on
+    // stderr: on a terminal a line rewritten after each group, otherwise a line at most every 30 s.
+    const bool tty = isatty(fileno(stderr)) != 0;
+    size_t rows_out = 0;
+    double last_report = 0;
+    options.rows_done = [&] {
+      writer->flush();
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (rows_out == todo.size() || (!tty && s - last_report < 30)) return;
+      last_report = s;
+      const double rate = rows_out / s, left = (todo.size() - rows_out) / rate;
+      std::fprintf(stderr, tty ? "\rsweep: %zu/%zu points, %.1f points/s, about %.0f s left\033[K"
+                               : "sweep: %zu/%zu points, %.1f points/s, about %.0f s left\n",
+                   rows_out, todo.size(), rate, left);
+    };
+    run_sweep(*model, source.name(), data.test, grid, todo, options, [&](const SweepRow& row) {
+      writer->append(row);
+      ++rows_out;
+    });
+    if (tty && last_report > 0) std::fprintf(stderr, "\r\033[K");
+    points = static_cast<int64_t>(todo.size());
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   SweepResult result;
-  result.points = static_cast<int64_t>(todo.size());
+  result.points = points;
   result.images = data.test.size();
   result.seconds = seconds;
-  result.text = sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)) +
-                fmt::format("evaluated {} points on {} test images in {:.3f} s ({:.1f} points/s); rows in {}\n", todo.size(),
-                            data.test.size(), seconds, seconds > 0 ? todo.size() / seconds : 0.0, f.out);
+  if (root) {
+    writer.reset();  // closed before it is read back
+    result.text = sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)) +
+                  fmt::format("evaluated {} points on {} test images in {:.3f} s ({:.1f} points/s{}); rows in {}\n", points,
+                              data.test.size(), seconds, seconds > 0 ? points / seconds : 0.0,
+                              distributed ? fmt::format(", {} ranks", cluster::world_size()) : std::string(), f.out);
+  }
   return result;
 }
 }  // namespace stuckat::jobs

@@ -4,9 +4,11 @@
 # The benchmarks' extra packages (PyTorch, scipy) are in scripts/install-bench-deps.sh.
 set -euo pipefail
 pkgs=(cmake g++ make libfmt-dev catch2 zlib1g-dev nlohmann-json3-dev libcli11-dev libblis-openmp-dev
-      libomp-dev libstb-dev dataset-fashion-mnist python3 libonnx-dev libprotobuf-dev libonnx-testdata)  # libstb-dev: PNG charts (stb_image_write, stb_easy_font);
+      libomp-dev libstb-dev dataset-fashion-mnist python3 libonnx-dev libprotobuf-dev libonnx-testdata
+      openmpi-bin libopenmpi-dev)  # libstb-dev: PNG charts (stb_image_write, stb_easy_font);
       # python3 (standard library only): the main job's report; libonnx-dev, libprotobuf-dev: ONNX
-      # import/export; libonnx-testdata: the ONNX conformance cases the tests run
+      # import/export; libonnx-testdata: the ONNX conformance cases the tests run; openmpi-bin,
+      # libopenmpi-dev: distributed sweeps, grids and training (mpirun)
 pkgs+=("$@")  # extra packages a caller needs (scripts/install-fuzz-deps.sh)
 missing=()
 for p in "${pkgs[@]}"; do

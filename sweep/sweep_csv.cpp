@@ -86,6 +86,36 @@ std::string format_sweep_row(const SweepRow& r) {
                      r.nan ? 1 : 0);
 }
 
+bool parse_sweep_row(const std::string& line, SweepRow* row, std::string* problem) {
+  problem->clear();
+  const std::vector<std::string> f = split_fields(line);
+  SweepRow r;
+  SweepPoint& p = r.point;
+  int64_t bit = 0, stuck = 0, nan = 0;
+  bool ok = f.size() == kColumns && to_int(f[0], &p.index) && to_double(f[5], &p.rate) &&
+            to_int(f[8], &r.faulty_weights) && to_int(f[9], &r.changed_weights) && to_double(f[10], &r.test_acc) &&
+            to_double(f[11], &r.test_loss) && to_int(f[12], &nan);
+  if (ok) {
+    r.model = f[1];
+    p.layer = f[2];
+    p.format = f[7];
+    p.baseline = p.layer == "baseline";
+    r.nan = nan != 0;
+    if (!p.baseline) {
+      ok = to_int(f[3], &bit) && to_int(f[4], &stuck) && to_uint(f[6], &p.seed);
+      p.bit = static_cast<int>(bit);
+      p.stuck = static_cast<int>(stuck);
+    } else {
+      p.layer.clear();
+    }
+  }
+  if (!ok) return false;
+  *problem = row_problem(r, nan);
+  if (!problem->empty()) return false;
+  *row = r;
+  return true;
+}
+
 SweepCsvContents read_sweep_csv(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_input_error("cannot read the sweep CSV {}: {}", path, std::strerror(errno));
@@ -105,32 +135,13 @@ SweepCsvContents read_sweep_csv(const std::string& path) {
         throw_input_error("{} is not a sweep CSV: its first line should be '{}'", path, kSweepCsvHeader);
       continue;
     }
-    const std::vector<std::string> f = split_fields(line);
     SweepRow r;
-    SweepPoint& p = r.point;
-    int64_t bit = 0, stuck = 0, nan = 0;
-    bool ok = f.size() == kColumns && to_int(f[0], &p.index) && to_double(f[5], &p.rate) &&
-              to_int(f[8], &r.faulty_weights) && to_int(f[9], &r.changed_weights) && to_double(f[10], &r.test_acc) &&
-              to_double(f[11], &r.test_loss) && to_int(f[12], &nan);
-    if (ok) {
-      r.model = f[1];
-      p.layer = f[2];
-      p.format = f[7];
-      p.baseline = p.layer == "baseline";
-      r.nan = nan != 0;
-      if (!p.baseline) {
-        ok = to_int(f[3], &bit) && to_int(f[4], &stuck) && to_uint(f[6], &p.seed);
-        p.bit = static_cast<int>(bit);
-        p.stuck = static_cast<int>(stuck);
-      } else {
-        p.layer.clear();
-      }
-    }
-    if (!ok) throw_input_error("{} line {} is not a sweep row of {} columns: '{}'", path, line_no, kColumns, line);
-    const std::string problem = row_problem(r, nan);
-    if (!problem.empty())
+    std::string problem;
+    if (!parse_sweep_row(line, &r, &problem)) {
+      if (problem.empty()) throw_input_error("{} line {} is not a sweep row of {} columns: '{}'", path, line_no, kColumns, line);
       throw_input_error("{} line {} has {}, which no sweep writes: '{}'; remove the line and --resume runs that point again",
                         path, line_no, problem, line);
+    }
     out.rows.push_back(r);
   }
   if (line_no == 0) out.complete_bytes = 0;  // not even a header: start again

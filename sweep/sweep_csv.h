@@ -33,6 +33,10 @@ struct SweepCsvContents {
   int64_t complete_bytes = 0;  // length up to the last complete line (a killed writer may leave a partial one)
 };
 
+// One CSV line (without the newline) as a row: false when it is not a row of the 13 columns
+// (problem empty) or holds values no sweep writes (problem says which).
+bool parse_sweep_row(const std::string& line, SweepRow* row, std::string* problem);
+
 // Reads a sweep CSV; a trailing line without '\n' is ignored. Throws InputError naming the file
 // when the header or a complete row is malformed.
 SweepCsvContents read_sweep_csv(const std::string& path);

@@ -5,7 +5,7 @@ Floors, lowest first (docs/DESIGN.md draws them):
   base      errors, host/device qualifiers, 16-bit word formats, device discovery
   kernels   kernels/cpu, kernels/cuda: raw-pointer ops (references and fast paths)
   framework tensors, autograd, ops, nn, optim, data, io, train
-  models, faults                (side by side: neither includes the other)
+  models, faults, cluster       (side by side: none includes another)
   sweep, pruning, onnx          (side by side)
   crossbar
   jobs      what a command does, as library functions with option structs
@@ -20,7 +20,7 @@ import os
 import re
 import sys
 
-FLOORS = [["base"], ["kernels"], ["framework"], ["models", "faults"], ["sweep", "pruning", "onnx"], ["crossbar"],
+FLOORS = [["base"], ["kernels"], ["framework"], ["models", "faults", "cluster"], ["sweep", "pruning", "onnx"], ["crossbar"],
           ["jobs"], ["cli"], ["examples", "bench", "tests"]]
 FLOOR = {folder: level for level, folders in enumerate(FLOORS) for folder in folders}
 SOURCE = (".h", ".hpp", ".cpp", ".cu", ".cuh")

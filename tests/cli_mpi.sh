@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Distributed runs on Open MPI (several ranks oversubscribed on this machine):
+#  - `mpirun -n 1/2/3 stuckat sweep` write the single-process sweep's rows (same points, the same
+#    accuracies and losses bit for bit; rows in the order units finish, so compared sorted);
+#  - a rank killed with SIGKILL mid-sweep ends the job with rank 0's message, and `--resume` on
+#    another number of ranks completes the grid with no row lost or repeated;
+#  - a bad flag under mpirun is said once, with exit 2;
+#  - `stuckat merge` of --shard pieces equals the full run, and refuses overlapping or foreign shards.
+# Usage: cli_mpi.sh path/to/stuckat
+set -u
+bin="$1"
+command -v mpirun >/dev/null || { echo "cli_mpi: no mpirun (openmpi-bin); skipped"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # CI runs as root
+mpi=(mpirun --oversubscribe)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0
+fail=0
+check() {  # check NAME CONDITION...
+  local name="$1"
+  shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
+}
+sorted() { head -n 1 "$1"; tail -n +2 "$1" | sort -t, -k1,1n; }
+syn=(--data synthetic --limit-train 256 --limit-test 1000 --threads 1)
+"$bin" train --model lenet5 "${syn[@]}" --epochs 1 --out "$tmp/run" >/dev/null 2>&1 || { echo "FAIL: training"; exit 1; }
+base=(sweep --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" --layers all --stuck 0,1 --rates 0.01,0.1
+      --formats q4.11,fp16)
+sweep=("${base[@]}" --bits 0,3,11,14,15 --seeds 0-1)
+"$bin" "${sweep[@]}" --out "$tmp/ref.csv" >/dev/null 2>&1 || { echo "FAIL: the single-process sweep"; exit 1; }
+sorted "$tmp/ref.csv" >"$tmp/ref.sorted"
+check "the reference sweep has every point" test "$(wc -l <"$tmp/ref.csv")" -eq $((1 + 2 * (1 + 5 * 5 * 2 * 2 * 2)))  # LeNet-5: 5 layers
+
+for n in 1 2 3; do
+  "${mpi[@]}" -n $n "$bin" "${sweep[@]}" --out "$tmp/n$n.csv" >"$tmp/n$n.out" 2>"$tmp/n$n.err"
+  check "mpirun -n $n exits 0" test $? -eq 0
+  sorted "$tmp/n$n.csv" >"$tmp/n$n.sorted"
+  check "mpirun -n $n: the single-process rows" cmp -s "$tmp/ref.sorted" "$tmp/n$n.sorted"
+  check "mpirun -n $n: one summary (rank 0's)" test "$(grep -c '^evaluated' "$tmp/n$n.out")" -eq 1
+done
+check "mpirun -n 3 says its ranks" grep -q "to run on 3 ranks" "$tmp/n3.err"
+
+# SIGKILL one rank (not rank 0) once rows are coming in; then resume on 2 ranks.
+big=("${base[@]}" --bits 0-15 --seeds 0-3)
+"$bin" "${big[@]}" --out "$tmp/bigref.csv" >/dev/null 2>&1
+"${mpi[@]}" -n 3 "$bin" "${big[@]}" --out "$tmp/killed.csv" >"$tmp/killed.out" 2>"$tmp/killed.err" &
+launcher=$!
+for _ in $(seq 600); do
+  [ -f "$tmp/killed.csv" ] && [ "$(wc -l <"$tmp/killed.csv")" -ge 30 ] && break
+  sleep 0.05
+done
+victim=""
+for p in $(pgrep -P $launcher); do
+  r=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
+  [ "$r" = 2 ] && victim=$p
+done
+check "found rank 2's process" test -n "$victim"
+[ -n "$victim" ] && kill -9 "$victim"
+wait $launcher
+check "the killed job exits non-zero" test $? -ne 0
+check "rank 0 says how to go on" grep -q "run the same command with --resume" "$tmp/killed.err"
+rows_left=$(($(wc -l <"$tmp/killed.csv") - 1))
+check "the killed job left some rows, not all" test "$rows_left" -gt 0 -a "$rows_left" -lt "$(($(wc -l <"$tmp/bigref.csv") - 1))"
+"${mpi[@]}" -n 2 "$bin" "${big[@]}" --out "$tmp/killed.csv" --resume >/dev/null 2>"$tmp/resume.err"
+check "--resume on 2 ranks exits 0" test $? -eq 0
+check "--resume ran only the missing points" grep -q "$rows_left already in" "$tmp/resume.err"
+check "killed + resumed = the uninterrupted rows, none lost or repeated" cmp -s <(sorted "$tmp/bigref.csv") <(sorted "$tmp/killed.csv")
+
+# A bad flag: one sentence (from rank 0 only), exit 2.
+"${mpi[@]}" -n 3 "$bin" "${base[@]}" --bits 16 --out "$tmp/bad.csv" >/dev/null 2>"$tmp/bad.err"
+check "bad --bits under mpirun: exit non-zero" test $? -ne 0
+check "bad --bits: said once" test "$(grep -c -e "^stuckat: --bits" "$tmp/bad.err")" -eq 1
+check "bad --bits: no CSV" test ! -e "$tmp/bad.csv"
+"${mpi[@]}" -n 2 "$bin" "${sweep[@]}" --out "$tmp/n1.csv" >/dev/null 2>"$tmp/exists.err"
+check "an existing --out under mpirun is refused once" test "$(grep -c "already exists" "$tmp/exists.err")" -eq 1
+
+# Job-array shards and merge.
+for i in 0 1 2; do "$bin" "${sweep[@]}" --shard $i/3 --out "$tmp/shard$i.csv" >/dev/null 2>&1; done
+"$bin" merge "$tmp/shard0.csv" "$tmp/shard1.csv" "$tmp/shard2.csv" --out "$tmp/merged.csv" >"$tmp/merge.out"
+check "merge exits 0" test $? -eq 0
+check "merge of the shards = the full run" cmp -s "$tmp/ref.sorted" "$tmp/merged.csv"
+check "merge says the grid is complete" grep -q "(complete)" "$tmp/merge.out"
+"$bin" merge "$tmp/shard0.csv" "$tmp/shard1.csv" "$tmp/shard1.csv" --out "$tmp/dup.csv" 2>"$tmp/dup.err"
+check "overlapping shards: exit 2" test $? -eq 2
+check "overlapping shards: named" grep -q "is in both" "$tmp/dup.err"
+check "overlapping shards: no output" test ! -e "$tmp/dup.csv"
+"$bin" "${base[@]}" --bits 0,3,7,14,15 --seeds 0-1 --shard 1/3 --out "$tmp/other.csv" >/dev/null 2>&1
+"$bin" merge "$tmp/shard0.csv" "$tmp/other.csv" "$tmp/shard2.csv" --out "$tmp/mixed.csv" 2>"$tmp/mixed.err"
+check "a shard of another grid: exit 2" test $? -eq 2
+check "a shard of another grid: said" grep -q "come from different sweeps" "$tmp/mixed.err"
+# The first row of shard 1 with another accuracy.
+awk -F, -v OFS=, 'NR == 1 || NR == 2 { if (NR == 2) $11 = ($11 == "0.5" ? "0.25" : "0.5"); print }' "$tmp/shard1.csv" >"$tmp/conflict.csv"
+"$bin" merge "$tmp/shard1.csv" "$tmp/conflict.csv" --out "$tmp/conflict_out.csv" 2>"$tmp/conflict.err"
+check "conflicting rows: named" grep -q "with different results" "$tmp/conflict.err"
+
+echo "cli_mpi: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
