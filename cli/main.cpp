@@ -26,64 +26,6 @@ void prefer_passive_openmp_waits(char** argv) {
 
 }  // namespace
 
-static int run_command(int argc, char** argv) {
-  CLI::App app{"stuckat: stuck-at faults, pruning and crossbar mapping for quantized CNNs"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Show the help of every command");
-  stuckat::cli::Runner run_train = stuckat::cli::add_train_command(app);
-  stuckat::cli::Runner run_eval = stuckat::cli::add_eval_command(app);
-  stuckat::cli::Runner run_sweep = stuckat::cli::add_sweep_command(app);
-  stuckat::cli::Runner run_plot = stuckat::cli::add_plot_command(app);
-  stuckat::cli::Runner run_prune = stuckat::cli::add_prune_command(app);
-  stuckat::cli::Runner run_xbar = stuckat::cli::add_xbar_command(app);
-  stuckat::cli::Runner run_export = stuckat::cli::add_export_command(app);
-  stuckat::cli::Runner run_merge = stuckat::cli::add_merge_command(app);
-  // A missing or unknown command is named, with the list, rather than CLI11's "A subcommand is
-  // required".
-  std::string commands;
-  bool known = false;
-  for (const CLI::App* sub : app.get_subcommands({})) {
-    commands += (commands.empty() ? "" : ", ") + sub->get_name();
-    known = known || (argc >= 2 && sub->get_name() == argv[1]);
-  }
-  if (argc < 2) {
-    std::fprintf(stderr, "stuckat: no command given; expected one of %s (see --help)\n", commands.c_str());
-    return 2;
-  }
-  const std::string first = argv[1];
-  if (!first.empty() && first[0] != '-' && !known) {
-    std::fprintf(stderr, "stuckat: unknown command '%s'; expected one of %s (see --help)\n", first.c_str(),
-                 commands.c_str());
-    return 2;
-  }
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
-    std::fprintf(stderr, "stuckat: %s (see --help)\n", e.what());
-    return 2;
-  }
-  try {
-    if (app.got_subcommand("train")) return run_train();
-    if (app.got_subcommand("eval")) return run_eval();
-    if (app.got_subcommand("sweep")) return run_sweep();
-    if (app.got_subcommand("plot")) return run_plot();
-    if (app.got_subcommand("prune")) return run_prune();
-    if (app.got_subcommand("xbar")) return run_xbar();
-    if (app.got_subcommand("export")) return run_export();
-    if (app.got_subcommand("merge")) return run_merge();
-  } catch (const stuckat::InputError& e) {
-    std::fprintf(stderr, "stuckat: %s\n", e.what());
-    return 2;
-  } catch (const stuckat::cluster::RankFailed& e) {
-    return e.code;  // rank 0 says what went wrong
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "stuckat: internal error: %s\n", e.what());
-    return 1;
-  }
-  return 2;
-}
-
 int main(int argc, char** argv) {
   prefer_passive_openmp_waits(argv);
   // Under mpirun / srun: MPI starts before the flags are read (it may take its own arguments).
@@ -93,7 +35,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;
   }
-  const int code = run_command(argc, argv);
+  const int code = stuckat::cli::run_command(argc, argv);
   stuckat::cluster::stop_world();
   return code;
 }

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cluster/world.h"
 #include "cli/data_flags.h"
 #include "cli/training_flags.h"
 #include "jobs/train_job.h"
@@ -56,7 +57,7 @@ Runner add_train_command(CLI::App& app) {
     o.device = apply_runtime_flags(f->common);
     const jobs::TrainResult r = jobs::run_training(o);
     if (r.diverged) return jobs::kDivergedExitCode;
-    std::printf("%s\n", r.summary.dump().c_str());
+    if (cluster::world_rank() == 0) std::printf("%s\n", r.summary.dump().c_str());  // one summary under mpirun
     return 0;
   };
 }

@@ -30,6 +30,16 @@ int world_local_rank();  // rank among the processes on this node (OMPI_COMM_WOR
 bool world_is_distributed();  // world_size() > 1
 std::string world_library();  // "Open MPI 4.1.4 ..." or "none (one process)"
 
+// While one lives, this thread sees a one-process world (rank 0 of 1): a job run inside a
+// distributed grid (each rank runs whole runs of its own) must not split itself over the ranks.
+class ScopedOneProcess {
+ public:
+  ScopedOneProcess();
+  ~ScopedOneProcess();
+  ScopedOneProcess(const ScopedOneProcess&) = delete;
+  ScopedOneProcess& operator=(const ScopedOneProcess&) = delete;
+};
+
 // Collectives (every rank calls them in the same order).
 struct Agreement {
   bool all_ok = true;    // ok on every rank

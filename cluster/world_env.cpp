@@ -42,4 +42,8 @@ int world_local_rank() {
   return 0;
 }
 
+thread_local int g_one_process_scopes = 0;  // read by world_rank() / world_size()
+ScopedOneProcess::ScopedOneProcess() { ++g_one_process_scopes; }
+ScopedOneProcess::~ScopedOneProcess() { --g_one_process_scopes; }
+
 }  // namespace stuckat::cluster

@@ -29,8 +29,11 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "jobs/local_gpu.h"
 #include "jobs/model_source.h"
 #include "jobs/run_files.h"
+#include "cluster/work_queue.h"
+#include "cluster/world.h"
 #include "faults/fault_aware_sgd.h"
 #include "faults/fault_mask_io.h"
 #include "faults/fault_sgd_update.h"
@@ -236,19 +239,20 @@ nlohmann::json report_divergence(const RunFiles& files, const Module& model, con
 // Continues the run in DIR (f.resume and a saved state: returns its finished epochs, with the
 // schedule, metrics and files brought up to date) or starts afresh (its old records removed).
 int open_run(const RunFiles& files, Module& model, Optimizer& opt, StepLR& sched, const nlohmann::json& config,
-             std::vector<std::string>& metrics, const TrainOptions& f) {
+             std::vector<std::string>& metrics, const TrainOptions& f, bool writer) {
   int start_epoch = 0;
   if (f.resume && files.has_state()) {
     start_epoch = files.load_state(model, opt, config, metrics);
     for (int e = 0; e < start_epoch; ++e) sched.step();
     // The checkpoint may be an epoch behind the state, metrics.jsonl an epoch ahead (a kill
     // between the writes): both written again from it, so a run with no epoch left ends current.
-    files.save(model, opt, config, start_epoch, metrics);
+    if (writer) files.save(model, opt, config, start_epoch, metrics);
     // Histogram records of an epoch that did not finish (its batch records, or its end record
     // written before a kill) go: the resumed epochs write them again.
-    for (const char* name : {"histograms.csv", "histogram_summary.csv"}) drop_records_after(files, name, start_epoch);
-    std::fprintf(stderr, "resuming %s after epoch %d\n", f.out.c_str(), start_epoch);
-  } else {
+    if (writer)
+      for (const char* name : {"histograms.csv", "histogram_summary.csv"}) drop_records_after(files, name, start_epoch);
+    if (writer) std::fprintf(stderr, "resuming %s after epoch %d\n", f.out.c_str(), start_epoch);
+  } else if (writer) {
     for (const char* name : {"histograms.csv", "histogram_summary.csv", "divergence.json"})
       std::filesystem::remove(files.path(name));
     std::filesystem::remove_all(files.path("histograms"));
@@ -256,68 +260,129 @@ int open_run(const RunFiles& files, Module& model, Optimizer& opt, StepLR& sched
   return start_epoch;
 }
 
+// Data-parallel epoch end: the batch norm running statistics (each rank's from its own slices)
+// averaged over the ranks, then a hash of every parameter and buffer compared across ranks: the
+// weights must be the same bits everywhere (an Error otherwise: the run cannot go on).
+void agree_across_ranks(Module& model, int epoch) {
+  const int ranks = cluster::world_size();
+  for (const auto& [name, t] : model.named_buffers()) {
+    if (t.dtype() != DType::F32) continue;
+    Tensor host = t.to(Device::CPU).contiguous();
+    std::vector<float> v(host.data<float>(), host.data<float>() + host.numel());
+    cluster::world_sum(v.data(), static_cast<int64_t>(v.size()));
+    for (float& x : v) x /= static_cast<float>(ranks);
+    Tensor avg = Tensor::from_vector(v, t.shape());
+    Tensor(t).copy_(t.device() == Device::CPU ? avg : avg.to(t.device()));
+  }
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a over the bytes
+  auto mix = [&hash](const Tensor& t) {
+    const Tensor host = t.to(Device::CPU).contiguous();
+    const unsigned char* b = static_cast<const unsigned char*>(host.raw_data());
+    for (size_t i = 0; i < host.nbytes(); ++i) hash = (hash ^ b[i]) * 1099511628211ull;
+  };
+  for (const auto& [name, t] : model.named_parameters()) mix(t);
+  for (const auto& [name, t] : model.named_buffers()) mix(t);
+  if (!cluster::world_all_equal(hash))
+    throw Error(fmt::format("after epoch {} the ranks hold different weights (rank {}'s hash {:016x}); data-parallel "
+                            "training needs every rank to run the same build on the same data",
+                            epoch + 1, cluster::world_rank(), hash));
+}
+
 }  // namespace
 
 TrainResult run_training(TrainOptions f) {
-  const Device device = f.device;
-  check_training_settings(f);
-  const FaultSettings faults = parse_fault_settings(f);
-  const std::vector<FaultSpec>& specs = faults.specs;
-  const WeightFormat& format = faults.format;
-  const FaultMode mode = faults.mode;
-
+  // Under mpirun every rank trains its slice of each batch (framework/train/trainer.h); all read the
+  // flags and files, rank 0 alone writes the run's files.
+  const int rank = cluster::world_rank(), ranks = cluster::world_size();
+  const bool writer = rank == 0;
+  FaultSettings faults;
   HistogramSchedule histograms;
-  if (!f.histograms.empty()) histograms = parse_histogram_schedule(f.histograms);
-  if (f.histogram_bins < 1 || f.histogram_bins > 100000)
-    throw_input_error("--histogram-bins must be in 1..100000, got {}", f.histogram_bins);
-
-  if (!f.init.empty() && !f.model_given) {
-    const auto meta = read_checkpoint_metadata(f.init);
-    if (meta.find("model") == meta.end())
-      throw_input_error("--init {}: the checkpoint does not record its model; pass --model", f.init);
-  }
-  // --model NAME or FILE.onnx; with --init alone, the checkpoint's architecture (or recorded graph).
-  const ModelSource source = !f.init.empty() && !f.model_given ? ModelSource::from_checkpoint(f.init, "")
-                                                               : ModelSource::from_model_flag(f.model);
-  f.model = source.name();
-  f.data.seed = f.seed;
-  DataSplit data = load_data(f.data);
-  const Tensor& im = data.train.images;
-  source.check_input(im.size(1), im.size(2), im.size(3), data.train.name);
-
-  std::shared_ptr<Module> model = source.build(f.seed);
+  ModelSource source;
+  DataSplit data;
+  std::shared_ptr<Module> model;
   PruneMasks masks;
   bool pruned = false;
-  if (!f.init.empty()) {
-    load_checkpoint(f.init, *model, source.name());
-    masks = read_prune_masks(f.init, *model, &pruned);
-    if (pruned) apply_masks(*model, masks);
-  }
-  // The optimizers are built on the CPU (fault maps, master weights); the model, the data and
-  // the fault-aware optimizer's buffers then move to the device once, for the whole run.
-  Optimizers optimizers = make_optimizers(*model, f, faults, masks, pruned);
-  std::unique_ptr<Optimizer>& opt = optimizers.opt;
-  FaultAwareSgd* fault_opt = optimizers.fault_opt;
-  const nlohmann::json& pruned_cells = optimizers.pruned_cells;
-  model->to(device);  // parameters move in place: the optimizers' handles follow
-  if (fault_opt != nullptr) fault_opt->to(device);
-  if (device != Device::CPU) {  // the data stays on the GPU for the whole run; batches are gathered there
-    data.train.to_device(device);
-    data.test.to_device(device);
-  }
-  StepLR sched(*opt, f.step_size, f.gamma);
-  nlohmann::json config = run_config(f, data.train);
-  add_fault_config(config, format, specs, mode, f.clip_bound, f.fault_masks);
-  if (!f.init.empty()) config["init"] = f.init;
-
-  RunFiles files(f.out);
-  files.set_model_metadata(source.checkpoint_metadata());  // an imported network's graph travels along
+  Optimizers optimizers;
+  std::unique_ptr<StepLR> sched_ptr;
+  nlohmann::json config;
+  std::unique_ptr<RunFiles> files_ptr;
   std::vector<std::string> metrics;
-  const int start_epoch = open_run(files, *model, *opt, sched, config, metrics, f);
-  if (start_epoch == 0 && histograms.at_epoch(0)) append_histograms(files, *model, f.histogram_bins, 0, -1);
+  int start_epoch = 0;
+  const Device device = f.device;
+  cluster::setup_on_every_rank([&] {
+    check_training_settings(f);
+    if (ranks > 1 && f.batch < ranks)
+      throw_input_error("--batch {} is smaller than the {} ranks; each rank needs images of every batch", f.batch, ranks);
+    if (ranks > 1 && device == Device::CUDA) use_local_gpu("train");
+    faults = parse_fault_settings(f);
+    if (!f.histograms.empty()) histograms = parse_histogram_schedule(f.histograms);
+    if (f.histogram_bins < 1 || f.histogram_bins > 100000)
+      throw_input_error("--histogram-bins must be in 1..100000, got {}", f.histogram_bins);
 
-  const bool tty = isatty(fileno(stderr));
-  std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",
+    if (!f.init.empty() && !f.model_given) {
+      const auto meta = read_checkpoint_metadata(f.init);
+      if (meta.find("model") == meta.end())
+        throw_input_error("--init {}: the checkpoint does not record its model; pass --model", f.init);
+    }
+    // --model NAME or FILE.onnx; with --init alone, the checkpoint's architecture (or recorded graph).
+    source = !f.init.empty() && !f.model_given ? ModelSource::from_checkpoint(f.init, "") : ModelSource::from_model_flag(f.model);
+    f.model = source.name();
+    f.data.seed = f.seed;
+    data = load_data(f.data);
+    const Tensor& im = data.train.images;
+    source.check_input(im.size(1), im.size(2), im.size(3), data.train.name);
+
+    model = source.build(f.seed);
+    if (!f.init.empty()) {
+      load_checkpoint(f.init, *model, source.name());
+      masks = read_prune_masks(f.init, *model, &pruned);
+      if (pruned) apply_masks(*model, masks);
+    }
+    // The optimizers are built on the CPU (fault maps, master weights); the model, the data and
+    // the fault-aware optimizer's buffers then move to the device once, for the whole run.
+    optimizers = make_optimizers(*model, f, faults, masks, pruned);
+    model->to(device);  // parameters move in place: the optimizers' handles follow
+    if (optimizers.fault_opt != nullptr) optimizers.fault_opt->to(device);
+    if (device != Device::CPU) {  // the data stays on the GPU for the whole run; batches are gathered there
+      data.train.to_device(device);
+      data.test.to_device(device);
+    }
+    sched_ptr = std::make_unique<StepLR>(*optimizers.opt, f.step_size, f.gamma);
+    config = run_config(f, data.train);
+    add_fault_config(config, faults.format, faults.specs, faults.mode, f.clip_bound, f.fault_masks);
+    if (!f.init.empty()) config["init"] = f.init;
+    if (ranks > 1) config["ranks"] = ranks;  // a run resumes on as many ranks (its batches' slices)
+
+    files_ptr = std::make_unique<RunFiles>(f.out);
+    files_ptr->set_model_metadata(source.checkpoint_metadata());  // an imported network's graph travels along
+    start_epoch = open_run(*files_ptr, *model, *optimizers.opt, *sched_ptr, config, metrics, f, writer);
+  });
+  const std::vector<FaultSpec>& specs = faults.specs;
+  (void)specs;
+  std::unique_ptr<Optimizer>& opt = optimizers.opt;
+  const nlohmann::json& pruned_cells = optimizers.pruned_cells;
+  StepLR& sched = *sched_ptr;
+  const RunFiles& files = *files_ptr;
+  if (writer && start_epoch == 0 && histograms.at_epoch(0)) append_histograms(files, *model, f.histogram_bins, 0, -1);
+  DataParallel parallel;
+  if (ranks > 1) {
+    parallel.rank = rank;
+    parallel.ranks = ranks;
+    parallel.sum = [](float* v, int64_t n) { cluster::world_sum(v, n); };
+    if (writer)
+      std::fprintf(stderr, "training data-parallel on %d ranks (%s): %lld images per rank per batch of %lld; gradients "
+                   "summed %s; batch norm uses each rank's own batch statistics, running statistics averaged over the "
+                   "ranks at each epoch's end\n",
+                   ranks, cluster::world_library().c_str(), static_cast<long long>(f.batch / ranks), static_cast<long long>(f.batch),
+                   device == Device::CUDA ? (cluster::world_cuda_aware() ? "through host memory (the MPI library is CUDA-aware, "
+                                                                           "but stuckat stages gradients through the host)"
+                                                                         : "through host memory (the MPI library is not CUDA-aware)")
+                                          : "in host memory");
+  }
+
+  const bool tty = writer && isatty(fileno(stderr));
+  if (writer)
+    std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",
                f.model.c_str(), data.train.name.c_str(), static_cast<long long>(data.train.size()),
                static_cast<long long>(data.test.size()), static_cast<long long>(model->parameter_count()),
                num_threads());
@@ -328,15 +393,17 @@ TrainResult run_training(TrainOptions f) {
       if (tty && (b % 20 == 0 || b + 1 == nb))
         std::fprintf(stderr, "\repoch %d/%d  batch %lld/%lld  loss %.4f ", epoch + 1, f.epochs,
                      static_cast<long long>(b + 1), static_cast<long long>(nb), loss);
-      if (histograms.at_batch(b)) append_histograms(files, *model, f.histogram_bins, epoch + 1, b + 1);
+      if (writer && histograms.at_batch(b)) append_histograms(files, *model, f.histogram_bins, epoch + 1, b + 1);
     };
-    EpochStats tr = train_epoch(*model, *opt, data.train, f.batch, f.seed, epoch, progress);
+    EpochStats tr = train_epoch(*model, *opt, data.train, f.batch, f.seed, epoch, progress, ranks > 1 ? &parallel : nullptr);
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!tr.finite) {
+      if (!writer) throw cluster::RankFailed{1};  // rank 0 reports the divergence
       if (histograms.active()) append_histograms(files, *model, f.histogram_bins, epoch + 1, tr.bad_batch + 1);
       return {true, report_divergence(files, *model, tr, epoch, lr)};
     }
     sched.step();
+    if (ranks > 1) agree_across_ranks(*model, epoch);
     test = evaluate(*model, data.test, f.eval_batch);
     const double ips = tr.seconds > 0 ? static_cast<double>(tr.images) / tr.seconds : 0.0;
     nlohmann::json row = {{"epoch", epoch + 1},          {"train_loss", tr.loss},  {"train_acc", tr.accuracy},
@@ -345,9 +412,10 @@ TrainResult run_training(TrainOptions f) {
                           {"eval_images_per_s", test.seconds > 0 ? test.images / test.seconds : 0.0}};
     metrics.push_back(row.dump());
     // The epoch's histogram before its state: a run resumed from that state has it.
-    if (histograms.at_epoch(epoch + 1)) append_histograms(files, *model, f.histogram_bins, epoch + 1, -1);
-    files.save(*model, *opt, config, epoch + 1, metrics);
-    std::fprintf(stderr, "epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  lr %.5g  %.0f img/s\n",
+    if (writer && histograms.at_epoch(epoch + 1)) append_histograms(files, *model, f.histogram_bins, epoch + 1, -1);
+    if (writer) files.save(*model, *opt, config, epoch + 1, metrics);
+    if (writer)
+      std::fprintf(stderr, "epoch %d/%d  train_loss %.4f  train_acc %.4f  test_loss %.4f  test_acc %.4f  lr %.5g  %.0f img/s\n",
                  epoch + 1, f.epochs, tr.loss, tr.accuracy, test.loss, test.accuracy, lr, ips);
   }
   if (start_epoch >= f.epochs) test = evaluate(*model, data.test, f.eval_batch);

@@ -56,9 +56,11 @@ void abort_world(int code) {
   std::exit(code);
 }
 
-int world_rank() { return g_rank; }
-int world_size() { return g_size; }
-bool world_is_distributed() { return g_size > 1; }
+extern thread_local int g_one_process_scopes;  // world_env.cpp
+
+int world_rank() { return g_one_process_scopes > 0 ? 0 : g_rank; }
+int world_size() { return g_one_process_scopes > 0 ? 1 : g_size; }
+bool world_is_distributed() { return world_size() > 1; }
 
 std::string world_library() {
   if (!g_started) return "none (one process)";
@@ -71,7 +73,7 @@ std::string world_library() {
 }
 
 Agreement world_agree(bool ok) {
-  if (g_size == 1) return {ok, ok};
+  if (world_size() == 1) return {ok, ok};
   int mine[2] = {ok ? 1 : 0, g_rank == 0 ? (ok ? 1 : 0) : 1};
   int all[2] = {0, 0};
   check(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "MPI_Allreduce");
@@ -80,7 +82,7 @@ Agreement world_agree(bool ok) {
 
 namespace {
 template <typename T> void sum_in_place(T* values, int64_t n, MPI_Datatype type) {
-  if (g_size == 1) return;
+  if (world_size() == 1) return;
   for (int64_t done = 0; done < n;) {
     const int count = static_cast<int>(std::min<int64_t>(n - done, INT_MAX / 2));
     check(MPI_Allreduce(MPI_IN_PLACE, values + done, count, type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
@@ -93,7 +95,7 @@ void world_sum(double* values, int64_t n) { sum_in_place(values, n, MPI_DOUBLE);
 void world_sum(float* values, int64_t n) { sum_in_place(values, n, MPI_FLOAT); }
 
 bool world_all_equal(uint64_t value) {
-  if (g_size == 1) return true;
+  if (world_size() == 1) return true;
   unsigned long long v[2] = {value, ~value}, r[2] = {0, 0};
   check(MPI_Allreduce(v, r, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
   return r[0] == value && r[1] == ~value;  // max(v) == v and max(~v) == ~v: every rank had v

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "framework/autograd.h"
 #include "framework/ops.h"
@@ -31,10 +32,45 @@ void move_batch(Device device, const Tensor& images, const Tensor& labels, Tenso
     labels_dev = labels.to(device);
   }
 }
+// Sums the slices' gradients over the ranks (each first weighted by `share`, its slice's part of
+// the global batch) together with the batch's loss sum, correct count and the number of ranks
+// whose loss was not finite, in one call; a parameter gets a gradient when any rank had one.
+// Gradients on a GPU go through host memory.
+void sum_over_ranks(Module& model, const DataParallel& dp, float share, double* stats) {
+  const std::vector<Tensor> params = model.parameters();
+  int64_t total = 0;
+  for (const Tensor& p : params) total += p.numel() + 1;
+  std::vector<float> buffer(static_cast<size_t>(total + 3), 0.0f);
+  int64_t at = 0;
+  for (const Tensor& p : params) {
+    const Tensor& g = p.grad();
+    if (g.defined()) {
+      const Tensor host = g.to(Device::CPU).contiguous();
+      const float* src = host.data<float>();
+      for (int64_t i = 0; i < p.numel(); ++i) buffer[size_t(at + i)] = src[i] * share;
+      buffer[size_t(at + p.numel())] = 1.0f;  // this rank has a gradient for p
+    }
+    at += p.numel() + 1;
+  }
+  // Counts travel as floats: exact up to 2^24, far above any batch's images.
+  for (int k = 0; k < 3; ++k) buffer[size_t(total + k)] = static_cast<float>(stats[k]);
+  dp.sum(buffer.data(), static_cast<int64_t>(buffer.size()));
+  at = 0;
+  for (const Tensor& p : params) {
+    if (buffer[size_t(at + p.numel())] > 0) {
+      Tensor host = Tensor::empty(p.shape());
+      std::copy(buffer.begin() + at, buffer.begin() + at + p.numel(), host.data<float>());
+      Tensor(p).set_grad(p.device() == Device::CPU ? host : host.to(p.device()));
+    }
+    at += p.numel() + 1;
+  }
+  for (int k = 0; k < 3; ++k) stats[k] = buffer[size_t(total + k)];
+}
+
 }  // namespace
 
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
-                       const BatchCallback& on_batch) {
+                       const BatchCallback& on_batch, const DataParallel* parallel) {
   STUCKAT_CHECK(batch >= 1, "batch size must be >= 1, got {}", batch);
   model.train();
   EpochStats st;
@@ -46,8 +82,44 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
   const Device device = model_device(model);
   double loss_sum = 0;
   int64_t correct = 0;
+  const bool split = parallel != nullptr && parallel->ranks > 1;
   for (int64_t b = 0; b < batches; ++b) {
     const int64_t start = b * batch, count = std::min(batch, n - start);
+    if (split) {
+      // This rank's slice; a slice may be empty when the last batch has fewer images than ranks.
+      const int64_t r = parallel->rank, R = parallel->ranks;
+      const int64_t lo = start + count * r / R, hi = start + count * (r + 1) / R;
+      opt.zero_grad();
+      double stats[3] = {0, 0, 0};  // loss sum, correct, ranks with a non-finite loss
+      float l = 0;
+      if (hi > lo) {
+        gather_batch(data, order, lo, hi - lo, host_images, host_labels);
+        move_batch(device, host_images, host_labels, images, labels);
+        Tensor logits = model.forward(images);
+        Tensor loss = cross_entropy(logits, labels);
+        l = loss.item();
+        if (std::isfinite(l)) {
+          loss.backward();
+          stats[0] = static_cast<double>(l) * static_cast<double>(hi - lo);
+          stats[1] = static_cast<double>(count_correct(logits.detach(), labels));
+        } else {
+          stats[2] = 1;
+        }
+      }
+      sum_over_ranks(model, *parallel, static_cast<float>(hi - lo) / static_cast<float>(count), stats);
+      if (stats[2] > 0) {  // every rank stops at the same batch
+        st.finite = false;
+        st.bad_batch = b;
+        st.bad_loss = std::isfinite(l) ? std::numeric_limits<float>::quiet_NaN() : l;
+        break;
+      }
+      opt.step();
+      loss_sum += stats[0];
+      correct += static_cast<int64_t>(stats[1]);
+      st.images += count;
+      if (on_batch) on_batch(b, batches, loss_sum / static_cast<double>(st.images));
+      continue;
+    }
     gather_batch(data, order, start, count, host_images, host_labels);
     move_batch(device, host_images, host_labels, images, labels);
     opt.zero_grad();

@@ -24,10 +24,22 @@ struct EpochStats {
 // Called after each batch with (batch index, number of batches, running mean loss).
 using BatchCallback = std::function<void(int64_t, int64_t, double)>;
 
+// Data-parallel training over the ranks of one job (as PyTorch's DistributedDataParallel): every
+// rank holds the same model and draws the same order; rank r of R takes images
+// [b + c*r/R, b + c*(r+1)/R) of each global batch [b, b + c), and before each step the gradients
+// of the slices, each weighted by its share c_r / c, are summed over the ranks, so every rank
+// steps with the gradient of the global batch's mean loss (up to the order of float sums). Batch
+// norm normalises with each slice's own statistics (as DDP does without SyncBatchNorm).
+struct DataParallel {
+  int rank = 0, ranks = 1;
+  std::function<void(float*, int64_t)> sum;  // element-wise sum over the ranks, in place, on the host
+};
+
 // One epoch over `data` in the order random_permutation(n, seed, epoch); the last batch may be
-// smaller (as PyTorch's DataLoader with drop_last=False).
+// smaller (as PyTorch's DataLoader with drop_last=False). With `parallel` (ranks > 1), this rank's
+// slices of the batches; the returned loss, accuracy and images are the whole batches'.
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
-                       const BatchCallback& on_batch = nullptr);
+                       const BatchCallback& on_batch = nullptr, const DataParallel* parallel = nullptr);
 
 // Mean loss and accuracy over `data` in eval mode, without gradients, in order.
 // With `logits`, also the model's outputs (images x classes, in dataset order) on the CPU.
