@@ -30,7 +30,14 @@ Runner add_sweep_command(CLI::App& app) {
   cmd->add_option("--stuck", o.stuck, "stuck values (0, 1 or 0,1)")->capture_default_str();
   cmd->add_option("--rates", o.rates, "fractions of the layer's weights that are faulty (e.g. 0.01,0.05)")
       ->capture_default_str();
-  cmd->add_option("--seeds", o.seeds, "fault seeds (e.g. 0-4)")->capture_default_str();
+  cmd->add_option("--seeds", o.seeds,
+                  "fault seeds (e.g. 0-4), or auto: per point, seeds until its accuracy's 95% confidence half-width is "
+                  "at most --ci")
+      ->capture_default_str();
+  cmd->add_option("--ci", o.ci, "--seeds auto: target 95% half-width of a point's mean accuracy, in accuracy points")
+      ->capture_default_str();
+  cmd->add_option("--min-seeds", o.min_seeds, "--seeds auto: seeds every point gets")->capture_default_str();
+  cmd->add_option("--max-seeds", o.max_seeds, "--seeds auto: most seeds a point gets")->capture_default_str();
   cmd->add_option("--formats", o.formats, "16-bit weight formats (q4.11, q<I>.<F>, maxabs, signmag, fp16)")
       ->capture_default_str();
   cmd->add_flag("--resume", o.resume, "keep the rows already in --out and run only the missing points");

@@ -19,6 +19,7 @@
 #include "sweep/sweep_runner.h"
 #include "sweep/sweep_summary.h"
 #include "sweep/sweep_units.h"
+#include "sweep/adaptive_seeds.h"
 #include "sweep/sweep_warm_up.h"
 #include "base/weight_format.h"
 #include "base/error.h"
@@ -57,7 +58,17 @@ SweepGrid parse_grid(const SweepOptions& f, const Module& model) {
   for (int64_t b : parse_int_list(f.bits, "--bits", 0, 15)) grid.bits.push_back(static_cast<int>(b));
   for (int64_t s : parse_int_list(f.stuck, "--stuck", 0, 1)) grid.stuck.push_back(static_cast<int>(s));
   grid.rates = parse_rate_list(f.rates, "--rates");
-  for (int64_t s : parse_int_list(f.seeds, "--seeds", 0, int64_t(1) << 62)) grid.seeds.push_back(static_cast<uint64_t>(s));
+  if (f.seeds == "auto") {
+    if (f.min_seeds < 2 || f.max_seeds < f.min_seeds || f.max_seeds > 100000)
+      throw_input_error("--seeds auto needs 2 <= --min-seeds <= --max-seeds <= 100000, got {} and {}", f.min_seeds, f.max_seeds);
+    if (!(f.ci > 0 && f.ci <= 100)) throw_input_error("--ci must be in (0, 100] accuracy points, got {}", f.ci);
+    if (f.shard != "0/1" || f.max_points != 0)
+      throw_input_error("--seeds auto decides the seeds from the results so far: run it whole (no --shard, no --max-points); "
+                        "under mpirun the ranks share it");
+    for (int64_t s = 0; s < f.max_seeds; ++s) grid.seeds.push_back(static_cast<uint64_t>(s));
+  } else {
+    for (int64_t s : parse_int_list(f.seeds, "--seeds", 0, int64_t(1) << 62)) grid.seeds.push_back(static_cast<uint64_t>(s));
+  }
   // Counted before any point exists: each list is within its cap, so the product fits 64 bits.
   if (grid.size() > limits::kMaxGridPoints)
     throw_input_error("the sweep grid has {} points (formats x (1 + layers x --bits x --stuck x --rates x --seeds)), more "
@@ -106,19 +117,35 @@ void warm_up(Module& device_model, const Dataset& test, const SweepRunOptions& o
   }
 }
 
-// Rank 0 of a distributed sweep: hands out the units and writes the rows they send back.
+// Rank 0 of a distributed or adaptive sweep: hands out the units of each round of points and
+// writes the rows they send back. `next_round` gives a round's points (ascending) once the
+// previous round's rows are all in, or none when the sweep is complete; `points` is how many
+// the progress counts toward (0: unknown, as with adaptive seeds).
 class SweepCoordinator : public cluster::WorkCoordinator {
  public:
-  SweepCoordinator(std::vector<std::vector<int64_t>> units, int64_t points, SweepCsvWriter& writer, const SweepGrid& grid,
-                   const std::string& model)
-      : units_(std::move(units)), points_(points), writer_(writer), grid_(grid), model_(model),
+  SweepCoordinator(std::function<std::vector<int64_t>()> next_round, int64_t per_unit, int64_t points,
+                   SweepCsvWriter& writer, const SweepGrid& grid, const std::string& model)
+      : next_round_(std::move(next_round)), per_unit_(per_unit), points_(points), writer_(writer), grid_(grid), model_(model),
         t0_(std::chrono::steady_clock::now()), tty_(isatty(fileno(stderr)) != 0) {}
 
   cluster::NextUnit next(std::string* unit) override {
-    if (next_ == units_.size()) return cluster::NextUnit::kFinished;
+    if (next_ == units_.size()) {
+      if (outstanding_ > 0) return cluster::NextUnit::kLater;
+      const std::vector<int64_t> round = next_round_();
+      if (round.empty()) return cluster::NextUnit::kFinished;
+      ++rounds_;
+      units_ = sweep_units(grid_, round, per_unit_);
+      next_ = 0;
+    }
     *unit = encode_sweep_unit(units_[next_++]);
+    ++outstanding_;
     return cluster::NextUnit::kUnit;
   }
+
+  // Called with each row as it is written (adaptive seeds keep their accuracies).
+  std::function<void(const SweepRow&)> on_row;
+  int rounds() const { return rounds_; }
+  int64_t rows() const { return rows_; }
 
   void finished(const std::string& unit, const std::string& result, int rank) override {
     const std::vector<int64_t> expected = decode_sweep_unit(unit, grid_);
@@ -134,26 +161,32 @@ class SweepCoordinator : public cluster::WorkCoordinator {
                     "rank {} sent a row that is not point {} of the unit: '{}' {}", rank, k < expected.size() ? expected[k] : -1,
                     line, problem);
       writer_.append(row);
+      if (on_row) on_row(row);
       ++k;
     }
     STUCKAT_CHECK(k == expected.size(), "rank {} sent {} rows for a unit of {} points", rank, k, expected.size());
     writer_.flush();
+    --outstanding_;
     rows_ += static_cast<int64_t>(k);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     if (rows_ == points_ || (!tty_ && s - last_report_ < 30)) return;
     last_report_ = s;
     const double rate = rows_ / s;
-    std::fprintf(stderr, tty_ ? "\rsweep: %lld/%lld points on %d ranks, %.1f points/s, about %.0f s left\033[K"
-                              : "sweep: %lld/%lld points on %d ranks, %.1f points/s, about %.0f s left\n",
-                 static_cast<long long>(rows_), static_cast<long long>(points_), cluster::world_size(), rate,
-                 (points_ - rows_) / rate);
+    const std::string left = points_ > 0 ? fmt::format("/{} points, about {:.0f} s left", points_, (points_ - rows_) / rate)
+                                         : fmt::format(" points (round {} of the adaptive seeds)", rounds_);
+    std::fprintf(stderr, tty_ ? "\rsweep: %lld%s on %d ranks, %.1f points/s\033[K" : "sweep: %lld%s on %d ranks, %.1f points/s\n",
+                 static_cast<long long>(rows_), left.c_str(), cluster::world_size(), rate);
   }
 
   bool reported() const { return last_report_ > 0; }
 
  private:
+  std::function<std::vector<int64_t>()> next_round_;
+  int64_t per_unit_ = 1;
   std::vector<std::vector<int64_t>> units_;
   size_t next_ = 0;
+  int64_t outstanding_ = 0;
+  int rounds_ = 0;
   int64_t points_ = 0, rows_ = 0;
   SweepCsvWriter& writer_;
   const SweepGrid& grid_;
@@ -218,7 +251,11 @@ SweepResult run_sweep_job(SweepOptions f) {
                  static_cast<long long>(grid.size()),
                  static_cast<long long>((grid.size() - shard.index + shard.count - 1) / shard.count), f.shard.c_str(),
                  skipped, f.out.c_str(), todo.size(),
-                 distributed ? fmt::format(" on {} ranks", cluster::world_size()).c_str() : "");
+                 (std::string(f.seeds == "auto" ? fmt::format(" at most (adaptive seeds: {} to {} per point until the 95% "
+                                                              "half-width is <= {} points)", f.min_seeds, f.max_seeds, f.ci)
+                                                : "") +
+                  (distributed ? fmt::format(" on {} ranks", cluster::world_size()) : ""))
+                     .c_str());
   SweepRunOptions options;
   options.batch = f.batch;
   options.configs_per_pass = f.configs_per_pass;
@@ -231,16 +268,45 @@ SweepResult run_sweep_job(SweepOptions f) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   int64_t points = 0;
-  if (distributed) {
+  const bool adaptive = f.seeds == "auto";
+  int rounds = 0;
+  if (distributed || adaptive) {
     // Units of up to a wave's points, cut smaller when the grid is small, so that every rank gets
     // several (points differ in cost by 100x: a last large unit would keep one rank busy alone).
     const int64_t ranks = cluster::world_size();
     const int64_t per_unit = std::max<int64_t>(1, std::min<int64_t>(options.wave_points,
                                                                    (static_cast<int64_t>(todo.size()) + 4 * ranks - 1) / (4 * ranks)));
     std::unique_ptr<SweepCoordinator> coordinator;
+    // Adaptive seeds: which points are in, with their accuracies (the rows already in --out too).
+    std::vector<char> done;
+    std::vector<double> accuracy;
+    AdaptiveSeeds settings;
+    bool first_round = true;
     if (root) {
-      coordinator = std::make_unique<SweepCoordinator>(sweep_units(grid, todo, per_unit), static_cast<int64_t>(todo.size()),
+      std::function<std::vector<int64_t>()> next_round = [&, first_round]() mutable {
+        if (!first_round) return std::vector<int64_t>();
+        first_round = false;
+        return todo;
+      };
+      if (adaptive) {
+        done.assign(static_cast<size_t>(grid.size()), 0);
+        accuracy.assign(static_cast<size_t>(grid.size()), 0.0);
+        for (const SweepRow& r : writer->existing_rows()) {
+          done[size_t(r.point.index)] = 1;
+          accuracy[size_t(r.point.index)] = r.test_acc;
+        }
+        settings.min_seeds = static_cast<int>(f.min_seeds);
+        settings.max_seeds = static_cast<int>(f.max_seeds);
+        settings.half_width = f.ci / 100.0;
+        next_round = [&] { return next_adaptive_round(grid, done, accuracy, settings); };
+      }
+      coordinator = std::make_unique<SweepCoordinator>(next_round, per_unit, adaptive ? 0 : static_cast<int64_t>(todo.size()),
                                                        *writer, grid, source.name());
+      if (adaptive)
+        coordinator->on_row = [&](const SweepRow& r) {
+          done[size_t(r.point.index)] = 1;
+          accuracy[size_t(r.point.index)] = r.test_acc;
+        };
       cluster::say_on_termination(fmt::format(
           "stuckat: sweep: the job was ended by a signal (mpirun ends every rank when one of them dies); the rows "
           "finished so far are in {}: run the same command with --resume to complete it",
@@ -253,7 +319,10 @@ SweepResult run_sweep_job(SweepOptions f) {
       return rows;
     });
     if (root && coordinator->reported() && isatty(fileno(stderr))) std::fprintf(stderr, "\r\033[K");
-    points = static_cast<int64_t>(todo.size());
+    if (root) {
+      points = coordinator->rows();
+      rounds = coordinator->rounds();
+    }
   } else {
     // Rows go out as they finish, a group at a time (a CPU wave, a GPU epoch), with the progress on
     // stderr: on a terminal a line rewritten after each group, otherwise a line at most every 30 s.
@@ -285,7 +354,17 @@ SweepResult run_sweep_job(SweepOptions f) {
   result.seconds = seconds;
   if (root) {
     writer.reset();  // closed before it is read back
-    result.text = sweep_summary_table(summarize_sweep(read_sweep_csv(f.out).rows)) +
+    const std::vector<SweepSummaryLine> lines = summarize_sweep(read_sweep_csv(f.out).rows);
+    std::string stats;
+    if (adaptive || grid.seeds.size() > 1) {
+      // Mean, 95% half-width and seeds per point beside the rows.
+      const std::string base = f.out.size() > 4 && f.out.compare(f.out.size() - 4, 4, ".csv") == 0 ? f.out.substr(0, f.out.size() - 4) : f.out;
+      write_sweep_summary_csv(lines, base + "_summary.csv");
+      stats = fmt::format("per point: seeds, mean accuracy and its 95% half-width in {}_summary.csv{}\n", base,
+                          adaptive ? fmt::format(" (adaptive seeds: {} round(s), target half-width {} points)", rounds, f.ci)
+                                   : std::string());
+    }
+    result.text = sweep_summary_table(lines) + stats +
                   fmt::format("evaluated {} points on {} test images in {:.3f} s ({:.1f} points/s{}); rows in {}\n", points,
                               data.test.size(), seconds, seconds > 0 ? points / seconds : 0.0,
                               distributed ? fmt::format(", {} ranks", cluster::world_size()) : std::string(), f.out);

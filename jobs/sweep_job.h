@@ -16,6 +16,10 @@ struct SweepOptions {
   std::string checkpoint, model, out;  // model empty: recorded in the checkpoint
   // The grid, as the flags write it: lists and ranges ("0-15", "3,11,15", "all").
   std::string layers = "all", bits = "0-15", stuck = "0,1", rates = "0.01", seeds = "0", formats = "q4.11";
+  // seeds "auto": per point, seeds until the 95% confidence half-width of its mean accuracy is at
+  // most ci accuracy points (sweep/adaptive_seeds.h), at least min_seeds, at most max_seeds.
+  double ci = 0.5;
+  int64_t min_seeds = 3, max_seeds = 30;
   std::string shard = "0/1";  // i/n: the points with index % n == i
   bool resume = false;        // keep the rows already in `out`, run the missing points
   int64_t batch = 1000, configs_per_pass = 10, max_points = 0;

@@ -2,9 +2,16 @@
 #include "sweep/sweep_summary.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
 
 #include <fmt/format.h>
+
+#include "base/error.h"
 
 namespace stuckat::sweep {
 
@@ -16,14 +23,13 @@ std::vector<SweepSummaryLine> summarize_sweep(std::vector<SweepRow> rows) {
   };
   std::vector<SweepSummaryLine> lines;
   std::vector<std::vector<const SweepRow*>> members;
+  // In index order a group's rows are contiguous (the seed varies fastest).
   for (const SweepRow& r : rows) {
-    size_t k = 0;
-    while (k < lines.size() && !same_group(lines[k].point, r.point)) ++k;
-    if (k == lines.size()) {
+    if (lines.empty() || !same_group(lines.back().point, r.point)) {
       lines.push_back({r.point});
       members.emplace_back();
     }
-    members[k].push_back(&r);
+    members.back().push_back(&r);
   }
   for (size_t k = 0; k < lines.size(); ++k) {
     SweepSummaryLine& l = lines[k];
@@ -37,6 +43,7 @@ std::vector<SweepSummaryLine> summarize_sweep(std::vector<SweepRow> rows) {
     double ss = 0;
     for (const SweepRow* r : m) ss += (r->test_acc - l.acc_mean) * (r->test_acc - l.acc_mean);
     l.acc_std = l.seeds > 1 ? std::sqrt(ss / (l.seeds - 1)) : 0.0;
+    l.acc_half_width = l.seeds > 1 ? t_quantile_975(l.seeds - 1) * l.acc_std / std::sqrt(double(l.seeds)) : 0.0;
   }
   return lines;
 }
@@ -54,6 +61,38 @@ std::string sweep_summary_table(const std::vector<SweepSummaryLine>& lines) {
                          p.bit, p.stuck, p.rate, l.seeds, l.acc_mean, l.acc_std, l.loss_mean, l.nan);
   }
   return out;
+}
+
+double t_quantile_975(int df) {
+  // Student's t, two-sided 95%: the table to 30 degrees of freedom, then z + (z^3 + z) / (4 df).
+  static const double table[31] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                                   2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+                                   2.074, 2.069,  2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 1) return std::numeric_limits<double>::infinity();
+  if (df <= 30) return table[df];
+  const double z = 1.959964;
+  return z + (z * z * z + z) / (4.0 * df);
+}
+
+void write_sweep_summary_csv(const std::vector<SweepSummaryLine>& lines, const std::string& path) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw_input_error("cannot write the sweep summary {}: {}", tmp, std::strerror(errno));
+  bool ok = std::fprintf(f, "format,layer,bit,stuck,rate,seeds,acc_mean,acc_half_width_95,acc_std,loss_mean,nan\n") > 0;
+  for (const SweepSummaryLine& l : lines) {
+    const SweepPoint& p = l.point;
+    const std::string head = p.baseline ? fmt::format("{},baseline,,,0", p.format)
+                                        : fmt::format("{},{},{},{},{}", p.format, p.layer, p.bit, p.stuck, p.rate);
+    ok = ok && std::fprintf(f, "%s,%d,%.9g,%.9g,%.9g,%.9g,%d\n", head.c_str(), l.seeds, l.acc_mean, l.acc_half_width,
+                            l.acc_std, l.loss_mean, l.nan) > 0;
+  }
+  ok = std::fclose(f) == 0 && ok;
+  std::error_code ec;
+  if (ok) std::filesystem::rename(tmp, path, ec);
+  if (!ok || ec) {
+    std::filesystem::remove(tmp, ec);
+    throw_input_error("writing the sweep summary {} failed", path);
+  }
 }
 
 }  // namespace stuckat::sweep

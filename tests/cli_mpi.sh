@@ -21,7 +21,11 @@ check() {  # check NAME CONDITION...
   shift
   if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name"; fi
 }
-sorted() { head -n 1 "$1"; tail -n +2 "$1" | sort -t, -k1,1n; }
+sorted() {  # a CSV's header, then its rows in index order (a missing file: its name)
+  [ -f "$1" ] || { echo "missing $1"; return; }
+  head -n 1 "$1"
+  tail -n +2 "$1" | sort -t, -k1,1n
+}
 syn=(--data synthetic --limit-train 256 --limit-test 1000 --threads 1)
 "$bin" train --model lenet5 "${syn[@]}" --epochs 1 --out "$tmp/run" >/dev/null 2>&1 || { echo "FAIL: training"; exit 1; }
 base=(sweep --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" --layers all --stuck 0,1 --rates 0.01,0.1
@@ -92,6 +96,18 @@ check "a shard of another grid: said" grep -q "come from different sweeps" "$tmp
 awk -F, -v OFS=, 'NR == 1 || NR == 2 { if (NR == 2) $11 = ($11 == "0.5" ? "0.25" : "0.5"); print }' "$tmp/shard1.csv" >"$tmp/conflict.csv"
 "$bin" merge "$tmp/shard1.csv" "$tmp/conflict.csv" --out "$tmp/conflict_out.csv" 2>"$tmp/conflict.err"
 check "conflicting rows: named" grep -q "with different results" "$tmp/conflict.err"
+
+# Statistical campaigns: --seeds auto on 3 ranks runs the same points as one process (the rounds'
+# decisions depend only on the rows), stable points stop at --min-seeds, the summary CSV says so.
+auto=("${base[@]}" --bits 0,15 --seeds auto --ci 1 --min-seeds 3 --max-seeds 12)
+"$bin" "${auto[@]}" --out "$tmp/auto1.csv" >/dev/null 2>&1
+"${mpi[@]}" -n 3 "$bin" "${auto[@]}" --out "$tmp/auto3.csv" >/dev/null 2>&1
+check "--seeds auto: both ran" test -s "$tmp/auto1.csv" -a -s "$tmp/auto3.csv"
+check "--seeds auto on 3 ranks = one process" cmp -s <(sorted "$tmp/auto1.csv") <(sorted "$tmp/auto3.csv")
+check "--seeds auto: the summaries agree" cmp -s "$tmp/auto1_summary.csv" "$tmp/auto3_summary.csv"
+check "--seeds auto: bit 0 points stop at 3 seeds" test "$(grep -c ',0,[01],0.0*1,3,' "$tmp/auto1_summary.csv")" -ge 1
+"$bin" "${auto[@]}" --shard 0/2 --out "$tmp/autoshard.csv" 2>"$tmp/autoshard.err"
+check "--seeds auto with --shard: refused" grep -q "run it whole" "$tmp/autoshard.err"
 
 # Data-parallel training: 2 ranks x 32 images against one process with --batch 64, 2 epochs on
 # Fashion-MNIST: the same loss curve up to float summation order (bound: 0.5% of the loss; measured

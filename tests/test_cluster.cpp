@@ -102,3 +102,58 @@ TEST_CASE("setup on every rank: one process rethrows its own error", "[cluster]"
   REQUIRE_NOTHROW(cluster::setup_on_every_rank([] {}));
   REQUIRE_THROWS_AS(cluster::setup_on_every_rank([] { throw_input_error("--x must be y"); }), InputError);
 }
+
+#include "sweep/adaptive_seeds.h"
+#include "sweep/sweep_summary.h"
+
+TEST_CASE("t quantiles: the table's values and the large-df approximation", "[sweep]") {
+  REQUIRE(sweep::t_quantile_975(1) == Approx(12.706));
+  REQUIRE(sweep::t_quantile_975(2) == Approx(4.303));
+  REQUIRE(sweep::t_quantile_975(30) == Approx(2.042));
+  // Published values: t(0.975, 60) = 2.000, t(0.975, 120) = 1.980.
+  REQUIRE(sweep::t_quantile_975(60) == Approx(2.000).epsilon(1e-3));
+  REQUIRE(sweep::t_quantile_975(120) == Approx(1.980).epsilon(1e-3));
+}
+
+TEST_CASE("adaptive seeds: stable points stop at the first round, unstable ones double to the cap", "[sweep]") {
+  sweep::SweepGrid g;
+  g.formats = {"q4.11"};
+  g.layers = {"conv1"};
+  g.bits = {3, 15};  // cell 0: bit 3, cell 1: bit 15
+  g.stuck = {1};
+  g.rates = {0.01};
+  for (uint64_t s = 0; s < 8; ++s) g.seeds.push_back(s);
+  sweep::AdaptiveSeeds st;
+  st.min_seeds = 2;
+  st.max_seeds = 8;
+  st.half_width = 0.01;
+  std::vector<char> done(size_t(g.size()), 0);
+  std::vector<double> acc(size_t(g.size()), 0.0);
+  // Cell 0 (indices 1..8) always 0.80; cell 1 (9..16) alternates 0.5 / 0.7 (half-width of two:
+  // 12.706 * 0.1414 / 1.414 = 1.27, of four: 3.182 * 0.1155 / 2 = 0.18, of eight: 2.365 * 0.107 / 2.83 = 0.089).
+  auto accuracy_of = [](int64_t i) { return i <= 8 ? 0.80 : ((i - 9) % 2 == 0 ? 0.5 : 0.7); };
+  auto run = [&](const std::vector<int64_t>& points) {
+    for (int64_t i : points) done[size_t(i)] = 1, acc[size_t(i)] = accuracy_of(i);
+  };
+  std::vector<int64_t> r1 = sweep::next_adaptive_round(g, done, acc, st);
+  REQUIRE(r1 == std::vector<int64_t>{0, 1, 2, 9, 10});  // baseline, 2 seeds of each cell
+  run(r1);
+  std::vector<int64_t> r2 = sweep::next_adaptive_round(g, done, acc, st);
+  REQUIRE(r2 == std::vector<int64_t>{11, 12});  // cell 1 only: seeds 2, 3
+  run(r2);
+  std::vector<int64_t> r3 = sweep::next_adaptive_round(g, done, acc, st);
+  REQUIRE(r3 == std::vector<int64_t>{13, 14, 15, 16});  // seeds 4..7
+  run(r3);
+  REQUIRE(sweep::next_adaptive_round(g, done, acc, st).empty());  // at the cap
+  // A looser target stops cell 1 after four seeds.
+  st.half_width = 0.2;
+  std::fill(done.begin(), done.end(), 0);
+  run(sweep::next_adaptive_round(g, done, acc, st));
+  run(sweep::next_adaptive_round(g, done, acc, st));
+  REQUIRE(sweep::next_adaptive_round(g, done, acc, st).empty());
+  // Resumed mid-round (seed 2 of cell 1 done, 3 not): the round is completed, not decided early.
+  st.half_width = 0.01;
+  std::fill(done.begin(), done.end(), 0);
+  run({0, 1, 2, 9, 10, 11});
+  REQUIRE(sweep::next_adaptive_round(g, done, acc, st) == std::vector<int64_t>{12});
+}
