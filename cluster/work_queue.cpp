@@ -6,6 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -78,6 +80,8 @@ class Coordinator {
     int stopped = 0;        // ranks told to stop (or that stopped after a failure)
     auto pause = std::chrono::microseconds(50);
     while (stopped < size) {
+      const auto busy_from = std::chrono::steady_clock::now();
+      const int64_t units_before = units_;
       bool progress = false;
       int source = 0, tag = 0;
       std::string bytes;
@@ -112,6 +116,8 @@ class Coordinator {
         }
       }
       stopped += hand_out();
+      if (progress || units_ != units_before)
+        busy_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - busy_from).count();
       if (progress) {
         pause = std::chrono::microseconds(50);
       } else {
@@ -122,6 +128,8 @@ class Coordinator {
   }
 
   const std::optional<Failure>& failure() const { return failure_; }
+  int64_t units() const { return units_; }
+  double busy_seconds() const { return busy_seconds_; }  // handling messages, results and hand-outs
 
  private:
   void fail(const Failure& f) {
@@ -163,6 +171,7 @@ class Coordinator {
       const int rank = waiting_.front();
       waiting_.pop_front();
       if (kind == NextUnit::kUnit) {
+        ++units_;
         assigned_[rank] = unit;
         give(rank, &unit);
       } else {
@@ -194,6 +203,8 @@ class Coordinator {
   std::deque<int> waiting_;
   std::map<int, std::string> assigned_;
   std::optional<Failure> failure_;
+  int64_t units_ = 0;
+  double busy_seconds_ = 0;
 };
 
 // Rank 0 of several: the coordinator on a thread, units on this one.
@@ -231,6 +242,11 @@ void run_root(WorkCoordinator& c, const WorkFunction& work) {
     local.has_result = true;
   }
   thread.join();
+  // STUCKAT_QUEUE_STATS=1: what coordinating cost rank 0 (bench/mpi_sweep.sh reads it).
+  if (const char* stats = std::getenv("STUCKAT_QUEUE_STATS"); stats && std::string(stats) == "1")
+    std::fprintf(stderr, "work queue: %lld units over %d ranks, coordinator busy %.6f s (%.1f us per unit)\n",
+                 static_cast<long long>(coordinator.units()), world_size(), coordinator.busy_seconds(),
+                 coordinator.units() ? 1e6 * coordinator.busy_seconds() / coordinator.units() : 0.0);
   if (coordinator_error) {
     // MPI itself failed on the coordinator: the other ranks may be waiting for it.
     try {
