@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
 #include "base/limits.h"
 #include "cluster/work_queue.h"
 #include "cluster/world.h"
+#include "framework/io/atomic_file.h"
 
 namespace stuckat::jobs {
 namespace {
@@ -94,18 +94,6 @@ int run_captured(const GridRun& run, const std::function<int(const std::vector<s
   close(saved_out);
   close(saved_err);
   return code;
-}
-
-void write_marker(const std::string& path, const nlohmann::json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) throw_input_error("--runs: cannot write {}", tmp);
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw_input_error("--runs: cannot rename {} to {}: {}", tmp, path, ec.message());
 }
 
 class GridCoordinator : public cluster::WorkCoordinator {
@@ -220,7 +208,7 @@ GridResult run_grid(const GridOptions& o, const std::function<int(const std::vec
     const int code = run_captured(run, run_command);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const nlohmann::json r = {{"run", run.name}, {"exit", code}, {"seconds", seconds}, {"args", run.args}};
-    if (code == 0) write_marker(run.dir + "/grid_done.json", r);
+    if (code == 0) write_file_atomically(run.dir + "/grid_done.json", r.dump(2) + "\n", "--runs");
     return r.dump();
   });
   result.text += fmt::format("grid: {} runs: {} done before, {} ran now, {} failed; outputs in {}/<run>/\n", result.runs,

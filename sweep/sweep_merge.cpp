@@ -2,13 +2,11 @@
 #include "sweep/sweep_merge.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 
 #include "base/error.h"
+#include "framework/io/atomic_file.h"
 #include "sweep/sweep_csv.h"
 
 namespace stuckat::sweep {
@@ -71,18 +69,9 @@ SweepMergeResult merge_sweep_csvs(const std::vector<std::string>& inputs, const 
                         describe(h.row.point), inputs[h.file], grid.formats.size(), grid.layers.size(), grid.bits.size(),
                         grid.stuck.size(), grid.rates.size(), grid.seeds.size());
   }
-  const std::string tmp = out + ".tmp";
-  std::FILE* file = std::fopen(tmp.c_str(), "wb");
-  if (!file) throw_input_error("merge: cannot write {}: {}", tmp, std::strerror(errno));
-  bool ok = std::fprintf(file, "%s\n", kSweepCsvHeader) > 0;
-  for (const auto& [index, h] : rows) ok = ok && std::fprintf(file, "%s\n", format_sweep_row(h.row).c_str()) > 0;
-  ok = std::fclose(file) == 0 && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, out, ec);
-  if (!ok || ec) {
-    std::filesystem::remove(tmp, ec);
-    throw_input_error("merge: writing {} failed", out);
-  }
+  std::string text = std::string(kSweepCsvHeader) + "\n";
+  for (const auto& [index, h] : rows) text += format_sweep_row(h.row) + "\n";
+  write_file_atomically(out, text, "merge: --out");
   SweepMergeResult result;
   result.rows = static_cast<int64_t>(rows.size());
   result.grid_points = grid.size();

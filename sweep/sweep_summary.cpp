@@ -2,16 +2,13 @@
 #include "sweep/sweep_summary.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
 
 #include "base/error.h"
+#include "framework/io/atomic_file.h"
 
 namespace stuckat::sweep {
 
@@ -75,24 +72,15 @@ double t_quantile_975(int df) {
 }
 
 void write_sweep_summary_csv(const std::vector<SweepSummaryLine>& lines, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw_input_error("cannot write the sweep summary {}: {}", tmp, std::strerror(errno));
-  bool ok = std::fprintf(f, "format,layer,bit,stuck,rate,seeds,acc_mean,acc_half_width_95,acc_std,loss_mean,nan\n") > 0;
+  std::string text = "format,layer,bit,stuck,rate,seeds,acc_mean,acc_half_width_95,acc_std,loss_mean,nan\n";
   for (const SweepSummaryLine& l : lines) {
     const SweepPoint& p = l.point;
     const std::string head = p.baseline ? fmt::format("{},baseline,,,0", p.format)
                                         : fmt::format("{},{},{},{},{}", p.format, p.layer, p.bit, p.stuck, p.rate);
-    ok = ok && std::fprintf(f, "%s,%d,%.9g,%.9g,%.9g,%.9g,%d\n", head.c_str(), l.seeds, l.acc_mean, l.acc_half_width,
-                            l.acc_std, l.loss_mean, l.nan) > 0;
+    text += fmt::format("{},{},{:.9g},{:.9g},{:.9g},{:.9g},{}\n", head, l.seeds, l.acc_mean, l.acc_half_width, l.acc_std,
+                        l.loss_mean, l.nan);
   }
-  ok = std::fclose(f) == 0 && ok;
-  std::error_code ec;
-  if (ok) std::filesystem::rename(tmp, path, ec);
-  if (!ok || ec) {
-    std::filesystem::remove(tmp, ec);
-    throw_input_error("writing the sweep summary {} failed", path);
-  }
+  write_file_atomically(path, text, "the sweep summary");
 }
 
 }  // namespace stuckat::sweep
