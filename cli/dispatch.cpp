@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "cluster/work_queue.h"
+#include "cluster/world.h"
 
 namespace stuckat::cli {
 
@@ -32,21 +33,33 @@ int run_command(int argc, char** argv) {
     commands += (commands.empty() ? "" : ", ") + sub->get_name();
     known = known || (argc >= 2 && sub->get_name() == argv[1]);
   }
+  // Under mpirun every rank reads the same words: a mistake in them is said by rank 0 alone.
+  const bool speaks = cluster::world_rank() == 0;
   if (argc < 2) {
-    std::fprintf(stderr, "stuckat: no command given; expected one of %s (see --help)\n", commands.c_str());
+    if (speaks) std::fprintf(stderr, "stuckat: no command given; expected one of %s (see --help)\n", commands.c_str());
     return 2;
   }
   const std::string first = argv[1];
   if (!first.empty() && first[0] != '-' && !known) {
-    std::fprintf(stderr, "stuckat: unknown command '%s'; expected one of %s (see --help)\n", first.c_str(),
+    if (speaks) std::fprintf(stderr, "stuckat: unknown command '%s'; expected one of %s (see --help)\n", first.c_str(),
                  commands.c_str());
     return 2;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
-    std::fprintf(stderr, "stuckat: %s (see --help)\n", e.what());
+    if (e.get_exit_code() == 0) return speaks ? app.exit(e) : 0;  // --help, --help-all
+    if (speaks) std::fprintf(stderr, "stuckat: %s (see --help)\n", e.what());
+    return 2;
+  }
+  // Commands that do not divide their work would run N times over the same files.
+  const std::string name = app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name();
+  if (cluster::world_is_distributed() && name != "sweep" && name != "train" && name != "grid") {
+    if (speaks)
+      std::fprintf(stderr,
+                   "stuckat: %s does not divide its work over MPI ranks (sweep, train and grid do); run it without "
+                   "mpirun / srun, or many of them as the runs of `stuckat grid`\n",
+                   name.c_str());
     return 2;
   }
   try {

@@ -201,6 +201,11 @@ GridResult run_grid(const GridOptions& o, const std::function<int(const std::vec
     std::fprintf(stderr, "grid: %zu runs, %d already done, %zu to run on %d rank(s); output in %s/<run>/\n", runs.size(),
                  result.already_done, todo.size(), cluster::world_size(), o.runs.c_str());
     coordinator = std::make_unique<GridCoordinator>(runs, todo, result, console.get());
+    if (cluster::world_is_distributed())
+      cluster::say_on_termination(fmt::format("stuckat: grid: the job was ended by a signal (mpirun ends every rank when "
+                                              "one of them dies); finished runs are marked with grid_done.json in {}: run "
+                                              "the same grid again to run the rest",
+                                              o.runs));
   }
   cluster::run_work_queue(coordinator.get(), [&](const std::string& unit) {
     const GridRun& run = runs.at(std::stoul(unit));

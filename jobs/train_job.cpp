@@ -366,17 +366,22 @@ TrainResult run_training(TrainOptions f) {
   if (writer && start_epoch == 0 && histograms.at_epoch(0)) append_histograms(files, *model, f.histogram_bins, 0, -1);
   DataParallel parallel;
   if (ranks > 1) {
+    if (writer)
+      cluster::say_on_termination(fmt::format("stuckat: train: the job was ended by a signal (mpirun ends every rank when "
+                                              "one of them dies); the last finished epoch is saved in {}: run the same "
+                                              "command with --resume to go on",
+                                              f.out));
     parallel.rank = rank;
     parallel.ranks = ranks;
     parallel.sum = [](float* v, int64_t n) { cluster::world_sum(v, n); };
+    parallel.sum_takes_device_memory = device == Device::CUDA && cluster::world_cuda_aware();
     if (writer)
       std::fprintf(stderr, "training data-parallel on %d ranks (%s): %lld images per rank per batch of %lld; gradients "
                    "summed %s; batch norm uses each rank's own batch statistics, running statistics averaged over the "
                    "ranks at each epoch's end\n",
                    ranks, cluster::world_library().c_str(), static_cast<long long>(f.batch / ranks), static_cast<long long>(f.batch),
-                   device == Device::CUDA ? (cluster::world_cuda_aware() ? "through host memory (the MPI library is CUDA-aware, "
-                                                                           "but stuckat stages gradients through the host)"
-                                                                         : "through host memory (the MPI library is not CUDA-aware)")
+                   device == Device::CUDA ? (parallel.sum_takes_device_memory ? "in GPU memory (the MPI library is CUDA-aware)"
+                                                                              : "through host memory (the MPI library is not CUDA-aware)")
                                           : "in host memory");
   }
 

@@ -78,6 +78,11 @@ check "bad --bits: no CSV" test ! -e "$tmp/bad.csv"
 "${mpi[@]}" -n 2 "$bin" "${sweep[@]}" --out "$tmp/n1.csv" >/dev/null 2>"$tmp/exists.err"
 check "an existing --out under mpirun is refused once" test "$(grep -c "already exists" "$tmp/exists.err")" -eq 1
 
+"${mpi[@]}" -n 2 "$bin" eval --checkpoint "$tmp/run/checkpoint.safetensors" "${syn[@]}" >/dev/null 2>"$tmp/evalmpi.err"
+check "eval under mpirun: refused, once" test "$(grep -c "does not divide its work over MPI ranks" "$tmp/evalmpi.err")" -eq 1
+"${mpi[@]}" -n 3 "$bin" sweep --no-such-flag >/dev/null 2>"$tmp/parse.err"
+check "a parse error under mpirun: said once" test "$(grep -c "^stuckat: " "$tmp/parse.err")" -eq 1
+
 # Job-array shards and merge.
 for i in 0 1 2; do "$bin" "${sweep[@]}" --shard $i/3 --out "$tmp/shard$i.csv" >/dev/null 2>&1; done
 "$bin" merge "$tmp/shard0.csv" "$tmp/shard1.csv" "$tmp/shard2.csv" --out "$tmp/merged.csv" >"$tmp/merge.out"

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "framework/autograd.h"
+#include "framework/ops/elementwise_ops.h"
 #include "framework/ops.h"
 #include "framework/random.h"
 
@@ -38,6 +39,24 @@ void move_batch(Device device, const Tensor& images, const Tensor& labels, Tenso
 // Gradients on a GPU go through host memory.
 void sum_over_ranks(Module& model, const DataParallel& dp, float share, double* stats) {
   const std::vector<Tensor> params = model.parameters();
+  if (dp.sum_takes_device_memory && !params.empty() && params.front().device() != Device::CPU) {
+    // GPU memory straight to MPI: first which parameters have a gradient anywhere and the stats
+    // (a few floats through the host), then each gradient, weighted, summed in place on the GPU.
+    std::vector<float> small(params.size() + 3, 0.0f);
+    for (size_t i = 0; i < params.size(); ++i) small[i] = params[i].grad().defined() ? 1.0f : 0.0f;
+    for (int k = 0; k < 3; ++k) small[params.size() + size_t(k)] = static_cast<float>(stats[k]);
+    dp.sum(small.data(), static_cast<int64_t>(small.size()));
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (small[i] == 0) continue;
+      const Tensor& p = params[i];
+      const Tensor weight = Tensor::full({1}, share, p.device());
+      Tensor g = p.grad().defined() ? binary(p.grad(), weight, BinaryOp::Mul).contiguous() : Tensor::zeros(p.shape(), DType::F32, p.device());
+      dp.sum(g.data<float>(), g.numel());
+      Tensor(p).set_grad(g);
+    }
+    for (int k = 0; k < 3; ++k) stats[k] = small[params.size() + size_t(k)];
+    return;
+  }
   int64_t total = 0;
   for (const Tensor& p : params) total += p.numel() + 1;
   std::vector<float> buffer(static_cast<size_t>(total + 3), 0.0f);

@@ -33,6 +33,9 @@ using BatchCallback = std::function<void(int64_t, int64_t, double)>;
 struct DataParallel {
   int rank = 0, ranks = 1;
   std::function<void(float*, int64_t)> sum;  // element-wise sum over the ranks, in place, on the host
+  // `sum` also takes GPU memory (a CUDA-aware MPI): a model on the GPU then sums each gradient
+  // where it lies instead of staging it through the host.
+  bool sum_takes_device_memory = false;
 };
 
 // One epoch over `data` in the order random_permutation(n, seed, epoch); the last batch may be
