@@ -34,6 +34,9 @@ Runner add_sweep_command(CLI::App& app) {
                   "fault seeds (e.g. 0-4), or auto: per point, seeds until its accuracy's 95% confidence half-width is "
                   "at most --ci")
       ->capture_default_str();
+  cmd->add_option("--summary", o.summary,
+                  "also write per point (format, layer, bit, stuck, rate) its seeds, mean accuracy and 95% half-width "
+                  "as CSV (of every row in --out)");
   cmd->add_option("--ci", o.ci, "--seeds auto: target 95% half-width of a point's mean accuracy, in accuracy points")
       ->capture_default_str();
   cmd->add_option("--min-seeds", o.min_seeds, "--seeds auto: seeds every point gets")->capture_default_str();

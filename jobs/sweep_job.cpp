@@ -224,6 +224,7 @@ SweepResult run_sweep_job(SweepOptions f) {
     if (!(f.cache_gb >= 0 && f.cache_gb <= 1e6)) throw_input_error("--cache-gb must be in [0, 1e6], got {}", f.cache_gb);
     if (!(f.pass_gb > 0 && f.pass_gb <= 1e6)) throw_input_error("--pass-gb must be in (0, 1e6], got {}", f.pass_gb);
     shard = parse_sweep_shard(f.shard);
+    if (!f.summary.empty() && f.summary == f.out) throw_input_error("--summary must name another file than --out");
     if (distributed && device == Device::CUDA) use_local_gpu("sweep");
     source = ModelSource::from_checkpoint(f.checkpoint, f.model);
     model = source.load();
@@ -356,14 +357,11 @@ SweepResult run_sweep_job(SweepOptions f) {
     writer.reset();  // closed before it is read back
     const std::vector<SweepSummaryLine> lines = summarize_sweep(read_sweep_csv(f.out).rows);
     std::string stats;
-    if (adaptive || grid.seeds.size() > 1) {
-      // Mean, 95% half-width and seeds per point beside the rows.
-      const std::string base = f.out.size() > 4 && f.out.compare(f.out.size() - 4, 4, ".csv") == 0 ? f.out.substr(0, f.out.size() - 4) : f.out;
-      write_sweep_summary_csv(lines, base + "_summary.csv");
-      stats = fmt::format("per point: seeds, mean accuracy and its 95% half-width in {}_summary.csv{}\n", base,
-                          adaptive ? fmt::format(" (adaptive seeds: {} round(s), target half-width {} points)", rounds, f.ci)
-                                   : std::string());
+    if (!f.summary.empty()) {  // seeds, mean accuracy and its 95% half-width per point
+      write_sweep_summary_csv(lines, f.summary);
+      stats = fmt::format("per point: seeds, mean accuracy and its 95% half-width in {}\n", f.summary);
     }
+    if (adaptive) stats += fmt::format("adaptive seeds: {} round(s), target half-width {} points\n", rounds, f.ci);
     result.text = sweep_summary_table(lines) + stats +
                   fmt::format("evaluated {} points on {} test images in {:.3f} s ({:.1f} points/s{}); rows in {}\n", points,
                               data.test.size(), seconds, seconds > 0 ? points / seconds : 0.0,

@@ -14,6 +14,7 @@ struct SweepOptions {
   DataOptions data;
   Device device = Device::CPU;
   std::string checkpoint, model, out;  // model empty: recorded in the checkpoint
+  std::string summary;  // non-empty: per point's seeds, mean accuracy and 95% half-width, as CSV
   // The grid, as the flags write it: lists and ranges ("0-15", "3,11,15", "all").
   std::string layers = "all", bits = "0-15", stuck = "0,1", rates = "0.01", seeds = "0", formats = "q4.11";
   // seeds "auto": per point, seeds until the 95% confidence half-width of its mean accuracy is at

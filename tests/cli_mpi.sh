@@ -89,6 +89,9 @@ for i in 0 1 2; do "$bin" "${sweep[@]}" --shard $i/3 --out "$tmp/shard$i.csv" >/
 check "merge exits 0" test $? -eq 0
 check "merge of the shards = the full run" cmp -s "$tmp/ref.sorted" "$tmp/merged.csv"
 check "merge says the grid is complete" grep -q "(complete)" "$tmp/merge.out"
+"$bin" merge "$tmp/shard0.csv" "$tmp/shard1.csv" "$tmp/shard2.csv" --out "$tmp/merged2.csv" --summary "$tmp/merged_summary.csv" >/dev/null
+"$bin" "${sweep[@]}" --out "$tmp/ref2.csv" --summary "$tmp/ref_summary.csv" >/dev/null 2>&1
+check "merge --summary = the full sweep's --summary" cmp -s "$tmp/ref_summary.csv" "$tmp/merged_summary.csv"
 "$bin" merge "$tmp/shard0.csv" "$tmp/shard1.csv" "$tmp/shard1.csv" --out "$tmp/dup.csv" 2>"$tmp/dup.err"
 check "overlapping shards: exit 2" test $? -eq 2
 check "overlapping shards: named" grep -q "is in both" "$tmp/dup.err"
@@ -105,8 +108,8 @@ check "conflicting rows: named" grep -q "with different results" "$tmp/conflict.
 # Statistical campaigns: --seeds auto on 3 ranks runs the same points as one process (the rounds'
 # decisions depend only on the rows), stable points stop at --min-seeds, the summary CSV says so.
 auto=("${base[@]}" --bits 0,15 --seeds auto --ci 1 --min-seeds 3 --max-seeds 12)
-"$bin" "${auto[@]}" --out "$tmp/auto1.csv" >/dev/null 2>&1
-"${mpi[@]}" -n 3 "$bin" "${auto[@]}" --out "$tmp/auto3.csv" >/dev/null 2>&1
+"$bin" "${auto[@]}" --out "$tmp/auto1.csv" --summary "$tmp/auto1_summary.csv" >/dev/null 2>&1
+"${mpi[@]}" -n 3 "$bin" "${auto[@]}" --out "$tmp/auto3.csv" --summary "$tmp/auto3_summary.csv" >/dev/null 2>&1
 check "--seeds auto: both ran" test -s "$tmp/auto1.csv" -a -s "$tmp/auto3.csv"
 check "--seeds auto on 3 ranks = one process" cmp -s <(sorted "$tmp/auto1.csv") <(sorted "$tmp/auto3.csv")
 check "--seeds auto: the summaries agree" cmp -s "$tmp/auto1_summary.csv" "$tmp/auto3_summary.csv"
