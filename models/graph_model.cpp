@@ -98,6 +98,14 @@ GraphModel::GraphModel(GraphSpec spec, const std::string& where) : spec_(std::mo
   for (int s = 0; s < slot_count_; ++s)
     if (last_use[size_t(s)] >= 0 && last_use[size_t(s)] < static_cast<int>(spec_.nodes.size()) && !constants.count(s))
       node_frees_[size_t(last_use[size_t(s)])].push_back(s);
+  in_place_.assign(spec_.nodes.size(), 0);
+  for (size_t i = 0; i < spec_.nodes.size(); ++i) {
+    if (!graph_detail::in_place_capable(spec_.nodes[i]) || node_inputs_[i].empty() || node_outputs_[i].empty()) continue;
+    const int s0 = node_inputs_[i][0];
+    const auto& frees = node_frees_[i];
+    const bool graph_input = std::find(input_slots_.begin(), input_slots_.end(), s0) != input_slots_.end();
+    in_place_[i] = s0 >= 0 && !graph_input && std::find(frees.begin(), frees.end(), s0) != frees.end();
+  }
 }
 
 bool GraphModel::is_layer_op(const std::string& op) { return op == "Conv" || op == "Gemm" || op == "MatMul"; }
@@ -185,11 +193,32 @@ GraphTrace& graph_trace() {
 void GraphModel::run_nodes(std::vector<Tensor>& values, size_t begin, size_t end) {
   std::vector<Tensor> in;
   GraphTrace& trace = graph_trace();
+  const bool inference = !grad_enabled();
   for (size_t i = begin; i < end; ++i) {
+    const auto t0 = trace.on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+    if (inference && in_place_[i]) {
+      // Inference: ReLU / ReLU6 over a value nothing else holds (not a stage's cached activation,
+      // not a view) is written in place, saving a pass's allocation and its page faults.
+      Tensor x = std::move(values[size_t(node_inputs_[i][0])]);
+      if (x.defined() && x.impl_ptr().use_count() == 1 && x.storage().use_count() == 1 && x.is_contiguous() &&
+          x.dtype() == DType::F32 && !x.requires_grad()) {
+        in.clear();
+        for (int s : node_inputs_[i]) in.push_back(s >= 0 ? values[size_t(s)] : Tensor());
+        graph_detail::run_in_place(spec_.nodes[i], i, spec_.opset, in, x);
+        values[size_t(node_outputs_[i][0])] = std::move(x);
+        for (int s : node_frees_[i]) values[size_t(s)] = Tensor();
+        if (trace.on) {
+          auto& slot = trace.by_op[spec_.nodes[i].op + " (in place)"];
+          slot.first += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          slot.second += 1;
+        }
+        continue;
+      }
+      values[size_t(node_inputs_[i][0])] = std::move(x);
+    }
     in.clear();
     for (int s : node_inputs_[i]) in.push_back(s >= 0 ? values[size_t(s)] : Tensor());
     std::vector<Tensor> out;
-    const auto t0 = trace.on ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     try {
       out = fns_[i](in, is_training());
       if (trace.on) {

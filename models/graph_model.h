@@ -44,6 +44,9 @@ class GraphModel : public Module {
   // Value slots: graph inputs, constants, then node outputs; per node its input and output slots
   // (-1 for an absent optional input), and the slots whose last reader it is (freed after it).
   std::vector<std::vector<int>> node_inputs_, node_outputs_, node_frees_;
+  // Per node: a Relu / Clip whose running input is freed at it (nothing later reads it), so in
+  // inference it may overwrite that value when no one else holds it.
+  std::vector<char> in_place_;
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::pair<int, Tensor>> constant_slots_;
   int slot_count_ = 0;

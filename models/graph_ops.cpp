@@ -61,6 +61,16 @@ using namespace graph_detail;
 
 namespace {
 
+// Clip's bounds given as inputs 1 and 2 (opset 11 on), each optional.
+void clip_bound_inputs(const std::vector<Tensor>& in, const std::string& what, float* lo, float* hi) {
+  auto bound = [&](size_t i, float def) {
+    if (i >= in.size() || !in[i].defined()) return def;
+    if (in[i].numel() != 1 || in[i].dtype() != DType::F32) throw_input_error("{}: Clip bounds must be float scalars", what);
+    return in[i].to(Device::CPU).data<float>()[0];
+  };
+  *lo = bound(1, *lo), *hi = bound(2, *hi);
+}
+
 // Pads of a 2-D window op: explicit [top, left, bottom, right], or from auto_pad at run time.
 struct Window2d {
   std::string auto_pad = "NOTSET";
@@ -307,14 +317,7 @@ GraphNodeFn compile_float_node(const GraphNode& n, size_t index, int64_t opset) 
     }
     return [=](In in, bool) -> Out {
       float lo = a, hi = b;
-      if (clip_inputs) {
-        auto bound = [&](size_t i, float def) {
-          if (i >= in.size() || !in[i].defined()) return def;
-          if (in[i].numel() != 1 || in[i].dtype() != DType::F32) throw_input_error("{}: Clip bounds must be float scalars", what);
-          return in[i].to(Device::CPU).data<float>()[0];
-        };
-        lo = bound(1, lo), hi = bound(2, hi);
-      }
+      if (clip_inputs) clip_bound_inputs(in, what, &lo, &hi);
       return {unary(input(in, 0, what), u, lo, hi)};
     };
   }
@@ -494,5 +497,23 @@ GraphNodeFn compile_graph_node(const GraphNode& node, size_t index, int64_t opse
     return !in.empty() && in[0].defined() && in[0].dtype() == DType::I64 ? i(in, training) : f(in, training);
   };
 }
+
+namespace graph_detail {
+
+bool in_place_capable(const GraphNode& n) { return n.op == "Relu" || n.op == "Clip"; }
+
+void run_in_place(const GraphNode& n, size_t index, int64_t opset, const std::vector<Tensor>& in, Tensor& x) {
+  if (n.op == "Relu") {
+    relu_in_place(x);
+    return;
+  }
+  STUCKAT_CHECK(n.op == "Clip", "{} cannot run in place", describe_node(n, index));
+  float lo = attr_float(n, index, "min", -std::numeric_limits<float>::infinity());
+  float hi = attr_float(n, index, "max", std::numeric_limits<float>::infinity());
+  if (opset >= 11) clip_bound_inputs(in, describe_node(n, index), &lo, &hi);
+  unary_in_place(x, UnaryOp::Clip, lo, hi);
+}
+
+}  // namespace graph_detail
 
 }  // namespace stuckat

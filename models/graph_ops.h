@@ -38,6 +38,10 @@ Tensor int_tensor(const std::vector<int64_t>& values, const Shape& shape);
 int64_t attr_int(const GraphNode& n, size_t index, const char* key, int64_t def);
 float attr_float(const GraphNode& n, size_t index, const char* key, float def);
 std::vector<int64_t> attr_ints(const GraphNode& n, size_t index, const char* key, std::vector<int64_t> def);
+// Relu and Clip can overwrite their input in inference (graph_model.cpp does so when the input is
+// read by nothing else): run_in_place writes the node's output over x, the other inputs in `in`.
+bool in_place_capable(const GraphNode& n);
+void run_in_place(const GraphNode& n, size_t index, int64_t opset, const std::vector<Tensor>& in, Tensor& x);
 std::string attr_string(const GraphNode& n, size_t index, const char* key, const std::string& def);
 // The most elements any value of a graph may hold (default 2^28, 1 GiB of f32): a node whose
 // output would be larger is refused before anything is allocated (a file's attributes, such as

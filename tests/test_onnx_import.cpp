@@ -17,6 +17,7 @@
 #include "framework/autograd.h"
 #include "framework/io/checkpoint.h"
 #include "framework/ops.h"
+#include "framework/ops/elementwise_ops.h"
 #include "framework/random.h"
 #include "jobs/model_source.h"
 #include "models/builtin_graph.h"
@@ -429,4 +430,46 @@ TEST_CASE("graph stages of per-channel layers run on a subset of channels as the
       h = ours[k].run(h);
     }
   }
+}
+
+TEST_CASE("inference writes ReLU and ReLU6 over values nothing else reads, with the same results", "[onnx]") {
+  // x -> Conv -> Clip(0, 6) -> Conv -> Relu -> y, with the first Clip's input also a graph output
+  // (so it must not be overwritten) and a second branch reading the first conv's Relu output.
+  GraphSpec spec;
+  spec.opset = 13;
+  spec.inputs = {{"x", {-1, 2, 5, 5}, DType::F32}};
+  Tensor w1 = Tensor::empty({3, 2, 3, 3}), w2 = Tensor::empty({3, 3, 1, 1});
+  for (int64_t i = 0; i < w1.numel(); ++i) w1.data<float>()[i] = 0.3f * std::sin(1.7f * float(i)) * 4;
+  for (int64_t i = 0; i < w2.numel(); ++i) w2.data<float>()[i] = std::cos(0.9f * float(i)) * 3;
+  spec.constants = {{"w1", w1}, {"w2", w2}, {"lo", Tensor::from_vector(std::vector<float>{0.0f}, {})},
+                    {"hi", Tensor::from_vector(std::vector<float>{6.0f}, {})}};
+  spec.nodes = {{"Conv", "c1", {"x", "w1"}, {"a"}, {{"pads", {1, 1, 1, 1}}}},
+                {"Clip", "r6", {"a", "lo", "hi"}, {"b"}, nlohmann::json::object()},
+                {"Conv", "c2", {"b", "w2"}, {"c"}, nlohmann::json::object()},
+                {"Relu", "r", {"c"}, {"d"}, nlohmann::json::object()},
+                {"Relu", "r2", {"d"}, {"e"}, nlohmann::json::object()},
+                {"Add", "sum", {"e", "b"}, {"y"}, nlohmann::json::object()}};
+  spec.outputs = {"y", "a"};
+  GraphModel m(spec, "in-place test");
+  Tensor x = Tensor::empty({4, 2, 5, 5});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 5 * std::sin(0.37f * float(i));
+  const std::vector<float> x_before = x.to_vector();
+  std::vector<Tensor> with_grad = m.forward_all({x});  // autograd on: nothing in place
+  std::vector<Tensor> no_grad;
+  {
+    NoGradGuard guard;
+    no_grad = m.forward_all({x});
+  }
+  REQUIRE(x.to_vector() == x_before);  // the graph input is never overwritten
+  REQUIRE(no_grad.size() == 2);
+  REQUIRE(no_grad[0].to_vector() == with_grad[0].to_vector());
+  REQUIRE(no_grad[1].to_vector() == with_grad[1].to_vector());  // "a" stayed unclipped
+  bool clipped = false, negative = false;
+  for (float v : no_grad[1].to_vector()) clipped = clipped || v > 6, negative = negative || v < 0;
+  REQUIRE(clipped);
+  REQUIRE(negative);
+  // The reference: the same arithmetic written out.
+  const Tensor a = conv2d(x, w1, Tensor(), 1, 1), b = unary(a, UnaryOp::Clip, 0, 6);
+  const Tensor y = add(relu(relu(conv2d(b, w2, Tensor(), 1, 0))), b);
+  REQUIRE(no_grad[0].to_vector() == y.to_vector());
 }

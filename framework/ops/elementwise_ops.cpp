@@ -6,8 +6,10 @@
 #include "framework/autograd.h"
 #include "framework/ops/op_checks.h"
 #include "kernels/cpu/broadcast_binary.h"
+#include "kernels/cpu/relu.h"
 #include "kernels/cpu/unary_ops.h"
 #include "kernels/cuda/broadcast_binary.h"
+#include "kernels/cuda/relu.h"
 #include "kernels/cuda/unary_ops.h"
 
 namespace stuckat {
@@ -137,6 +139,28 @@ Tensor unary(const Tensor& x_in, UnaryOp op, float a, float b) {
     connect(y, node, {&x_in});
   }
   return y;
+}
+
+void unary_in_place(Tensor& x, UnaryOp op, float a, float b) {
+  const char* name = unary_name(op);
+  require_f32(name, "input", x);
+  STUCKAT_CHECK(x.is_contiguous() && !x.requires_grad(), "{} in place needs a contiguous tensor outside autograd", name);
+  const cpu::UnaryFn fn = unary_fn(op);
+  if (x.device() == Device::CUDA) {
+    cuda::unary_forward(fn, a, b, x.data<float>(), x.data<float>(), x.numel());
+  } else {
+    cpu::unary_forward(fn, a, b, x.data<float>(), x.data<float>(), x.numel());
+  }
+}
+
+void relu_in_place(Tensor& x) {
+  require_f32("relu", "input", x);
+  STUCKAT_CHECK(x.is_contiguous() && !x.requires_grad(), "relu in place needs a contiguous tensor outside autograd");
+  if (x.device() == Device::CUDA) {
+    cuda::relu_forward(x.data<float>(), x.data<float>(), x.numel());
+  } else {
+    cpu::relu_forward(x.data<float>(), x.data<float>(), x.numel());
+  }
 }
 
 Tensor binary(const Tensor& a_in, const Tensor& b_in, BinaryOp op) {

@@ -16,6 +16,10 @@ enum class UnaryOp { Sigmoid, Tanh, LeakyRelu, HardSigmoid, HardSwish, Clip, Ide
 // a <= x <= b, else 0; LeakyRelu x > 0 ? 1 : alpha; HardSigmoid a where 0 < a*x+b < 1, else 0;
 // HardSwish x < -3 ? 0 : x <= 3 ? x/3 + 0.5 : 1. Identity returns a copy.
 Tensor unary(const Tensor& x, UnaryOp op, float a = 0.0f, float b = 0.0f);
+// The same values written over x (f32, contiguous, no autograd: inference on a value nothing
+// else reads; the kernels read each element before writing it).
+void unary_in_place(Tensor& x, UnaryOp op, float a = 0.0f, float b = 0.0f);
+void relu_in_place(Tensor& x);
 
 enum class BinaryOp { Add, Sub, Mul, Div };
 // Numpy / ONNX multidirectional broadcasting of any ranks (shapes aligned at the right; a size-1 or
