@@ -19,6 +19,7 @@ Runner add_xbar_command(CLI::App& app);
 Runner add_export_command(CLI::App& app);
 Runner add_merge_command(CLI::App& app);
 Runner add_grid_command(CLI::App& app);
+Runner add_deploy_command(CLI::App& app);
 
 // Parses argv (argv[0] the program) and runs the command it names; returns the exit code (bad
 // input: its sentence on stderr and 2). The vector form takes the same words, program first.

@@ -25,6 +25,7 @@ int run_command(int argc, char** argv) {
   stuckat::cli::Runner run_export = stuckat::cli::add_export_command(app);
   stuckat::cli::Runner run_merge = stuckat::cli::add_merge_command(app);
   stuckat::cli::Runner run_grid = stuckat::cli::add_grid_command(app);
+  stuckat::cli::Runner run_deploy = stuckat::cli::add_deploy_command(app);
   // A missing or unknown command is named, with the list, rather than CLI11's "A subcommand is
   // required".
   std::string commands;
@@ -72,6 +73,7 @@ int run_command(int argc, char** argv) {
     if (app.got_subcommand("export")) return run_export();
     if (app.got_subcommand("merge")) return run_merge();
     if (app.got_subcommand("grid")) return run_grid();
+    if (app.got_subcommand("deploy")) return run_deploy();
   } catch (const stuckat::InputError& e) {
     std::fprintf(stderr, "stuckat: %s\n", e.what());
     return 2;

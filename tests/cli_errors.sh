@@ -70,7 +70,7 @@ expect "sweep format" "--formats" -- "$bin" sweep --checkpoint "$tmp/run/checkpo
 ck="$tmp/run/checkpoint.safetensors"
 expect "threads past the cap" "--threads" -- "$bin" eval --checkpoint "$ck" "${syn[@]}" --threads 100000
 expect "xbar threads past the cap" "--threads" -- "$bin" xbar --checkpoint "$ck" --threads 100000
-expect "unknown command" "deploy" -- "$bin" deploy
+expect "unknown command" "simulate" -- "$bin" simulate
 expect "no command" "expected one of" -- "$bin"
 expect "seed list past the cap" "--seeds" -- timeout 20 "$bin" sweep --checkpoint "$ck" "${syn[@]}" --out "$tmp/big.csv" \
   --seeds 0-999999999999 --max-points 1

@@ -1,0 +1,274 @@
+// The deploy job (jobs/deploy_job.h).
+#include "jobs/deploy_job.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "base/error.h"
+#include "base/weight_format.h"
+#include "crossbar/chip_cells.h"
+#include "crossbar/chip_deploy.h"
+#include "crossbar/chip_placement.h"
+#include "crossbar/layer_matrix.h"
+#include "crossbar/strategies.h"
+#include "crossbar/tile_shape.h"
+#include "faults/fault_mask_io.h"
+#include "faults/weight_codec.h"
+#include "framework/io/atomic_file.h"
+#include "framework/io/safetensors.h"
+#include "framework/train/trainer.h"
+#include "jobs/model_source.h"
+#include "sweep/sweep_grid.h"
+
+namespace stuckat::jobs {
+namespace {
+
+using namespace stuckat::xbar;
+
+// One layout of the whole model: its layers' tiles in model order, physical tiles numbered on.
+struct ModelLayout {
+  std::string strategy;
+  std::vector<LayerTiles> layers;
+  std::vector<int64_t> first_physical;  // per layer
+  int64_t tiles = 0;
+};
+
+struct Placed {
+  std::vector<std::vector<TilePlacement>> layers;
+  int64_t spares_used = 0;
+};
+
+// Fault-aware placement of every layer, then the spares: tiles with the largest damage try each
+// free physical tile (spares, and tiles vacated before) and move where their damage is smallest.
+Placed place(const ModelLayout& m, Placement how, int64_t spares, ChipCells& chip) {
+  Placed out;
+  for (size_t l = 0; l < m.layers.size(); ++l) out.layers.push_back(naive_placement(m.layers[l], m.first_physical[l]));
+  if (how == Placement::Naive) return out;
+  struct Entry {
+    double damage;
+    size_t layer;
+    int64_t tile;
+  };
+  std::vector<Entry> entries;
+  for (size_t l = 0; l < m.layers.size(); ++l)
+    for (int64_t t = 0; t < m.layers[l].tiles(); ++t)
+      entries.push_back({optimise_tile_orders(m.layers[l], t, out.layers[l][size_t(t)], chip), l, t});
+  if (spares == 0) return out;
+  std::vector<int64_t> free_tiles;
+  for (int64_t s = 0; s < spares; ++s) free_tiles.push_back(m.tiles + s);
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.damage > b.damage; });
+  // Each spare can take one of the worst tiles; looking at a few more than that finds better pairs.
+  const size_t tries = std::min(entries.size(), size_t(2 * spares + 8));
+  for (size_t e = 0; e < tries && entries[e].damage > 0; ++e) {
+    const Entry& en = entries[e];
+    TilePlacement& current = out.layers[en.layer][size_t(en.tile)];
+    double best = en.damage;
+    size_t best_free = free_tiles.size();
+    TilePlacement best_p;
+    for (size_t f = 0; f < free_tiles.size(); ++f) {
+      TilePlacement trial = current;
+      trial.physical = free_tiles[f];
+      const double d = optimise_tile_orders(m.layers[en.layer], en.tile, trial, chip);
+      if (d < best) best = d, best_free = f, best_p = trial;
+    }
+    if (best_free == free_tiles.size()) continue;
+    const int64_t vacated = current.physical;
+    current = best_p;
+    free_tiles[best_free] = vacated;
+  }
+  for (const auto& layer : out.layers)
+    for (const TilePlacement& p : layer) out.spares_used += p.physical >= m.tiles;
+  return out;
+}
+
+int64_t parse_spares(const std::string& text, int64_t tiles) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || !(v >= 0) || v > 1e7)
+    throw_input_error("--spare-tiles must be a count (e.g. 8) or a fraction of the tiles used (e.g. 0.1), got '{}'", text);
+  if (text.find('.') != std::string::npos) return static_cast<int64_t>(std::ceil(v * double(tiles)));
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace
+
+DeployResult run_deploy(const DeployOptions& f) {
+  if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
+  const TileShape cells = parse_tile_shape(f.size, "--size");
+  const int bits = parse_cell_bits(f.cell_bits, "--cell-bits");
+  const int k = 16 / bits;
+  if (cells.cols < k)
+    throw_input_error("--size {}: a tile of {} cells per wordline cannot hold one weight of {} cells (--cell-bits {})", f.size,
+                      cells.cols, k, bits);
+  const TileShape weight_tile{cells.rows, cells.cols / k};
+  ChipFaults chip = parse_chip_faults(f.chip, "--chip");
+  std::vector<uint64_t> seeds{chip.seed};
+  if (!f.chip_seeds.empty()) {
+    seeds.clear();
+    for (int64_t s : sweep::parse_int_list(f.chip_seeds, "--chip-seeds", 0, int64_t(1) << 62)) seeds.push_back(uint64_t(s));
+    if (seeds.size() > 100000) throw_input_error("--chip-seeds: at most 100000 chips");
+  }
+  const std::vector<std::string> strategies = parse_strategy_list(f.layouts, "--layout");
+  const std::vector<Placement> placements = parse_placement_list(f.placements, "--placement");
+
+  const ModelSource source = ModelSource::from_checkpoint(f.checkpoint, f.model);
+  std::string quant = f.quant;
+  if (quant.empty()) {
+    const auto it = source.metadata().find("quant");
+    quant = it == source.metadata().end() || it->second == "none" ? "q4.11" : it->second;
+  }
+  const WeightFormat format = parse_weight_format(quant, "--quant");
+  if (format.is_none()) throw_input_error("--quant none has no 16-bit words to put in cells; choose e.g. q4.11");
+  std::shared_ptr<Module> model = source.load();
+  DataOptions data_options = f.data;
+  data_options.test_only = true;
+  DataSplit data = load_data(data_options);
+  const Tensor& im = data.test.images;
+  source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
+  for (const std::string* dir : {&f.masks_out, &f.placement_out}) {
+    std::error_code ec;
+    if (!dir->empty()) std::filesystem::create_directories(*dir, ec);
+    if (ec) throw_input_error("cannot create the directory {}: {}", *dir, ec.message());
+  }
+
+  // The layers (conv / linear weights) and their clean values.
+  std::vector<std::pair<std::string, Tensor>> weights;
+  for (const auto& [name, t] : model->named_parameters())
+    if ((t.dim() == 2 || t.dim() == 4) && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
+      weights.emplace_back(name.substr(0, name.size() - 7), t);
+  std::vector<std::vector<float>> clean;
+  for (const auto& [name, t] : weights) clean.push_back(t.to_vector());
+  const std::vector<SparseMatrix> matrices = model_matrices(*model);
+  STUCKAT_CHECK(matrices.size() == weights.size(), "deploy: {} matrices for {} layers", matrices.size(), weights.size());
+
+  auto evaluate_with = [&](const std::vector<std::vector<float>>& values) {
+    for (size_t l = 0; l < weights.size(); ++l) {
+      Tensor host = Tensor::from_vector(values[l], weights[l].second.shape());
+      Tensor(weights[l].second).copy_(weights[l].second.device() == Device::CPU ? host : host.to(weights[l].second.device()));
+    }
+    return evaluate(*model, data.test, f.batch);
+  };
+  model->to(f.device);
+  if (f.device != Device::CPU) data.test.to_device(f.device);
+
+  // The fault-free chip: the quantised weights.
+  std::vector<std::vector<float>> quantised;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    const int64_t n = static_cast<int64_t>(clean[l].size());
+    const WeightFormat lf = resolve_layer_format(format, clean[l].data(), n);
+    std::vector<uint16_t> words(static_cast<size_t>(n));
+    encode_weights(clean[l].data(), words.data(), n, lf);
+    std::vector<float> q(static_cast<size_t>(n));
+    decode_weights(words.data(), q.data(), n, lf);
+    quantised.push_back(q);
+  }
+  const EpochStats clean_stats = evaluate_with(quantised);
+
+  nlohmann::json report = {{"checkpoint", f.checkpoint}, {"model", source.name()}, {"quant", weight_format_name(format)},
+                           {"cell_bits", bits}, {"cells_per_weight", k}, {"tile_cells", fmt::format("{}x{}", cells.rows, cells.cols)},
+                           {"chip", chip_faults_text(chip)}, {"clean_test_acc", clean_stats.accuracy},
+                           {"theory_weights_touched", 1.0 - std::pow(1.0 - (chip.sa0 + chip.sa1), k)},
+                           {"results", nlohmann::json::array()}};
+  std::string text = fmt::format("{:<8} {:<12} {:>5} {:>6} {:>7} {:>10} {:>9} {:>9} {:>8} {:>11} {:>8}\n", "layout", "placement",
+                                 "chip", "tiles", "spares", "stuck", "touched", "changed", "0->nz", "sq_error", "test_acc");
+  for (const std::string& strategy : strategies) {
+    ModelLayout m;
+    m.strategy = strategy;
+    for (size_t l = 0; l < matrices.size(); ++l) {
+      TileLayout layout = build_layout(matrices[l], run_strategy(strategy, matrices[l], weight_tile), weight_tile);
+      m.first_physical.push_back(m.tiles);
+      m.layers.push_back(make_layer_tiles(weights[l].first, clean[l].data(), matrices[l], std::move(layout), format));
+      m.tiles += m.layers.back().tiles();
+    }
+    const int64_t spares = parse_spares(f.spare_tiles, m.tiles);
+    for (uint64_t seed : seeds) {
+      ChipFaults c = chip;
+      c.seed = seed;
+      ChipCells cells_of_chip(c, cells.rows, cells.cols, bits);
+      for (Placement how : placements) {
+        const Placed placed = place(m, how, spares, cells_of_chip);
+        DeployCounts total;
+        std::vector<std::vector<float>> read;
+        NamedTensors masks;
+        for (size_t l = 0; l < m.layers.size(); ++l) {
+          LayerReadBack rb = read_back_layer(m.layers[l], placed.layers[l], cells_of_chip);
+          const DeployCounts& c1 = rb.counts;
+          total.cells_used += c1.cells_used;
+          total.stuck_cells_under_weights += c1.stuck_cells_under_weights;
+          total.weights_on_chip += c1.weights_on_chip;
+          total.weights_touched += c1.weights_touched;
+          total.weights_changed += c1.weights_changed;
+          total.zero_to_nonzero += c1.zero_to_nonzero;
+          total.shadow_cells_nonzero += c1.shadow_cells_nonzero;
+          total.squared_error += c1.squared_error;
+          if (!f.masks_out.empty())  // every layer, all-pass ones too: the file always has masks to read
+            for (auto& tensor : fault_mask_tensors(m.layers[l].name, rb.masks)) masks.push_back(tensor);
+          read.push_back(std::move(rb.weights));
+        }
+        const EpochStats st = evaluate_with(read);
+        const std::string tag = fmt::format("{}-{}-chip{}", strategy, placement_name(how), seed);
+        nlohmann::json row = {{"layout", strategy},
+                              {"placement", placement_name(how)},
+                              {"chip_seed", seed},
+                              {"cell_bits", bits},
+                              {"tiles_used", m.tiles},
+                              {"spares", spares},
+                              {"spares_used", placed.spares_used},
+                              {"cells_used", total.cells_used},
+                              {"stuck_cells_under_weights", total.stuck_cells_under_weights},
+                              {"weights_on_chip", total.weights_on_chip},
+                              {"weights_touched", total.weights_touched},
+                              {"weights_changed", total.weights_changed},
+                              {"zero_to_nonzero", total.zero_to_nonzero},
+                              {"shadow_cells_nonzero", total.shadow_cells_nonzero},
+                              {"squared_error", total.squared_error},
+                              {"test_acc", st.accuracy},
+                              {"test_loss", st.loss}};
+        if (!f.masks_out.empty()) {
+          const std::string path = (std::filesystem::path(f.masks_out) / (tag + ".safetensors")).string();
+          write_safetensors(path, masks, {{"format", "stuckat fault masks"}, {"chip", chip_faults_text(c)}, {"layout", strategy},
+                                          {"placement", placement_name(how)}, {"quant", weight_format_name(format)}});
+          row["masks"] = path;
+        }
+        if (!f.placement_out.empty()) {
+          nlohmann::json layers = nlohmann::json::array();
+          for (size_t l = 0; l < m.layers.size(); ++l) {
+            const LayerTiles& L = m.layers[l];
+            nlohmann::json tiles = nlohmann::json::array();
+            for (int64_t t = 0; t < L.tiles(); ++t) {
+              const TilePlacement& p = placed.layers[l][size_t(t)];
+              const auto rows = std::vector<int32_t>(L.layout.rows.begin() + L.layout.row_ptr[size_t(t)],
+                                                     L.layout.rows.begin() + L.layout.row_ptr[size_t(t) + 1]);
+              const auto cols = std::vector<int32_t>(L.layout.cols.begin() + L.layout.col_ptr[size_t(t)],
+                                                     L.layout.cols.begin() + L.layout.col_ptr[size_t(t) + 1]);
+              tiles.push_back({{"physical_tile", p.physical}, {"matrix_rows", rows}, {"wordlines", p.row_pos},
+                               {"matrix_cols", cols}, {"weight_columns", p.col_pos}});
+            }
+            layers.push_back({{"layer", L.name}, {"matrix_rows", L.matrix_rows}, {"matrix_cols", L.matrix_cols}, {"tiles", tiles}});
+          }
+          const nlohmann::json doc = {{"chip", chip_faults_text(c)}, {"tile_cells", {cells.rows, cells.cols}}, {"cell_bits", bits},
+                                      {"layout", strategy}, {"placement", placement_name(how)}, {"layers", layers}};
+          const std::string path = (std::filesystem::path(f.placement_out) / (tag + ".json")).string();
+          write_file_atomically(path, doc.dump() + "\n", "--placement-out");
+          row["placement_file"] = path;
+        }
+        report["results"].push_back(row);
+        text += fmt::format("{:<8} {:<12} {:>5} {:>6} {:>7} {:>10} {:>9} {:>9} {:>8} {:>11.4g} {:>8.4f}\n", strategy,
+                            placement_name(how), seed, m.tiles, fmt::format("{}/{}", placed.spares_used, spares),
+                            total.stuck_cells_under_weights, total.weights_touched, total.weights_changed, total.zero_to_nonzero,
+                            total.squared_error, st.accuracy);
+      }
+    }
+  }
+  evaluate_with(clean);  // the model as it was
+  text += fmt::format("clean (quantised, fault-free) test_acc {:.4f}; weights touched: theory 1 - (1 - rate)^{} = {:.4f}\n",
+                      clean_stats.accuracy, k, report["theory_weights_touched"].get<double>());
+  if (!f.json.empty()) write_file_atomically(f.json, report.dump(2) + "\n", "--json");
+  return {report, text};
+}
+
+}  // namespace stuckat::jobs
