@@ -2,6 +2,7 @@
 // placement, the accuracy the chip gives (jobs/deploy_job.h).
 #include <cstdio>
 #include <memory>
+#include <string>
 
 #include "cli/commands.h"
 #include "cli/data_flags.h"
@@ -31,8 +32,11 @@ Runner add_deploy_command(CLI::App& app) {
   cmd->add_option("--chip", o.chip,
                   "stuck cells: rate=R,sa=A:B,seed=S (SA0:SA1 = A:B) or hrs=P,lrs=Q,seed=S. SA0 = stuck at the lowest "
                   "conductance (high-resistance state, HRS, reads 0), SA1 = stuck at the highest (low-resistance state, "
-                  "LRS, reads all b bits 1)")
-      ->capture_default_str();
+                  "LRS, reads all b bits 1); default " +
+                      std::string(jobs::kDefaultChip));
+  cmd->add_option("--chip-map", o.chip_map,
+                  "measured cells instead of --chip: safetensors with \"cell_states\" U8 [tiles, R, C] (0 ok, 1 HRS/SA0, "
+                  "2 LRS/SA1; docs/CHIP.md)");
   cmd->add_option("--chip-seeds", o.chip_seeds, "chips to draw (e.g. 0-9); overrides the seed in --chip");
   cmd->add_option("--layout", o.layouts, "layout strategies (as xbar: none, compact, spara, best, ...)")->capture_default_str();
   cmd->add_option("--placement", o.placements, "naive, fault-aware or both")->capture_default_str();
@@ -46,6 +50,8 @@ Runner add_deploy_command(CLI::App& app) {
   cmd->add_option("--placement-out", o.placement_out,
                   "directory for each result's placement (JSON: per layer and tile its physical tile, wordlines and "
                   "weight columns)");
+  cmd->add_option("--chip-map-out", o.chip_map_out,
+                  "write the chip's cells (every tile the layouts used, spares included) in the --chip-map format");
   add_data_flags(*cmd, f->common);
   return [f] {
     jobs::DeployOptions& o = f->options;

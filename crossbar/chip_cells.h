@@ -1,10 +1,14 @@
-// The stuck cells of a chip's physical tiles, drawn on first use and kept: the placement reads
-// them tile by tile, the read-back cell by cell.
+// The stuck cells of a chip's physical tiles, drawn from the chip's seed (or read from a measured
+// chip map) on first use and kept: the placement reads them tile by tile, the read-back cell by
+// cell. Not thread-safe while tiles are being drawn; after prepare(n), the first n tiles are read
+// only, from any number of threads.
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <vector>
 
+#include "crossbar/chip_map.h"
 #include "crossbar/chip_model.h"
 
 namespace stuckat::xbar {
@@ -20,6 +24,20 @@ class ChipCells {
  public:
   // Physical tiles of `rows` x `cols` cells, `bits` per cell.
   ChipCells(const ChipFaults& chip, int64_t rows, int64_t cols, int bits);
+  // Tiles as measured (map->rows x map->cols cells); asking for a tile past map->tiles throws.
+  ChipCells(std::shared_ptr<const ChipMap> map, int bits);
+
+  // Draws tiles [0, n) at once (in parallel); afterwards their states and slots may be read
+  // from several threads.
+  void prepare(int64_t n);
+  // Whether tiles [0, n) are ready for parallel readers (their stuck slots are known).
+  bool prepared(int64_t n) const {
+    for (int64_t t = 0; t < n; ++t)
+      if (!slots_.count(t)) return false;
+    return true;
+  }
+  // Physical tiles the chip has (-1: as many as asked for, drawn from the seed).
+  int64_t tiles_available() const { return map_ ? map_->tiles : -1; }
 
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }  // cells per wordline
@@ -35,7 +53,11 @@ class ChipCells {
   void slot_masks(int64_t tile, int64_t wordline, int64_t column, uint16_t* and_mask, uint16_t* or_mask);
 
  private:
+  std::vector<uint8_t> draw(int64_t tile) const;
+  std::vector<StuckSlot> find_slots(const std::vector<uint8_t>& states) const;
+
   ChipFaults chip_;
+  std::shared_ptr<const ChipMap> map_;
   int64_t rows_, cols_;
   int bits_, k_;
   std::map<int64_t, std::vector<uint8_t>> states_;

@@ -98,7 +98,9 @@ double optimise_tile_orders(const LayerTiles& L, int64_t t, TilePlacement& p, Ch
         for (int64_t j = 0; j < ct; ++j)
           cost[size_t(j * C + s.column)] += word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format);
       }
-      p.col_pos = solve_linear_assignment(cost, ct, C);
+      std::vector<int32_t> cols = solve_linear_assignment(cost, ct, C);
+      if (cols == p.col_pos) break;  // the rows are already the best for these columns
+      p.col_pos = std::move(cols);
     }
   }
   return tile_damage(L, t, p, chip);

@@ -2,6 +2,7 @@
 #include "jobs/deploy_job.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "base/weight_format.h"
 #include "crossbar/chip_cells.h"
 #include "crossbar/chip_deploy.h"
+#include "crossbar/chip_map.h"
 #include "crossbar/chip_placement.h"
 #include "crossbar/layer_matrix.h"
 #include "crossbar/strategies.h"
@@ -55,8 +57,14 @@ Placed place(const ModelLayout& m, Placement how, int64_t spares, ChipCells& chi
   };
   std::vector<Entry> entries;
   for (size_t l = 0; l < m.layers.size(); ++l)
-    for (int64_t t = 0; t < m.layers[l].tiles(); ++t)
-      entries.push_back({optimise_tile_orders(m.layers[l], t, out.layers[l][size_t(t)], chip), l, t});
+    for (int64_t t = 0; t < m.layers[l].tiles(); ++t) entries.push_back({0.0, l, t});
+  chip.prepare(m.tiles + spares);  // from here on the chip's tiles are only read: tiles in parallel
+  STUCKAT_CHECK(chip.prepared(m.tiles + spares), "deploy: the chip's tiles are not ready for parallel placement");
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t e = 0; e < entries.size(); ++e) {
+    Entry& en = entries[e];
+    en.damage = optimise_tile_orders(m.layers[en.layer], en.tile, out.layers[en.layer][size_t(en.tile)], chip);
+  }
   if (spares == 0) return out;
   std::vector<int64_t> free_tiles;
   for (int64_t s = 0; s < spares; ++s) free_tiles.push_back(m.tiles + s);
@@ -66,16 +74,19 @@ Placed place(const ModelLayout& m, Placement how, int64_t spares, ChipCells& chi
   for (size_t e = 0; e < tries && entries[e].damage > 0; ++e) {
     const Entry& en = entries[e];
     TilePlacement& current = out.layers[en.layer][size_t(en.tile)];
+    std::vector<TilePlacement> trials(free_tiles.size(), current);
+    std::vector<double> damage(free_tiles.size());
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t f = 0; f < free_tiles.size(); ++f) {
+      trials[f].physical = free_tiles[f];
+      damage[f] = optimise_tile_orders(m.layers[en.layer], en.tile, trials[f], chip);
+    }
     double best = en.damage;
     size_t best_free = free_tiles.size();
-    TilePlacement best_p;
-    for (size_t f = 0; f < free_tiles.size(); ++f) {
-      TilePlacement trial = current;
-      trial.physical = free_tiles[f];
-      const double d = optimise_tile_orders(m.layers[en.layer], en.tile, trial, chip);
-      if (d < best) best = d, best_free = f, best_p = trial;
-    }
+    for (size_t f = 0; f < free_tiles.size(); ++f)
+      if (damage[f] < best) best = damage[f], best_free = f;
     if (best_free == free_tiles.size()) continue;
+    const TilePlacement& best_p = trials[best_free];
     const int64_t vacated = current.physical;
     current = best_p;
     free_tiles[best_free] = vacated;
@@ -105,7 +116,24 @@ DeployResult run_deploy(const DeployOptions& f) {
     throw_input_error("--size {}: a tile of {} cells per wordline cannot hold one weight of {} cells (--cell-bits {})", f.size,
                       cells.cols, k, bits);
   const TileShape weight_tile{cells.rows, cells.cols / k};
-  ChipFaults chip = parse_chip_faults(f.chip, "--chip");
+  std::shared_ptr<const ChipMap> chip_map;
+  ChipFaults chip;
+  if (!f.chip_map.empty()) {
+    if (!f.chip.empty() || !f.chip_seeds.empty())
+      throw_input_error("--chip-map gives the chip's cells; leave out --chip and --chip-seeds (they draw a chip instead)");
+    chip_map = std::make_shared<const ChipMap>(read_chip_map(f.chip_map, "--chip-map"));
+    if (chip_map->rows != cells.rows || chip_map->cols != cells.cols)
+      throw_input_error("--chip-map {} has tiles of {}x{} cells, but --size says {}x{}; give --size {}x{}", f.chip_map,
+                        chip_map->rows, chip_map->cols, cells.rows, cells.cols, chip_map->rows, chip_map->cols);
+    int64_t stuck[3] = {0, 0, 0};
+    for (uint8_t v : chip_map->states) ++stuck[v];
+    chip.sa0 = double(stuck[kCellSa0]) / double(chip_map->states.size());  // measured, for the report
+    chip.sa1 = double(stuck[kCellSa1]) / double(chip_map->states.size());
+  } else {
+    chip = parse_chip_faults(f.chip.empty() ? kDefaultChip : f.chip, "--chip");
+  }
+  if (!f.chip_map_out.empty() && f.chip_seeds.find_first_of(",-") != std::string::npos)
+    throw_input_error("--chip-map-out writes one chip; give one seed in --chip or --chip-seeds, not '{}'", f.chip_seeds);
   std::vector<uint64_t> seeds{chip.seed};
   if (!f.chip_seeds.empty()) {
     seeds.clear();
@@ -170,11 +198,13 @@ DeployResult run_deploy(const DeployOptions& f) {
 
   nlohmann::json report = {{"checkpoint", f.checkpoint}, {"model", source.name()}, {"quant", weight_format_name(format)},
                            {"cell_bits", bits}, {"cells_per_weight", k}, {"tile_cells", fmt::format("{}x{}", cells.rows, cells.cols)},
-                           {"chip", chip_faults_text(chip)}, {"clean_test_acc", clean_stats.accuracy},
+                           {"chip", chip_map ? "map " + f.chip_map : chip_faults_text(chip)},
+                           {"stuck_fractions", {{"sa0_hrs", chip.sa0}, {"sa1_lrs", chip.sa1}}}, {"clean_test_acc", clean_stats.accuracy},
                            {"theory_weights_touched", 1.0 - std::pow(1.0 - (chip.sa0 + chip.sa1), k)},
                            {"results", nlohmann::json::array()}};
   std::string text = fmt::format("{:<8} {:<12} {:>5} {:>6} {:>7} {:>10} {:>9} {:>9} {:>8} {:>11} {:>8}\n", "layout", "placement",
                                  "chip", "tiles", "spares", "stuck", "touched", "changed", "0->nz", "sq_error", "test_acc");
+  int64_t tiles_needed = 0;
   for (const std::string& strategy : strategies) {
     ModelLayout m;
     m.strategy = strategy;
@@ -185,12 +215,18 @@ DeployResult run_deploy(const DeployOptions& f) {
       m.tiles += m.layers.back().tiles();
     }
     const int64_t spares = parse_spares(f.spare_tiles, m.tiles);
+    tiles_needed = std::max(tiles_needed, m.tiles + spares);
     for (uint64_t seed : seeds) {
       ChipFaults c = chip;
       c.seed = seed;
-      ChipCells cells_of_chip(c, cells.rows, cells.cols, bits);
+      ChipCells cells_of_chip = chip_map ? ChipCells(chip_map, bits) : ChipCells(c, cells.rows, cells.cols, bits);
+      if (chip_map && m.tiles + spares > chip_map->tiles)
+        throw_input_error("--chip-map {} has {} tiles; the {} layout needs {} (tiles used) + {} (spares)", f.chip_map,
+                          chip_map->tiles, strategy, m.tiles, spares);
       for (Placement how : placements) {
+        const auto t_place = std::chrono::steady_clock::now();
         const Placed placed = place(m, how, spares, cells_of_chip);
+        const double place_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_place).count();
         DeployCounts total;
         std::vector<std::vector<float>> read;
         NamedTensors masks;
@@ -209,7 +245,9 @@ DeployResult run_deploy(const DeployOptions& f) {
             for (auto& tensor : fault_mask_tensors(m.layers[l].name, rb.masks)) masks.push_back(tensor);
           read.push_back(std::move(rb.weights));
         }
+        const auto t_eval = std::chrono::steady_clock::now();
         const EpochStats st = evaluate_with(read);
+        const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
         const std::string tag = fmt::format("{}-{}-chip{}", strategy, placement_name(how), seed);
         nlohmann::json row = {{"layout", strategy},
                               {"placement", placement_name(how)},
@@ -227,10 +265,12 @@ DeployResult run_deploy(const DeployOptions& f) {
                               {"shadow_cells_nonzero", total.shadow_cells_nonzero},
                               {"squared_error", total.squared_error},
                               {"test_acc", st.accuracy},
-                              {"test_loss", st.loss}};
+                              {"test_loss", st.loss},
+                              {"placement_seconds", place_seconds},
+                              {"evaluation_seconds", eval_seconds}};
         if (!f.masks_out.empty()) {
           const std::string path = (std::filesystem::path(f.masks_out) / (tag + ".safetensors")).string();
-          write_safetensors(path, masks, {{"format", "stuckat fault masks"}, {"chip", chip_faults_text(c)}, {"layout", strategy},
+          write_safetensors(path, masks, {{"format", "stuckat fault masks"}, {"chip", chip_map ? "map " + f.chip_map : chip_faults_text(c)}, {"layout", strategy},
                                           {"placement", placement_name(how)}, {"quant", weight_format_name(format)}});
           row["masks"] = path;
         }
@@ -250,7 +290,7 @@ DeployResult run_deploy(const DeployOptions& f) {
             }
             layers.push_back({{"layer", L.name}, {"matrix_rows", L.matrix_rows}, {"matrix_cols", L.matrix_cols}, {"tiles", tiles}});
           }
-          const nlohmann::json doc = {{"chip", chip_faults_text(c)}, {"tile_cells", {cells.rows, cells.cols}}, {"cell_bits", bits},
+          const nlohmann::json doc = {{"chip", chip_map ? "map " + f.chip_map : chip_faults_text(c)}, {"tile_cells", {cells.rows, cells.cols}}, {"cell_bits", bits},
                                       {"layout", strategy}, {"placement", placement_name(how)}, {"layers", layers}};
           const std::string path = (std::filesystem::path(f.placement_out) / (tag + ".json")).string();
           write_file_atomically(path, doc.dump() + "\n", "--placement-out");
@@ -263,6 +303,20 @@ DeployResult run_deploy(const DeployOptions& f) {
                             total.squared_error, st.accuracy);
       }
     }
+  }
+  if (!f.chip_map_out.empty()) {  // the chip's cells over every tile a layout used, spares included
+    ChipFaults c = chip;
+    c.seed = seeds[0];
+    ChipCells cells_of_chip = chip_map ? ChipCells(chip_map, bits) : ChipCells(c, cells.rows, cells.cols, bits);
+    ChipMap out;
+    out.tiles = tiles_needed;
+    out.rows = cells.rows;
+    out.cols = cells.cols;
+    for (int64_t t = 0; t < tiles_needed; ++t) {
+      const std::vector<uint8_t>& st = cells_of_chip.states(t);
+      out.states.insert(out.states.end(), st.begin(), st.end());
+    }
+    write_chip_map(f.chip_map_out, out);
   }
   evaluate_with(clean);  // the model as it was
   text += fmt::format("clean (quantised, fault-free) test_acc {:.4f}; weights touched: theory 1 - (1 - rate)^{} = {:.4f}\n",

@@ -15,6 +15,8 @@
 
 namespace stuckat::jobs {
 
+inline constexpr const char* kDefaultChip = "rate=0.01,sa=1.75:9.04,seed=0";
+
 struct DeployOptions {
   DataOptions data;
   Device device = Device::CPU;
@@ -22,13 +24,15 @@ struct DeployOptions {
   std::string quant;                   // empty: the checkpoint's recorded format (q4.11 if none)
   std::string size = "128";            // tile cells: S (S x S) or RxC
   std::string cell_bits = "2";         // bits per cell: 1, 2, 4, 8, 16
-  std::string chip = "rate=0.01,sa=1.75:9.04,seed=0";
+  std::string chip;                    // empty: kDefaultChip (unless chip_map is given)
   std::string chip_seeds;              // e.g. "0-9": overrides the spec's seed, one result per chip
+  std::string chip_map;                // measured cell states (crossbar/chip_map.h) instead of --chip
   std::string layouts = "none";        // strategies of `xbar`
   std::string placements = "naive,fault-aware";
   std::string spare_tiles = "0";       // a count, or a fraction of the tiles used ("0.1")
   int64_t batch = 1000;
   std::string json, masks_out, placement_out;  // optional outputs (masks/placements: directories)
+  std::string chip_map_out;            // the chip's cells (first seed) in the --chip-map format
 };
 
 struct DeployResult {

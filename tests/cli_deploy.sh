@@ -4,7 +4,8 @@
 #  - with 16 bits per cell its tile counts are `xbar`'s for the same strategies and tile size;
 #  - fault-aware placement changes at most half the weights naive placement changes, and its
 #    squared error is lower (1% of cells stuck, 2 bits per cell);
-#  - --json / --placement-out hold what they document; bad flags: one sentence, exit 2.
+#  - a chip written by --chip-map-out and read by --chip-map gives the drawn chip's results;
+#  - --json / --placement-out hold what they document; bad flags and maps: one sentence, exit 2.
 # Usage: cli_deploy.sh path/to/stuckat
 set -u
 bin="$1"
@@ -55,9 +56,9 @@ d = json.load(open(sorted(files)[0]))
 sys.exit(0 if len(files) == 4 and len(d['layers']) == 5 and all(len(t['wordlines']) == len(t['matrix_rows']) for l in d['layers'] for t in l['tiles']) else 1)"
 
 # 16 bits per cell: xbar's tile counts.
-"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64x32 --cell-bits 16 --chip "rate=0.01,seed=0" --layout none,compact,best \
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64x32 --cell-bits 16 --chip "rate=0.01,seed=0" --layout none,compact,rcm,rcm-sym,rcm-slices,spara,best \
   --placement naive --json "$tmp/b16.json" >/dev/null 2>&1
-"$bin" xbar --checkpoint "$ck" --size 64x32 --strategy none,compact,best --json "$tmp/x.json" >/dev/null 2>&1
+"$bin" xbar --checkpoint "$ck" --size 64x32 --strategy none,compact,rcm,rcm-sym,rcm-slices,spara,best --json "$tmp/x.json" >/dev/null 2>&1
 check "b = 16: xbar's tile counts" python3 -c "
 import json, sys
 d = json.load(open('$tmp/b16.json')); x = json.load(open('$tmp/x.json'))
@@ -73,6 +74,26 @@ import json, sys
 r = {x['placement']: x for x in json.load(open('$tmp/b2.json'))['results']}
 n, a = r['naive'], r['fault-aware']
 sys.exit(0 if n['weights_changed'] > 0 and a['weights_changed'] <= n['weights_changed'] / 2 and a['squared_error'] < n['squared_error'] else 1)"
+
+# A chip written with --chip-map-out and read back with --chip-map: the same results.
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64 --cell-bits 2 --chip "rate=0.02,sa=1:1,seed=6" --layout none,best \
+  --spare-tiles 2 --json "$tmp/drawn.json" --chip-map-out "$tmp/chip.safetensors" >/dev/null 2>&1
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64 --cell-bits 2 --chip-map "$tmp/chip.safetensors" --layout none,best \
+  --spare-tiles 2 --json "$tmp/mapped.json" >/dev/null 2>&1
+check "--chip-map of --chip-map-out: the drawn chip's results" python3 -c "
+import json, sys
+a = json.load(open('$tmp/drawn.json'))['results']; b = json.load(open('$tmp/mapped.json'))['results']
+strip = lambda r: {k: v for k, v in r.items() if k not in ('chip_seed', 'placement_seconds', 'evaluation_seconds')}
+sys.exit(0 if len(a) == 4 and [strip(r) for r in a] == [strip(r) for r in b] else 1)"
+printf 'not a chip' >"$tmp/junk.safetensors"
+for bad in "--chip-map $tmp/junk.safetensors" "--chip-map $tmp/chip.safetensors --size 32" \
+  "--chip-map $tmp/chip.safetensors --chip rate=0.01" "--chip-map $tmp/chip.safetensors --spare-tiles 100" \
+  "--chip-map-out $tmp/x.safetensors --chip-seeds 0-3"; do
+  read -r -a words <<<"$bad"
+  "$bin" deploy --checkpoint "$ck" "${syn[@]}" "${words[@]}" >/dev/null 2>"$tmp/bad.err"
+  code=$?
+  check "deploy ${bad//$tmp\//}: exit 2, one sentence" test $code -eq 2 -a "$(wc -l <"$tmp/bad.err")" -eq 1
+done
 
 for bad in "--chip rate=2" "--chip rate=0.1,hrs=0.1" "--cell-bits 3" "--size 4 --cell-bits 1" "--placement clever" "--spare-tiles -1"; do
   read -r -a words <<<"$bad"

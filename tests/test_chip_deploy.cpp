@@ -1,20 +1,26 @@
 // The faulty-chip model and placement: chip specs, cell draws, bit-sliced masks by hand, the
 // reference read-back against the placement's slot-based damage, fault-aware placement never
 // worse than naive, tile counts at 16 bits per cell equal to the layouts', and the measured
-// fraction of touched weights against 1 - (1 - rate)^k.
+// fraction of touched weights against 1 - (1 - rate)^k; chip maps (measured cells) against drawn
+// chips and by hand, bad map files; tiles drawn in parallel against one by one.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
 
 #include "base/error.h"
 #include "base/weight_format.h"
 #include "base/word_codec.h"
 #include "crossbar/chip_cells.h"
 #include "crossbar/chip_deploy.h"
+#include "crossbar/chip_map.h"
 #include "crossbar/chip_model.h"
 #include "crossbar/chip_placement.h"
 #include "crossbar/layer_matrix.h"
 #include "crossbar/strategies.h"
+#include "framework/io/safetensors.h"
 #include "framework/random.h"
 
 using namespace stuckat;
@@ -150,5 +156,84 @@ TEST_CASE("the fraction of weights with a stuck cell follows 1 - (1 - rate)^k", 
     const double theory = 1.0 - std::pow(0.99, k);
     // 73,728 weights: binomial sd below 0.0012.
     REQUIRE(std::abs(measured - theory) < 0.006);
+  }
+}
+
+TEST_CASE("chip maps: measured cells by hand, the same slots as a drawn chip, bad files refused", "[chip]") {
+  const std::string dir = std::filesystem::temp_directory_path() / "stuckat_chip_map_test";
+  std::filesystem::create_directories(dir);
+  // A drawn chip written as a map reads back the same stuck slots, tile by tile.
+  const ChipFaults spec = parse_chip_faults("rate=0.02,sa=1:2,seed=5", "--chip");
+  ChipMap drawn;
+  drawn.tiles = 3, drawn.rows = 16, drawn.cols = 32;
+  for (int64_t t = 0; t < drawn.tiles; ++t) {
+    const std::vector<uint8_t> s = tile_cell_states(spec, t, 16, 32);
+    drawn.states.insert(drawn.states.end(), s.begin(), s.end());
+  }
+  write_chip_map(dir + "/drawn.safetensors", drawn);
+  auto map = std::make_shared<const ChipMap>(read_chip_map(dir + "/drawn.safetensors", "--chip-map"));
+  REQUIRE(map->states == drawn.states);
+  ChipCells from_map(map, 4), from_seed(spec, 16, 32, 4);
+  for (int64_t t = 0; t < 3; ++t) {
+    const auto& a = from_map.stuck_slots(t);
+    const auto& b = from_seed.stuck_slots(t);
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+      REQUIRE((a[i].wordline == b[i].wordline && a[i].column == b[i].column && a[i].and_mask == b[i].and_mask &&
+               a[i].or_mask == b[i].or_mask));
+  }
+  REQUIRE_THROWS_AS(from_map.stuck_slots(3), InputError);  // the chip has 3 tiles
+  REQUIRE_THROWS_AS(from_map.prepare(4), InputError);
+
+  // By hand: one tile of 2 x 8 cells, b = 4 (two weights per wordline); cell 1 of weight (0, 1)
+  // stuck at LRS, cell 3 of weight (1, 0) at HRS.
+  ChipMap hand;
+  hand.tiles = 1, hand.rows = 2, hand.cols = 8;
+  hand.states.assign(16, kCellOk);
+  hand.states[0 * 8 + 1 * 4 + 1] = kCellSa1;
+  hand.states[1 * 8 + 0 * 4 + 3] = kCellSa0;
+  ChipCells cells(std::make_shared<const ChipMap>(hand), 4);
+  const auto& slots = cells.stuck_slots(0);
+  REQUIRE(slots.size() == 2);
+  REQUIRE((slots[0].wordline == 0 && slots[0].column == 1 && slots[0].or_mask == 0x00F0));
+  REQUIRE((slots[1].wordline == 1 && slots[1].column == 0 && slots[1].and_mask == 0x0FFF && slots[1].or_mask == 0));
+
+  // Bad files: another dtype, a state past 2, no "cell_states", not safetensors.
+  write_safetensors(dir + "/f32.safetensors", {{"cell_states", Tensor::zeros({1, 2, 8})}}, {});
+  REQUIRE_THROWS_AS(read_chip_map(dir + "/f32.safetensors", "--chip-map"), InputError);
+  hand.states[5] = 3;
+  write_chip_map(dir + "/state3.safetensors", hand);
+  REQUIRE_THROWS_WITH(read_chip_map(dir + "/state3.safetensors", "--chip-map"), Catch::Contains("tile 0 wordline 0 cell 5"));
+  write_safetensors(dir + "/other.safetensors", {{"cells", Tensor::zeros({1, 2, 8}, DType::U8)}}, {});
+  REQUIRE_THROWS_AS(read_chip_map(dir + "/other.safetensors", "--chip-map"), InputError);
+  std::FILE* junk = std::fopen((dir + "/junk.safetensors").c_str(), "wb");
+  std::fputs("not a chip", junk);
+  std::fclose(junk);
+  REQUIRE_THROWS_AS(read_chip_map(dir + "/junk.safetensors", "--chip-map"), InputError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("prepared tiles: the same slots as drawn one by one; parallel fault-aware placement as serial", "[chip]") {
+  const std::vector<int64_t> shape{96, 40, 3, 3};  // 360 x 96
+  const std::vector<float> w = random_layer(shape, 0.2, 3);
+  const SparseMatrix a = layer_matrix("conv", w.data(), shape);
+  const TileShape weight_tile{64, 16};
+  const LayerTiles L = make_layer_tiles("conv", w.data(), a, build_layout(a, run_strategy("none", a, weight_tile), weight_tile),
+                                        parse_weight_format("q4.11", "--quant"));
+  const ChipFaults spec = parse_chip_faults("rate=0.02,sa=1.75:9.04,seed=9", "--chip");
+  ChipCells lazy(spec, 64, 128, 2), prepared(spec, 64, 128, 2);
+  read_back_layer(L, naive_placement(L, 0), prepared);  // draws the tiles' states, not their slots
+  REQUIRE_FALSE(prepared.prepared(L.tiles()));
+  prepared.prepare(L.tiles());
+  REQUIRE(prepared.prepared(L.tiles()));
+  std::vector<TilePlacement> serial = naive_placement(L, 0), parallel = serial;
+  std::vector<double> ds(size_t(L.tiles())), dp(size_t(L.tiles()));
+  for (int64_t t = 0; t < L.tiles(); ++t) ds[size_t(t)] = optimise_tile_orders(L, t, serial[size_t(t)], lazy);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t t = 0; t < L.tiles(); ++t) dp[size_t(t)] = optimise_tile_orders(L, t, parallel[size_t(t)], prepared);
+  for (int64_t t = 0; t < L.tiles(); ++t) {
+    REQUIRE(ds[size_t(t)] == dp[size_t(t)]);
+    REQUIRE(serial[size_t(t)].row_pos == parallel[size_t(t)].row_pos);
+    REQUIRE(serial[size_t(t)].col_pos == parallel[size_t(t)].col_pos);
   }
 }
