@@ -42,6 +42,10 @@ Runner add_deploy_command(CLI::App& app) {
   cmd->add_option("--placement", o.placements, "naive, fault-aware or both")->capture_default_str();
   cmd->add_option("--spare-tiles", o.spare_tiles, "spare physical tiles: a count, or a fraction of the tiles used (0.1)")
       ->capture_default_str();
+  cmd->add_option("--sensitivity", o.sensitivity,
+                  "fault-aware placement weighs each weight's squared error by its squared gradient, averaged over this "
+                  "many training images (one at a time); 0: every weight counts the same")
+      ->capture_default_str();
   cmd->add_option("--batch", o.batch, "test images per forward pass")->capture_default_str();
   cmd->add_option("--json", o.json, "write the report as JSON");
   cmd->add_option("--masks-out", o.masks_out,

@@ -93,12 +93,16 @@ LayerReadBack read_back_layer(const LayerTiles& L, const std::vector<TilePlaceme
           if (stuck > 0) ++out.counts.weights_touched;
           if (read != word) ++out.counts.weights_changed;
           if (word == 0 && value != 0.0f) ++out.counts.zero_to_nonzero;
-          out.counts.squared_error += word_error(word, a, o, f);
+          const double err = word_error(word, a, o, f);
+          out.counts.squared_error += err;
+          out.counts.weighted_error += err * (L.importance.empty() ? 1.0 : double(L.importance[size_t(e)]));
         } else if (o != 0) {  // a shadow cell under SA1: its value joins the column sum
           const float value = decode_word(o, f.kind, f.step());
           out.weights[size_t(e)] += value;
           ++out.counts.shadow_cells_nonzero;
           out.counts.squared_error += double(value) * double(value);
+          out.counts.weighted_error +=
+              double(value) * double(value) * (L.importance.empty() ? 1.0 : double(L.importance[size_t(e)]));
         }
       }
   }

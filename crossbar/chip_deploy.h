@@ -34,6 +34,9 @@ struct LayerTiles {
   std::vector<int64_t> cell_ptr;  // (tiles + 1)
   std::vector<int64_t> cell_weight;
   std::vector<uint8_t> cell_holds;
+  // Per weight element, the weight of its squared error in the placement's damage (e.g. its
+  // squared gradient, framework/train/sensitivity.h); empty: every weight counts 1.
+  std::vector<float> importance;
 
   int64_t tiles() const { return layout.tiles(); }
   int64_t tile_rows(int64_t t) const { return layout.row_ptr[size_t(t) + 1] - layout.row_ptr[size_t(t)]; }
@@ -42,6 +45,11 @@ struct LayerTiles {
   uint16_t programmed(int64_t t, int64_t i, int64_t j) const {
     const size_t c = size_t(cell_ptr[size_t(t)] + i * tile_cols(t) + j);
     return cell_holds[c] ? words[size_t(cell_weight[c])] : uint16_t(0);
+  }
+  // The importance of the weight cell (i, j) of tile t holds or shadows (1 without importance).
+  double importance_of(int64_t t, int64_t i, int64_t j) const {
+    if (importance.empty()) return 1.0;
+    return double(importance[size_t(cell_weight[size_t(cell_ptr[size_t(t)] + i * tile_cols(t) + j)])]);
   }
 };
 
@@ -66,6 +74,7 @@ struct DeployCounts {
   int64_t zero_to_nonzero = 0;             // zero weights that read back nonzero
   int64_t shadow_cells_nonzero = 0;        // shadow cells that read nonzero
   double squared_error = 0;                // sum over weights of (read - intended value)^2
+  double weighted_error = 0;               // the same, each term times its weight's importance
 };
 
 struct LayerReadBack {
@@ -77,7 +86,8 @@ struct LayerReadBack {
 // The reference read-back: every held weight decoded through its k cells, cell by cell.
 LayerReadBack read_back_layer(const LayerTiles& layer, const std::vector<TilePlacement>& placement, ChipCells& chip);
 
-// Squared error, in weight units, of reading `word` through masks (and, or).
+// Squared error, in weight units, of reading `word` through masks (and, or). The placement's
+// damage of a cell is this times the importance of its weight (1 without importance).
 double word_error(uint16_t word, uint16_t and_mask, uint16_t or_mask, const WeightFormat& f);
 
 }  // namespace stuckat::xbar

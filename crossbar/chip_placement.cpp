@@ -66,7 +66,7 @@ double tile_damage(const LayerTiles& L, int64_t t, const TilePlacement& p, ChipC
   double damage = 0;
   for (const StuckSlot& s : chip.stuck_slots(p.physical)) {
     const int32_t i = row_at[size_t(s.wordline)], j = col_at[size_t(s.column)];
-    if (i >= 0 && j >= 0) damage += word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format);
+    if (i >= 0 && j >= 0) damage += word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format) * L.importance_of(t, i, j);
   }
   return damage;
 }
@@ -86,7 +86,8 @@ double optimise_tile_orders(const LayerTiles& L, int64_t t, TilePlacement& p, Ch
         const int32_t j = col_at[size_t(s.column)];
         if (j < 0) continue;
         for (int64_t i = 0; i < rt; ++i)
-          cost[size_t(i * R + s.wordline)] += word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format);
+          cost[size_t(i * R + s.wordline)] +=
+              word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format) * L.importance_of(t, i, j);
       }
       p.row_pos = solve_linear_assignment(cost, rt, R);
     } else {
@@ -96,7 +97,8 @@ double optimise_tile_orders(const LayerTiles& L, int64_t t, TilePlacement& p, Ch
         const int32_t i = row_at[size_t(s.wordline)];
         if (i < 0) continue;
         for (int64_t j = 0; j < ct; ++j)
-          cost[size_t(j * C + s.column)] += word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format);
+          cost[size_t(j * C + s.column)] +=
+              word_error(L.programmed(t, i, j), s.and_mask, s.or_mask, L.format) * L.importance_of(t, i, j);
       }
       std::vector<int32_t> cols = solve_linear_assignment(cost, ct, C);
       if (cols == p.col_pos) break;  // the rows are already the best for these columns

@@ -28,7 +28,8 @@ const char* placement_name(Placement p);
 // Physical tiles [first, first + tiles) for the layer, in order, identity orders.
 std::vector<TilePlacement> naive_placement(const LayerTiles& layer, int64_t first_physical);
 
-// The squared error of tile t placed as `p` (only the slots with stuck cells are visited).
+// The damage of tile t placed as `p`: its weights' squared errors, times their importance if any
+// (only the slots with stuck cells are visited).
 double tile_damage(const LayerTiles& layer, int64_t t, const TilePlacement& p, ChipCells& chip);
 
 // Best wordline and weight-column orders for tile t on physical tile p.physical (rows, columns,

@@ -22,6 +22,7 @@
 #include "faults/weight_codec.h"
 #include "framework/io/atomic_file.h"
 #include "framework/io/safetensors.h"
+#include "framework/train/sensitivity.h"
 #include "framework/train/trainer.h"
 #include "jobs/model_source.h"
 #include "sweep/sweep_grid.h"
@@ -153,7 +154,10 @@ DeployResult run_deploy(const DeployOptions& f) {
   if (format.is_none()) throw_input_error("--quant none has no 16-bit words to put in cells; choose e.g. q4.11");
   std::shared_ptr<Module> model = source.load();
   DataOptions data_options = f.data;
-  data_options.test_only = true;
+  if (f.sensitivity < 0) throw_input_error("--sensitivity must be a number of training images >= 0, got {}", f.sensitivity);
+  data_options.test_only = f.sensitivity == 0;
+  if (f.sensitivity > 0 && (data_options.limit_train == 0 || data_options.limit_train > f.sensitivity))
+    data_options.limit_train = f.sensitivity;
   DataSplit data = load_data(data_options);
   const Tensor& im = data.test.images;
   source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);
@@ -171,6 +175,29 @@ DeployResult run_deploy(const DeployOptions& f) {
   std::vector<std::vector<float>> clean;
   for (const auto& [name, t] : weights) clean.push_back(t.to_vector());
   const std::vector<SparseMatrix> matrices = model_matrices(*model);
+  // Importance of each weight from its squared gradient, one training image at a time (the
+  // empirical Fisher's diagonal), when asked for.
+  std::vector<std::vector<float>> importance(weights.size());
+  if (f.sensitivity > 0) {
+    for (auto& [name, g] : squared_gradients(*model, data.train, f.sensitivity, 1))
+      for (size_t l = 0; l < weights.size(); ++l)
+        if (name == weights[l].first + ".weight") importance[l] = std::move(g);
+    for (size_t l = 0; l < weights.size(); ++l)
+      STUCKAT_CHECK(importance[l].size() == clean[l].size(), "deploy: {} squared gradients for the {} weights of {}",
+                    importance[l].size(), clean[l].size(), weights[l].first);
+    double sum = 0;
+    int64_t count = 0;
+    for (const auto& v : importance) {
+      for (float x : v) sum += x;
+      count += int64_t(v.size());
+    }
+    const double mean = sum / double(std::max<int64_t>(count, 1));
+    // Half every weight alike, half the squared gradient over its mean: a weight no training image
+    // moved (a zero gradient) still counts, so the placement does not pile errors onto it (measured:
+    // the plain squared gradient grew the squared error 56x on pruned LeNet-5 for the same accuracy).
+    for (auto& v : importance)
+      for (float& x : v) x = float(0.5 + 0.5 * (mean > 0 ? double(x) / mean : 1.0));
+  }
   STUCKAT_CHECK(matrices.size() == weights.size(), "deploy: {} matrices for {} layers", matrices.size(), weights.size());
 
   auto evaluate_with = [&](const std::vector<std::vector<float>>& values) {
@@ -198,7 +225,7 @@ DeployResult run_deploy(const DeployOptions& f) {
 
   nlohmann::json report = {{"checkpoint", f.checkpoint}, {"model", source.name()}, {"quant", weight_format_name(format)},
                            {"cell_bits", bits}, {"cells_per_weight", k}, {"tile_cells", fmt::format("{}x{}", cells.rows, cells.cols)},
-                           {"chip", chip_map ? "map " + f.chip_map : chip_faults_text(chip)},
+                           {"chip", chip_map ? "map " + f.chip_map : chip_faults_text(chip)}, {"sensitivity_images", f.sensitivity},
                            {"stuck_fractions", {{"sa0_hrs", chip.sa0}, {"sa1_lrs", chip.sa1}}}, {"clean_test_acc", clean_stats.accuracy},
                            {"theory_weights_touched", 1.0 - std::pow(1.0 - (chip.sa0 + chip.sa1), k)},
                            {"results", nlohmann::json::array()}};
@@ -212,6 +239,7 @@ DeployResult run_deploy(const DeployOptions& f) {
       TileLayout layout = build_layout(matrices[l], run_strategy(strategy, matrices[l], weight_tile), weight_tile);
       m.first_physical.push_back(m.tiles);
       m.layers.push_back(make_layer_tiles(weights[l].first, clean[l].data(), matrices[l], std::move(layout), format));
+      m.layers.back().importance = importance[l];
       m.tiles += m.layers.back().tiles();
     }
     const int64_t spares = parse_spares(f.spare_tiles, m.tiles);
@@ -241,6 +269,7 @@ DeployResult run_deploy(const DeployOptions& f) {
           total.zero_to_nonzero += c1.zero_to_nonzero;
           total.shadow_cells_nonzero += c1.shadow_cells_nonzero;
           total.squared_error += c1.squared_error;
+          total.weighted_error += c1.weighted_error;
           if (!f.masks_out.empty())  // every layer, all-pass ones too: the file always has masks to read
             for (auto& tensor : fault_mask_tensors(m.layers[l].name, rb.masks)) masks.push_back(tensor);
           read.push_back(std::move(rb.weights));
@@ -264,6 +293,7 @@ DeployResult run_deploy(const DeployOptions& f) {
                               {"zero_to_nonzero", total.zero_to_nonzero},
                               {"shadow_cells_nonzero", total.shadow_cells_nonzero},
                               {"squared_error", total.squared_error},
+                              {"weighted_error", total.weighted_error},
                               {"test_acc", st.accuracy},
                               {"test_loss", st.loss},
                               {"placement_seconds", place_seconds},

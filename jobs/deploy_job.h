@@ -31,6 +31,7 @@ struct DeployOptions {
   std::string placements = "naive,fault-aware";
   std::string spare_tiles = "0";       // a count, or a fraction of the tiles used ("0.1")
   int64_t batch = 1000;
+  int64_t sensitivity = 0;             // training images for the weights' squared gradients (0: all weights count 1)
   std::string json, masks_out, placement_out;  // optional outputs (masks/placements: directories)
   std::string chip_map_out;            // the chip's cells (first seed) in the --chip-map format
 };

@@ -5,6 +5,7 @@
 #  - fault-aware placement changes at most half the weights naive placement changes, and its
 #    squared error is lower (1% of cells stuck, 2 bits per cell);
 #  - a chip written by --chip-map-out and read by --chip-map gives the drawn chip's results;
+#  - --sensitivity reports a weighted error apart from the squared error (equal without it);
 #  - --json / --placement-out hold what they document; bad flags and maps: one sentence, exit 2.
 # Usage: cli_deploy.sh path/to/stuckat
 set -u
@@ -85,6 +86,17 @@ import json, sys
 a = json.load(open('$tmp/drawn.json'))['results']; b = json.load(open('$tmp/mapped.json'))['results']
 strip = lambda r: {k: v for k, v in r.items() if k not in ('chip_seed', 'placement_seconds', 'evaluation_seconds')}
 sys.exit(0 if len(a) == 4 and [strip(r) for r in a] == [strip(r) for r in b] else 1)"
+# --sensitivity: the fault-aware damage weighs each weight by its squared gradient; without it
+# the weighted error is the squared error.
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64 --cell-bits 2 --chip "rate=0.02,sa=1:1,seed=6" --layout none \
+  --placement fault-aware --sensitivity 64 --json "$tmp/sens.json" >/dev/null 2>&1
+check "--sensitivity 64: weighted error reported, differs from the squared error" python3 -c "
+import json, sys
+s = json.load(open('$tmp/sens.json')); d = json.load(open('$tmp/drawn.json'))
+r = s['results'][0]
+plain = [x for x in d['results'] if x['layout'] == 'none' and x['placement'] == 'fault-aware'][0]
+sys.exit(0 if s['sensitivity_images'] == 64 and r['weighted_error'] > 0 and abs(r['weighted_error'] - r['squared_error']) > 1e-9
+         and plain['weighted_error'] == plain['squared_error'] else 1)"
 printf 'not a chip' >"$tmp/junk.safetensors"
 for bad in "--chip-map $tmp/junk.safetensors" "--chip-map $tmp/chip.safetensors --size 32" \
   "--chip-map $tmp/chip.safetensors --chip rate=0.01" "--chip-map $tmp/chip.safetensors --spare-tiles 100" \
@@ -95,7 +107,8 @@ for bad in "--chip-map $tmp/junk.safetensors" "--chip-map $tmp/chip.safetensors 
   check "deploy ${bad//$tmp\//}: exit 2, one sentence" test $code -eq 2 -a "$(wc -l <"$tmp/bad.err")" -eq 1
 done
 
-for bad in "--chip rate=2" "--chip rate=0.1,hrs=0.1" "--cell-bits 3" "--size 4 --cell-bits 1" "--placement clever" "--spare-tiles -1"; do
+for bad in "--chip rate=2" "--chip rate=0.1,hrs=0.1" "--cell-bits 3" "--size 4 --cell-bits 1" "--placement clever" "--spare-tiles -1" \
+  "--sensitivity -1"; do
   read -r -a words <<<"$bad"
   "$bin" deploy --checkpoint "$ck" "${syn[@]}" "${words[@]}" >/dev/null 2>"$tmp/bad.err"
   code=$?

@@ -2,7 +2,8 @@
 // reference read-back against the placement's slot-based damage, fault-aware placement never
 // worse than naive, tile counts at 16 bits per cell equal to the layouts', and the measured
 // fraction of touched weights against 1 - (1 - rate)^k; chip maps (measured cells) against drawn
-// chips and by hand, bad map files; tiles drawn in parallel against one by one.
+// chips and by hand, bad map files; tiles drawn in parallel against one by one; importance
+// (sensitivity) weighting by hand and against the slot-based damage.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -236,4 +237,64 @@ TEST_CASE("prepared tiles: the same slots as drawn one by one; parallel fault-aw
     REQUIRE(serial[size_t(t)].row_pos == parallel[size_t(t)].row_pos);
     REQUIRE(serial[size_t(t)].col_pos == parallel[size_t(t)].col_pos);
   }
+}
+
+TEST_CASE("importance: the placement spends a stuck cell on the weight that matters least", "[chip]") {
+  // By hand: a linear layer (1 output, 2 inputs) of two equal weights 0.5 on one tile of 2 x 1
+  // cells (b = 16); wordline 0's cell is stuck at LRS (reads 0xFFFF, -1/2048 in q4.11), so the
+  // weight on wordline 0 reads -1/2048 instead of 0.5.
+  const std::vector<float> w{0.5f, 0.5f};
+  const SparseMatrix a = layer_matrix("fc", w.data(), {1, 2});
+  const TileShape tile{2, 1};
+  ChipMap hand;
+  hand.tiles = 1, hand.rows = 2, hand.cols = 1;
+  hand.states = {kCellSa1, kCellOk};
+  auto map = std::make_shared<const ChipMap>(hand);
+  const double e = (0.5 + 1.0 / 2048) * (0.5 + 1.0 / 2048);
+  for (int heavy : {0, 1}) {
+    LayerTiles L = make_layer_tiles("fc", w.data(), a, build_layout(a, run_strategy("none", a, tile), tile),
+                                    parse_weight_format("q4.11", "--quant"));
+    L.importance = {1.0f, 1.0f};
+    L.importance[size_t(heavy)] = 10.0f;
+    ChipCells chip(map, 16);
+    std::vector<TilePlacement> p = naive_placement(L, 0);
+    const double damage = optimise_tile_orders(L, 0, p[0], chip);
+    REQUIRE(damage == Approx(e));                        // the light weight takes the stuck cell
+    REQUIRE(p[0].row_pos[size_t(1 - heavy)] == 0);       // on wordline 0
+    const LayerReadBack rb = read_back_layer(L, p, chip);
+    REQUIRE(rb.counts.squared_error == Approx(e));
+    REQUIRE(rb.counts.weighted_error == Approx(e));
+    REQUIRE(rb.weights[size_t(heavy)] == 0.5f);
+    // Naive keeps weight 0 on wordline 0: weighted 10 e when it is the heavy one.
+    const LayerReadBack nb = read_back_layer(L, naive_placement(L, 0), chip);
+    REQUIRE(nb.counts.weighted_error == Approx(heavy == 0 ? 10 * e : e));
+  }
+
+  // Random importance (a third of it zero): read-back's weighted error equals the slots' weighted
+  // damage, and the weighted optimisation never makes a tile worse.
+  const std::vector<int64_t> shape{40, 12, 3, 3};
+  const std::vector<float> rw = random_layer(shape, 0.5, 7);
+  const SparseMatrix ra = layer_matrix("conv", rw.data(), shape);
+  const TileShape weight_tile{32, 4};  // 32 x 32 cells at b = 2
+  LayerTiles L = make_layer_tiles("conv", rw.data(), ra, build_layout(ra, run_strategy("none", ra, weight_tile), weight_tile),
+                                  parse_weight_format("q4.11", "--quant"));
+  RandomStream rng(3, 4);
+  for (size_t i = 0; i < rw.size(); ++i) {
+    const float u = rng.next_uniform();
+    L.importance.push_back(u < 0.33f ? 0.0f : 4.0f * u);
+  }
+  ChipCells chip(parse_chip_faults("rate=0.03,sa=1.75:9.04,seed=2", "--chip"), 32, 32, 2);
+  std::vector<TilePlacement> p = naive_placement(L, 0);
+  double damage = 0, unweighted_sum = 0;
+  for (int64_t t = 0; t < L.tiles(); ++t) {
+    const double before = tile_damage(L, t, p[size_t(t)], chip);
+    const double after = optimise_tile_orders(L, t, p[size_t(t)], chip);
+    REQUIRE(after <= before + 1e-12);
+    damage += after;
+  }
+  const LayerReadBack rb = read_back_layer(L, p, chip);
+  REQUIRE(rb.counts.weighted_error == Approx(damage).epsilon(1e-12));
+  L.importance.clear();
+  for (int64_t t = 0; t < L.tiles(); ++t) unweighted_sum += tile_damage(L, t, p[size_t(t)], chip);
+  REQUIRE(rb.counts.squared_error == Approx(unweighted_sum).epsilon(1e-12));
 }
