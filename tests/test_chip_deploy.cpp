@@ -97,6 +97,18 @@ std::vector<float> random_layer(const std::vector<int64_t>& shape, double densit
   }
   return w;
 }
+// Fault-aware orders for every tile of `p`, each checked never worse than where it started;
+// returns the layer's damage after.
+double optimise_every_tile(const LayerTiles& L, std::vector<TilePlacement>& p, ChipCells& chip) {
+  double damage = 0;
+  for (int64_t t = 0; t < L.tiles(); ++t) {
+    const double before = tile_damage(L, t, p[size_t(t)], chip);
+    const double after = optimise_tile_orders(L, t, p[size_t(t)], chip);
+    REQUIRE(after <= before + 1e-12);
+    damage += after;
+  }
+  return damage;
+}
 }  // namespace
 
 TEST_CASE("read-back: cell by cell equals the slot-based damage; fault-aware never worse; b = 1 equals bit faults",
@@ -126,13 +138,7 @@ TEST_CASE("read-back: cell by cell equals the slot-based damage; fault-aware nev
         }
         // Fault-aware: per tile never worse, and the reference agrees with its damage.
         std::vector<TilePlacement> aware = naive;
-        double damage = 0;
-        for (int64_t t = 0; t < L.tiles(); ++t) {
-          const double before = tile_damage(L, t, aware[size_t(t)], chip);
-          const double after = optimise_tile_orders(L, t, aware[size_t(t)], chip);
-          REQUIRE(after <= before + 1e-12);
-          damage += after;
-        }
+        const double damage = optimise_every_tile(L, aware, chip);
         const LayerReadBack rb2 = read_back_layer(L, aware, chip);
         REQUIRE(rb2.counts.squared_error == Approx(damage).epsilon(1e-12));
         REQUIRE(rb2.counts.squared_error <= rb.counts.squared_error);
@@ -285,13 +291,8 @@ TEST_CASE("importance: the placement spends a stuck cell on the weight that matt
   }
   ChipCells chip(parse_chip_faults("rate=0.03,sa=1.75:9.04,seed=2", "--chip"), 32, 32, 2);
   std::vector<TilePlacement> p = naive_placement(L, 0);
-  double damage = 0, unweighted_sum = 0;
-  for (int64_t t = 0; t < L.tiles(); ++t) {
-    const double before = tile_damage(L, t, p[size_t(t)], chip);
-    const double after = optimise_tile_orders(L, t, p[size_t(t)], chip);
-    REQUIRE(after <= before + 1e-12);
-    damage += after;
-  }
+  const double damage = optimise_every_tile(L, p, chip);
+  double unweighted_sum = 0;
   const LayerReadBack rb = read_back_layer(L, p, chip);
   REQUIRE(rb.counts.weighted_error == Approx(damage).epsilon(1e-12));
   L.importance.clear();
