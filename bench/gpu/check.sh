@@ -140,6 +140,20 @@ smoke "train --init pruned q4.11" train --init "$sd/p/checkpoint.safetensors" "$
   --faults layer=all,bit=random,stuck=1,rate=0.01,target=nonzero --out "$sd/ftq"
 smoke "sweep" sweep --checkpoint "$sd/fat/checkpoint.safetensors" "${small[@]}" --layers conv1,fc1 --bits 14,15 \
   --stuck 0,1 --rates 0.05 --out "$sd/sweep.csv"
+smoke "deploy" deploy --checkpoint "$sd/p/checkpoint.safetensors" "${small[@]}" --size 64 --cell-bits 2 \
+  --chip "rate=0.01,sa=1.75:9.04" --chip-seeds 0-2 --placement naive,fault-aware --json "$sd/deploy_gpu.json"
+# The same chips deployed on the CPU: the same weights change, the accuracy within 1 image in 500.
+if timeout 120 "$build/bin/stuckat" deploy --checkpoint "$sd/p/checkpoint.safetensors" "${small[@]:0:6}" --size 64 --cell-bits 2 \
+     --chip "rate=0.01,sa=1.75:9.04" --chip-seeds 0-2 --placement naive,fault-aware --json "$sd/deploy_cpu.json" \
+     >> "$build/check.smoke.log" 2>&1 && python3 -c "
+import json, sys
+g = json.load(open(sys.argv[1]))['results']; c = json.load(open(sys.argv[2]))['results']
+sys.exit(0 if len(g) == len(c) == 6 and all(a['weights_changed'] == b['weights_changed'] and abs(a['test_acc'] - b['test_acc']) <= 0.002
+                                            for a, b in zip(g, c)) else 1)" "$sd/deploy_gpu.json" "$sd/deploy_cpu.json"; then
+  echo "ok    deploy: GPU = CPU"
+else
+  echo "FAIL  deploy: GPU = CPU"; smoke_ok=0
+fi
 smoke "xbar" xbar --model vgg11 --density 0.02 --prune-scope layer --size 64 --strategy none,compact,spara --device cuda
 echo "CLI smoke on the GPU: $([[ $smoke_ok -eq 1 ]] && echo PASS || echo FAIL) (log: check.smoke.log)"
 [[ $smoke_ok -eq 1 ]] || tests_ok=0
