@@ -15,7 +15,8 @@
 #      M` (the same cells hold the same weights; at lr 0.001 the fine-tuning diverged on chips whose
 #      stuck cells make large weights: one chip 81% -> 56%, at 1e-4 85%);
 #   4. VGG11-BN on Fashion-MNIST padded to 32x32x3 (a short CPU run), dense and pruned to 10%,
-#      b = 1, 2, 4 at 1% (1.75:9.04), ten chips, naive vs fault-aware (VGG11=0 skips it);
+#      b = 1, 2, 4 at 1% (1.75:9.04), q4.11 and maxabs words, ten chips, naive vs fault-aware
+#      (VGG11=0 skips it);
 #   5. OUT/deploy.csv, OUT/finetune.csv and OUT/summary.md (python3, standard library only).
 # Every step skips outputs that already exist, so an interrupted run continues where it stopped.
 # CPU time on 2 cores: training ~1 min, step 2 ~6 min, step 2b ~1 min, step 3 ~25 min, step 4 ~20 min.
@@ -103,7 +104,8 @@ done
 
 # 4. VGG11-BN on Fashion-MNIST padded to 32x32x3, a short CPU run (VGG_TRAIN training images, 2
 #    epochs; pruned one-shot to 10% with 1 epoch of fine-tuning), deployed at b = 1, 2, 4 with 1% of
-#    cells stuck (1.75:9.04), ten chips, naive vs fault-aware on `none`, on VGG_TEST test images.
+#    cells stuck (1.75:9.04), ten chips, naive vs fault-aware on `none`, on VGG_TEST test images, in
+#    q4.11 and in per-layer maxabs words.
 #    VGG11=0 skips it.
 if [ "${VGG11:-1}" != 0 ]; then
   step "VGG11"
@@ -119,6 +121,9 @@ if [ "${VGG11:-1}" != 0 ]; then
       [ -f "$OUT/runs/$name-none.json" ] || "$BIN" deploy --checkpoint "$OUT/$net/checkpoint.safetensors" "${vgg[@]}" "${t[@]}" \
         --size 128 --cell-bits "$b" --chip "rate=0.01,sa=1.75:9.04" --chip-seeds 0-9 --layout none \
         --json "$OUT/runs/$name-none.json" >/dev/null
+      [ -f "$OUT/runs/$name-maxabs.json" ] || "$BIN" deploy --checkpoint "$OUT/$net/checkpoint.safetensors" "${vgg[@]}" "${t[@]}" \
+        --size 128 --cell-bits "$b" --quant maxabs --chip "rate=0.01,sa=1.75:9.04" --chip-seeds 0-9 --layout none \
+        --json "$OUT/runs/$name-maxabs.json" >/dev/null
     done
     step "$net deployed"
   done

@@ -25,12 +25,12 @@ def mean_sd(xs):
 
 rows = []
 for f in sorted(runs.glob("*-b*-r*-sa*-*.json")):
-    net, b, rate, sa_a, sa_b, layout = f.stem.split("-")
-    weighting = "sensitivity" if layout == "sens" else "uniform"  # *-sens.json: --sensitivity on `none`
+    net, b, rate, sa_a, sa_b, tag = f.stem.split("-")  # tag: the layout, "sens" (--sensitivity) or a word format
+    weighting = "sensitivity" if tag == "sens" else "uniform"
     rep = json.loads(f.read_text())
     for r in rep["results"]:
-        rows.append({"net": net, "cell_bits": int(b[1:]), "rate": float(rate[1:]), "sa": f"{sa_a[2:]}:{sa_b}",
-                     "layout": r["layout"], "weighting": weighting, "placement": r["placement"], "chip_seed": r["chip_seed"], "tiles_used": r["tiles_used"],
+        rows.append({"net": net, "quant": rep["quant"], "cell_bits": int(b[1:]), "rate": float(rate[1:]),
+                     "sa": f"{sa_a[2:]}:{sa_b}", "layout": r["layout"], "weighting": weighting, "placement": r["placement"], "chip_seed": r["chip_seed"], "tiles_used": r["tiles_used"],
                      "spares": r["spares"], "spares_used": r["spares_used"], "weights_on_chip": r["weights_on_chip"],
                      "weights_touched": r["weights_touched"], "weights_changed": r["weights_changed"],
                      "zero_to_nonzero": r["zero_to_nonzero"], "squared_error": r["squared_error"],
@@ -50,11 +50,11 @@ lines = ["# Deploying LeNet-5 and VGG11 onto faulty chips", "",
          "of weights with a stuck cell, measured (naive, `none`) vs theory 1 - (1 - rate)^k.", ""]
 groups = {}
 for r in rows:
-    groups.setdefault((r["net"], r["cell_bits"], r["rate"], r["sa"]), []).append(r)
-lines += ["| net | b | rate | SA0:SA1 | clean | naive | fault-aware | recovered | changed | best + spares: naive | fault-aware | spares | touched / theory |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    groups.setdefault((r["net"], r["cell_bits"], r["rate"], r["sa"], r["quant"]), []).append(r)
+lines += ["| net | b | rate | SA0:SA1 | words | clean | naive | fault-aware | recovered | changed | best + spares: naive | fault-aware | spares | touched / theory |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 recover = {}
-for key in sorted(groups, key=lambda k: (net_rank(k[0]), k[1], k[2], k[3] != "1.75:9.04")):
+for key in sorted(groups, key=lambda k: (net_rank(k[0]), k[4] != "q4.11", k[1], k[2], k[3] != "1.75:9.04")):
     g = groups[key]
     sel = lambda layout, placement: [r for r in g if r["layout"] == layout and r["placement"] == placement
                                      and r["weighting"] == "uniform"]
@@ -72,7 +72,7 @@ for key in sorted(groups, key=lambda k: (net_rank(k[0]), k[1], k[2], k[3] != "1.
         (mbn, sbn), (mba, sba) = mean_sd([100 * r["test_acc"] for r in bn]), mean_sd([100 * r["test_acc"] for r in ba])
         used = statistics.mean(r["spares_used"] for r in ba)
         best = f"| {mbn:.2f} ± {sbn:.2f} | {mba:.2f} ± {sba:.2f} | {used:.1f} of {ba[0]['spares']}"
-    lines.append(f"| {key[0]} | {key[1]} | {100 * key[2]:g}% | {key[3]} | {clean:.2f} | {mn:.2f} ± {sn:.2f} | {ma:.2f} ± {sa_:.2f} "
+    lines.append(f"| {key[0]} | {key[1]} | {100 * key[2]:g}% | {key[3]} | {key[4]} | {clean:.2f} | {mn:.2f} ± {sn:.2f} | {ma:.2f} ± {sa_:.2f} "
                  f"| {100 * rec:.0f}% | {cn:.0f} -> {ca:.0f} ({100 * (1 - ca / cn) if cn else 0:.0f}% fewer) {best} "
                  f"| {100 * touched:.2f}% / {100 * nv[0]['theory_weights_touched']:.2f}% |")
 
@@ -130,4 +130,4 @@ if ft_rows:
 print(f"{out / 'summary.md'}: {len(rows)} deployments, {len(ft_rows)} fine-tuned chips")
 for key, rec in sorted(recover.items()):
     if key[0] in ("pruned", "vgg11pruned") and key[2] == 0.01:
-        print(f"  {key[0]} b={key[1]} 1% {key[3]}: fault-aware recovers {100 * rec:.0f}% of naive's loss")
+        print(f"  {key[0]} b={key[1]} 1% {key[3]} {key[4]}: fault-aware recovers {100 * rec:.0f}% of naive's loss")
