@@ -26,6 +26,7 @@ Runner add_deploy_command(CLI::App& app) {
   cmd->add_option("--model", o.model, "architecture (default: recorded in the checkpoint)");
   cmd->add_option("--quant", o.quant, "16-bit word format (default: the checkpoint's, else q4.11)");
   cmd->add_option("--size", o.size, "tile size in cells: S (S x S) or RxC")->capture_default_str();
+  cmd->add_option("--rect", o.rect, "rectangular tiles RxC (wordlines x cells), overrides --size");
   cmd->add_option("--cell-bits", o.cell_bits,
                   "bits per cell: 1, 2, 4, 8 or 16 (a weight takes 16 / b cells side by side on one wordline)")
       ->capture_default_str();

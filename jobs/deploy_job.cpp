@@ -24,6 +24,7 @@
 #include "framework/io/safetensors.h"
 #include "framework/train/sensitivity.h"
 #include "framework/train/trainer.h"
+#include "jobs/deploy_summary.h"
 #include "jobs/model_source.h"
 #include "sweep/sweep_grid.h"
 
@@ -110,12 +111,14 @@ int64_t parse_spares(const std::string& text, int64_t tiles) {
 
 DeployResult run_deploy(const DeployOptions& f) {
   if (f.batch < 1) throw_input_error("--batch must be >= 1, got {}", f.batch);
-  const TileShape cells = parse_tile_shape(f.size, "--size");
+  const std::string size_flag = f.rect.empty() ? "--size" : "--rect";
+  const std::string& size_text = f.rect.empty() ? f.size : f.rect;
+  const TileShape cells = parse_tile_shape(size_text, size_flag);
   const int bits = parse_cell_bits(f.cell_bits, "--cell-bits");
   const int k = 16 / bits;
   if (cells.cols < k)
-    throw_input_error("--size {}: a tile of {} cells per wordline cannot hold one weight of {} cells (--cell-bits {})", f.size,
-                      cells.cols, k, bits);
+    throw_input_error("{} {}: a tile of {} cells per wordline cannot hold one weight of {} cells (--cell-bits {})", size_flag,
+                      size_text, cells.cols, k, bits);
   const TileShape weight_tile{cells.rows, cells.cols / k};
   std::shared_ptr<const ChipMap> chip_map;
   ChipFaults chip;
@@ -351,6 +354,8 @@ DeployResult run_deploy(const DeployOptions& f) {
   evaluate_with(clean);  // the model as it was
   text += fmt::format("clean (quantised, fault-free) test_acc {:.4f}; weights touched: theory 1 - (1 - rate)^{} = {:.4f}\n",
                       clean_stats.accuracy, k, report["theory_weights_touched"].get<double>());
+  report["summary"] = summarise_chips(report["results"]);
+  if (seeds.size() > 1) text += fmt::format("over {} chips:\n{}", seeds.size(), chip_summary_text(report["summary"]));
   if (!f.json.empty()) write_file_atomically(f.json, report.dump(2) + "\n", "--json");
   return {report, text};
 }

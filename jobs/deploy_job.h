@@ -23,6 +23,7 @@ struct DeployOptions {
   std::string checkpoint, model;       // model empty: from the checkpoint
   std::string quant;                   // empty: the checkpoint's recorded format (q4.11 if none)
   std::string size = "128";            // tile cells: S (S x S) or RxC
+  std::string rect;                    // RxC, overrides size (as xbar's --rect)
   std::string cell_bits = "2";         // bits per cell: 1, 2, 4, 8, 16
   std::string chip;                    // empty: kDefaultChip (unless chip_map is given)
   std::string chip_seeds;              // e.g. "0-9": overrides the spec's seed, one result per chip

@@ -6,6 +6,7 @@
 #    squared error is lower (1% of cells stuck, 2 bits per cell);
 #  - a chip written by --chip-map-out and read by --chip-map gives the drawn chip's results;
 #  - --sensitivity reports a weighted error apart from the squared error (equal without it);
+#  - --chip-seeds' summary (mean, sd, min, max over chips) matches the rows; --rect = --size;
 #  - --json / --placement-out hold what they document; bad flags and maps: one sentence, exit 2.
 # Usage: cli_deploy.sh path/to/stuckat
 set -u
@@ -86,6 +87,23 @@ import json, sys
 a = json.load(open('$tmp/drawn.json'))['results']; b = json.load(open('$tmp/mapped.json'))['results']
 strip = lambda r: {k: v for k, v in r.items() if k not in ('chip_seed', 'placement_seconds', 'evaluation_seconds')}
 sys.exit(0 if len(a) == 4 and [strip(r) for r in a] == [strip(r) for r in b] else 1)"
+# --chip-seeds: the summary's mean, spread and extremes are those of the chips' rows; --rect RxC
+# is --size RxC.
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --rect 64x64 --cell-bits 2 --chip "rate=0.02,sa=1:1" --chip-seeds 0-3 --layout none \
+  --json "$tmp/seeds.json" >"$tmp/seeds.txt" 2>&1
+"$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64 --cell-bits 2 --chip "rate=0.02,sa=1:1" --chip-seeds 0-3 --layout none \
+  --json "$tmp/seeds_size.json" >/dev/null 2>&1
+check "--chip-seeds 0-3: summary = mean, sd, min, max of the rows; --rect = --size" python3 -c "
+import json, statistics, sys
+d = json.load(open('$tmp/seeds.json')); e = json.load(open('$tmp/seeds_size.json'))
+ok = len(d['summary']) == 2 and [r['test_acc'] for r in d['results']] == [r['test_acc'] for r in e['results']]
+for s in d['summary']:
+    acc = [r['test_acc'] for r in d['results'] if r['placement'] == s['placement']]
+    ok &= s['chips'] == 4 and abs(s['test_acc_mean'] - statistics.mean(acc)) < 1e-12
+    ok &= abs(s['test_acc_sd'] - statistics.stdev(acc)) < 1e-12 and s['test_acc_min'] == min(acc) and s['test_acc_max'] == max(acc)
+sys.exit(0 if ok else 1)"
+check "--chip-seeds 0-3: the summary printed" grep -q "over 4 chips" "$tmp/seeds.txt"
+
 # --sensitivity: the fault-aware damage weighs each weight by its squared gradient; without it
 # the weighted error is the squared error.
 "$bin" deploy --checkpoint "$ck" "${syn[@]}" --size 64 --cell-bits 2 --chip "rate=0.02,sa=1:1,seed=6" --layout none \
@@ -101,7 +119,7 @@ printf 'not a chip' >"$tmp/junk.safetensors"
 for bad in "--chip-map $tmp/junk.safetensors" "--chip-map $tmp/chip.safetensors --size 32" \
   "--chip-map $tmp/chip.safetensors --chip rate=0.01" "--chip-map $tmp/chip.safetensors --spare-tiles 100" \
   "--chip-map-out $tmp/x.safetensors --chip-seeds 0-3" "--chip rate=2" "--chip rate=0.1,hrs=0.1" "--cell-bits 3" \
-  "--size 4 --cell-bits 1" "--placement clever" "--spare-tiles -1" "--sensitivity -1"; do
+  "--size 4 --cell-bits 1" "--rect 64x4 --cell-bits 1" "--placement clever" "--spare-tiles -1" "--sensitivity -1"; do
   read -r -a words <<<"$bad"
   "$bin" deploy --checkpoint "$ck" "${syn[@]}" "${words[@]}" >/dev/null 2>"$tmp/bad.err"
   code=$?
