@@ -53,6 +53,7 @@ echo "LeNet-5, 10k test images, 2 threads:"
 python3 -c "
 n, a, w, f, l = $naive, $aware, $whole, $first, $all
 print(f'  deploy evaluation, 10 chips: naive {n:.1f} chips/s, fault-aware {a:.1f} chips/s')
-print(f'  sweep points that rerun the whole network (conv1, rate 0.5, 33 points): {w:.1f} points/s -> deploy/sweep {n / w:.2f}x')
+print(f'  sweep points that rerun the whole network (conv1, rate 0.5, 33 points): {w:.1f} points/s')
+print(f'  -> deploy/sweep: naive {n / w:.2f}x, fault-aware {a / w:.2f}x')
 print(f'  sweep, conv1 at rate 0.01 (points skip unchanged words and channels): {f:.1f} points/s')
 print(f'  sweep, all layers (641 points, clean prefix reused): {l:.1f} points/s')"

@@ -23,6 +23,7 @@
 #include "framework/io/atomic_file.h"
 #include "framework/io/safetensors.h"
 #include "framework/train/sensitivity.h"
+#include "framework/train/staged_evaluation.h"
 #include "framework/train/trainer.h"
 #include "jobs/deploy_summary.h"
 #include "jobs/model_source.h"
@@ -203,12 +204,9 @@ DeployResult run_deploy(const DeployOptions& f) {
   }
   STUCKAT_CHECK(matrices.size() == weights.size(), "deploy: {} matrices for {} layers", matrices.size(), weights.size());
 
-  auto evaluate_with = [&](const std::vector<std::vector<float>>& values) {
-    for (size_t l = 0; l < weights.size(); ++l) {
-      Tensor host = Tensor::from_vector(values[l], weights[l].second.shape());
-      Tensor(weights[l].second).copy_(weights[l].second.device() == Device::CPU ? host : host.to(weights[l].second.device()));
-    }
-    return evaluate(*model, data.test, f.batch);
+  auto set_layer = [&](size_t l, const std::vector<float>& values) {
+    Tensor host = Tensor::from_vector(values, weights[l].second.shape());
+    Tensor(weights[l].second).copy_(weights[l].second.device() == Device::CPU ? host : host.to(weights[l].second.device()));
   };
   model->to(f.device);
   if (f.device != Device::CPU) data.test.to_device(f.device);
@@ -224,7 +222,23 @@ DeployResult run_deploy(const DeployOptions& f) {
     decode_weights(words.data(), q.data(), n, lf);
     quantised.push_back(q);
   }
-  const EpochStats clean_stats = evaluate_with(quantised);
+  // Each chip's evaluation starts at its first layer that reads back changed, from the clean
+  // (quantised) activations kept for the test set (up to 1 GiB; bit for bit the whole forward).
+  for (size_t l = 0; l < weights.size(); ++l) set_layer(l, quantised[l]);
+  StagedEvaluation staged(*model, data.test, f.batch, int64_t(1) << 30);
+  const EpochStats clean_stats = staged.evaluate({});
+  auto evaluate_chip = [&](const std::vector<std::vector<float>>& values) {
+    std::vector<std::string> changed;
+    for (size_t l = 0; l < weights.size(); ++l)
+      if (values[l] != quantised[l]) {
+        changed.push_back(weights[l].first);
+        set_layer(l, values[l]);
+      }
+    const EpochStats st = staged.evaluate(changed);
+    for (size_t l = 0; l < weights.size(); ++l)  // back to the weights the activations were kept for
+      if (values[l] != quantised[l]) set_layer(l, quantised[l]);
+    return st;
+  };
 
   nlohmann::json report = {{"checkpoint", f.checkpoint}, {"model", source.name()}, {"quant", weight_format_name(format)},
                            {"cell_bits", bits}, {"cells_per_weight", k}, {"tile_cells", fmt::format("{}x{}", cells.rows, cells.cols)},
@@ -278,7 +292,7 @@ DeployResult run_deploy(const DeployOptions& f) {
           read.push_back(std::move(rb.weights));
         }
         const auto t_eval = std::chrono::steady_clock::now();
-        const EpochStats st = evaluate_with(read);
+        const EpochStats st = evaluate_chip(read);
         const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
         const std::string tag = fmt::format("{}-{}-chip{}", strategy, placement_name(how), seed);
         nlohmann::json row = {{"layout", strategy},
@@ -351,7 +365,7 @@ DeployResult run_deploy(const DeployOptions& f) {
     }
     write_chip_map(f.chip_map_out, out);
   }
-  evaluate_with(clean);  // the model as it was
+  for (size_t l = 0; l < weights.size(); ++l) set_layer(l, clean[l]);  // the model as it was
   text += fmt::format("clean (quantised, fault-free) test_acc {:.4f}; weights touched: theory 1 - (1 - rate)^{} = {:.4f}\n",
                       clean_stats.accuracy, k, report["theory_weights_touched"].get<double>());
   report["summary"] = summarise_chips(report["results"]);
