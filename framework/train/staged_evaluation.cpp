@@ -3,12 +3,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <numeric>
 
 #include "base/error.h"
 #include "framework/autograd.h"
-#include "framework/ops.h"
 
 namespace stuckat {
 
@@ -82,33 +80,22 @@ EpochStats StagedEvaluation::evaluate(const std::vector<std::string>& changed) {
   const bool was_training = model_.is_training();
   model_.eval();
   const size_t from = first_stage(changed);
-  EpochStats st;
   const double t0 = now_seconds();
   const int64_t n = data_.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));
   const Device device = model_device_of(model_);
-  double loss_sum = 0;
-  int64_t correct = 0;
+  EvalTally tally;
   Tensor images, labels;
   for (int64_t start = 0, b = 0; start < n; start += batch_, ++b) {
     const int64_t count = std::min(batch_, n - start);
     test_batch(data_, order, start, count, device, images, labels);
     Tensor x = from == 0 ? images : inputs_[from - 1][size_t(b)];
     for (size_t s = from; s < stages_.size(); ++s) x = stages_[s].run(x);
-    const float l = cross_entropy(x, labels).item();
-    if (!std::isfinite(l)) st.finite = false;
-    loss_sum += static_cast<double>(l) * static_cast<double>(count);
-    correct += count_correct(x, labels);
-    st.images += count;
+    tally.add(x, labels, count);
   }
   model_.train(was_training);
-  st.seconds = now_seconds() - t0;
-  if (st.images > 0) {
-    st.loss = loss_sum / static_cast<double>(st.images);
-    st.accuracy = static_cast<double>(correct) / static_cast<double>(st.images);
-  }
-  return st;
+  return tally.finish(now_seconds() - t0);
 }
 
 }  // namespace stuckat

@@ -171,15 +171,13 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* l
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  EpochStats st;
   const double t0 = now_seconds();
   const int64_t n = data.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   Tensor host_images, host_labels, images, labels;
   const Device device = model_device(model);
-  double loss_sum = 0;
-  int64_t correct = 0;
+  EvalTally tally;
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t count = std::min(batch, n - start);
     gather_batch(data, order, start, count, host_images, host_labels);
@@ -192,19 +190,27 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* l
         *logits_out = Tensor::empty({n, host.size(1)});
       std::copy(host.data<float>(), host.data<float>() + host.numel(), logits_out->data<float>() + start * host.size(1));
     }
-    const float l = cross_entropy(logits, labels).item();
-    if (!std::isfinite(l)) st.finite = false;
-    loss_sum += static_cast<double>(l) * static_cast<double>(count);
-    correct += count_correct(logits, labels);
-    st.images += count;
+    tally.add(logits, labels, count);
   }
   model.train(was_training);
-  st.seconds = now_seconds() - t0;
-  if (st.images > 0) {
-    st.loss = loss_sum / static_cast<double>(st.images);
-    st.accuracy = static_cast<double>(correct) / static_cast<double>(st.images);
+  return tally.finish(now_seconds() - t0);
+}
+
+void EvalTally::add(const Tensor& logits, const Tensor& labels, int64_t count) {
+  const float l = cross_entropy(logits, labels).item();
+  if (!std::isfinite(l)) stats.finite = false;
+  loss_sum += static_cast<double>(l) * static_cast<double>(count);
+  correct += count_correct(logits, labels);
+  stats.images += count;
+}
+
+EpochStats EvalTally::finish(double seconds) {
+  stats.seconds = seconds;
+  if (stats.images > 0) {
+    stats.loss = loss_sum / static_cast<double>(stats.images);
+    stats.accuracy = static_cast<double>(correct) / static_cast<double>(stats.images);
   }
-  return st;
+  return stats;
 }
 
 }  // namespace stuckat

@@ -44,6 +44,15 @@ struct DataParallel {
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
                        const BatchCallback& on_batch = nullptr, const DataParallel* parallel = nullptr);
 
+// Loss and accuracy summed over a pass's batches, in order, as evaluate() reports them.
+struct EvalTally {
+  double loss_sum = 0;
+  int64_t correct = 0;
+  EpochStats stats;
+  void add(const Tensor& logits, const Tensor& labels, int64_t count);  // one batch of `count` images
+  EpochStats finish(double seconds);                                    // the means
+};
+
 // Mean loss and accuracy over `data` in eval mode, without gradients, in order.
 // With `logits`, also the model's outputs (images x classes, in dataset order) on the CPU.
 EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* logits = nullptr);
