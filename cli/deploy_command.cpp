@@ -24,7 +24,10 @@ Runner add_deploy_command(CLI::App& app) {
                 "the weights the chip reads back");
   cmd->add_option("--checkpoint", o.checkpoint, "checkpoint.safetensors (pruned or dense)")->required();
   cmd->add_option("--model", o.model, "architecture (default: recorded in the checkpoint)");
-  cmd->add_option("--quant", o.quant, "16-bit word format (default: the checkpoint's, else q4.11)");
+  cmd->add_option("--quant", o.quant,
+                  "16-bit word format (default: the checkpoint's, else q4.11); a stuck cell's damage is what its bits are "
+                  "worth, so maxabs (top bits = the layer's largest weight) suits chips with many stuck cells better than "
+                  "q4.11 (top bits worth 2-16, see docs/CHIP.md)");
   cmd->add_option("--size", o.size, "tile size in cells: S (S x S) or RxC")->capture_default_str();
   cmd->add_option("--rect", o.rect, "rectangular tiles RxC (wordlines x cells), overrides --size");
   cmd->add_option("--cell-bits", o.cell_bits,
