@@ -2,7 +2,6 @@
 #include "framework/train/staged_evaluation.h"
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 
 #include "base/error.h"
@@ -11,13 +10,6 @@
 namespace stuckat {
 
 namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-Device model_device_of(const Module& model) {
-  const std::vector<Tensor> params = model.parameters();
-  return params.empty() ? Device::CPU : params.front().device();
-}
 // Batch `start` of the test set, in order, on the model's device.
 void test_batch(const Dataset& data, const std::vector<int64_t>& order, int64_t start, int64_t count, Device device,
                 Tensor& images, Tensor& labels) {
@@ -39,7 +31,7 @@ StagedEvaluation::StagedEvaluation(Module& model, const Dataset& data, int64_t b
   const int64_t n = data.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));
-  const Device device = model_device_of(model);
+  const Device device = model_device(model);
   const int64_t batches = (n + batch - 1) / batch;
   int64_t used = 0;
   Tensor images, labels;
@@ -80,12 +72,11 @@ EpochStats StagedEvaluation::evaluate(const std::vector<std::string>& changed) {
   const bool was_training = model_.is_training();
   model_.eval();
   const size_t from = first_stage(changed);
-  const double t0 = now_seconds();
+  EvalTally tally;
   const int64_t n = data_.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), int64_t(0));
-  const Device device = model_device_of(model_);
-  EvalTally tally;
+  const Device device = model_device(model_);
   Tensor images, labels;
   for (int64_t start = 0, b = 0; start < n; start += batch_, ++b) {
     const int64_t count = std::min(batch_, n - start);
@@ -95,7 +86,7 @@ EpochStats StagedEvaluation::evaluate(const std::vector<std::string>& changed) {
     tally.add(x, labels, count);
   }
   model_.train(was_training);
-  return tally.finish(now_seconds() - t0);
+  return tally.finish();
 }
 
 }  // namespace stuckat

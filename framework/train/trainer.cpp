@@ -19,10 +19,6 @@ double now_seconds() {
 constexpr uint64_t kShuffleStream = 0x5348554646000000ull;  // "SHUFF": keeps shuffles apart from init
 
 // Batches are gathered on the host; a model on the GPU gets them copied over (one explicit to()).
-Device model_device(const Module& model) {
-  const std::vector<Tensor> params = model.parameters();
-  return params.empty() ? Device::CPU : params.front().device();
-}
 void move_batch(Device device, const Tensor& images, const Tensor& labels, Tensor& images_dev,
                 Tensor& labels_dev) {
   if (device == Device::CPU) {
@@ -87,6 +83,11 @@ void sum_over_ranks(Module& model, const DataParallel& dp, float share, double* 
 }
 
 }  // namespace
+
+Device model_device(const Module& model) {
+  const std::vector<Tensor> params = model.parameters();
+  return params.empty() ? Device::CPU : params.front().device();
+}
 
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
                        const BatchCallback& on_batch, const DataParallel* parallel) {
@@ -171,13 +172,12 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* l
   NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  const double t0 = now_seconds();
+  EvalTally tally;
   const int64_t n = data.size();
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   Tensor host_images, host_labels, images, labels;
   const Device device = model_device(model);
-  EvalTally tally;
   for (int64_t start = 0; start < n; start += batch) {
     const int64_t count = std::min(batch, n - start);
     gather_batch(data, order, start, count, host_images, host_labels);
@@ -193,8 +193,10 @@ EpochStats evaluate(Module& model, const Dataset& data, int64_t batch, Tensor* l
     tally.add(logits, labels, count);
   }
   model.train(was_training);
-  return tally.finish(now_seconds() - t0);
+  return tally.finish();
 }
+
+EvalTally::EvalTally() : started(now_seconds()) {}
 
 void EvalTally::add(const Tensor& logits, const Tensor& labels, int64_t count) {
   const float l = cross_entropy(logits, labels).item();
@@ -204,8 +206,8 @@ void EvalTally::add(const Tensor& logits, const Tensor& labels, int64_t count) {
   stats.images += count;
 }
 
-EpochStats EvalTally::finish(double seconds) {
-  stats.seconds = seconds;
+EpochStats EvalTally::finish() {
+  stats.seconds = now_seconds() - started;
   if (stats.images > 0) {
     stats.loss = loss_sum / static_cast<double>(stats.images);
     stats.accuracy = static_cast<double>(correct) / static_cast<double>(stats.images);

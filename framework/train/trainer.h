@@ -45,13 +45,19 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
                        const BatchCallback& on_batch = nullptr, const DataParallel* parallel = nullptr);
 
 // Loss and accuracy summed over a pass's batches, in order, as evaluate() reports them.
+// The clock starts when the tally is made.
 struct EvalTally {
+  EvalTally();
+  double started = 0;
   double loss_sum = 0;
   int64_t correct = 0;
   EpochStats stats;
   void add(const Tensor& logits, const Tensor& labels, int64_t count);  // one batch of `count` images
-  EpochStats finish(double seconds);                                    // the means
+  EpochStats finish();                                                  // the means, and the seconds since made
 };
+
+// The device of the model's parameters (the CPU for a model without any).
+Device model_device(const Module& model);
 
 // Mean loss and accuracy over `data` in eval mode, without gradients, in order.
 // With `logits`, also the model's outputs (images x classes, in dataset order) on the CPU.
