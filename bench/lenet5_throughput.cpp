@@ -10,6 +10,7 @@
 
 #include "framework/data/dataset.h"
 #include "framework/parallel.h"
+#include "framework/train/thread_replicas.h"
 #include "framework/train/trainer.h"
 #include "kernels/cpu/conv2d.h"
 #include "models/model_zoo.h"
@@ -54,11 +55,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   Sgd opt(model->parameters(), sgd);
+  // As `stuckat train` runs it: each batch split over the threads.
+  std::unique_ptr<ThreadReplicas> replicas;
+  if (batch_split_suits(*model, threads, batch))
+    replicas = std::make_unique<ThreadReplicas>(*model, threads, [] { return make_model(parse_model_name("lenet5"), 0); });
   StepLR sched(opt, 1, 0.95f);
   double train_seconds = 0;
   int64_t images = 0;
   for (int e = 0; e < epochs; ++e) {
-    EpochStats st = train_epoch(*model, opt, data.train, batch, 0, e);
+    EpochStats st = train_epoch(*model, opt, data.train, batch, 0, e, nullptr, nullptr, replicas.get());
     train_seconds += st.seconds;
     images += st.images;
     sched.step();
