@@ -8,17 +8,31 @@
 
 namespace stuckat::xbar {
 
-TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShape shape) {
+TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShape shape, bool cells) {
   const int64_t nnz = a.nnz();
   STUCKAT_CHECK(int64_t(s.tile_of_nonzero.size()) == nnz, "assignment of {} nonzeros for {}", s.tile_of_nonzero.size(),
                 nnz);
   std::vector<int32_t> row_of(static_cast<size_t>(nnz));
   for (int64_t r = 0; r < a.rows; ++r)
     for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) row_of[k] = static_cast<int32_t>(r);
+  // The nonzeros in tile order, stable: a counting sort over the grid when the grid is not much
+  // larger than the nonzeros (every strategy's), else a comparison sort.
   std::vector<int64_t> order(static_cast<size_t>(nnz));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int64_t x, int64_t y) { return s.tile_of_nonzero[x] < s.tile_of_nonzero[y]; });
+  const int64_t grid = s.grid_rows * s.grid_cols;
+  if (grid >= 0 && grid <= 4 * nnz + (int64_t(1) << 20)) {
+    std::vector<int64_t> start(static_cast<size_t>(grid) + 1, 0);
+    for (int64_t k = 0; k < nnz; ++k) {
+      const int64_t key = s.tile_of_nonzero[k];
+      STUCKAT_CHECK(key >= 0 && key < grid, "tile key {} outside the {} x {} grid", key, s.grid_rows, s.grid_cols);
+      ++start[static_cast<size_t>(key) + 1];
+    }
+    for (int64_t g = 0; g < grid; ++g) start[g + 1] += start[g];
+    for (int64_t k = 0; k < nnz; ++k) order[start[s.tile_of_nonzero[k]]++] = k;
+  } else {
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t x, int64_t y) { return s.tile_of_nonzero[x] < s.tile_of_nonzero[y]; });
+  }
 
   TileLayout l;
   l.shape = shape;
@@ -27,8 +41,10 @@ TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShap
   l.row_ptr.push_back(0);
   l.col_ptr.push_back(0);
   l.cell_tile.resize(static_cast<size_t>(nnz));
-  l.cell_row.resize(static_cast<size_t>(nnz));
-  l.cell_col.resize(static_cast<size_t>(nnz));
+  if (cells) {
+    l.cell_row.resize(static_cast<size_t>(nnz));
+    l.cell_col.resize(static_cast<size_t>(nnz));
+  }
   std::vector<int32_t> trows, tcols;
   for (int64_t i = 0; i < nnz;) {
     const int64_t key = s.tile_of_nonzero[order[i]];
@@ -52,6 +68,7 @@ TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShap
     for (int64_t j = i; j < end; ++j) {
       const int64_t k = order[j];
       l.cell_tile[k] = t;
+      if (!cells) continue;
       l.cell_row[k] = static_cast<int32_t>(std::lower_bound(trows.begin(), trows.end(), row_of[k]) - trows.begin());
       l.cell_col[k] = static_cast<int32_t>(std::lower_bound(tcols.begin(), tcols.end(), a.col_idx[k]) - tcols.begin());
     }

@@ -37,8 +37,9 @@ struct TileLayout {
 };
 
 // Explicit layout of an assignment. Throws stuckat::Error when a tile would need more than
-// shape.rows rows or shape.cols columns (a strategy bug).
-TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShape shape);
+// shape.rows rows or shape.cols columns (a strategy bug). With cells = false, cell_row and
+// cell_col stay empty (tile merging needs only each tile's rows and columns).
+TileLayout build_layout(const SparseMatrix& a, const TileAssignment& s, TileShape shape, bool cells = true);
 
 // Number of distinct tiles in the assignment (= build_layout(...).tiles()), without the maps.
 int64_t count_assigned_tiles(const TileAssignment& s);

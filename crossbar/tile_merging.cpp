@@ -13,7 +13,7 @@ constexpr size_t kWindow = 32;  // open bins tried per tile
 }  // namespace
 
 TileAssignment merge_tiles(const SparseMatrix& a, const TileAssignment& s, TileShape t) {
-  const TileLayout l = build_layout(a, s, t);
+  const TileLayout l = build_layout(a, s, t, /*cells=*/false);
   const int64_t tiles = l.tiles();
   auto nrows = [&](int64_t i) { return l.row_ptr[i + 1] - l.row_ptr[i]; };
   auto ncols = [&](int64_t i) { return l.col_ptr[i + 1] - l.col_ptr[i]; };
