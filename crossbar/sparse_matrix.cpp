@@ -1,6 +1,8 @@
 // CSR construction, transpose, permutation and kernel-position slices.
 #include "crossbar/sparse_matrix.h"
 
+#include <omp.h>
+
 #include <algorithm>
 
 #include "base/error.h"
@@ -52,23 +54,49 @@ SparseMatrix csr_from_dense(const float* a, int64_t rows, int64_t cols) {
   return m;
 }
 
-SparseMatrix transpose(const SparseMatrix& a) {
+SparseMatrix transpose(const SparseMatrix& a, bool values) {
   SparseMatrix t;
   t.name = a.name;
   t.rows = a.cols;
   t.cols = a.rows;
   t.row_ptr.assign(static_cast<size_t>(t.rows) + 1, 0);
   t.col_idx.resize(a.col_idx.size());
-  t.values.resize(a.values.size());
-  for (int32_t c : a.col_idx) t.row_ptr[static_cast<size_t>(c) + 1]++;
-  for (int64_t i = 0; i < t.rows; ++i) t.row_ptr[i + 1] += t.row_ptr[i];
-  std::vector<int64_t> next(t.row_ptr.begin(), t.row_ptr.end() - 1);
-  for (int64_t r = 0; r < a.rows; ++r)
-    for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
-      const int64_t dst = next[a.col_idx[k]]++;
-      t.col_idx[dst] = static_cast<int32_t>(r);  // rows visited in order, so each list is sorted
-      t.values[dst] = a.values[k];
+  const bool with_values = values && !a.values.empty();
+  if (with_values) t.values.resize(a.values.size());
+  // Blocks of rows, one per thread: each counts its columns, then writes from its own offsets
+  // (block b's entries of a column come after those of blocks < b, so each list stays sorted).
+  const int64_t nnz = a.nnz();
+  const int blocks = nnz >= (int64_t(1) << 20) ? std::max(1, omp_get_max_threads()) : 1;
+  std::vector<int64_t> first_row(static_cast<size_t>(blocks) + 1, a.rows);
+  for (int b = 0; b < blocks; ++b)
+    first_row[size_t(b)] = std::lower_bound(a.row_ptr.begin(), a.row_ptr.end(), nnz * b / blocks) - a.row_ptr.begin();
+  first_row[0] = 0;
+  std::vector<std::vector<int64_t>> next(static_cast<size_t>(blocks));
+#pragma omp parallel for schedule(static, 1) num_threads(blocks)
+  for (int b = 0; b < blocks; ++b) {
+    std::vector<int64_t>& count = next[size_t(b)];
+    count.assign(static_cast<size_t>(t.rows), 0);
+    for (int64_t k = a.row_ptr[first_row[size_t(b)]]; k < a.row_ptr[first_row[size_t(b) + 1]]; ++k) ++count[a.col_idx[k]];
+  }
+  for (int64_t c = 0; c < t.rows; ++c) {
+    int64_t at = t.row_ptr[c];
+    for (int b = 0; b < blocks; ++b) {
+      const int64_t n = next[size_t(b)][c];
+      next[size_t(b)][c] = at;
+      at += n;
     }
+    t.row_ptr[c + 1] = at;
+  }
+#pragma omp parallel for schedule(static, 1) num_threads(blocks)
+  for (int b = 0; b < blocks; ++b) {
+    std::vector<int64_t>& mine = next[size_t(b)];
+    for (int64_t r = first_row[size_t(b)]; r < first_row[size_t(b) + 1]; ++r)
+      for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
+        const int64_t dst = mine[a.col_idx[k]]++;
+        t.col_idx[dst] = static_cast<int32_t>(r);  // rows visited in order, so each list is sorted
+        if (with_values) t.values[dst] = a.values[k];
+      }
+  }
   return t;
 }
 

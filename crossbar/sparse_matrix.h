@@ -37,8 +37,9 @@ bool csr_from_triplets(std::vector<Triplet> entries, int64_t rows, int64_t cols,
 // From a dense row-major (rows, cols) array; exact zeros are left out.
 SparseMatrix csr_from_dense(const float* a, int64_t rows, int64_t cols);
 
-// The transpose (equivalently the CSC form of `a`): counting sort by column, O(nnz + cols).
-SparseMatrix transpose(const SparseMatrix& a);
+// The transpose (equivalently the CSC form of `a`): counting sort by column, O(nnz + cols). With
+// values = false only the pattern (values stay empty).
+SparseMatrix transpose(const SparseMatrix& a, bool values = true);
 
 // Rows/columns of `a` renumbered: new row i is old row row_order[i] (a permutation of 0..rows-1),
 // likewise for columns. The result is again sorted CSR.

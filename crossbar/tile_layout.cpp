@@ -121,6 +121,7 @@ TileAssignment assignment_from_orders(const SparseMatrix& a, const std::vector<i
   s.grid_rows = ceil_div(static_cast<int64_t>(row_order.size()), shape.rows);
   s.grid_cols = ceil_div(static_cast<int64_t>(col_order.size()), shape.cols);
   s.tile_of_nonzero.resize(static_cast<size_t>(a.nnz()));
+#pragma omp parallel for schedule(static, 256) if (a.nnz() >= (1 << 16))
   for (int64_t r = 0; r < a.rows; ++r)
     for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k)
       s.tile_of_nonzero[k] = (row_pos[r] / shape.rows) * s.grid_cols + col_pos[a.col_idx[k]] / shape.cols;

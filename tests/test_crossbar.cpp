@@ -25,6 +25,7 @@
 #include "crossbar/tile_theory.h"
 #include "base/error.h"
 #include "models/model_zoo.h"
+#include "numeric_checks.h"
 
 using namespace stuckat;
 using namespace stuckat::xbar;
@@ -282,6 +283,52 @@ TEST_CASE("every strategy yields a layout that rebuilds the matrix", "[crossbar]
       CHECK(best <= fewest_other);
     }
   }
+}
+
+TEST_CASE("the transpose equals the one built from swapped triplets, threaded or not", "[crossbar]") {
+  // 1.26M nonzeros: above the size at which the transpose splits the rows over the threads.
+  for (const SparseMatrix& a : {random_matrix(1500, 1400, 0.6, 21), power_law_matrix(300, 200, 3000, 22)}) {
+    std::vector<Triplet> swapped;
+    for (int64_t r = 0; r < a.rows; ++r)
+      for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) swapped.push_back({a.col_idx[k], r, a.values[k]});
+    SparseMatrix want;
+    REQUIRE(csr_from_triplets(swapped, a.cols, a.rows, &want));
+    for (int threads : {1, 2, 3}) {
+      test::ThreadCountGuard guard;
+      set_num_threads(threads);
+      const SparseMatrix t = transpose(a);
+      CHECK(t.rows == want.rows);
+      CHECK((t.row_ptr == want.row_ptr));
+      CHECK((t.col_idx == want.col_idx));
+      CHECK((t.values == want.values));
+      const SparseMatrix pattern = transpose(a, /*values=*/false);
+      CHECK((pattern.col_idx == want.col_idx));
+      CHECK(pattern.values.empty());
+    }
+  }
+}
+
+TEST_CASE("a layout is the same whether its tiles are sorted by counting or by comparison", "[crossbar]") {
+  const SparseMatrix a = random_matrix(300, 170, 0.02, 11);
+  const TileShape t{8, 8};
+  const TileAssignment s = run_strategy("none", a, t);
+  // The same tiles in the same order on a grid 10^4 times taller: too large for the counting sort.
+  TileAssignment tall = s;
+  tall.grid_rows *= 10000;
+  for (int64_t& key : tall.tile_of_nonzero) key *= 10000;
+  const TileLayout x = build_layout(a, s, t), y = build_layout(a, tall, t);
+  CHECK((x.row_ptr == y.row_ptr));
+  CHECK((x.rows == y.rows));
+  CHECK((x.col_ptr == y.col_ptr));
+  CHECK((x.cols == y.cols));
+  CHECK((x.cell_tile == y.cell_tile));
+  CHECK((x.cell_row == y.cell_row));
+  CHECK((x.cell_col == y.cell_col));
+  const TileLayout bare = build_layout(a, s, t, /*cells=*/false);  // what tile merging asks for
+  CHECK((bare.cell_tile == x.cell_tile));
+  CHECK((bare.rows == x.rows));
+  CHECK((bare.cols == x.cols));
+  CHECK(bare.cell_row.empty());
 }
 
 TEST_CASE("the verifier rejects broken layouts", "[crossbar]") {
