@@ -8,6 +8,7 @@ matters, then prints times, ratios and tiles saved; then the pruned-model table
     /usr/bin/python3 bench/crossbar_scale.py --build build [--min-nnz 1e4] [--max-nnz 1e8] [--repeats 3] [--models]
 
 Default sizes 1e4..1e7 nonzeros (a few minutes on 2 cores); --max-nnz 1e8 adds 1e8 (needs ~10 GB).
+`best` runs at every size up to --best-max (its time is the best of --repeats, as the others').
 """
 import argparse, datetime, json, os, platform, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -61,7 +62,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--max-nnz", type=float, default=1e7)
     ap.add_argument("--min-nnz", type=float, default=1e4)
-    ap.add_argument("--best-max", type=float, default=1e6)
+    ap.add_argument("--best-max", type=float, default=1e8, help="run 'best' only up to this many nonzeros")
     ap.add_argument("--models", action="store_true", help="also the pruned-model table (VGG11/16/19, ResNet-18)")
     ap.add_argument("--models-only", action="store_true", help="only the pruned-model table")
     ap.add_argument("--prune-scope", default="global", choices=("global", "layer"),
@@ -74,8 +75,8 @@ def main():
           f"{os.cpu_count()} cores, numpy {np.__version__}, scipy {scipy.__version__}, S = {s}, best of {args.repeats}")
     if sizes:
         print("| rows | nnz | count: stuckat 1 thr / 2 thr | numpy | ratio (1 thr) | compaction count: stuckat 1 thr | numpy |"
-              " ratio | rcm: stuckat | scipy | ratio | tiles in place / compact / rcm (ours, scipy) / spara / best |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+              " ratio | rcm: stuckat | scipy | ratio | best: stuckat | tiles in place / compact / rcm (ours, scipy) / spara / best |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for kind in ("uniform", "powerlaw"):
         for nnz in sizes:
             with tempfile.TemporaryDirectory() as tmp:
@@ -105,7 +106,8 @@ def main():
             tl = ours["tiles"]
             print(f"| {kind} {n} | {ours['nnz']:.0e} | {T['count_1thread']:.3g} / {T['count']:.3g} s | {t_np:.3g} s | "
                   f"**{t_np / T['count_1thread']:.0f}x** | {T['compact_count_1thread']:.3g} s | {t_npc:.3g} s | "
-                  f"**{t_npc / T['compact_count_1thread']:.0f}x** | {rcm_cell} | {tl['none']} / {tl['compact']} / "
+                  f"**{t_npc / T['compact_count_1thread']:.0f}x** | {rcm_cell} | "
+                  f"{(format(T['best'], '.3g') + ' s') if 'best' in T else '-'} | {tl['none']} / {tl['compact']} / "
                   f"{tl.get('rcm', '-')}, {scipy_tiles} / {tl.get('spara', '-')} / {tl.get('best', '-')} |", flush=True)
             del row_ptr, col
     if args.models or args.models_only:

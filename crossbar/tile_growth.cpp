@@ -175,6 +175,7 @@ class Grower {
   void add_row(int32_t r, int32_t tile) {
     row_[r].in = tile;
     ++rows_;
+    const bool cols_full = cols_ >= t_.cols;
     int64_t kept = a_.row_ptr[r];  // the row's unassigned nonzeros move to the front of its list
     for (int64_t q = a_.row_ptr[r]; q < row_end_[r]; ++q) {
       const int32_t k = row_id_[q];
@@ -186,6 +187,7 @@ class Grower {
       } else {
         row_id_[kept] = k;
         row_col_[kept++] = c;
+        if (cols_full) continue;  // column gains are read only while the tile has room for columns
         if (x.gain_tile != tile) x.gain_tile = tile, x.gain = 0;
         col_gains_.push(c, ++x.gain);
       }
@@ -196,6 +198,7 @@ class Grower {
   void add_col(int32_t c, int32_t tile) {
     col_[c].in = tile;
     ++cols_;
+    const bool rows_full = rows_ >= t_.rows;
     int64_t kept = csc_ptr_[c];
     for (int64_t q = csc_ptr_[c]; q < col_end_[c]; ++q) {
       const int32_t k = csc_id_[q];
@@ -207,6 +210,7 @@ class Grower {
       } else {
         csc_id_[kept] = k;
         csc_row_[kept++] = r;
+        if (rows_full) continue;
         if (x.gain_tile != tile) x.gain_tile = tile, x.gain = 0;
         row_gains_.push(r, ++x.gain);
       }
