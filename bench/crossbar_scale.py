@@ -82,7 +82,8 @@ def main():
             with tempfile.TemporaryDirectory() as tmp:
                 strategies = "compact,rcm,spara" + (",best" if nnz <= args.best_max else "")
                 res = subprocess.run([bench, "--kind", kind, "--nnz", str(int(nnz)), "--size", str(s), "--repeats",
-                                      str(args.repeats), "--strategies", strategies, "--write", tmp],
+                                      str(args.repeats), "--strategies", strategies, "--best-max", str(int(args.best_max)),
+                                      "--write", tmp],
                                      check=True, capture_output=True, text=True)
                 ours = json.loads(res.stdout.strip().splitlines()[-1])
                 n = ours["n"]

@@ -21,7 +21,8 @@
 // element is the bias plus its taps in ascending order (less, on small planes, the taps that read
 // padding), whichever thread count.
 // The families live in conv2d_direct_channels.cpp and conv2d_direct_rows.cpp, this file holds the
-// driver that picks one per layer shape and the weight-gradient kernel.
+// driver that picks one per layer shape and the weight-gradient kernels (vectorised over the
+// output width, or over exactly kLanes output channels with 3x3 / 5x5 taps held in registers).
 // The fixed-count loops over accumulators carry `#pragma GCC unroll`: without it GCC 12 at -O3
 // keeps the accumulator arrays on the stack and stores them back on every iteration (-O2 does
 // not), which costs the weight-gradient kernel 4x.
@@ -191,6 +192,44 @@ void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_
     for (int k = 0; k < KW; ++k) dw[(co + g) * taps + (ci * p.kh + ky) * KW + k] = lane_sum(acc[g * KW + k]);
 }
 
+// Layers of exactly kLanes output channels (LeNet conv2: 16 channels over 10x10 outputs, where a
+// vector of output pixels would hold 10 useful lanes of 16), on CPUs with 32 vector registers:
+// one vector holds the kLanes channels' gradient of one tap, so the kh*kw taps of one input
+// channel stay in registers; per output pixel, one load of dy's channels (dy transposed to pixel
+// by pixel first) feeds kh*kw FMAs, each with a broadcast input value.
+template <int KH, int KW>
+void channel_weight_block(const float* xp, int64_t x_image, const float* dyt, int64_t images, const PaddedConv& p,
+                          int64_t ci, float* dw) {
+  constexpr int kTaps = KH * KW;
+  vfloat acc[kTaps];
+  #pragma GCC unroll 32
+  for (int t = 0; t < kTaps; ++t) acc[t] = vzero();
+  const int64_t plane = p.ho * p.wo;
+  for (int64_t i = 0; i < images; ++i) {
+    const float* x_plane = xp + i * x_image + ci * p.hp * p.wp;
+    const float* d = dyt + i * plane * kLanes;
+    for (int64_t oy = 0; oy < p.ho; ++oy)
+      for (int64_t ox = 0; ox < p.wo; ++ox, d += kLanes) {
+        const vfloat dv = vload(d);
+        const float* xr = x_plane + oy * p.wp + ox;
+        #pragma GCC unroll 32
+        for (int t = 0; t < kTaps; ++t) acc[t] = vfmadd(dv, vset1(xr[(t / KW) * p.wp + t % KW]), acc[t]);
+      }
+  }
+  const int64_t taps = p.c_in * kTaps;
+  alignas(64) float lanes[kLanes];
+  #pragma GCC unroll 32
+  for (int t = 0; t < kTaps; ++t) {
+    vstore(lanes, acc[t]);
+    for (int64_t co = 0; co < kLanes; ++co) dw[co * taps + ci * kTaps + t] = lanes[co];
+  }
+}
+
+// Whether channel_weight_block serves a stride-1 layer.
+bool channel_weight_gradient_fits(const Conv2dShape& s) {
+  return kVectorRegisters >= 32 && s.c_out == kLanes && s.kh == s.kw && (s.kw == 5 || s.kw == 3);
+}
+
 constexpr int kMaxWeightKw = 7;
 // Channels per block for a kernel width: G*KW accumulators + G dy vectors + 1 input vector.
 constexpr int weight_group(int kw) {
@@ -244,6 +283,7 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
   thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team
   float* partials = grow_workspace(partial_buffer, threads * partial_size);
   const int group = weight_group(static_cast<int>(s.kw));
+  const bool by_channel = channel_weight_gradient_fits(s);
   const auto& blocks = kWeightBlocks[static_cast<size_t>(s.kw - 1)];
 
 #pragma omp parallel num_threads(threads)
@@ -256,13 +296,25 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
     const float* dy_mine = dy + mine.begin * dy_image;
     thread_local std::vector<float> padded_buffer;
     const float* xp = pad_images(x, mine.begin, images, s.h, s.w, s.pad, s.pad, p, padded_buffer);
-    for (int64_t ci = 0; ci < s.c_in; ++ci)
-      for (int64_t ky = 0; ky < s.kh; ++ky)
-        for (int64_t co = 0; co < s.c_out; co += group) {
-          const int64_t channels = std::min<int64_t>(group, s.c_out - co);
-          blocks[static_cast<size_t>(channels - 1)](xp, x_image, dy_mine, dy_image, images, p, ci, ky, co, dw_part);
-        }
     const int64_t plane = p.ho * p.wo;
+    if (by_channel) {
+      thread_local std::vector<float> dyt_buffer;  // this thread's dy, pixel by pixel: [image][pixel][channel]
+      float* dyt = grow_workspace(dyt_buffer, images * plane * kLanes);
+      for (int64_t i = 0; i < images; ++i)
+        for (int64_t co = 0; co < kLanes; ++co)
+          for (int64_t q = 0; q < plane; ++q) dyt[(i * plane + q) * kLanes + co] = dy_mine[i * dy_image + co * plane + q];
+      for (int64_t ci = 0; ci < s.c_in; ++ci) {
+        if (s.kw == 5) channel_weight_block<5, 5>(xp, x_image, dyt, images, p, ci, dw_part);
+        else channel_weight_block<3, 3>(xp, x_image, dyt, images, p, ci, dw_part);
+      }
+    } else {
+      for (int64_t ci = 0; ci < s.c_in; ++ci)
+        for (int64_t ky = 0; ky < s.kh; ++ky)
+          for (int64_t co = 0; co < s.c_out; co += group) {
+            const int64_t channels = std::min<int64_t>(group, s.c_out - co);
+            blocks[static_cast<size_t>(channels - 1)](xp, x_image, dy_mine, dy_image, images, p, ci, ky, co, dw_part);
+          }
+    }
     for (int64_t co = 0; co < s.c_out && db; ++co) {
       vfloat sum = vzero();  // 16 lane-wise partial sums, reduced once
       for (int64_t i = 0; i < images; ++i)
