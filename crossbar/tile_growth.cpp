@@ -177,7 +177,12 @@ class Grower {
     ++rows_;
     const bool cols_full = cols_ >= t_.cols;
     int64_t kept = a_.row_ptr[r];  // the row's unassigned nonzeros move to the front of its list
-    for (int64_t q = a_.row_ptr[r]; q < row_end_[r]; ++q) {
+    const int64_t end = row_end_[r];
+    for (int64_t q = a_.row_ptr[r]; q < end; ++q) {
+      if (q + kAhead < end) {  // the other end's state and the assigned bit, a few entries ahead
+        __builtin_prefetch(&col_[static_cast<size_t>(row_col_[q + kAhead])]);
+        __builtin_prefetch(&assigned_[static_cast<size_t>(row_id_[q + kAhead] >> 6)]);
+      }
       const int32_t k = row_id_[q];
       if (is_assigned(k)) continue;
       const int32_t c = row_col_[q];
@@ -200,7 +205,12 @@ class Grower {
     ++cols_;
     const bool rows_full = rows_ >= t_.rows;
     int64_t kept = csc_ptr_[c];
-    for (int64_t q = csc_ptr_[c]; q < col_end_[c]; ++q) {
+    const int64_t end = col_end_[c];
+    for (int64_t q = csc_ptr_[c]; q < end; ++q) {
+      if (q + kAhead < end) {
+        __builtin_prefetch(&row_[static_cast<size_t>(csc_row_[q + kAhead])]);
+        __builtin_prefetch(&assigned_[static_cast<size_t>(csc_id_[q + kAhead] >> 6)]);
+      }
       const int32_t k = csc_id_[q];
       if (is_assigned(k)) continue;
       const int32_t r = csc_row_[q];
@@ -225,6 +235,7 @@ class Grower {
   std::vector<int64_t> csc_ptr_, col_end_, row_end_;
   std::vector<int32_t> csc_id_, row_id_, csc_row_, row_col_;
   std::vector<Vertex> row_, col_;
+  static constexpr int64_t kAhead = 8;  // list entries prefetched ahead of a walk
   std::vector<int64_t> tile_of_;
   // One bit per nonzero, set when assigned: the lists' walks test it (it stays in cache where
   // tile_of_, 64 times larger, does not).
