@@ -172,60 +172,45 @@ class Grower {
     --col_[c].left;
   }
 
-  void add_row(int32_t r, int32_t tile) {
-    row_[r].in = tile;
-    ++rows_;
-    const bool cols_full = cols_ >= t_.cols;
-    int64_t kept = a_.row_ptr[r];  // the row's unassigned nonzeros move to the front of its list
-    const int64_t end = row_end_[r];
-    for (int64_t q = a_.row_ptr[r]; q < end; ++q) {
-      if (q + kAhead < end) {  // the other end's state and the assigned bit, a few entries ahead
-        __builtin_prefetch(&col_[static_cast<size_t>(row_col_[q + kAhead])]);
-        __builtin_prefetch(&assigned_[static_cast<size_t>(row_id_[q + kAhead] >> 6)]);
-      }
-      const int32_t k = row_id_[q];
-      if (is_assigned(k)) continue;
-      const int32_t c = row_col_[q];
-      Vertex& x = col_[static_cast<size_t>(c)];
-      if (x.in == tile) {
-        take(k, r, c, tile);
-      } else {
-        row_id_[kept] = k;
-        row_col_[kept++] = c;
-        if (cols_full) continue;  // column gains are read only while the tile has room for columns
-        if (x.gain_tile != tile) x.gain_tile = tile, x.gain = 0;
-        col_gains_.push(c, ++x.gain);
-      }
-    }
-    row_end_[r] = kept;
-  }
+  void add_row(int32_t r, int32_t tile) { add<true>(r, tile); }
+  void add_col(int32_t c, int32_t tile) { add<false>(c, tile); }
 
-  void add_col(int32_t c, int32_t tile) {
-    col_[c].in = tile;
-    ++cols_;
-    const bool rows_full = rows_ >= t_.rows;
-    int64_t kept = csc_ptr_[c];
-    const int64_t end = col_end_[c];
-    for (int64_t q = csc_ptr_[c]; q < end; ++q) {
-      if (q + kAhead < end) {
-        __builtin_prefetch(&row_[static_cast<size_t>(csc_row_[q + kAhead])]);
-        __builtin_prefetch(&assigned_[static_cast<size_t>(csc_id_[q + kAhead] >> 6)]);
+  // Adds row (kRow) or column v to the tile: walks its list, takes the nonzeros whose other end is
+  // in the tile, raises the other ends' gains, and moves its unassigned entries to the front.
+  template <bool kRow>
+  void add(int32_t v, int32_t tile) {
+    std::vector<Vertex>& other = kRow ? col_ : row_;
+    GainBuckets& other_gains = kRow ? col_gains_ : row_gains_;
+    int32_t* ids = kRow ? row_id_.data() : csc_id_.data();
+    int32_t* other_ends = kRow ? row_col_.data() : csc_row_.data();
+    const int64_t begin = kRow ? a_.row_ptr[v] : csc_ptr_[v];
+    int64_t& end = kRow ? row_end_[static_cast<size_t>(v)] : col_end_[static_cast<size_t>(v)];
+    (kRow ? row_ : col_)[static_cast<size_t>(v)].in = tile;
+    ++(kRow ? rows_ : cols_);
+    // The other side's gains are read only while the tile has room on that side.
+    const bool other_full = kRow ? cols_ >= t_.cols : rows_ >= t_.rows;
+    const int64_t stop = end;
+    int64_t kept = begin;
+    for (int64_t q = begin; q < stop; ++q) {
+      if (q + kAhead < stop) {  // the other end's state and the assigned bit, a few entries ahead
+        __builtin_prefetch(&other[static_cast<size_t>(other_ends[q + kAhead])]);
+        __builtin_prefetch(&assigned_[static_cast<size_t>(ids[q + kAhead] >> 6)]);
       }
-      const int32_t k = csc_id_[q];
+      const int32_t k = ids[q];
       if (is_assigned(k)) continue;
-      const int32_t r = csc_row_[q];
-      Vertex& x = row_[static_cast<size_t>(r)];
+      const int32_t u = other_ends[q];
+      Vertex& x = other[static_cast<size_t>(u)];
       if (x.in == tile) {
-        take(k, r, c, tile);
+        take(k, kRow ? v : u, kRow ? u : v, tile);
       } else {
-        csc_id_[kept] = k;
-        csc_row_[kept++] = r;
-        if (rows_full) continue;
+        ids[kept] = k;
+        other_ends[kept++] = u;
+        if (other_full) continue;
         if (x.gain_tile != tile) x.gain_tile = tile, x.gain = 0;
-        row_gains_.push(r, ++x.gain);
+        other_gains.push(u, ++x.gain);
       }
     }
-    col_end_[c] = kept;
+    end = kept;
   }
 
   const SparseMatrix& a_;
