@@ -68,9 +68,8 @@ SparseMatrix transpose(const SparseMatrix& a, bool values) {
   const int64_t nnz = a.nnz();
   const int blocks = nnz >= (int64_t(1) << 20) ? std::max(1, omp_get_max_threads()) : 1;
   std::vector<int64_t> first_row(static_cast<size_t>(blocks) + 1, a.rows);
-  for (int b = 0; b < blocks; ++b)
+  for (int b = 0; b < blocks; ++b)  // block 0 starts at row 0 (the first row_ptr >= 0)
     first_row[size_t(b)] = std::lower_bound(a.row_ptr.begin(), a.row_ptr.end(), nnz * b / blocks) - a.row_ptr.begin();
-  first_row[0] = 0;
   std::vector<std::vector<int64_t>> next(static_cast<size_t>(blocks));
 #pragma omp parallel for schedule(static, 1) num_threads(blocks)
   for (int b = 0; b < blocks; ++b) {

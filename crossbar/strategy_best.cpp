@@ -10,8 +10,6 @@
 // their five merges took half the time at 1e7 nonzeros. Growth, the longest part, runs on one
 // thread while the rest run on the others. STUCKAT_XBAR_TRACE=1 prints each candidate's time and
 // tiles.
-#include <omp.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -51,11 +49,11 @@ TileAssignment reorder_best(const SparseMatrix& a, TileShape t) {
   std::vector<TileAssignment> candidates(static_cast<size_t>(k));
   std::vector<double> seconds(static_cast<size_t>(k), 0.0), merge_seconds(static_cast<size_t>(k), 0.0);
   // Candidate 0 (growth) is the longest: it starts first, on a thread of its own.
+  auto since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t i = 0; i < k; ++i) {
-    auto since = [](std::chrono::steady_clock::time_point t0) {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
     const auto t0 = std::chrono::steady_clock::now();
     TileAssignment& c = candidates[static_cast<size_t>(i)];
     c = i == 0 ? grow_tiles(a, t) : i == 1 ? reorder_compact(a, t) : i == 2 ? compact_columns(a, t)

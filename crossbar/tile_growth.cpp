@@ -1,10 +1,10 @@
 // Greedy tile growth (see tile_growth.h). A tile's gains live in lazy bucket queues (a gain is at
 // most the tile's side): every change appends the vertex to its new gain's bucket and stale
 // entries are skipped when they come to the top, so a tile costs O(edges touched). Among equal
-// gains the vertex that reached it last is taken. Seeds (a
-// row's or column's unassigned nonzeros) only fall, so their entries are upper bounds, refreshed
-// when popped: a stale top is pushed again with its current value, which picks the same seed as
-// pushing at every change would, with O(seed pops) pushes instead of two per nonzero. Each row's
+// gains the vertex that reached it last is taken. Seeds (a row's or column's unassigned nonzeros)
+// only fall, so their entries are upper bounds, refreshed when popped: a stale top is pushed again
+// with its current value, which picks the same seed as pushing at every change would, with
+// O(seed pops) pushes instead of two per nonzero. Each row's
 // and column's list of nonzeros drops the assigned ones whenever it is walked, so a dense row
 // that joins many tiles walks only what is left of it (powerlaw matrices of 1e7 nonzeros: 2.5x).
 #include "crossbar/tile_growth.h"
