@@ -65,6 +65,7 @@ template <int MR>
 void strided_a_block(int64_t k, const float* a, int64_t a_rs, int64_t a_cs, const float* b, int64_t ldb, float* c,
                      int64_t ldc, __mmask16 m0, __mmask16 m1, bool accumulate) {
   __m512 acc0[MR], acc1[MR];
+  #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     acc0[r] = accumulate ? _mm512_maskz_loadu_ps(m0, c + r * ldc) : _mm512_setzero_ps();
     acc1[r] = accumulate ? _mm512_maskz_loadu_ps(m1, c + r * ldc + 16) : _mm512_setzero_ps();
@@ -72,12 +73,14 @@ void strided_a_block(int64_t k, const float* a, int64_t a_rs, int64_t a_cs, cons
   for (int64_t p = 0; p < k; ++p) {
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + p * ldb);
     const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + p * ldb + 16);
-    for (int r = 0; r < MR; ++r) {
+  #pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r * a_rs + p * a_cs]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
   }
+  #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r) {
     _mm512_mask_storeu_ps(c + r * ldc, m0, acc0[r]);
     _mm512_mask_storeu_ps(c + r * ldc + 16, m1, acc1[r]);
@@ -88,18 +91,25 @@ template <int MI, int NJ>
 void dot_rows_block(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
                     bool accumulate) {
   __m512 acc[MI][NJ];
+  #pragma GCC unroll 4
   for (int i = 0; i < MI; ++i)
+    #pragma GCC unroll 4
     for (int j = 0; j < NJ; ++j) acc[i][j] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; p += 16) {
     const __mmask16 mask = tail_mask(k - p);
     __m512 bv[NJ];
+    #pragma GCC unroll 4
     for (int j = 0; j < NJ; ++j) bv[j] = _mm512_maskz_loadu_ps(mask, b + j * ldb + p);
+    #pragma GCC unroll 4
     for (int i = 0; i < MI; ++i) {
       const __m512 av = _mm512_maskz_loadu_ps(mask, a + i * lda + p);
+      #pragma GCC unroll 4
       for (int j = 0; j < NJ; ++j) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
     }
   }
+  #pragma GCC unroll 4
   for (int i = 0; i < MI; ++i)
+    #pragma GCC unroll 4
     for (int j = 0; j < NJ; ++j) {
       const float sum = horizontal_sum(acc[i][j]);
       c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
