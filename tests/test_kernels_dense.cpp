@@ -270,11 +270,13 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
              Conv2dShape{20, 32, 4, 4, 64, 3, 3, 1, 1},  // several images a run, several runs a thread
              Conv2dShape{2, 20, 9, 9, 130, 3, 3, 1, 1},  // 9 vectors: groups of 4 and 5 -> 3, 3, 3; a partial one
              Conv2dShape{3, 18, 8, 8, 32, 1, 1, 2, 0},   // 1x1 stride 2 (ResNet shortcut) with few taps
-             // a plain 1x1 over small planes: the batch's pixels side by side in blocks of 256
-             // columns and 64 channels (forward), partial blocks in both
+             // a plain 1x1 over small planes: the batch's pixels side by side in panels of 32
+             // columns, jobs of 8 panels x 64 channels (forward), partial ones in both; planes of
+             // 9 and 49 pixels cross panel boundaries, and the last panel is partly empty
              Conv2dShape{70, 24, 2, 2, 130, 1, 1, 1, 0},
              Conv2dShape{300, 16, 1, 1, 40, 1, 1, 1, 0},
              Conv2dShape{5, 8, 7, 7, 12, 1, 1, 1, 0},
+             Conv2dShape{37, 10, 3, 3, 70, 1, 1, 1, 0},
          })
       check_conv2d_fast(s, 400);
   }
@@ -290,7 +292,8 @@ TEST_CASE("conv2d forward with an addend equals the addend plus the forward, bit
     for (const Conv2dShape& s : {Conv2dShape{5, 16, 4, 4, 80, 3, 3, 1, 1}, Conv2dShape{20, 32, 4, 4, 64, 3, 3, 1, 1},
                                  Conv2dShape{3, 6, 14, 14, 16, 5, 5, 1, 0}, Conv2dShape{4, 2, 14, 14, 16, 5, 5, 1, 0},
                                  Conv2dShape{3, 1, 28, 28, 6, 5, 5, 1, 2}, Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
-                                 Conv2dShape{3, 20, 5, 5, 40, 1, 1, 1, 0}, Conv2dShape{70, 24, 2, 2, 130, 1, 1, 1, 0}}) {
+                                 Conv2dShape{3, 20, 5, 5, 40, 1, 1, 1, 0}, Conv2dShape{70, 24, 2, 2, 130, 1, 1, 1, 0},
+                                 Conv2dShape{37, 10, 3, 3, 70, 1, 1, 1, 0}}) {
       INFO(describe(s) << " threads=" << threads);
       RandomStream rng(91, 4);
       const int64_t out = s.n * s.c_out * s.h_out() * s.w_out();

@@ -52,26 +52,28 @@ void pointwise_forward_batched(const float* x, const float* w, const float* b, f
   float* out = grow_workspace(out_buffer, panels * m * kPanel);
   const int64_t groups = (panels + kPanelsPerJob - 1) / kPanelsPerJob, chunks = (m + kRowChunk - 1) / kRowChunk;
   // Column j is pixel j % p of image j / p; row `row` of it sits in panel j / kPanel at lane
-  // j % kPanel. The copies below go in runs of a plane's pixels that stay within one panel.
-  auto lane = [](float* panel_base, int64_t rows, int64_t row, int64_t j) {
-    return panel_base + (j / kPanel * rows + row) * kPanel + j % kPanel;
+  // j % kPanel. A panel's columns start in image j0 / p: lane c reads x at (image - first image)
+  // * k * p + pixel + row * p, and writes y at the same place with m rows per image.
+  auto lane_offsets = [p](int64_t g, int64_t rows, int64_t cols_total, int32_t* offsets) {
+    const int64_t j0 = g * kPanel, first = j0 / p;
+    int64_t lanes = 0;
+    for (int64_t j = j0; j < std::min(cols_total, j0 + kPanel); ++j, ++lanes)
+      offsets[lanes] = static_cast<int32_t>((j / p - first) * rows * p + j % p);
+    return lanes;
   };
 #pragma omp parallel
   {
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t ci = 0; ci < k; ++ci) {
-        const float* src = x + (n * k + ci) * p;
-        for (int64_t i = 0; i < p;) {
-          const int64_t j = n * p + i, run = std::min(p - i, kPanel - j % kPanel);
-          float* dst = lane(packed, k, ci, j);
-          for (int64_t r = 0; r < run; ++r) dst[r] = src[i + r];
-          i += run;
-        }
+    for (int64_t g = 0; g < panels; ++g) {
+      int32_t offsets[kPanel];
+      const int64_t lanes = lane_offsets(g, k, cols, offsets);
+      const float* src = x + g * kPanel / p * k * p;
+      float* dst = packed + g * k * kPanel;
+      for (int64_t ci = 0; ci < k; ++ci, src += p, dst += kPanel) {
+        for (int64_t c = 0; c < lanes; ++c) dst[c] = src[offsets[c]];
+        for (int64_t c = lanes; c < kPanel; ++c) dst[c] = 0.0f;  // the last panel's unused lanes
       }
-#pragma omp for schedule(static)
-    for (int64_t j = cols; j < panels * kPanel; ++j)  // the last panel's unused lanes: zeros
-      for (int64_t ci = 0; ci < k; ++ci) *lane(packed, k, ci, j) = 0.0f;
+    }
 #pragma omp for schedule(static)
     for (int64_t job = 0; job < groups * chunks; ++job) {
       const int64_t g0 = job / chunks * kPanelsPerJob, r0 = job % chunks * kRowChunk;
@@ -85,20 +87,21 @@ void pointwise_forward_batched(const float* x, const float* w, const float* b, f
       }
     }
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.n; ++n)
-      for (int64_t co = 0; co < m; ++co) {
-        float* dst = y + (n * m + co) * p;
-        const float* an = addend ? addend + (n * m + co) * p : nullptr;
-        for (int64_t i = 0; i < p;) {
-          const int64_t j = n * p + i, run = std::min(p - i, kPanel - j % kPanel);
-          const float* src = lane(out, m, co, j);
-          if (an)
-            for (int64_t r = 0; r < run; ++r) dst[i + r] = an[i + r] + src[r];
-          else
-            for (int64_t r = 0; r < run; ++r) dst[i + r] = src[r];
-          i += run;
+    for (int64_t g = 0; g < panels; ++g) {
+      int32_t offsets[kPanel];
+      const int64_t lanes = lane_offsets(g, m, cols, offsets), start = g * kPanel / p * m * p;
+      const float* src = out + g * m * kPanel;
+      float* dst = y + start;
+      const float* an = addend ? addend + start : nullptr;
+      for (int64_t co = 0; co < m; ++co, src += kPanel, dst += p) {
+        if (an) {
+          for (int64_t c = 0; c < lanes; ++c) dst[offsets[c]] = an[offsets[c]] + src[c];
+          an += p;
+        } else {
+          for (int64_t c = 0; c < lanes; ++c) dst[offsets[c]] = src[c];
         }
       }
+    }
   }
 }
 
