@@ -130,6 +130,17 @@ GraphSpec read_onnx_graph(const std::string& path) {
       spec.constants.emplace_back(n.output(0), constant_value(n, what));
       continue;
     }
+    // torch.onnx.export writes one initializer for equal tensors (the zero biases of a fresh
+    // model, say) and an Identity of it for each further use. Each use gets its own copy instead:
+    // the model as it was, with a parameter per layer, and no value that lives across the whole
+    // graph (which would leave the sweep no place to cut the graph into stages).
+    if (n.op_type() == "Identity" && n.input_size() == 1 && n.output_size() == 1 && constant_names.count(n.input(0))) {
+      if (!constant_names.insert(n.output(0)).second) throw_input_error("{} must define one new value", what);
+      const auto source = std::find_if(spec.constants.begin(), spec.constants.end(),
+                                       [&](const auto& c) { return c.first == n.input(0); });
+      spec.constants.emplace_back(n.output(0), source->second.clone());
+      continue;
+    }
     node.attrs = attributes(n, what);
     spec.nodes.push_back(std::move(node));
   }

@@ -400,6 +400,53 @@ TEST_CASE("an imported graph cut into sweep stages computes its forward pass sta
   }
 }
 
+// torch.onnx.export writes equal tensors once and an Identity of it for each further use (every
+// zero bias of a fresh model, say), at the top of the graph. Each use becomes its own parameter,
+// and the value no longer lives across the graph, so the graph still cuts into a stage per layer.
+TEST_CASE("an Identity of an initializer becomes a parameter of its own, and the graph still cuts into stages",
+          "[onnx]") {
+  TempDir t;
+  const std::vector<float> w1 = random_values(4 * 2 * 9, 11), w2 = random_values(4 * 4 * 9, 12), bias = random_values(4, 13);
+  auto proto = [&](bool shared) {
+    onnx::ModelProto m;
+    m.set_ir_version(8);
+    auto* o = m.add_opset_import();
+    o->set_domain("");
+    o->set_version(13);
+    onnx::GraphProto& g = *m.mutable_graph();
+    g.set_name("shared_bias");
+    value_info(g.add_input(), "x", {-1, 2, 6, 6});
+    value_info(g.add_output(), "y", {-1, 4, 6, 6});
+    add_init(g, "w1", {4, 2, 3, 3}, w1);
+    add_init(g, "w2", {4, 4, 3, 3}, w2);
+    add_init(g, "b1", {4}, bias);
+    if (shared) add_node(g, "Identity", {"b1"}, {"b2"});
+    else add_init(g, "b2", {4}, bias);
+    ints_attr(add_node(g, "Conv", {"x", "w1", "b1"}, {"c1"}), "pads", {1, 1, 1, 1});
+    add_node(g, "Relu", {"c1"}, {"r1"});
+    ints_attr(add_node(g, "Conv", {"r1", "w2", "b2"}, {"y"}), "pads", {1, 1, 1, 1});
+    return m;
+  };
+  write_proto(proto(true), t.file("shared.onnx"));
+  write_proto(proto(false), t.file("separate.onnx"));
+  std::shared_ptr<GraphModel> shared = import_onnx(t.file("shared.onnx")), separate = import_onnx(t.file("separate.onnx"));
+  for (const GraphNode& n : shared->spec().nodes) CHECK(n.op != "Identity");
+  std::vector<std::string> names;
+  for (const auto& [name, p] : shared->named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"w1.weight", "b1", "w2.weight", "b2"});  // a layer's weight is named for it
+  CHECK(shared->forward_stages().size() == 2);  // [conv, relu], [conv]: b2 is not live across the cut
+  NoGradGuard ng;
+  shared->eval(), separate->eval();
+  const Tensor x = Tensor::from_vector(random_values(3 * 2 * 36, 14), {3, 2, 6, 6});
+  CHECK(shared->forward(x).to_vector() == separate->forward(x).to_vector());
+  // Its own storage: changing one bias leaves the other as it was.
+  for (const auto& [name, p] : shared->named_parameters())
+    if (name == "b2") p.data<float>()[0] += 1.0f;
+  for (const auto& [name, p] : shared->named_parameters())
+    if (name == "b1") CHECK(p.data<float>()[0] == bias[0]);
+  CHECK(shared->forward(x).to_vector() != separate->forward(x).to_vector());
+}
+
 TEST_CASE("graph stages of per-channel layers run on a subset of channels as the built-in ones do", "[onnx]") {
   for (const std::string name : {"lenet5", "lenet5_bn"}) {
     INFO(name);
