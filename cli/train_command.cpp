@@ -30,6 +30,11 @@ Runner add_train_command(CLI::App& app) {
   add_training_flags(*cmd, o, f->common);
   cmd->add_option("--init", o.init, "start from this checkpoint's weights and keep its prune masks (fine-tuning a "
                   "pruned network)");
+  cmd->add_option("--weight-init", o.weight_init,
+                  "a built-in model's initial weights: default (PyTorch's layer defaults) | kaiming (torchvision's VGG / "
+                  "ResNet scheme: conv Kaiming-normal over fan-out, linear normal std 0.01, zero biases; plain VGG "
+                  "needs it to learn)")
+      ->capture_default_str();
   cmd->add_option("--out", o.out, "output directory")->capture_default_str();
   cmd->add_flag("--resume", o.resume, "continue from the last finished epoch in --out");
   cmd->add_option("--quant", o.quant,

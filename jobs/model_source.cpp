@@ -50,6 +50,8 @@ ModelSource ModelSource::from_checkpoint(const std::string& path, const std::str
   }
   s.spec_ = parse_model_name(checkpoint_model_name(path, model_flag));
   s.name_ = s.spec_.name();
+  const auto init = s.metadata_.find("weight_init");
+  if (init != s.metadata_.end()) s.weight_init_ = parse_weight_init(init->second, path + ": metadata 'weight_init'");
   return s;
 }
 
@@ -68,7 +70,7 @@ ModelSource ModelSource::from_model_flag(const std::string& model_flag) {
 
 std::shared_ptr<Module> ModelSource::build(uint64_t seed) const {
   if (graph_) return std::make_shared<GraphModel>(cloned(*graph_), name_);
-  return make_model(spec_, seed);
+  return make_model(spec_, seed, weight_init_);
 }
 
 std::shared_ptr<Module> ModelSource::load() const {
@@ -97,6 +99,7 @@ GraphSpec ModelSource::graph(const Module& model) const {
 std::map<std::string, std::string> ModelSource::checkpoint_metadata() const {
   std::map<std::string, std::string> meta{{"model", name_}};
   if (graph_) meta["graph"] = graph_spec_to_json(*graph_).dump();
+  else meta["weight_init"] = weight_init_name(weight_init_);
   return meta;
 }
 

@@ -27,9 +27,13 @@ class ModelSource {
   // The checkpoint's metadata (empty for an ONNX file or a built-in architecture).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
-  // A new model: a built-in one initialised from `seed`; an imported one with the weights it was
-  // imported (or last saved) with (seed unused).
+  // A new model: a built-in one initialised from `seed` by weight_init(); an imported one with
+  // the weights it was imported (or last saved) with (seed unused).
   std::shared_ptr<Module> build(uint64_t seed) const;
+  // How build() initialises a built-in model: a checkpoint's recorded "weight_init" (runs before
+  // it was recorded: default), else set by `train --weight-init`.
+  WeightInit weight_init() const { return weight_init_; }
+  void set_weight_init(WeightInit init) { weight_init_ = init; }
   // build() with the checkpoint's weights loaded (an ONNX file's own weights).
   std::shared_ptr<Module> load() const;
   // Throws InputError when images of shape (c, h, w) from `data_name` cannot feed the model.
@@ -37,12 +41,14 @@ class ModelSource {
   // The model as a graph of ONNX ops: an imported network's own, a built-in one's through
   // builtin_graph (its constants copied from `model`).
   GraphSpec graph(const Module& model) const;
-  // What a checkpoint of this model records: "model" and, for an imported one, "graph".
+  // What a checkpoint of this model records: "model" and "weight_init", or for an imported one
+  // "model" and "graph".
   std::map<std::string, std::string> checkpoint_metadata() const;
 
  private:
   std::string name_, checkpoint_;
   ModelSpec spec_;                     // built-in architectures
+  WeightInit weight_init_ = WeightInit::Default;
   std::shared_ptr<GraphSpec> graph_;   // imported networks (constants hold the weights)
   std::map<std::string, std::string> metadata_;
 };

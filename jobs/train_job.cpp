@@ -122,6 +122,11 @@ nlohmann::json run_config(const TrainOptions& f, const Dataset& train) {
           {"gamma", f.gamma},       {"seed", f.seed},               {"train_images", train.size()}};
 }
 
+// Adds the initialisation scheme where it is not PyTorch's default (so earlier runs resume as before).
+void add_weight_init_config(nlohmann::json& config, const TrainOptions& f) {
+  if (f.weight_init != "default") config["weight_init"] = f.weight_init;
+}
+
 // Adds the fault-aware training settings (only for quantised runs, so plain runs resume as before).
 void add_fault_config(nlohmann::json& config, const WeightFormat& format, const std::vector<FaultSpec>& specs,
                       FaultMode mode, float clip_bound, const std::string& fault_masks) {
@@ -326,6 +331,11 @@ TrainResult run_training(TrainOptions f) {
     }
     // --model NAME or FILE.onnx; with --init alone, the checkpoint's architecture (or recorded graph).
     source = !f.init.empty() && !f.model_given ? ModelSource::from_checkpoint(f.init, "") : ModelSource::from_model_flag(f.model);
+    const WeightInit weight_init = parse_weight_init(f.weight_init, "--weight-init");
+    if (weight_init != WeightInit::Default && (!f.init.empty() || source.imported()))
+      throw_input_error("--weight-init applies to a built-in model trained from scratch, not to weights from {}",
+                        !f.init.empty() ? "--init " + f.init : "the ONNX file " + f.model);
+    source.set_weight_init(weight_init);
     f.model = source.name();
     f.data.seed = f.seed;
     data = load_data(f.data);
@@ -349,6 +359,7 @@ TrainResult run_training(TrainOptions f) {
     }
     sched_ptr = std::make_unique<StepLR>(*optimizers.opt, f.step_size, f.gamma);
     config = run_config(f, data.train);
+    add_weight_init_config(config, f);
     add_fault_config(config, faults.format, faults.specs, faults.mode, f.clip_bound, f.fault_masks);
     if (!f.init.empty()) config["init"] = f.init;
     if (ranks > 1) config["ranks"] = ranks;  // a run resumes on as many ranks (its batches' slices)

@@ -18,6 +18,7 @@ struct TrainOptions : TrainingSettings {
   std::string model = "lenet5";
   bool model_given = false;  // the model was chosen (else --init's recorded model)
   std::string init;          // start from this checkpoint (weights and prune masks)
+  std::string weight_init = "default";  // a built-in model's initialisation: default | kaiming
   std::string out = "runs/train";
   bool resume = false;
   std::string quant;  // empty: none, or q4.11 when faults are given

@@ -6,8 +6,8 @@
 
 namespace stuckat {
 
-LeNet5::LeNet5(uint64_t seed, bool batch_norm, int64_t in_channels, int64_t num_classes) {
-  Init root{seed, ""};
+LeNet5::LeNet5(uint64_t seed, bool batch_norm, int64_t in_channels, int64_t num_classes, WeightInit init) {
+  Init root{seed, "", init};
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(root.child("conv1"), in_channels, 6, 5, 1, 2));
   if (batch_norm) bn1_ = register_module("bn1", std::make_shared<BatchNorm>(6));
   conv2_ = register_module("conv2", std::make_shared<Conv2d>(root.child("conv2"), 6, 16, 5));

@@ -10,7 +10,8 @@ namespace stuckat {
 
 class LeNet5 : public Module {
  public:
-  LeNet5(uint64_t seed, bool batch_norm, int64_t in_channels = 1, int64_t num_classes = 10);
+  LeNet5(uint64_t seed, bool batch_norm, int64_t in_channels = 1, int64_t num_classes = 10,
+         WeightInit init = WeightInit::Default);
   Tensor forward(const Tensor& x) override;
   // Five stages, each beginning with its conv/linear layer: conv1 block (n,1,28,28)->(n,6,14,14),
   // conv2 block and flatten ->(n,400), fc1 ->(n,120), fc2 ->(n,84), fc3 ->(n,10) logits.

@@ -43,11 +43,12 @@ void check_model_input(const ModelSpec& spec, int64_t c, int64_t h, int64_t w, c
                     spec.in_size, spec.in_channels, data_name, h, w, c, hint);
 }
 
-std::shared_ptr<Module> make_model(const ModelSpec& spec, uint64_t seed) {
-  if (spec.family == "lenet5") return std::make_shared<LeNet5>(seed, spec.batch_norm, spec.in_channels, spec.num_classes);
-  if (spec.family == "resnet18") return std::make_shared<ResNet18>(seed, spec.in_channels, spec.num_classes);
+std::shared_ptr<Module> make_model(const ModelSpec& spec, uint64_t seed, WeightInit init) {
+  if (spec.family == "lenet5")
+    return std::make_shared<LeNet5>(seed, spec.batch_norm, spec.in_channels, spec.num_classes, init);
+  if (spec.family == "resnet18") return std::make_shared<ResNet18>(seed, spec.in_channels, spec.num_classes, init);
   int depth = spec.family == "vgg11" ? 11 : spec.family == "vgg16" ? 16 : 19;
-  return std::make_shared<Vgg>(seed, depth, spec.batch_norm, spec.in_channels, spec.num_classes);
+  return std::make_shared<Vgg>(seed, depth, spec.batch_norm, spec.in_channels, spec.num_classes, init);
 }
 
 }  // namespace stuckat

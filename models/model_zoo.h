@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/nn/layers.h"
 #include "framework/nn/module.h"
 
 namespace stuckat {
@@ -26,7 +27,7 @@ std::vector<std::string> model_names();
 // saying which flags make them fit (e.g. --resize 32 --channels 3).
 void check_model_input(const ModelSpec& spec, int64_t c, int64_t h, int64_t w, const std::string& data_name);
 
-// Builds the model with weights initialised from `seed`.
-std::shared_ptr<Module> make_model(const ModelSpec& spec, uint64_t seed);
+// Builds the model with weights initialised from `seed` by `init` (framework/nn/layers.h).
+std::shared_ptr<Module> make_model(const ModelSpec& spec, uint64_t seed, WeightInit init = WeightInit::Default);
 
 }  // namespace stuckat

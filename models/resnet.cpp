@@ -24,8 +24,8 @@ Tensor BasicBlock::forward(const Tensor& x) {
   return relu(add(h, shortcut_ ? shortcut_->forward(x) : x));
 }
 
-ResNet18::ResNet18(uint64_t seed, int64_t in_channels, int64_t num_classes) {
-  Init root{seed, ""};
+ResNet18::ResNet18(uint64_t seed, int64_t in_channels, int64_t num_classes, WeightInit init) {
+  Init root{seed, "", init};
   conv1_ = register_module("conv1", std::make_shared<Conv2d>(root.child("conv1"), in_channels, 64, 3, 1, 1, false));
   bn1_ = register_module("bn1", std::make_shared<BatchNorm>(64));
   const int64_t widths[4] = {64, 128, 256, 512};

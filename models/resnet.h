@@ -22,7 +22,7 @@ class BasicBlock : public Module {
 
 class ResNet18 : public Module {
  public:
-  ResNet18(uint64_t seed, int64_t in_channels = 3, int64_t num_classes = 10);
+  ResNet18(uint64_t seed, int64_t in_channels = 3, int64_t num_classes = 10, WeightInit init = WeightInit::Default);
   Tensor forward(const Tensor& x) override;
   // Stem, one stage per residual block, fc: a fault sweep reuses the activations before the
   // block (or layer) it faults.

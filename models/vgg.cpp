@@ -24,8 +24,8 @@ std::vector<int> vgg_config(int depth) {
 
 }  // namespace
 
-Vgg::Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels, int64_t num_classes) {
-  Init root{seed, ""};
+Vgg::Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels, int64_t num_classes, WeightInit init) {
+  Init root{seed, "", init};
   features_ = register_module("features", std::make_shared<Sequential>());
   int64_t c = in_channels;
   for (int v : vgg_config(depth)) {

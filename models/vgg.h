@@ -11,7 +11,8 @@ namespace stuckat {
 
 class Vgg : public Module {
  public:
-  Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels = 3, int64_t num_classes = 10);
+  Vgg(uint64_t seed, int depth, bool batch_norm, int64_t in_channels = 3, int64_t num_classes = 10,
+      WeightInit init = WeightInit::Default);
   Tensor forward(const Tensor& x) override;
   // One stage per conv/linear layer (staged_sequence.h), so fault sweeps reuse the activations
   // before the faulted layer.

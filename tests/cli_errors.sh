@@ -32,6 +32,7 @@ expect "unknown model" "lenet7" -- "$bin" train --model lenet7 --data synthetic 
 expect "model/data shapes" "--resize 32 --channels 3" -- "$bin" train --model vgg11 --data synthetic --out "$tmp/r"
 expect "bad device" "--device" -- "$bin" train --data synthetic --device tpu --out "$tmp/r"
 expect "bad batch" "--batch" -- "$bin" train --data synthetic --batch 0 --out "$tmp/r"
+expect "bad weight init" "--weight-init" -- "$bin" train --data synthetic --weight-init xavier --out "$tmp/r"
 expect "unknown flag" "--frobnicate" -- "$bin" train --frobnicate
 
 # Checkpoints.

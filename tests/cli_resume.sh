@@ -56,5 +56,22 @@ ls "$tmp/part" | grep -q '\.tmp$' && { echo "FAIL: a .tmp file was left behind";
 "$bin" "${common[@]}" --epochs 4 --lr 0.05 --out "$tmp/part" --resume >/dev/null 2>"$tmp/err"
 code=$?
 if [ "$code" -ne 2 ] || ! grep -q "resume" "$tmp/err"; then echo "FAIL: resume with other settings: exit $code"; fail=1; fi
+# --weight-init kaiming: recorded in the checkpoint (what prune's lottery-ticket rewinding rebuilds
+# theta0 from) and in the run's settings (resuming it under the default scheme is refused); a run
+# resumed after epoch 1 ends as the uninterrupted one; refused with --init (weights from a file).
+kaiming=(--weight-init kaiming)
+"$bin" "${common[@]}" "${kaiming[@]}" --epochs 2 --out "$tmp/kfull" >/dev/null 2>&1 || { echo "FAIL: kaiming full run"; fail=1; }
+"$bin" "${common[@]}" "${kaiming[@]}" --epochs 1 --out "$tmp/kpart" >/dev/null 2>&1 || { echo "FAIL: kaiming part"; fail=1; }
+head -c 4096 "$tmp/kpart/checkpoint.safetensors" | grep -aq '"weight_init":"kaiming"' ||
+  { echo "FAIL: the checkpoint does not record weight_init kaiming"; fail=1; }
+"$bin" "${common[@]}" --epochs 2 --out "$tmp/kpart" --resume >/dev/null 2>"$tmp/err"
+code=$?
+if [ "$code" -ne 2 ] || ! grep -q "resume" "$tmp/err"; then echo "FAIL: kaiming run resumed as default: exit $code"; fail=1; fi
+"$bin" "${common[@]}" "${kaiming[@]}" --epochs 2 --out "$tmp/kpart" --resume >/dev/null 2>&1 || { echo "FAIL: kaiming resume"; fail=1; }
+cmp -s "$tmp/kfull/checkpoint.safetensors" "$tmp/kpart/checkpoint.safetensors" ||
+  { echo "FAIL: kaiming checkpoint differs after resume"; fail=1; }
+"$bin" "${common[@]}" "${kaiming[@]}" --epochs 1 --init "$tmp/part1.safetensors" --out "$tmp/kinit" >/dev/null 2>"$tmp/err"
+code=$?
+if [ "$code" -ne 2 ] || ! grep -q -- "--weight-init" "$tmp/err"; then echo "FAIL: --weight-init with --init: exit $code"; fail=1; fi
 if [ "$fail" -eq 0 ]; then echo "cli_resume: 1 passed, 0 failed"; else echo "cli_resume: 0 passed, 1 failed"; fi
 exit "$fail"

@@ -1,6 +1,7 @@
 // Model architectures: output shapes, parameter names and counts checked against hand-computed
 // sums of the published layer shapes.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -119,6 +120,46 @@ TEST_CASE("model names are validated and initialisation is seeded", "[models]") 
   for (float v : a->named_parameters()[0].second.to_vector()) REQUIRE(std::abs(v) <= 0.2f);
   REQUIRE_THROWS_AS(check_model_input(parse_model_name("vgg11"), 1, 28, 28, "fashion-mnist"), InputError);
   REQUIRE_NOTHROW(check_model_input(parse_model_name("vgg11"), 3, 32, 32, "cifar10"));
+}
+
+// torchvision's VGG / ResNet initialisation (--weight-init kaiming): conv weights normal with std
+// sqrt(2 / fan_out), fan_out = out * k * k; linear weights normal with std 0.01; biases zero. The
+// sample moments of each tensor (tens of thousands of draws) are checked against those formulas.
+TEST_CASE("Kaiming initialisation draws conv and linear weights with torchvision's spreads and zero biases",
+          "[models]") {
+  const ModelSpec spec = parse_model_name("vgg11");
+  auto model = make_model(spec, 5, WeightInit::Kaiming);
+  int convs = 0, linears = 0;
+  for (const auto& [name, p] : model->named_parameters()) {
+    const std::vector<float> v = p.to_vector();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
+      for (float x : v) REQUIRE(x == 0.0f);
+      continue;
+    }
+    double sum = 0, squares = 0;
+    for (float x : v) sum += x, squares += double(x) * x;
+    const double n = double(v.size()), mean = sum / n, std = std::sqrt(squares / n - mean * mean);
+    double want = 0.01;
+    if (p.dim() == 4) {
+      want = std::sqrt(2.0 / double(p.size(0) * p.size(2) * p.size(3)));
+      ++convs;
+    } else {
+      ++linears;
+    }
+    INFO(name << " " << v.size() << " weights, std " << std << ", want " << want);
+    // A sample of n normals: the std's relative standard error is 1/sqrt(2n) (<= 1.3% here).
+    CHECK(std::abs(std / want - 1.0) < 5.0 / std::sqrt(2.0 * n));
+    CHECK(std::abs(mean) < 5.0 * want / std::sqrt(n));
+  }
+  CHECK(convs == 8);
+  CHECK(linears == 3);
+  // Seeded like the default scheme, and different from it.
+  auto again = make_model(spec, 5, WeightInit::Kaiming), plain = make_model(spec, 5);
+  CHECK(model->named_parameters()[0].second.to_vector() == again->named_parameters()[0].second.to_vector());
+  CHECK(model->named_parameters()[0].second.to_vector() != plain->named_parameters()[0].second.to_vector());
+  CHECK(parse_weight_init("kaiming", "--weight-init") == WeightInit::Kaiming);
+  CHECK_THROWS_WITH(parse_weight_init("xavier", "--weight-init"),
+                    Catch::Contains("--weight-init") && Catch::Contains("xavier") && Catch::Contains("kaiming"));
 }
 
 // Each built-in model against PyTorch; run by scripts/pytorch_models_interop.py, which builds the

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "base/error.h"
 #include "framework/ops.h"
 #include "framework/random.h"
 
@@ -17,11 +18,33 @@ Tensor uniform_tensor(const Shape& shape, float bound, uint64_t seed, const std:
   return t;
 }
 
+Tensor normal_tensor(const Shape& shape, float std, uint64_t seed, const std::string& name) {
+  Tensor t = Tensor::empty(shape);
+  RandomStream rng(seed, stream_id(name.c_str()));
+  float* p = t.data<float>();
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = std * rng.next_normal();
+  return t;
+}
+
 }  // namespace
+
+WeightInit parse_weight_init(const std::string& name, const std::string& flag) {
+  if (name == "default") return WeightInit::Default;
+  if (name == "kaiming") return WeightInit::Kaiming;
+  throw_input_error("{} must be default or kaiming, got '{}'", flag, name);
+}
+
+const char* weight_init_name(WeightInit init) { return init == WeightInit::Kaiming ? "kaiming" : "default"; }
 
 Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad_, bool with_bias)
     : stride(stride_), pad(pad_) {
-  float bound = 1.0f / std::sqrt(static_cast<float>(in * k * k));
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in * k * k));
+  if (init.scheme == WeightInit::Kaiming) {
+    const float std = std::sqrt(2.0f / static_cast<float>(out * k * k));
+    weight = register_parameter("weight", normal_tensor({out, in, k, k}, std, init.seed, init.prefix + "weight"));
+    if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
+    return;
+  }
   weight = register_parameter("weight", uniform_tensor({out, in, k, k}, bound, init.seed, init.prefix + "weight"));
   if (with_bias) bias = register_parameter("bias", uniform_tensor({out}, bound, init.seed, init.prefix + "bias"));
 }
@@ -29,7 +52,12 @@ Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t str
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, pad); }
 
 Linear::Linear(const Init& init, int64_t in, int64_t out, bool with_bias) {
-  float bound = 1.0f / std::sqrt(static_cast<float>(in));
+  if (init.scheme == WeightInit::Kaiming) {
+    weight = register_parameter("weight", normal_tensor({out, in}, 0.01f, init.seed, init.prefix + "weight"));
+    if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
+    return;
+  }
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in));
   weight = register_parameter("weight", uniform_tensor({out, in}, bound, init.seed, init.prefix + "weight"));
   if (with_bias) bias = register_parameter("bias", uniform_tensor({out}, bound, init.seed, init.prefix + "bias"));
 }

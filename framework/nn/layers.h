@@ -1,7 +1,10 @@
-// Layers with PyTorch's parameter names and default initialisation: weights Kaiming-uniform
-// with a = sqrt(5) (bound 1/sqrt(fan_in)), biases uniform in +-1/sqrt(fan_in). Initial values
-// come from a counter-based stream keyed by (seed, parameter name), so they do not depend on
-// construction order.
+// Layers with PyTorch's parameter names and initialisation. WeightInit::Default is PyTorch's
+// default: weights Kaiming-uniform with a = sqrt(5) (bound 1/sqrt(fan_in)), biases uniform in
+// +-1/sqrt(fan_in). WeightInit::Kaiming is torchvision's VGG / ResNet scheme: conv weights
+// Kaiming-normal for ReLU over fan-out (std sqrt(2 / (out * k * k))), linear weights normal with
+// std 0.01, biases zero; without it a plain (no batch norm) VGG loses its signal over ten layers
+// and does not learn. Initial values come from a counter-based stream keyed by (seed, parameter
+// name), so they do not depend on construction order.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -12,11 +15,18 @@
 
 namespace stuckat {
 
+enum class WeightInit { Default, Kaiming };
+
+// "default" | "kaiming" -> WeightInit; throws InputError naming `flag` and the valid names.
+WeightInit parse_weight_init(const std::string& name, const std::string& flag);
+const char* weight_init_name(WeightInit init);
+
 // Initialisation source handed to layer constructors: the seed plus the layer's full name.
 struct Init {
   uint64_t seed = 0;
   std::string prefix;  // e.g. "features.0."
-  Init child(const std::string& name) const { return Init{seed, prefix + name + "."}; }
+  WeightInit scheme = WeightInit::Default;
+  Init child(const std::string& name) const { return Init{seed, prefix + name + ".", scheme}; }
 };
 
 class Conv2d : public Module {
