@@ -345,6 +345,7 @@ PruneResult run_pruning(PruneOptions f) {
   apply_masks(*model, masks);
 
   f.data.seed = f.seed;
+  f.data.compact_train = true;  // the training split as bytes, converted batch by batch
   DataSplit data = load_data(f.data);
   const Tensor& im = data.test.images;
   source.check_input(im.size(1), im.size(2), im.size(3), data.test.name);

@@ -338,6 +338,7 @@ TrainResult run_training(TrainOptions f) {
     source.set_weight_init(weight_init);
     f.model = source.name();
     f.data.seed = f.seed;
+    f.data.compact_train = true;  // the training split as bytes, converted batch by batch
     data = load_data(f.data);
     const Tensor& im = data.train.images;
     source.check_input(im.size(1), im.size(2), im.size(3), data.train.name);

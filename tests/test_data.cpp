@@ -362,6 +362,37 @@ TEST_CASE("gather_batch copies the ordered records and reuses its tensors", "[da
   CHECK_THROWS_AS(stuckat::gather_batch(d, bad_order, 0, 2, images, labels), stuckat::Error);
 }
 
+// compact_train keeps the training split as bytes: a batch gathered from it equals, bit for bit,
+// the batch gathered from the f32 split (padding, replicated channels, per-channel constants of
+// CIFAR-10 included); the test split stays f32; moving it to a device expands it first.
+TEST_CASE("a compact training split gathers the same f32 batches as the f32 one", "[data]") {
+  TempDir idx_dir, cifar_dir;
+  write_idx_dir(idx_dir, 6, 2);
+  write_cifar_dir(cifar_dir.str());
+  DataOptions padded = options_for("fashion-mnist", idx_dir.str());
+  padded.resize = 32;
+  padded.channels = 3;
+  for (DataOptions o : {options_for("fashion-mnist", idx_dir.str()), padded, options_for("cifar10", cifar_dir.str())}) {
+    INFO(o.name << " resize " << o.resize);
+    const stuckat::DataSplit full = stuckat::load_data(o);
+    o.compact_train = true;
+    stuckat::DataSplit compact = stuckat::load_data(o);
+    REQUIRE(compact.train.compact());
+    CHECK_FALSE(compact.test.compact());
+    CHECK(compact.train.images.shape() == full.train.images.shape());
+    CHECK(compact.train.images.nbytes() * 4 == full.train.images.nbytes());
+    std::vector<int64_t> order;
+    for (int64_t i = full.train.size() - 1; i >= 0; --i) order.push_back(i);
+    Tensor a, la, b, lb;
+    stuckat::gather_batch(full.train, order, 1, 3, a, la);
+    stuckat::gather_batch(compact.train, order, 1, 3, b, lb);
+    CHECK(a.to_vector() == b.to_vector());
+    for (int64_t i = 0; i < 3; ++i) CHECK(la.data<int32_t>()[i] == lb.data<int32_t>()[i]);
+    compact.train.to_device(stuckat::Device::CPU);  // the CPU keeps the bytes
+    CHECK(compact.train.compact());
+  }
+}
+
 TEST_CASE("synthetic data is deterministic per seed, separated by split, and learnable", "[data]") {
   DataOptions o;
   o.name = "synthetic";

@@ -47,7 +47,8 @@ ImageLayout resolve_layout(const std::string& dataset_name, int64_t native_chann
   return layout;
 }
 
-Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& layout, const ChannelNormalization& norm) {
+Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& layout, const ChannelNormalization& norm,
+                     bool compact) {
   STUCKAT_CHECK(layout.height >= raw.height && layout.width >= raw.width &&
                     (layout.channels == raw.channels || raw.channels == 1),
                 "layout ({}, {}, {}) cannot be made from raw images ({}, {}, {})", layout.channels, layout.height,
@@ -73,11 +74,28 @@ Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& lay
   Dataset out;
   out.name = layout.name;
   out.num_classes = 10;
-  out.images = Tensor::empty({n, out_c, out_h, out_w});
   out.labels = Tensor::empty({n}, DType::I32);
-  float* images = out.images.data<float>();
   int32_t* labels = out.labels.data<int32_t>();
   const bool padded = out_h != raw.height || out_w != raw.width;
+  if (compact) {
+    out.images = Tensor::empty({n, out_c, out_h, out_w}, DType::U8);
+    uint8_t* bytes = static_cast<uint8_t*>(out.images.raw_data());
+    for (const auto& lut : table) out.pixel_table.insert(out.pixel_table.end(), lut.begin(), lut.end());
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+      labels[i] = raw.labels[static_cast<size_t>(i)];
+      for (int64_t c = 0; c < out_c; ++c) {
+        const uint8_t* src = raw.pixels.data() + i * src_image + (raw.channels == 1 ? 0 : c) * src_plane;
+        uint8_t* dst = bytes + (i * out_c + c) * dst_plane;
+        if (padded) std::fill(dst, dst + dst_plane, uint8_t{0});
+        for (int64_t y = 0; y < raw.height; ++y)
+          std::copy(src + y * raw.width, src + (y + 1) * raw.width, dst + (y + pad_y) * out_w + pad_x);
+      }
+    }
+    return out;
+  }
+  out.images = Tensor::empty({n, out_c, out_h, out_w});
+  float* images = out.images.data<float>();
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     labels[i] = raw.labels[static_cast<size_t>(i)];

@@ -25,6 +25,9 @@ ImageLayout resolve_layout(const std::string& dataset_name, int64_t native_chann
 // The first `limit` records (0: all) as images (n, layout.channels, layout.height, layout.width)
 // f32 = (pixel / 255 - mean[c]) / std[c] and labels (n) i32. Padding is pixel value 0 before
 // normalisation; a replicated channel c uses the grayscale constants when norm.channels == 1.
-Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& layout, const ChannelNormalization& norm);
+// `compact`: the images stay u8 in that layout, with the table of their f32 values
+// (Dataset::pixel_table).
+Dataset make_dataset(const RawImages& raw, int64_t limit, const ImageLayout& layout, const ChannelNormalization& norm,
+                     bool compact = false);
 
 }  // namespace stuckat

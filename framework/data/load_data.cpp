@@ -69,7 +69,8 @@ DataSplit load_idx(const DataOptions& o, const ChannelNormalization& norm) {
   check_directory(dir, o.name);
   ImageLayout layout = resolve_layout(o.name, 1, 28, 28, o.resize, o.channels);
   DataSplit split;
-  if (!o.test_only) split.train = make_dataset(read_idx_split_checked(dir, "train", o.name), o.limit_train, layout, norm);
+  if (!o.test_only)
+    split.train = make_dataset(read_idx_split_checked(dir, "train", o.name), o.limit_train, layout, norm, o.compact_train);
   split.test = make_dataset(read_idx_split_checked(dir, "t10k", o.name), o.limit_test, layout, norm);
   return split;
 }
@@ -102,7 +103,7 @@ DataSplit load_cifar10(const DataOptions& o, const ChannelNormalization& norm) {
   std::string test_file = require_file(dir, "test_batch.bin");
   ImageLayout layout = resolve_layout(o.name, 3, 32, 32, o.resize, o.channels);
   DataSplit split;
-  if (!o.test_only) split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, norm);
+  if (!o.test_only) split.train = make_dataset(read_cifar_batches(train_files, o.limit_train), 0, layout, norm, o.compact_train);
   split.test = make_dataset(read_cifar_batches({test_file}, o.limit_test), 0, layout, norm);
   return split;
 }
