@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Writes OUT/results.md from what examples/trained_networks.sh leaves in OUT (standard library
+only): per model, its training, the sensitivity sweep (drop per layer / bit, with the spread over
+fault seeds, and the research's questions answered from the numbers), pruning per density and
+method, 1% faults on the dense vs the 10% network, crossbar tiles per strategy, and the CPU time
+of every step.
+
+    python3 examples/trained_networks_report.py OUT MODEL [MODEL ...]
+"""
+import csv
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from sweep_tables import read_sweep  # noqa: E402
+
+DENSITIES = ("0.1", "0.07", "0.04", "0.02", "0.01")
+STRATEGIES = ("none", "compact", "rcm", "rcm-sym", "rcm-slices", "spara", "best")
+
+
+def pct(x):
+    return f"{100 * x:.1f}%"
+
+
+def training(m: Path) -> list:
+    rows = [json.loads(line) for line in (m / "dense" / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    last = rows[-1]
+    curve = ", ".join(f"{100 * r['test_acc']:.1f}" for r in rows)
+    return [f"Trained {len(rows)} epochs: train loss {rows[0]['train_loss']:.3f} -> {last['train_loss']:.3f}, "
+            f"test accuracy by epoch {curve} (%).", ""]
+
+
+def sensitivity(m: Path, model: str) -> list:
+    base, acc = read_sweep(m / "sweep.csv")
+    layers = list(dict.fromkeys(k[0] for k in acc))
+    bits = sorted({k[3] for k in acc})
+    seeds = max(len(v) for v in acc.values())
+    lines = [f"Clean Q4.11 accuracy {pct(base)}. Accuracy drop in points, mean (and spread: max - min) over "
+             f"{seeds} fault seeds; bit 15 is the sign bit.", "",
+             "| layer | stuck | rate | " + " | ".join(f"bit {b}" for b in bits) + " |",
+             "|---|---|---|" + "---:|" * len(bits)]
+    for layer in layers:
+        for stuck in (0, 1):
+            for rate in (0.01, 0.05):
+                cells = []
+                for b in bits:
+                    v = acc.get((layer, stuck, rate, b))
+                    if not v:
+                        cells.append("")
+                        continue
+                    drop = 100 * (base - statistics.mean(v)) + 0.0
+                    spread = 100 * (max(v) - min(v))
+                    cells.append(f"{drop:.1f}" + (f" ({spread:.1f})" if len(v) > 1 else ""))
+                lines.append(f"| {layer} | SA{stuck} | {rate:g} | " + " | ".join(cells) + " |")
+    # The research's questions, answered from the table.
+    mean_drop = {l: statistics.mean(100 * (base - statistics.mean(acc[k])) for k in acc if k[0] == l) for l in layers}
+    order = sorted(layers, key=lambda l: mean_drop[l])
+    chance = [l for l in layers if any(statistics.mean(acc[k]) <= 0.15 for k in acc if k[0] == l and k[2] == 0.05)]
+    lines += ["", f"Mean drop over every bit, stuck value and rate, per layer: " +
+              ", ".join(f"{l} {mean_drop[l]:.1f}" for l in layers) + ".",
+              f"Least sensitive layer: {order[0]}; most sensitive: {order[-1]}. The first layer ({layers[0]}) "
+              f"ranks {order.index(layers[0]) + 1} of {len(layers)} from the least sensitive.",
+              f"Layers where 5% of the weights with one bit stuck give chance accuracy (<= 15%) at some bit: "
+              f"{len(chance)} of {len(layers)}" + (f" ({', '.join(chance)})" if chance else "") + ".", ""]
+    return lines
+
+
+def pruning(m: Path) -> list:
+    lines = ["| density | one-shot, fine-tuned | bounded one-shot, fine-tuned | one-shot before fine-tuning |",
+             "|---:|---:|---:|---:|"]
+    for d in DENSITIES:
+        cells = []
+        for method in ("oneshot", "oneshot-bounded"):
+            f = m / method / f"d{d}" / "report.json"
+            cells.append(pct(json.loads(f.read_text())["test_acc"]) if f.exists() else "")
+        f = m / "oneshot" / f"d{d}" / "report.json"
+        cells.append(pct(json.loads(f.read_text())["test_acc_pruned"]) if f.exists() else "")
+        lines.append(f"| {float(d):.0%} | " + " | ".join(cells) + " |")
+    f = m / "lth" / "report.json"
+    if f.exists():
+        rounds = json.loads(f.read_text())["rounds"]
+        lines += ["", "Lottery ticket (rewind to theta0, 40% of the remaining weights per round): " +
+                  ", ".join(f"{100 * r['density']:.1f}% -> {pct(r['test_acc'])}" for r in rounds) + "."]
+    return lines + [""]
+
+
+def faults(m: Path) -> list:
+    rows = list(csv.DictReader((m / "faults.csv").open()))
+    clean = {r["net"]: float(r["test_acc"]) for r in rows if r["layer"] == "none"}
+    acc = defaultdict(list)
+    for r in rows:
+        if r["layer"] != "none":
+            acc[(r["net"], r["layer"], r["stuck"])].append(float(r["test_acc"]))
+    layers = list(dict.fromkeys(k[1] for k in acc))
+    lines = [f"Clean Q4.11: dense {pct(clean['dense'])}, 10% {pct(clean['sparse'])}. Accuracy with 1% of one layer's "
+             "remaining weights stuck (random bit), mean over fault seeds:", "",
+             "| layer | dense SA0 | 10% SA0 | dense SA1 | 10% SA1 |", "|---|---:|---:|---:|---:|"]
+    for layer in layers:
+        cells = [pct(statistics.mean(acc[(net, layer, s)])) for s in ("0", "1") for net in ("dense", "sparse")]
+        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
+    drop = {(net, s): statistics.mean(clean[net] - statistics.mean(acc[(net, l, s)]) for l in layers)
+            for net in ("dense", "sparse") for s in ("0", "1")}
+    lines += ["", "Mean drop over layers (points): " + ", ".join(
+        f"{'dense' if net == 'dense' else '10%'} SA{s} {100 * drop[(net, s)]:.1f}" for s in ("0", "1")
+        for net in ("dense", "sparse")) + ".", ""]
+    return lines
+
+
+def crossbar(m: Path) -> list:
+    lines = ["| density | S | tiles in place | " + " | ".join(STRATEGIES) + " | best saves | zero col. segments: measured / (1-d)^S |",
+             "|---:|---:|---:|" + "---:|" * len(STRATEGIES) + "---:|---|"]
+    for d in DENSITIES:
+        for s in ("128", "64", "8"):
+            f = m / "xbar" / f"d{d}-s{s}.json"
+            if not f.exists():
+                continue
+            j = json.loads(f.read_text())
+            tot, st = j["total"], j["total"]["strategies"]
+            used = {k: st[k]["tiles_used"] for k in STRATEGIES}
+            others = min(v for k, v in used.items() if k != "best")
+            segs = sum(l["col_segments"] for l in j["layers"])
+            measured = sum(l["col_segments"] * l["theory"]["zero_col_segment"]["measured"] for l in j["layers"]) / segs
+            predicted = sum(l["col_segments"] * l["theory"]["zero_col_segment"]["predicted"] for l in j["layers"]) / segs
+            cells = [f"**{v}**" if k == "best" and v < others else str(v) for k, v in used.items()]
+            lines.append(f"| {float(d):.0%} | {s} | {tot['tiles']} | " + " | ".join(cells) +
+                         f" | {1 - used['best'] / tot['tiles']:.0%} | {measured:.2f} / {predicted:.2f} |")
+    return lines + [""]
+
+
+def shortcut_note(m: Path) -> list:
+    """ResNet-18: best's tiles with and without the 1x1 shortcut layers (per-layer sums)."""
+    lines = []
+    for d in ("0.04", "0.02", "0.01"):
+        f = m / "xbar" / f"d{d}-s128.json"
+        if not f.exists():
+            continue
+        j = json.loads(f.read_text())
+        short = [l for l in j["layers"] if "shortcut" in l["name"]]
+        if not short:
+            return []
+        all_best = sum(l["strategies"]["best"]["tiles_used"] for l in j["layers"])
+        no_short = all_best - sum(l["strategies"]["best"]["tiles_used"] for l in short)
+        lines.append(f"{float(d):.0%}: best {all_best} tiles with the {len(short)} shortcut layers, {no_short} without.")
+    return lines + [""] if lines else []
+
+
+def main():
+    out, models = Path(sys.argv[1]), sys.argv[2:]
+    lines = ["# Trained VGG / ResNet experiment results", "",
+             "Written by examples/trained_networks_report.py from the runs of examples/trained_networks.sh.", ""]
+    for model in models:
+        m = out / model
+        lines += [f"## {model}", "", "### Training", ""] + training(m)
+        if (m / "sweep.csv").exists():
+            lines += ["### Sensitivity per layer and bit", ""] + sensitivity(m, model)
+        lines += ["### Pruning: test accuracy per density and method", ""] + pruning(m)
+        if (m / "faults.csv").exists():
+            lines += ["### 1% faults on the remaining weights: dense vs the 10% network", ""] + faults(m)
+        lines += ["### Crossbar tiles of the fine-tuned one-shot networks (128, 64, 8)", ""] + crossbar(m)
+        lines += shortcut_note(m)
+    times = list(csv.DictReader((out / "times.csv").open()))
+    lines += ["## CPU time of each step", "", "| step | CPU s | wall s |", "|---|---:|---:|"]
+    lines += [f"| {t['step']} | {t['cpu_s']} | {t['wall_s']} |" for t in times]
+    tmp = out / "results.md.tmp"  # written whole, then renamed over the old one
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out / "results.md")
+
+
+if __name__ == "__main__":
+    main()
