@@ -12,7 +12,8 @@
 #      separately, FAULT_SEEDS seeds, on the dense network and on the fine-tuned one-shot 10% one;
 #   5. maps the fine-tuned one-shot networks at 4/2/1% (VGG11s also 10/7%) onto 128/64/8 tiles with
 #      every strategy (xbar --json: tiles per strategy, and measured vs (1-d)^S zero segments).
-# Then examples/trained_networks_report.py writes OUT/results.md, stating each step's CPU time.
+# Then examples/trained_networks_report.py writes OUT/results.md, stating each step's CPU time, and
+# OUT/<model>/sens_bits_*.png plot accuracy against the stuck bit per layer.
 # Every step resumes or skips what exists, so an interrupted run continues where it stopped.
 # Usage: examples/trained_networks.sh [BUILD_DIR] [OUT_DIR]   (defaults: build, runs/trained)
 # The defaults are a stated subset for 2 CPU cores (about 40 minutes for the two VGG11s); the
@@ -82,6 +83,7 @@ for model in $MODELS; do
       --resume >"$M/sweep.log" 2>&1
     touch "$M/sweep.done"
   fi
+  "$BIN" plot "$M/sweep.csv" --prefix "$M/sens" --charts bits >/dev/null  # sens_bits_q4.11_sa<s>_rate<r>.png
   # 3. pruning
   ft=(--limit-train "$FT_IMAGES" --limit-test "$TEST_IMAGES" --lr 0.01 --momentum 0.9)
   if [[ ! -f "$M/prune.done" ]]; then
