@@ -33,7 +33,7 @@ def training(m: Path) -> list:
             f"test accuracy by epoch {curve} (%).", ""]
 
 
-def sensitivity(m: Path, model: str) -> list:
+def sensitivity(m: Path) -> list:
     base, acc = read_sweep(m / "sweep.csv")
     layers = list(dict.fromkeys(k[0] for k in acc))
     bits = sorted({k[3] for k in acc})
@@ -155,7 +155,7 @@ def main():
         m = out / model
         lines += [f"## {model}", "", "### Training", ""] + training(m)
         if (m / "sweep.csv").exists():
-            lines += ["### Sensitivity per layer and bit", ""] + sensitivity(m, model)
+            lines += ["### Sensitivity per layer and bit", ""] + sensitivity(m)
         lines += ["### Pruning: test accuracy per density and method", ""] + pruning(m)
         if (m / "faults.csv").exists():
             lines += ["### 1% faults on the remaining weights: dense vs the 10% network", ""] + faults(m)

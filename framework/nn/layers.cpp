@@ -10,20 +10,22 @@
 namespace stuckat {
 namespace {
 
-Tensor uniform_tensor(const Shape& shape, float bound, uint64_t seed, const std::string& name) {
+// A tensor of draws from the counter-based stream keyed by (seed, name).
+template <typename Draw>
+Tensor random_tensor(const Shape& shape, uint64_t seed, const std::string& name, Draw draw) {
   Tensor t = Tensor::empty(shape);
   RandomStream rng(seed, stream_id(name.c_str()));
   float* p = t.data<float>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = rng.next_uniform(-bound, bound);
+  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = draw(rng);
   return t;
 }
 
+Tensor uniform_tensor(const Shape& shape, float bound, uint64_t seed, const std::string& name) {
+  return random_tensor(shape, seed, name, [bound](RandomStream& rng) { return rng.next_uniform(-bound, bound); });
+}
+
 Tensor normal_tensor(const Shape& shape, float std, uint64_t seed, const std::string& name) {
-  Tensor t = Tensor::empty(shape);
-  RandomStream rng(seed, stream_id(name.c_str()));
-  float* p = t.data<float>();
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) p[i] = std * rng.next_normal();
-  return t;
+  return random_tensor(shape, seed, name, [std](RandomStream& rng) { return std * rng.next_normal(); });
 }
 
 }  // namespace
@@ -38,13 +40,13 @@ const char* weight_init_name(WeightInit init) { return init == WeightInit::Kaimi
 
 Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad_, bool with_bias)
     : stride(stride_), pad(pad_) {
-  const float bound = 1.0f / std::sqrt(static_cast<float>(in * k * k));
   if (init.scheme == WeightInit::Kaiming) {
     const float std = std::sqrt(2.0f / static_cast<float>(out * k * k));
     weight = register_parameter("weight", normal_tensor({out, in, k, k}, std, init.seed, init.prefix + "weight"));
     if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));
     return;
   }
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in * k * k));
   weight = register_parameter("weight", uniform_tensor({out, in, k, k}, bound, init.seed, init.prefix + "weight"));
   if (with_bias) bias = register_parameter("bias", uniform_tensor({out}, bound, init.seed, init.prefix + "bias"));
 }

@@ -54,10 +54,10 @@ void pointwise_forward_batched(const float* x, const float* w, const float* b, f
   // Column j is pixel j % p of image j / p; row `row` of it sits in panel j / kPanel at lane
   // j % kPanel. A panel's columns start in image j0 / p: lane c reads x at (image - first image)
   // * k * p + pixel + row * p, and writes y at the same place with m rows per image.
-  auto lane_offsets = [p](int64_t g, int64_t rows, int64_t cols_total, int32_t* offsets) {
+  auto lane_offsets = [p, cols](int64_t g, int64_t rows, int32_t* offsets) {
     const int64_t j0 = g * kPanel, first = j0 / p;
     int64_t lanes = 0;
-    for (int64_t j = j0; j < std::min(cols_total, j0 + kPanel); ++j, ++lanes)
+    for (int64_t j = j0; j < std::min(cols, j0 + kPanel); ++j, ++lanes)
       offsets[lanes] = static_cast<int32_t>((j / p - first) * rows * p + j % p);
     return lanes;
   };
@@ -66,7 +66,7 @@ void pointwise_forward_batched(const float* x, const float* w, const float* b, f
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < panels; ++g) {
       int32_t offsets[kPanel];
-      const int64_t lanes = lane_offsets(g, k, cols, offsets);
+      const int64_t lanes = lane_offsets(g, k, offsets);
       const float* src = x + g * kPanel / p * k * p;
       float* dst = packed + g * k * kPanel;
       for (int64_t ci = 0; ci < k; ++ci, src += p, dst += kPanel) {
@@ -89,7 +89,7 @@ void pointwise_forward_batched(const float* x, const float* w, const float* b, f
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < panels; ++g) {
       int32_t offsets[kPanel];
-      const int64_t lanes = lane_offsets(g, m, cols, offsets), start = g * kPanel / p * m * p;
+      const int64_t lanes = lane_offsets(g, m, offsets), start = g * kPanel / p * m * p;
       const float* src = out + g * m * kPanel;
       float* dst = y + start;
       const float* an = addend ? addend + start : nullptr;
