@@ -12,7 +12,8 @@ TileAssignment reorder_compact(const SparseMatrix& a, TileShape t) {
   TileAssignment s;
   s.grid_cols = ceil_div(a.cols, t.cols);
   s.tile_of_nonzero.resize(static_cast<size_t>(a.nnz()));
-  std::vector<int64_t> slot_of_col(static_cast<size_t>(a.cols), -1), stamp(static_cast<size_t>(a.cols), -1);
+  // tile_of_col[c]: the tile (within its band) of column c's slot, set when c first shows up in a band.
+  std::vector<int64_t> tile_of_col(static_cast<size_t>(a.cols), -1), stamp(static_cast<size_t>(a.cols), -1);
   int64_t band = 0, rows_in_band = 0, cols_in_band = 0;
   for (int64_t r = 0; r < a.rows; ++r) {
     if (a.row_ptr[r] == a.row_ptr[r + 1]) continue;  // all-zero rows are moved out
@@ -25,9 +26,9 @@ TileAssignment reorder_compact(const SparseMatrix& a, TileShape t) {
       const int32_t c = a.col_idx[k];
       if (stamp[c] != band) {
         stamp[c] = band;
-        slot_of_col[c] = cols_in_band++;
+        tile_of_col[c] = cols_in_band++ / t.cols;
       }
-      s.tile_of_nonzero[k] = band * s.grid_cols + slot_of_col[c] / t.cols;
+      s.tile_of_nonzero[k] = band * s.grid_cols + tile_of_col[c];
     }
   }
   s.grid_rows = a.nnz() > 0 ? band + 1 : 0;

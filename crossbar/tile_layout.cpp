@@ -112,19 +112,19 @@ TileAssignment assignment_from_orders(const SparseMatrix& a, const std::vector<i
                                       const std::vector<int32_t>& col_order, TileShape shape) {
   STUCKAT_CHECK(is_order_of(row_order, a.rows) && is_order_of(col_order, a.cols),
                 "row/column orders are not permutations of {} x {}", a.rows, a.cols);
-  std::vector<int64_t> row_pos(static_cast<size_t>(a.rows)), col_pos(static_cast<size_t>(a.cols));
-  for (size_t i = 0; i < row_order.size(); ++i)
-    if (row_order[i] >= 0) row_pos[row_order[i]] = static_cast<int64_t>(i);
-  for (size_t i = 0; i < col_order.size(); ++i)
-    if (col_order[i] >= 0) col_pos[col_order[i]] = static_cast<int64_t>(i);
+  // Each row's band and each column's slot, divided once here rather than per nonzero.
   TileAssignment s;
   s.grid_rows = ceil_div(static_cast<int64_t>(row_order.size()), shape.rows);
   s.grid_cols = ceil_div(static_cast<int64_t>(col_order.size()), shape.cols);
+  std::vector<int64_t> row_key(static_cast<size_t>(a.rows)), col_key(static_cast<size_t>(a.cols));
+  for (size_t i = 0; i < row_order.size(); ++i)
+    if (row_order[i] >= 0) row_key[row_order[i]] = static_cast<int64_t>(i) / shape.rows * s.grid_cols;
+  for (size_t i = 0; i < col_order.size(); ++i)
+    if (col_order[i] >= 0) col_key[col_order[i]] = static_cast<int64_t>(i) / shape.cols;
   s.tile_of_nonzero.resize(static_cast<size_t>(a.nnz()));
 #pragma omp parallel for schedule(static, 256) if (a.nnz() >= (1 << 16))
   for (int64_t r = 0; r < a.rows; ++r)
-    for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k)
-      s.tile_of_nonzero[k] = (row_pos[r] / shape.rows) * s.grid_cols + col_pos[a.col_idx[k]] / shape.cols;
+    for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) s.tile_of_nonzero[k] = row_key[r] + col_key[a.col_idx[k]];
   return s;
 }
 

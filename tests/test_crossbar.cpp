@@ -9,6 +9,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -221,6 +222,54 @@ TEST_CASE("RCM reproduces hand-traced orders", "[crossbar]") {
     auto [ptr, adj] = graph(5, {{0, 4}, {1, 2}, {2, 3}});
     // by degree: 0, 1, 3, 4 (deg 1), 2 (deg 2). Seed 0: [0, 4]; seed 1: [1, 2, 3]. Reversed.
     CHECK(reverse_cuthill_mckee(ptr.data(), adj.data(), 5) == std::vector<int32_t>{3, 2, 1, 4, 0});
+  }
+}
+
+TEST_CASE("RCM over two lists per vertex equals the reference on the merged graph", "[crossbar]") {
+  // The graph of A + A^T on the padded square, merged explicitly (std::set), against the
+  // graph-free version that walks row v of A and row v of A^T; and symmetric mode (rows only).
+  auto symmetric_part = [](const SparseMatrix& a, uint64_t seed) {  // add (c, r) for about half the entries
+    std::mt19937_64 rng(seed);
+    std::set<std::pair<int64_t, int64_t>> nz;
+    for (int64_t r = 0; r < a.rows; ++r)
+      for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
+        nz.insert({r, a.col_idx[k]});
+        if (rng() % 2 && a.col_idx[k] < a.rows && r < a.cols) nz.insert({a.col_idx[k], r});
+      }
+    return from_entries(a.rows, a.cols, {nz.begin(), nz.end()});
+  };
+  std::vector<SparseMatrix> ms;
+  ms.push_back(random_matrix(300, 300, 0.01, 31));                          // square, a few diagonal entries
+  ms.push_back(symmetric_part(random_matrix(200, 200, 0.03, 32), 33));      // many shared entries
+  ms.push_back(random_matrix(400, 90, 0.02, 34));                           // tall: padded columns
+  ms.push_back(symmetric_part(random_matrix(60, 500, 0.04, 35), 36));       // wide: padded rows
+  ms.push_back(symmetric_part(power_law_matrix(500, 500, 4000, 37), 38));   // skewed degrees
+  ms.push_back(from_entries(50, 50, {{3, 3}, {3, 7}, {7, 3}, {10, 11}}));  // mostly isolated vertices
+  for (const SparseMatrix& a : ms) {
+    const int64_t n = std::max(a.rows, a.cols);
+    const SparseMatrix at = transpose(a, false);
+    for (bool symmetric : {false, true}) {
+      INFO(a.rows << " x " << a.cols << (symmetric ? " symmetric mode" : " A + A^T"));
+      std::vector<std::set<int32_t>> adj(static_cast<size_t>(n));
+      for (int64_t r = 0; r < a.rows; ++r)
+        for (int64_t k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
+          adj[size_t(r)].insert(a.col_idx[k]);
+          if (!symmetric) adj[size_t(a.col_idx[k])].insert(int32_t(r));
+        }
+      std::vector<int64_t> ptr{0};
+      std::vector<int32_t> flat;
+      for (const auto& l : adj) {
+        flat.insert(flat.end(), l.begin(), l.end());
+        ptr.push_back(int64_t(flat.size()));
+      }
+      const std::vector<int32_t> want = reverse_cuthill_mckee(ptr.data(), flat.data(), n);
+      const AdjacencyLists second = symmetric ? AdjacencyLists{} : AdjacencyLists{at.row_ptr.data(), at.col_idx.data(), at.rows};
+      for (int threads : {1, 2}) {
+        test::ThreadCountGuard guard;
+        set_num_threads(threads);
+        CHECK(reverse_cuthill_mckee(AdjacencyLists{a.row_ptr.data(), a.col_idx.data(), a.rows}, second, n) == want);
+      }
+    }
   }
 }
 
