@@ -12,7 +12,7 @@ OccupancyPanel occupancy_panel(const std::string& title, const TileAssignment& s
   p.title = title;
   p.grid_rows = s.grid_rows;
   p.grid_cols = s.grid_cols;
-  p.used = s.tile_of_nonzero;
+  p.used.assign(s.tile_of_nonzero.begin(), s.tile_of_nonzero.end());
   std::sort(p.used.begin(), p.used.end());
   p.used.erase(std::unique(p.used.begin(), p.used.end()), p.used.end());
   return p;

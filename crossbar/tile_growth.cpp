@@ -221,7 +221,7 @@ class Grower {
   std::vector<int32_t> csc_id_, row_id_, csc_row_, row_col_;
   std::vector<Vertex> row_, col_;
   static constexpr int64_t kAhead = 8;  // list entries prefetched ahead of a walk
-  std::vector<int64_t> tile_of_;
+  UninitializedVector<int64_t> tile_of_;
   // One bit per nonzero, set when assigned: the lists' walks test it (it stays in cache where
   // tile_of_, 64 times larger, does not).
   std::vector<uint64_t> assigned_;

@@ -91,7 +91,7 @@ int64_t count_assigned_tiles(const TileAssignment& s) {
     for (uint64_t w : bits) n += __builtin_popcountll(w);
     return n;
   }
-  std::vector<int64_t> keys = s.tile_of_nonzero;
+  std::vector<int64_t> keys(s.tile_of_nonzero.begin(), s.tile_of_nonzero.end());
   std::sort(keys.begin(), keys.end());
   return std::unique(keys.begin(), keys.end()) - keys.begin();
 }

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/uninitialized_vector.h"
 #include "crossbar/sparse_matrix.h"
 #include "crossbar/tile_shape.h"
 
@@ -20,7 +21,7 @@ namespace stuckat::xbar {
 
 struct TileAssignment {
   int64_t grid_rows = 0, grid_cols = 0;  // drawing grid; every key is < grid_rows * grid_cols
-  std::vector<int64_t> tile_of_nonzero;  // (nnz) grid_row * grid_cols + grid_col
+  UninitializedVector<int64_t> tile_of_nonzero;  // (nnz) grid_row * grid_cols + grid_col; resize leaves it unset
 };
 
 struct TileLayout {
