@@ -99,7 +99,7 @@ def main():
             rcm_cell, scipy_tiles = "-", "-"
             if "rcm" in T:
                 a = sp.csr_matrix((np.ones(col.size, dtype=np.float32), col, row_ptr), shape=(n, n))
-                t_rcm, perm = best_time(lambda: reverse_cuthill_mckee(a, symmetric_mode=False), 1)
+                t_rcm, perm = best_time(lambda: reverse_cuthill_mckee(a, symmetric_mode=False), args.repeats)
                 scipy_tiles = tiles_after_perm(row_ptr, col, n, s, perm)
                 rcm_cell = f"{T['rcm']:.3g} s | {t_rcm:.3g} s | {t_rcm / T['rcm']:.1f}x"
             else:

@@ -74,8 +74,15 @@ std::shared_ptr<Module> ModelSource::build(uint64_t seed) const {
 }
 
 std::shared_ptr<Module> ModelSource::load() const {
-  std::shared_ptr<Module> model = build(0);
-  if (!checkpoint_.empty() && !is_onnx_path(checkpoint_)) load_checkpoint(checkpoint_, *model, name_);
+  const bool from_checkpoint = !checkpoint_.empty() && !is_onnx_path(checkpoint_);
+  if (!from_checkpoint || graph_) {
+    std::shared_ptr<Module> model = build(0);
+    if (from_checkpoint) load_checkpoint(checkpoint_, *model, name_);
+    return model;
+  }
+  // The checkpoint overwrites every tensor (or is refused), so the initial draws are skipped.
+  std::shared_ptr<Module> model = make_model(spec_, 0, WeightInit::Unset);
+  load_checkpoint(checkpoint_, *model, name_);
   return model;
 }
 

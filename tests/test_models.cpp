@@ -1,5 +1,7 @@
 // Model architectures: output shapes, parameter names and counts checked against hand-computed
 // sums of the published layer shapes.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdlib>
@@ -160,6 +162,35 @@ TEST_CASE("Kaiming initialisation draws conv and linear weights with torchvision
   CHECK(parse_weight_init("kaiming", "--weight-init") == WeightInit::Kaiming);
   CHECK_THROWS_WITH(parse_weight_init("xavier", "--weight-init"),
                     Catch::Contains("--weight-init") && Catch::Contains("xavier") && Catch::Contains("kaiming"));
+}
+
+// Loading a checkpoint builds the model with WeightInit::Unset (no draws): what it computes must
+// come from the file alone, and a file that lacks a tensor must still be refused.
+TEST_CASE("a model built unset and filled from a checkpoint equals the saved one", "[models]") {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("stuckat_unset_" + std::to_string(::getpid()) + ".safetensors")).string();
+  for (const char* name : {"lenet5", "vgg11_bn", "resnet18"}) {
+    INFO(name);
+    const ModelSpec spec = parse_model_name(name);
+    auto saved = make_model(spec, 11, WeightInit::Kaiming);
+    save_checkpoint(path, *saved, {{"model", name}});
+    auto loaded = make_model(spec, 0, WeightInit::Unset);
+    load_checkpoint(path, *loaded, name);
+    const NamedTensorList want = saved->named_state(), got = loaded->named_state();
+    REQUIRE(want.size() == got.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO(want[i].first);
+      CHECK(got[i].first == want[i].first);
+      CHECK(got[i].second.shape() == want[i].second.shape());
+      if (got[i].second.dtype() == DType::F32) CHECK(got[i].second.to_vector() == want[i].second.to_vector());
+    }
+    NamedTensorList partial = saved->named_state();
+    partial.erase(partial.begin());  // the first conv weight
+    write_safetensors(path, partial, {{"model", name}});
+    auto refused = make_model(spec, 0, WeightInit::Unset);
+    CHECK_THROWS_WITH(load_checkpoint(path, *refused, name), Catch::Contains("missing"));
+  }
+  std::filesystem::remove(path);
 }
 
 // Each built-in model against PyTorch; run by scripts/pytorch_models_interop.py, which builds the

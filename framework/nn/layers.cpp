@@ -36,10 +36,17 @@ WeightInit parse_weight_init(const std::string& name, const std::string& flag) {
   throw_input_error("{} must be default or kaiming, got '{}'", flag, name);
 }
 
-const char* weight_init_name(WeightInit init) { return init == WeightInit::Kaiming ? "kaiming" : "default"; }
+const char* weight_init_name(WeightInit init) {
+  return init == WeightInit::Kaiming ? "kaiming" : init == WeightInit::Unset ? "unset" : "default";
+}
 
 Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t stride_, int64_t pad_, bool with_bias)
     : stride(stride_), pad(pad_) {
+  if (init.scheme == WeightInit::Unset) {
+    weight = register_parameter("weight", Tensor::empty({out, in, k, k}));
+    if (with_bias) bias = register_parameter("bias", Tensor::empty({out}));
+    return;
+  }
   if (init.scheme == WeightInit::Kaiming) {
     const float std = std::sqrt(2.0f / static_cast<float>(out * k * k));
     weight = register_parameter("weight", normal_tensor({out, in, k, k}, std, init.seed, init.prefix + "weight"));
@@ -54,6 +61,11 @@ Conv2d::Conv2d(const Init& init, int64_t in, int64_t out, int64_t k, int64_t str
 Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, stride, pad); }
 
 Linear::Linear(const Init& init, int64_t in, int64_t out, bool with_bias) {
+  if (init.scheme == WeightInit::Unset) {
+    weight = register_parameter("weight", Tensor::empty({out, in}));
+    if (with_bias) bias = register_parameter("bias", Tensor::empty({out}));
+    return;
+  }
   if (init.scheme == WeightInit::Kaiming) {
     weight = register_parameter("weight", normal_tensor({out, in}, 0.01f, init.seed, init.prefix + "weight"));
     if (with_bias) bias = register_parameter("bias", Tensor::zeros({out}));

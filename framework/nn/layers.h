@@ -4,7 +4,9 @@
 // Kaiming-normal for ReLU over fan-out (std sqrt(2 / (out * k * k))), linear weights normal with
 // std 0.01, biases zero; without it a plain (no batch norm) VGG loses its signal over ten layers
 // and does not learn. Initial values come from a counter-based stream keyed by (seed, parameter
-// name), so they do not depend on construction order.
+// name), so they do not depend on construction order. WeightInit::Unset draws nothing and leaves
+// conv and linear parameters uninitialised: for a model that a checkpoint fills in right away
+// (load_checkpoint refuses a file that lacks any of the model's tensors), it skips the draws.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,7 +17,7 @@
 
 namespace stuckat {
 
-enum class WeightInit { Default, Kaiming };
+enum class WeightInit { Default, Kaiming, Unset };
 
 // "default" | "kaiming" -> WeightInit; throws InputError naming `flag` and the valid names.
 WeightInit parse_weight_init(const std::string& name, const std::string& flag);
