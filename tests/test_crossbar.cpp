@@ -245,6 +245,7 @@ TEST_CASE("RCM over two lists per vertex equals the reference on the merged grap
   ms.push_back(symmetric_part(random_matrix(60, 500, 0.04, 35), 36));       // wide: padded rows
   ms.push_back(symmetric_part(power_law_matrix(500, 500, 4000, 37), 38));   // skewed degrees
   ms.push_back(from_entries(50, 50, {{3, 3}, {3, 7}, {7, 3}, {10, 11}}));  // mostly isolated vertices
+  ms.push_back(symmetric_part(power_law_matrix(5000, 4500, 40000, 39), 40));  // n >= 4096: degrees in parallel
   for (const SparseMatrix& a : ms) {
     const int64_t n = std::max(a.rows, a.cols);
     const SparseMatrix at = transpose(a, false);
