@@ -75,6 +75,13 @@ struct WaveLayer {
   std::vector<size_t> points;  // its scored points in the wave, to find repeated changes
 };
 
+// What the last wave measured, to size the next: the seconds its points took over the test set,
+// and how many points it held.
+struct WavePace {
+  double points_s = 0;
+  size_t points = 0;
+};
+
 // A point of a wave.
 struct WavePoint {
   SweepRow row;
@@ -99,12 +106,12 @@ struct WavePoint {
 // memory, and first touches cost more than the arithmetic on a virtual machine) and every point
 // on it, the points side by side on the threads. Rows go out in order at the end. first_wave: the
 // sweep's first (its first clean pass may run cold; see below). Returns the index after the wave's
-// last point.
+// last point. pace: the previous wave's measurements (none before the first), replaced by this one's.
 size_t run_wave(Module& model, const std::string& model_name, const std::vector<ForwardStage>& stages,
                 const std::map<std::string, size_t>& stage_of, std::map<std::string, Tensor>& weight_of,
                 std::map<std::string, Tensor>& clean_of, const TestBatches& batches, const SweepGrid& grid,
                 const std::vector<int64_t>& points, size_t first, size_t limit, bool first_wave,
-                const SweepRunOptions& options, const std::function<void(const SweepRow&)>& on_row) {
+                const SweepRunOptions& options, const std::function<void(const SweepRow&)>& on_row, WavePace& pace) {
   const WeightFormat format = parse_weight_format(sweep_point(grid, points[first]).format);
   // The shallowest stage any point may start from: the clean activations before it are not kept.
   size_t first_kept = stages.empty() ? 0 : stages.size() - 1;
@@ -120,11 +127,18 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   // Rows go out when a wave ends, so a wave is kept to about wave_seconds: a point costs at most
   // a clean pass over the test set (it reruns the network from its layer on, usually much less),
   // so at most wave_seconds / (that pass's time, estimated from the first batch's) points; at least
-  // kMinWavePoints, over which the wave's own clean passes are spread.
+  // kMinWavePoints, over which the wave's own clean passes are spread. Where a clean pass is long
+  // (VGG11 on 10k images: ~17 s, so 8 points a minute), those passes would be a quarter of the
+  // sweep: once a wave has measured what its points cost, a wave takes enough points for its clean
+  // passes to be at most a tenth of it (the wave then lasts about ten clean passes).
   constexpr size_t kMinWavePoints = 8;
+  constexpr double kPointsPerCleanTime = 9;
   auto points_within = [&](double batch_s) {
     if (!(batch_s > 0) || !(options.wave_seconds > 0)) return limit - first;
-    const double fit = std::floor(options.wave_seconds / (batch_s * static_cast<double>(nb)));
+    const double pass_s = batch_s * static_cast<double>(nb);
+    double fit = std::floor(options.wave_seconds / pass_s);
+    if (pace.points > 0 && pace.points_s > 0)
+      fit = std::max(fit, std::floor(kPointsPerCleanTime * pass_s / (pace.points_s / static_cast<double>(pace.points))));
     return std::max(kMinWavePoints, static_cast<size_t>(std::min(1e9, fit)));
   };
   double batch_s = 0;
@@ -208,6 +222,11 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   const int64_t count = static_cast<int64_t>(delta_points.size());
   PointScore baseline;
   std::vector<double> point_ms(times.on() ? wave.size() : 0, 0.0);  // thread time per point (trace)
+  auto seconds_since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  WavePace measured;  // this wave's, for the next
+  measured.points = wave.size();
   for (size_t b = 0; b < nb; ++b) {
     if (b > 0) {
       const auto t = times.time(StepTimes::kCleanPass);
@@ -215,6 +234,7 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
       clean = CleanPass();  // its blocks go back to the allocator, for this batch's pass
       clean = clean_pass(stages, one_batch(batches, b), options.prefix_cache_bytes, false, first_kept, &keep);
     }
+    const auto points_start = std::chrono::steady_clock::now();
     baseline.merge(clean.baseline());
     const Tensor& labels = batches.labels[b];
     const auto t = times.time(StepTimes::kLaunch);
@@ -239,7 +259,9 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
       wp.score.add(run_stages(stages, l.L.stage, stages.size(), clean.input[l.L.stage][0]), labels);
       for (const auto& [index, value] : wp.words) w[index] = l.quantized.data<float>()[index];
     }
+    measured.points_s += seconds_since(points_start);
   }
+  pace = measured;
   if (times.on()) {
     std::map<std::string, std::pair<int, double>> per_layer;  // scored points, their thread ms
     for (size_t i = 0; i < wave.size(); ++i)
@@ -336,6 +358,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
 
   // Waves (run_wave): up to wave_points consecutive points of one format, evaluated batch by batch.
   size_t g = 0;
+  WavePace pace;
   while (g < points.size()) {
     const std::string format_name = sweep_point(grid, points[g]).format;
     size_t limit = g;
@@ -347,7 +370,7 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
     FaultInjection quantize_all(model, parse_weight_format(format_name), {}, true);
     quantize_all.apply();
     g = run_wave(model, model_name, stages, stage_of, weight_of, clean_of, batches, grid, points, g, limit, g == 0, options,
-                 on_row);
+                 on_row, pace);
   }
   restore_all();
   model.train(was_training);
