@@ -6,14 +6,17 @@
 #include <string>
 #include <vector>
 
+#include "base/uninitialized_vector.h"
+
 namespace stuckat::xbar {
 
 struct SparseMatrix {
   std::string name;               // layer name, or the file it came from
   int64_t rows = 0, cols = 0;
   std::vector<int64_t> row_ptr;   // (rows + 1)
-  std::vector<int32_t> col_idx;   // (nnz), sorted within each row
-  std::vector<float> values;      // (nnz)
+  // (nnz) each; resize leaves new entries unset, for the parallel loops that write them in full.
+  UninitializedVector<int32_t> col_idx;  // sorted within each row
+  UninitializedVector<float> values;
   // A conv layer (out, in, kh, kw) maps row (i*kh + y)*kw + x; kernel_positions = kh*kw so the
   // per-kernel-position slices (rows p, p + K, p + 2K, ...) can be taken. 1 for linear layers.
   int64_t kernel_positions = 1;

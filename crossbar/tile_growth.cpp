@@ -55,7 +55,7 @@ class Grower {
         csc_id_[q] = static_cast<int32_t>(k);
       }
     col_end_.assign(csc_ptr_.begin() + 1, csc_ptr_.end());
-    row_col_ = a.col_idx;
+    row_col_.assign(a.col_idx.begin(), a.col_idx.end());
     row_id_.resize(a.col_idx.size());
     for (size_t k = 0; k < row_id_.size(); ++k) row_id_[k] = static_cast<int32_t>(k);
     row_end_.assign(a.row_ptr.begin() + 1, a.row_ptr.end());

@@ -507,8 +507,8 @@ TEST_CASE("Matrix Market and .npy readers", "[crossbar]") {
     CHECK(m.rows == 3);
     CHECK(m.cols == 4);
     CHECK(m.row_ptr == std::vector<int64_t>{0, 1, 2, 3});
-    CHECK(m.col_idx == std::vector<int32_t>{0, 1, 3});
-    CHECK(m.values == std::vector<float>{2.5f, 7.0f, -1.0f});
+    CHECK(std::vector<int32_t>(m.col_idx.begin(), m.col_idx.end()) == std::vector<int32_t>{0, 1, 3});
+    CHECK(std::vector<float>(m.values.begin(), m.values.end()) == std::vector<float>{2.5f, 7.0f, -1.0f});
   }
   SECTION("pattern") {
     const SparseMatrix m = read_matrix_market(temp_file("pat.mtx", "%%MatrixMarket matrix coordinate pattern general\n2 2 1\n2 1\n"));
@@ -548,11 +548,11 @@ TEST_CASE("Matrix Market and .npy readers", "[crossbar]") {
     const SparseMatrix a = read_npy_matrix(temp_file("a.npy", npy("<f4", std::string(reinterpret_cast<const char*>(f32), 24))));
     CHECK(a.rows == 2);
     CHECK(a.cols == 3);
-    CHECK(a.col_idx == std::vector<int32_t>{1, 2});
-    CHECK(a.values == std::vector<float>{1.5f, -2.0f});
+    CHECK(std::vector<int32_t>(a.col_idx.begin(), a.col_idx.end()) == std::vector<int32_t>{1, 2});
+    CHECK(std::vector<float>(a.values.begin(), a.values.end()) == std::vector<float>{1.5f, -2.0f});
     const double f64[6] = {3, 0, 0, 0, 4, 0};
     const SparseMatrix b = read_npy_matrix(temp_file("b.npy", npy("<f8", std::string(reinterpret_cast<const char*>(f64), 48))));
-    CHECK(b.col_idx == std::vector<int32_t>{0, 1});
+    CHECK(std::vector<int32_t>(b.col_idx.begin(), b.col_idx.end()) == std::vector<int32_t>{0, 1});
     const std::string wrong = temp_file("c.npy", npy("<i4", std::string(24, '\0')));
     CHECK_THAT(message(wrong), Catch::Contains(wrong) && Catch::Contains("float32 or float64"));
     const std::string truncated = temp_file("t.npy", npy("<f4", std::string(10, '\0')));
