@@ -130,15 +130,19 @@ size_t run_wave(Module& model, const std::string& model_name, const std::vector<
   // kMinWavePoints, over which the wave's own clean passes are spread. Where a clean pass is long
   // (VGG11 on 10k images: ~17 s, so 8 points a minute), those passes would be a quarter of the
   // sweep: once a wave has measured what its points cost, a wave takes enough points for its clean
-  // passes to be at most a tenth of it (the wave then lasts about ten clean passes).
+  // passes to be at most a tenth of it (the wave then lasts about ten clean passes), up to
+  // kMaxPacedPoints, so that a wave whose points turn out dearer than the last wave's (a point
+  // costs at most a pass) still ends within that many passes.
   constexpr size_t kMinWavePoints = 8;
-  constexpr double kPointsPerCleanTime = 9;
+  constexpr double kPointsPerCleanTime = 9, kMaxPacedPoints = 32;
   auto points_within = [&](double batch_s) {
     if (!(batch_s > 0) || !(options.wave_seconds > 0)) return limit - first;
     const double pass_s = batch_s * static_cast<double>(nb);
     double fit = std::floor(options.wave_seconds / pass_s);
-    if (pace.points > 0 && pace.points_s > 0)
-      fit = std::max(fit, std::floor(kPointsPerCleanTime * pass_s / (pace.points_s / static_cast<double>(pace.points))));
+    if (pace.points > 0 && pace.points_s > 0) {
+      const double paced = std::floor(kPointsPerCleanTime * pass_s / (pace.points_s / static_cast<double>(pace.points)));
+      fit = std::max(fit, std::min(paced, kMaxPacedPoints));
+    }
     return std::max(kMinWavePoints, static_cast<size_t>(std::min(1e9, fit)));
   };
   double batch_s = 0;
@@ -358,9 +362,12 @@ void run_sweep(Module& model, const std::string& model_name, const Dataset& test
 
   // Waves (run_wave): up to wave_points consecutive points of one format, evaluated batch by batch.
   size_t g = 0;
-  WavePace pace;
+  WavePace pace;  // of the last wave of the same format (each format starts again at the first layer)
+  std::string last_format;
   while (g < points.size()) {
     const std::string format_name = sweep_point(grid, points[g]).format;
+    if (format_name != last_format) pace = WavePace();
+    last_format = format_name;
     size_t limit = g;
     while (limit < points.size() && limit - g < static_cast<size_t>(options.wave_points) &&
            sweep_point(grid, points[limit]).format == format_name)

@@ -31,9 +31,9 @@ struct SweepRunOptions {
   // CPU: points evaluated together batch by batch (a wave); its rows go out when it finishes. A
   // wave also ends where its points' plans (change lists, restricted next-layer weights) reach
   // chunk_bytes, and past wave_seconds / (a clean pass's time) points, at least 8, or, once a
-  // wave has measured its points' cost, enough points for the clean passes to be a tenth of the
-  // wave: a killed sweep loses about a wave (LeNet-5 on 10k images: all 256, ~4 s; VGG11 on 10k
-  // images, whose pass takes ~17 s: about ten passes).
+  // wave of the format has measured its points' cost, enough points (up to 32) for the clean
+  // passes to be a tenth of the wave: a killed sweep loses about a wave (LeNet-5 on 10k images:
+  // all 256, ~4 s; VGG11 on 10k images, whose pass takes ~17 s: about ten passes).
   int64_t wave_points = 256;
   double wave_seconds = 60;
   // Memory for the clean activations of the stages (CleanPass; on the CPU, of one test batch):
