@@ -75,14 +75,9 @@ std::shared_ptr<Module> ModelSource::build(uint64_t seed) const {
 
 std::shared_ptr<Module> ModelSource::load() const {
   const bool from_checkpoint = !checkpoint_.empty() && !is_onnx_path(checkpoint_);
-  if (!from_checkpoint || graph_) {
-    std::shared_ptr<Module> model = build(0);
-    if (from_checkpoint) load_checkpoint(checkpoint_, *model, name_);
-    return model;
-  }
-  // The checkpoint overwrites every tensor (or is refused), so the initial draws are skipped.
-  std::shared_ptr<Module> model = make_model(spec_, 0, WeightInit::Unset);
-  load_checkpoint(checkpoint_, *model, name_);
+  // A checkpoint overwrites every tensor of a built-in model (or is refused): skip the initial draws.
+  std::shared_ptr<Module> model = from_checkpoint && !graph_ ? make_model(spec_, 0, WeightInit::Unset) : build(0);
+  if (from_checkpoint) load_checkpoint(checkpoint_, *model, name_);
   return model;
 }
 
