@@ -15,6 +15,7 @@
 #include "framework/random.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "kernels/cpu/linear.h"
 #include "kernels/cpu/sgd_update.h"
 #include "tests/numeric_checks.h"
@@ -118,6 +119,7 @@ void check_conv2d_fast(const Conv2dShape& s, uint64_t seed) {
   auto dy = random_vector<float>(s.n * s.c_out * p, rng);
   const auto xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
 
+  std::vector<double> y_ref_biased;
   for (bool with_bias : {true, false}) {
     INFO("bias=" << with_bias);
     std::vector<double> y_ref(dy.size());
@@ -125,10 +127,48 @@ void check_conv2d_fast(const Conv2dShape& s, uint64_t seed) {
     std::vector<float> y(dy.size(), kNaN);
     conv2d_forward(x.data(), w.data(), with_bias ? b.data() : nullptr, y.data(), s);
     require_close(y, y_ref, 1e-6 * k, 1e-5);
+    if (with_bias) y_ref_biased = y_ref;
   }
 
   std::vector<double> dx_ref(x.size()), dw_ref(w.size()), db_ref(b.size());
   conv2d_backward_ref<double>(xd.data(), wd.data(), dyd.data(), dx_ref.data(), dw_ref.data(), db_ref.data(), s);
+
+  // conv2d_forward / conv2d_backward take the first kernel that covers the shape (Winograd, then
+  // the direct families, then im2col); each private kernel is also checked on its own wherever
+  // it covers the shape, so one that the dispatch passes over keeps its coverage.
+  {
+    std::vector<float> y(dy.size(), kNaN), dx(x.size(), kNaN), dw(w.size(), kNaN), db(b.size(), kNaN);
+    if (conv2d_forward_winograd(x.data(), w.data(), b.data(), y.data(), s, nullptr)) {
+      INFO("Winograd forward");
+      require_close(y, y_ref_biased, 1e-6 * k, 1e-5);
+    }
+    std::fill(y.begin(), y.end(), kNaN);
+    if (conv2d_forward_direct(x.data(), w.data(), b.data(), y.data(), s)) {
+      INFO("direct forward");
+      require_close(y, y_ref_biased, 1e-6 * k, 1e-5);
+    }
+    if (conv2d_backward_dx_winograd(w.data(), dy.data(), dx.data(), s)) {
+      INFO("Winograd dx");
+      require_close(dx, dx_ref, 1e-6 * s.c_out * s.kh * s.kw, 1e-5);
+    }
+    std::fill(dx.begin(), dx.end(), kNaN);
+    if (conv2d_backward_dx_direct(w.data(), dy.data(), dx.data(), s)) {
+      INFO("direct dx");
+      require_close(dx, dx_ref, 1e-6 * s.c_out * s.kh * s.kw, 1e-5);
+    }
+    if (conv2d_backward_weights_winograd(x.data(), dy.data(), dw.data(), db.data(), s)) {
+      INFO("Winograd dw");
+      require_close(dw, dw_ref, 1e-6 * s.n * p, 1e-5);
+      require_close(db, db_ref, 1e-6 * s.n * p, 1e-5);
+    }
+    std::fill(dw.begin(), dw.end(), kNaN);
+    std::fill(db.begin(), db.end(), kNaN);
+    if (conv2d_backward_weights_direct(x.data(), dy.data(), dw.data(), db.data(), s)) {
+      INFO("direct dw");
+      require_close(dw, dw_ref, 1e-6 * s.n * p, 1e-5);
+      require_close(db, db_ref, 1e-6 * s.n * p, 1e-5);
+    }
+  }
   // Prefilled with NaN: backward must overwrite every element, never accumulate.
   std::vector<float> dx(x.size(), kNaN), dw(w.size(), kNaN), db(b.size(), kNaN);
   conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), s);
@@ -210,8 +250,9 @@ TEST_CASE("conv2d fast path matches the reference", "[kernels]") {
   }
 }
 
-// The fast path picks among several kernels by shape (conv2d.cpp, conv2d_direct.cpp); every
-// branch gets at least one shape here, with the same checks as above. Fields:
+// The fast path picks among several kernels by shape (conv2d.cpp, conv2d_direct.cpp,
+// conv2d_winograd.cpp); every branch gets at least one shape here, with the same checks as above
+// (which also run each direct kernel on its own where the dispatch now prefers Winograd). Fields:
 // {n, c_in, h, w, c_out, kh, kw, stride, pad}.
 TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[kernels]") {
   ThreadCountGuard guard;
@@ -282,9 +323,54 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
   }
 }
 
+// Winograd F(2x2, 3x3) (conv2d_winograd.cpp) takes 3x3 stride-1 layers whose channel counts fill
+// whole vectors: the shapes below cover even and odd output sizes (half-used tiles), pads 0, 1
+// and 2 (the input gradient then pads 2, 1 and 0), 3x3 planes (one full and one half tile a
+// row), and chunks of images (a 32x32 plane of 64 channels: 3 images a chunk, so 5 images make
+// two chunks, and dW sums over both). check_conv2d_fast checks it, through the dispatch and on its
+// own, against the double reference; the results must not depend on the thread count.
+TEST_CASE("conv2d Winograd path matches the reference and does not depend on the thread count", "[kernels]") {
+  ThreadCountGuard guard;
+  const std::vector<Conv2dShape> shapes = {
+      Conv2dShape{3, 16, 8, 8, 32, 3, 3, 1, 1},  Conv2dShape{2, 16, 7, 9, 16, 3, 3, 1, 1},
+      Conv2dShape{2, 32, 6, 5, 16, 3, 3, 1, 0},  Conv2dShape{2, 16, 5, 5, 32, 3, 3, 1, 2},
+      Conv2dShape{4, 16, 3, 3, 16, 3, 3, 1, 1},  Conv2dShape{5, 64, 32, 32, 64, 3, 3, 1, 1},
+  };
+  for (const Conv2dShape& s : shapes) {
+    INFO(describe(s));
+    RandomStream rng(313, 3);
+    const int64_t p = s.h_out() * s.w_out();
+    auto x = random_vector<float>(s.n * s.c_in * s.h * s.w, rng);
+    auto w = random_vector<float>(s.c_out * s.c_in * 9, rng);
+    auto b = random_vector<float>(s.c_out, rng);
+    auto dy = random_vector<float>(s.n * s.c_out * p, rng);
+    set_num_threads(1);
+    std::vector<float> y1(dy.size(), kNaN), dx1(x.size(), kNaN), dw1(w.size(), kNaN), db1(b.size(), kNaN);
+    if (!conv2d_forward_winograd(x.data(), w.data(), b.data(), y1.data(), s, nullptr)) {
+      WARN("this build has no Winograd path (no AVX2 / AVX-512, or no BLAS)");
+      return;
+    }
+    REQUIRE(conv2d_backward_dx_winograd(w.data(), dy.data(), dx1.data(), s));
+    REQUIRE(conv2d_backward_weights_winograd(x.data(), dy.data(), dw1.data(), db1.data(), s));
+    check_conv2d_fast(s, 500);
+    for (int threads : {2, 3}) {
+      INFO("threads=" << threads);
+      set_num_threads(threads);
+      std::vector<float> y(dy.size(), kNaN), dx(x.size(), kNaN), dw(w.size(), kNaN), db(b.size(), kNaN);
+      REQUIRE(conv2d_forward_winograd(x.data(), w.data(), b.data(), y.data(), s, nullptr));
+      REQUIRE(conv2d_backward_dx_winograd(w.data(), dy.data(), dx.data(), s));
+      REQUIRE(conv2d_backward_weights_winograd(x.data(), dy.data(), dw.data(), db.data(), s));
+      REQUIRE(y == y1);
+      REQUIRE(dx == dx1);
+      REQUIRE(dw == dw1);
+      REQUIRE(db == db1);
+    }
+  }
+}
+
 // The sweep's conv2d_add_into: an addend added image by image inside the forward gives, bit for
 // bit, the addend plus the plain forward, on each kernel family (channel groups, channel- and
-// width-vectorised, im2col, a plain GEMM), with and without a bias, on 1 and 2 threads.
+// width-vectorised, im2col, a plain GEMM, Winograd), with and without a bias, on 1 and 2 threads.
 TEST_CASE("conv2d forward with an addend equals the addend plus the forward, bit for bit", "[kernels]") {
   ThreadCountGuard guard;
   for (int threads : {1, 2}) {
@@ -293,7 +379,7 @@ TEST_CASE("conv2d forward with an addend equals the addend plus the forward, bit
                                  Conv2dShape{3, 6, 14, 14, 16, 5, 5, 1, 0}, Conv2dShape{4, 2, 14, 14, 16, 5, 5, 1, 0},
                                  Conv2dShape{3, 1, 28, 28, 6, 5, 5, 1, 2}, Conv2dShape{2, 3, 11, 11, 16, 3, 3, 3, 1},
                                  Conv2dShape{3, 20, 5, 5, 40, 1, 1, 1, 0}, Conv2dShape{70, 24, 2, 2, 130, 1, 1, 1, 0},
-                                 Conv2dShape{37, 10, 3, 3, 70, 1, 1, 1, 0}}) {
+                                 Conv2dShape{37, 10, 3, 3, 70, 1, 1, 1, 0}, Conv2dShape{3, 16, 7, 9, 32, 3, 3, 1, 1}}) {
       INFO(describe(s) << " threads=" << threads);
       RandomStream rng(91, 4);
       const int64_t out = s.n * s.c_out * s.h_out() * s.w_out();

@@ -1,4 +1,6 @@
-// Fast float conv2d. With AVX-512 or AVX2 most shapes take the direct kernels of conv2d_direct.h:
+// Fast float conv2d. 3x3 stride-1 layers with whole vectors of channels (VGG, ResNet) take
+// Winograd F(2x2, 3x3) tiles (conv2d_winograd.h) for all three products. With AVX-512 or AVX2
+// most other shapes take the direct kernels of conv2d_direct.h:
 // forward and the input gradient (stride 1) on zero-padded planes, the weight gradient either per
 // thread in registers (LeNet-sized layers) or in register tiles over the whole batch's pixels
 // (deeper ones, conv2d_weight_tiles.cpp). Everything else (neither ISA, strides the kernels lack)
@@ -18,6 +20,7 @@
 
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/conv2d_direct.h"
+#include "kernels/cpu/conv2d_winograd.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/small_gemm.h"
@@ -117,6 +120,7 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const bool pointwise = is_pointwise(s);
   // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
+  if (conv2d_forward_winograd(x, w, b, y, s, addend)) return;
   if (!pointwise && conv2d_forward_direct(x, w, b, y, s, addend)) return;
   if (pointwise && p < kSmallPlane && s.n > 1) return pointwise_forward_batched(x, w, b, y, s, addend);
 #pragma omp parallel for schedule(static)
@@ -148,9 +152,11 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
   const int64_t dw_size = s.c_out * k, partial_size = dw_size + s.c_out;  // dW then db
   const bool pointwise = is_pointwise(s);
   // The direct kernels cover stride-1 layers; whatever they did not do, the loop below does.
-  const bool dx_done = dx && !pointwise && conv2d_backward_dx_direct(w, dy, dx, s);
-  const bool weights_done =
-      (!pointwise && conv2d_backward_weights_direct(x, dy, dw, db, s)) || conv2d_backward_weights_tiled(x, dy, dw, db, s);
+  const bool dx_done =
+      dx && !pointwise && (conv2d_backward_dx_winograd(w, dy, dx, s) || conv2d_backward_dx_direct(w, dy, dx, s));
+  const bool weights_done = conv2d_backward_weights_winograd(x, dy, dw, db, s) ||
+                            (!pointwise && conv2d_backward_weights_direct(x, dy, dw, db, s)) ||
+                            conv2d_backward_weights_tiled(x, dy, dw, db, s);
   if (weights_done && (dx_done || !dx)) return;
   const int threads = omp_get_max_threads();
   thread_local std::vector<float> partial_buffer;  // the calling thread's, shared by the team

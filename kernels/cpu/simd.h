@@ -40,6 +40,51 @@ inline vfloat vcolumn(const float* p) {
   // The masked form: GCC 12's plain _mm512_i32gather_ps warns of an uninitialised source.
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), rows, p, 4);
 }
+// Lanes p[0], p[stride], p[2 * stride], ... (stride * (kLanes - 1) must fit in 31 bits): one
+// vector across planes of a channel-major tensor. vgather_first reads only the first `count`
+// lanes and zeroes the rest.
+using LaneIndex = __m512i;
+inline LaneIndex lane_strides(int32_t stride) {
+  return _mm512_mullo_epi32(_mm512_set1_epi32(stride),
+                            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+}
+inline vfloat vgather(const float* p, LaneIndex index) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), index, p, 4);
+}
+inline vfloat vgather_first(int64_t count, const float* p, LaneIndex index) {
+  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), first_lanes(count), index, p, 4);
+}
+inline vfloat vsub(vfloat a, vfloat b) { return _mm512_sub_ps(a, b); }
+inline vfloat vmul(vfloat a, vfloat b) { return _mm512_mul_ps(a, b); }
+// v[i] lane j <- v[j] lane i: a kLanes x kLanes block transposed in registers (pairs of lanes,
+// then pairs of pairs, then 128-bit quarters twice). The zero-masked forms with every lane kept:
+// GCC 12's plain forms trip -Wmaybe-uninitialized inside its own header (bug 105593, as above).
+inline void transpose_lanes(vfloat v[16]) {
+  constexpr __mmask16 all = 0xFFFF;
+  constexpr __mmask8 all_pairs = 0xFF;
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2)
+    t[i] = _mm512_maskz_unpacklo_ps(all, v[i], v[i + 1]), t[i + 1] = _mm512_maskz_unpackhi_ps(all, v[i], v[i + 1]);
+  for (int i = 0; i < 16; i += 4) {  // v[i + j]: columns j, 4 + j, 8 + j, 12 + j of rows i .. i + 3
+    const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]), c = _mm512_castps_pd(t[i + 2]),
+                  d = _mm512_castps_pd(t[i + 3]);
+    v[i] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(all_pairs, a, c));
+    v[i + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(all_pairs, a, c));
+    v[i + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(all_pairs, b, d));
+    v[i + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(all_pairs, b, d));
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __m512 even_lo = _mm512_maskz_shuffle_f32x4(all, v[j], v[4 + j], 0x88),
+                 odd_lo = _mm512_maskz_shuffle_f32x4(all, v[j], v[4 + j], 0xdd),
+                 even_hi = _mm512_maskz_shuffle_f32x4(all, v[8 + j], v[12 + j], 0x88),
+                 odd_hi = _mm512_maskz_shuffle_f32x4(all, v[8 + j], v[12 + j], 0xdd);
+    t[j] = _mm512_maskz_shuffle_f32x4(all, even_lo, even_hi, 0x88);
+    t[8 + j] = _mm512_maskz_shuffle_f32x4(all, even_lo, even_hi, 0xdd);
+    t[4 + j] = _mm512_maskz_shuffle_f32x4(all, odd_lo, odd_hi, 0x88);
+    t[12 + j] = _mm512_maskz_shuffle_f32x4(all, odd_lo, odd_hi, 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) v[i] = t[i];
+}
 
 #else  // AVX2 + FMA
 
@@ -73,6 +118,30 @@ inline vfloat vfmadd(vfloat a, vfloat b, vfloat c) { return _mm256_fmadd_ps(a, b
 inline vfloat vadd(vfloat a, vfloat b) { return _mm256_add_ps(a, b); }
 inline vfloat vcolumn(const float* p) {
   return _mm256_i32gather_ps(p, _mm256_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56), 4);
+}
+using LaneIndex = __m256i;
+inline LaneIndex lane_strides(int32_t stride) {
+  return _mm256_mullo_epi32(_mm256_set1_epi32(stride), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline vfloat vgather(const float* p, LaneIndex index) { return _mm256_i32gather_ps(p, index, 4); }
+inline vfloat vgather_first(int64_t count, const float* p, LaneIndex index) {
+  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(first_lanes(count)), 4);
+}
+inline vfloat vsub(vfloat a, vfloat b) { return _mm256_sub_ps(a, b); }
+inline vfloat vmul(vfloat a, vfloat b) { return _mm256_mul_ps(a, b); }
+inline void transpose_lanes(vfloat v[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]), t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  for (int i = 0; i < 8; i += 4) {  // v[i + j]: columns j, 4 + j of rows i .. i + 3
+    const __m256d a = _mm256_castps_pd(t[i]), b = _mm256_castps_pd(t[i + 1]), c = _mm256_castps_pd(t[i + 2]),
+                  d = _mm256_castps_pd(t[i + 3]);
+    v[i] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, c)), v[i + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, c));
+    v[i + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(b, d)), v[i + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(b, d));
+  }
+  for (int j = 0; j < 4; ++j) {
+    t[j] = _mm256_permute2f128_ps(v[j], v[4 + j], 0x20), t[4 + j] = _mm256_permute2f128_ps(v[j], v[4 + j], 0x31);
+  }
+  for (int i = 0; i < 8; ++i) v[i] = t[i];
 }
 
 #endif
