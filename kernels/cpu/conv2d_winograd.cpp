@@ -44,9 +44,9 @@ constexpr int64_t kPositions = 16;  // a transformed tile is 4x4
 // phases stream through the L3 cache rather than memory.
 constexpr int64_t kChunkBytes = int64_t{16} << 20;
 
-// The 16 positions of a transformed chunk lie this many floats more than their size apart, so
-// that the transforms' 16 streams (one per position) do not fall in the same L1 sets when the
-// size is a multiple of 4 KiB.
+// The 16 positions of a transformed chunk (and of the transformed weights) lie this many floats
+// more than their size apart, so that the transforms' 16 streams (one per position) do not fall
+// in the same L1 sets when the size is a multiple of 4 KiB.
 constexpr int64_t kSkew = 16;
 int64_t position_stride(int64_t tiles, int64_t channels) { return tiles * channels + kSkew; }
 
@@ -83,10 +83,10 @@ bool covers(const Conv2dShape& s) {
 // kLanes columns (cols is a multiple of kLanes), so each position's row is written a vector at a
 // time: position planes a multiple of 4 KiB apart would otherwise share the same few L1 sets.
 void transform_weights(const float* w, int64_t c_in, int64_t c_out, bool for_dx, float* u) {
-  const int64_t rows = for_dx ? c_out : c_in, cols = for_dx ? c_in : c_out, plane = rows * cols;
+  const int64_t rows = for_dx ? c_out : c_in, cols = for_dx ? c_in : c_out, apart = position_stride(rows, cols);
   const LaneIndex across = lane_strides(static_cast<int32_t>(for_dx ? 9 : c_in * 9));
 #pragma omp for schedule(static)
-  for (int64_t job = 0; job < plane / kLanes; ++job) {
+  for (int64_t job = 0; job < rows * cols / kLanes; ++job) {
     const int64_t r = job % rows, col = job / rows * kLanes;  // down a block of columns: w read in order
     const float* src = w + (for_dx ? r * c_in + col : col * c_in + r) * 9;
     vfloat g[3][3];
@@ -102,10 +102,10 @@ void transform_weights(const float* w, int64_t c_in, int64_t c_out, bool for_dx,
     }
     float* out = u + r * cols + col;
     for (int a = 0; a < 4; ++a) {
-      vstore(out + (a * 4 + 0) * plane, gg[a][0]);
-      vstore(out + (a * 4 + 1) * plane, vmul(half, vadd(vadd(gg[a][0], gg[a][1]), gg[a][2])));
-      vstore(out + (a * 4 + 2) * plane, vmul(half, vadd(vsub(gg[a][0], gg[a][1]), gg[a][2])));
-      vstore(out + (a * 4 + 3) * plane, gg[a][2]);
+      vstore(out + (a * 4 + 0) * apart, gg[a][0]);
+      vstore(out + (a * 4 + 1) * apart, vmul(half, vadd(vadd(gg[a][0], gg[a][1]), gg[a][2])));
+      vstore(out + (a * 4 + 2) * apart, vmul(half, vadd(vsub(gg[a][0], gg[a][1]), gg[a][2])));
+      vstore(out + (a * 4 + 3) * apart, gg[a][2]);
     }
   }
 }
@@ -235,7 +235,7 @@ void winograd_conv(const float* in, const float* u, const float* b, const float*
     transform_input(xp, count, p, v);
 #pragma omp for schedule(static)
     for (int64_t pos = 0; pos < kPositions; ++pos)
-      sgemm_rowmajor(false, false, tiles, p.k, p.c, 1.0f, v + pos * position_stride(tiles, p.c), p.c, u + pos * p.c * p.k, p.k, 0.0f,
+      sgemm_rowmajor(false, false, tiles, p.k, p.c, 1.0f, v + pos * position_stride(tiles, p.c), p.c, u + pos * position_stride(p.c, p.k), p.k, 0.0f,
                      m + pos * position_stride(tiles, p.k), p.k);
     transform_output(m, count, p, yt);
     unpack_output(yt, n0, count, p, b, addend, out);
@@ -281,7 +281,7 @@ bool conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
                              const float* addend) {
   if (!covers(s)) return false;
   ensure_single_threaded_blas();
-  float* u = weight_workspace(kPositions * s.c_in * s.c_out);
+  float* u = weight_workspace(kPositions * position_stride(s.c_in, s.c_out));
 #pragma omp parallel
   transform_weights(w, s.c_in, s.c_out, false, u);
   winograd_conv(x, u, b, addend, y, make_plan(s.n, s.c_in, s.h, s.w, s.c_out, s.pad));
@@ -291,7 +291,7 @@ bool conv2d_forward_winograd(const float* x, const float* w, const float* b, flo
 bool conv2d_backward_dx_winograd(const float* w, const float* dy, float* dx, const Conv2dShape& s) {
   if (!covers(s)) return false;
   ensure_single_threaded_blas();
-  float* u = weight_workspace(kPositions * s.c_in * s.c_out);
+  float* u = weight_workspace(kPositions * position_stride(s.c_in, s.c_out));
 #pragma omp parallel
   transform_weights(w, s.c_in, s.c_out, true, u);
   winograd_conv(dy, u, nullptr, nullptr, dx, make_plan(s.n, s.c_out, s.h_out(), s.w_out(), s.c_in, 2 - s.pad));
@@ -302,13 +302,13 @@ bool conv2d_backward_weights_winograd(const float* x, const float* dy, float* dw
   if (!covers(s)) return false;
   ensure_single_threaded_blas();
   const Plan p = make_plan(s.n, s.c_in, s.h, s.w, s.c_out, s.pad);
-  const int64_t chunk_tiles = p.images * p.tiles(), pairs = p.k * p.c, plane = p.ho * p.wo;
+  const int64_t chunk_tiles = p.images * p.tiles(), pairs = p.k * p.c, apart = position_stride(p.k, p.c);
   thread_local std::vector<float> xp_buffer, v_buffer, z_buffer, dyt_buffer;
   float* xp = grow_workspace(xp_buffer, p.images * p.hp * p.wp * p.c);
   float* dyt = grow_workspace(dyt_buffer, p.images * 4 * p.tiles() * p.k);
   float* v = grow_workspace(v_buffer, kPositions * position_stride(chunk_tiles, p.c));
   float* z = grow_workspace(z_buffer, kPositions * position_stride(chunk_tiles, p.k));
-  float* sums = weight_workspace(kPositions * pairs);  // S (16, k, c)
+  float* sums = weight_workspace(kPositions * apart);  // S (16, k, c)
 #pragma omp parallel
   {
     for (int64_t n0 = 0; n0 < p.n; n0 += p.images) {
@@ -320,15 +320,15 @@ bool conv2d_backward_weights_winograd(const float* x, const float* dy, float* dw
 #pragma omp for schedule(static)
       for (int64_t pos = 0; pos < kPositions; ++pos)
         sgemm_rowmajor(true, false, p.k, p.c, tiles, 1.0f, z + pos * position_stride(tiles, p.k), p.k, v + pos * position_stride(tiles, p.c), p.c,
-                       n0 == 0 ? 0.0f : 1.0f, sums + pos * pairs, p.c);
+                       n0 == 0 ? 0.0f : 1.0f, sums + pos * apart, p.c);
     }
     // dW = G^T S G per pair (row a of G^T S: S0 + (S1 + S2)/2, (S1 - S2)/2, (S1 + S2)/2 + S3).
 #pragma omp for schedule(static)
     for (int64_t pair = 0; pair < pairs; ++pair) {
       float r[3][4];
       for (int b = 0; b < 4; ++b) {
-        const float s0 = sums[b * pairs + pair], s1 = sums[(4 + b) * pairs + pair], s2 = sums[(8 + b) * pairs + pair],
-                    s3 = sums[(12 + b) * pairs + pair];
+        const float s0 = sums[b * apart + pair], s1 = sums[(4 + b) * apart + pair], s2 = sums[(8 + b) * apart + pair],
+                    s3 = sums[(12 + b) * apart + pair];
         r[0][b] = s0 + 0.5f * (s1 + s2), r[1][b] = 0.5f * (s1 - s2), r[2][b] = 0.5f * (s1 + s2) + s3;
       }
       float* out = dw + pair * 9;
@@ -343,8 +343,8 @@ bool conv2d_backward_weights_winograd(const float* x, const float* dy, float* dw
       for (int64_t co = 0; co < p.k; ++co) {
         float sum = 0.0f;
         for (int64_t n = 0; n < p.n; ++n) {
-          const float* row = dy + (n * p.k + co) * plane;
-          for (int64_t q = 0; q < plane; ++q) sum += row[q];
+          const float* row = dy + (n * p.k + co) * p.ho * p.wo;
+          for (int64_t q = 0; q < p.ho * p.wo; ++q) sum += row[q];
         }
         db[co] = sum;
       }
