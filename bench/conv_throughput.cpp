@@ -1,7 +1,9 @@
-// CPU conv2d forward throughput per layer shape (the VGG11 and ResNet-18 convolutions at 32x32),
-// through the framework's conv2d. Each shape is first checked against the naive reference on a
-// few images, so a fast-but-wrong kernel cannot produce a number. Prints one JSON object per
-// shape; bench/conv_cpu.py runs it beside PyTorch's conv2d and prints the ratios.
+// CPU conv2d throughput per layer shape (the VGG11 and ResNet-18 convolutions at 32x32), through
+// the framework's conv2d: the forward alone, or with --backward a training step's forward and
+// gradients (the autograd node's conv2d_backward). Each shape's forward is first checked against
+// the naive reference on a few images, so a fast-but-wrong kernel cannot produce a number (the
+// gradients are checked by the kernel tests). Prints one JSON object per shape;
+// bench/conv_cpu.py runs it beside PyTorch's conv2d and prints the ratios.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -55,6 +57,7 @@ ConvCase parse_case(const std::string& text) {
 }
 
 bool matches_reference(const ConvCase& c) {
+  NoGradGuard no_grad;
   const int64_t n = 2;
   const Tensor x = uniform({n, c.c_in, c.size, c.size}, 1), w = uniform({c.c_out, c.c_in, c.k, c.k}, 2),
                b = uniform({c.c_out}, 3);
@@ -72,7 +75,7 @@ bool matches_reference(const ConvCase& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"CPU conv2d forward throughput per layer shape"};
+  CLI::App app{"CPU conv2d throughput per layer shape"};
   std::vector<std::string> cases;
   int64_t batch = 64;
   double seconds = 1.0;
@@ -81,28 +84,38 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch);
   app.add_option("--seconds", seconds, "time per shape");
   app.add_option("--threads", threads, "CPU threads (0: all cores)");
+  bool backward = false;
+  app.add_flag("--backward", backward,
+               "time a training step's convolution: forward, then the input, weight and bias gradients");
   CLI11_PARSE(app, argc, argv);
   if (threads > 0) set_num_threads(threads);
-  NoGradGuard no_grad;
   for (const std::string& text : cases) {
     const ConvCase c = parse_case(text);
     if (!matches_reference(c)) {
       std::fprintf(stderr, "bench_conv: %s differs from the reference convolution\n", c.name.c_str());
       return 1;
     }
-    const Tensor x = uniform({batch, c.c_in, c.size, c.size}, 4), w = uniform({c.c_out, c.c_in, c.k, c.k}, 5),
-                 b = uniform({c.c_out}, 6);
-    for (int i = 0; i < 2; ++i) (void)conv2d(x, w, b, c.stride, c.pad);
+    Tensor x = uniform({batch, c.c_in, c.size, c.size}, 4), w = uniform({c.c_out, c.c_in, c.k, c.k}, 5),
+           b = uniform({c.c_out}, 6);
+    const int64_t out = (c.size + 2 * c.pad - c.k) / c.stride + 1;
+    const Tensor dy = uniform({batch, c.c_out, out, out}, 7);
+    for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(backward);
+    auto step = [&] {
+      const Tensor y = conv2d(x, w, b, c.stride, c.pad);
+      if (backward) run_backward(y, dy);  // the gradients accumulate into x, w and b, as in PyTorch
+    };
+    for (int i = 0; i < 2; ++i) step();
     int64_t calls = 0;
     const double t0 = now();
     double dt = 0;
     while ((dt = now() - t0) < seconds || calls < 3) {
-      (void)conv2d(x, w, b, c.stride, c.pad);
+      step();
       ++calls;
     }
-    const int64_t out = (c.size + 2 * c.pad - c.k) / c.stride + 1;
-    const double flops = 2.0 * static_cast<double>(batch * c.c_out * out * out * c.c_in * c.k * c.k) * calls;
-    nlohmann::json j{{"framework", "stuckat"}, {"case", c.name}, {"batch", batch},
+    // Forward, then (with --backward) the input and weight gradients: as many multiply-adds each.
+    const double flops = (backward ? 3.0 : 1.0) * 2.0 *
+                         static_cast<double>(batch * c.c_out * out * out * c.c_in * c.k * c.k) * calls;
+    nlohmann::json j{{"framework", "stuckat"}, {"case", c.name}, {"batch", batch}, {"backward", backward},
                      {"ms", 1e3 * dt / calls}, {"gflops", flops / dt * 1e-9}};
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
