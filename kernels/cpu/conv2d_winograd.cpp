@@ -7,7 +7,8 @@
 //         | 0  1  0 -1 |        | 0    0    1  |
 // Tile t covers outputs (2ty.., 2tx..) and reads input rows 2ty - pad .. 2ty - pad + 3 (zero
 // outside the image); an odd output size leaves the last tile half used. Per chunk of images:
-//   1. the images go channels-last into zero-bordered planes (one gather per 16 channels),
+//   1. the images go channels-last into zero-bordered planes (blocks of channels x pixels
+//      transposed in registers),
 //   2. input transform: V[pos][t][c] = (B^T d_t B)[pos], vectorised over channels,
 //   3. 16 GEMMs: M[pos] (tiles, k) = V[pos] (tiles, c) * U[pos] (c, k), U = G g G^T per pair,
 //   4. output transform: the 2x2 outputs A^T M_t A, channels-last, then back to (k, ho, wo) planes
@@ -111,9 +112,8 @@ void transform_weights(const float* w, int64_t c_in, int64_t c_out, bool for_dx,
 }
 
 // Images [n0, n0 + count) of `in` (n, c, h, w) into xp (count, hp, wp, c): channels last, each
-// image at row and column `pad`, zero around it.
-// Blocks of kLanes channels x kLanes pixels (the plane taken as one run of pixels) are
-// transposed in registers.
+// image at row and column `pad`, zero around it. Blocks of kLanes channels x kLanes pixels (the
+// plane taken as one run of pixels) are transposed in registers.
 void pack_bordered(const float* in, int64_t n0, int64_t count, int64_t c, int64_t h, int64_t w, int64_t pad,
                    int64_t hp, int64_t wp, float* xp) {
   const int64_t plane = h * w, blocks = (plane + kLanes - 1) / kLanes, groups = c / kLanes;
@@ -235,8 +235,8 @@ void winograd_conv(const float* in, const float* u, const float* b, const float*
     transform_input(xp, count, p, v);
 #pragma omp for schedule(static)
     for (int64_t pos = 0; pos < kPositions; ++pos)
-      sgemm_rowmajor(false, false, tiles, p.k, p.c, 1.0f, v + pos * position_stride(tiles, p.c), p.c, u + pos * position_stride(p.c, p.k), p.k, 0.0f,
-                     m + pos * position_stride(tiles, p.k), p.k);
+      sgemm_rowmajor(false, false, tiles, p.k, p.c, 1.0f, v + pos * position_stride(tiles, p.c), p.c,
+                     u + pos * position_stride(p.c, p.k), p.k, 0.0f, m + pos * position_stride(tiles, p.k), p.k);
     transform_output(m, count, p, yt);
     unpack_output(yt, n0, count, p, b, addend, out);
   }
@@ -319,8 +319,8 @@ bool conv2d_backward_weights_winograd(const float* x, const float* dy, float* dw
       transform_gradient(dyt, count, p, z);
 #pragma omp for schedule(static)
       for (int64_t pos = 0; pos < kPositions; ++pos)
-        sgemm_rowmajor(true, false, p.k, p.c, tiles, 1.0f, z + pos * position_stride(tiles, p.k), p.k, v + pos * position_stride(tiles, p.c), p.c,
-                       n0 == 0 ? 0.0f : 1.0f, sums + pos * apart, p.c);
+        sgemm_rowmajor(true, false, p.k, p.c, tiles, 1.0f, z + pos * position_stride(tiles, p.k), p.k,
+                       v + pos * position_stride(tiles, p.c), p.c, n0 == 0 ? 0.0f : 1.0f, sums + pos * apart, p.c);
     }
     // dW = G^T S G per pair (row a of G^T S: S0 + (S1 + S2)/2, (S1 - S2)/2, (S1 + S2)/2 + S3).
 #pragma omp for schedule(static)

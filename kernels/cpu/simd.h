@@ -131,7 +131,8 @@ inline vfloat vsub(vfloat a, vfloat b) { return _mm256_sub_ps(a, b); }
 inline vfloat vmul(vfloat a, vfloat b) { return _mm256_mul_ps(a, b); }
 inline void transpose_lanes(vfloat v[8]) {
   __m256 t[8];
-  for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]), t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+  for (int i = 0; i < 8; i += 2)
+    t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]), t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
   for (int i = 0; i < 8; i += 4) {  // v[i + j]: columns j, 4 + j of rows i .. i + 3
     const __m256d a = _mm256_castps_pd(t[i]), b = _mm256_castps_pd(t[i + 1]), c = _mm256_castps_pd(t[i + 2]),
                   d = _mm256_castps_pd(t[i + 3]);
