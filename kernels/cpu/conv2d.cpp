@@ -119,8 +119,8 @@ void conv2d_forward(const float* x, const float* w, const float* b, float* y, co
   ensure_single_threaded_blas();
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const bool pointwise = is_pointwise(s);
-  // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
   if (conv2d_forward_winograd(x, w, b, y, s, addend)) return;
+  // A 1x1 conv is already a plain GEMM, which the GEMM kernels block better than the direct ones.
   if (!pointwise && conv2d_forward_direct(x, w, b, y, s, addend)) return;
   if (pointwise && p < kSmallPlane && s.n > 1) return pointwise_forward_batched(x, w, b, y, s, addend);
 #pragma omp parallel for schedule(static)
@@ -151,7 +151,7 @@ void conv2d_backward(const float* x, const float* w, const float* dy, float* dx,
   const int64_t k = s.c_in * s.kh * s.kw, p = s.h_out() * s.w_out();
   const int64_t dw_size = s.c_out * k, partial_size = dw_size + s.c_out;  // dW then db
   const bool pointwise = is_pointwise(s);
-  // The direct kernels cover stride-1 layers; whatever they did not do, the loop below does.
+  // Winograd, then the direct kernels, cover most layers; whatever they did not do, the loop below does.
   const bool dx_done =
       dx && !pointwise && (conv2d_backward_dx_winograd(w, dy, dx, s) || conv2d_backward_dx_direct(w, dy, dx, s));
   const bool weights_done = conv2d_backward_weights_winograd(x, dy, dw, db, s) ||

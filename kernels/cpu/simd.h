@@ -40,9 +40,7 @@ inline vfloat vcolumn(const float* p) {
   // The masked form: GCC 12's plain _mm512_i32gather_ps warns of an uninitialised source.
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), rows, p, 4);
 }
-// Lanes p[0], p[stride], p[2 * stride], ... (stride * (kLanes - 1) must fit in 31 bits): one
-// vector across planes of a channel-major tensor. vgather_first reads only the first `count`
-// lanes and zeroes the rest.
+// Lanes p[0], p[stride], p[2 * stride], ... (stride * (kLanes - 1) must fit in 31 bits).
 using LaneIndex = __m512i;
 inline LaneIndex lane_strides(int32_t stride) {
   return _mm512_mullo_epi32(_mm512_set1_epi32(stride),
@@ -50,9 +48,6 @@ inline LaneIndex lane_strides(int32_t stride) {
 }
 inline vfloat vgather(const float* p, LaneIndex index) {
   return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(0xFFFF), index, p, 4);
-}
-inline vfloat vgather_first(int64_t count, const float* p, LaneIndex index) {
-  return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), first_lanes(count), index, p, 4);
 }
 inline vfloat vsub(vfloat a, vfloat b) { return _mm512_sub_ps(a, b); }
 inline vfloat vmul(vfloat a, vfloat b) { return _mm512_mul_ps(a, b); }
@@ -124,9 +119,6 @@ inline LaneIndex lane_strides(int32_t stride) {
   return _mm256_mullo_epi32(_mm256_set1_epi32(stride), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 inline vfloat vgather(const float* p, LaneIndex index) { return _mm256_i32gather_ps(p, index, 4); }
-inline vfloat vgather_first(int64_t count, const float* p, LaneIndex index) {
-  return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(first_lanes(count)), 4);
-}
 inline vfloat vsub(vfloat a, vfloat b) { return _mm256_sub_ps(a, b); }
 inline vfloat vmul(vfloat a, vfloat b) { return _mm256_mul_ps(a, b); }
 inline void transpose_lanes(vfloat v[8]) {
