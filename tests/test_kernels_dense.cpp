@@ -138,18 +138,19 @@ void check_conv2d_fast(const Conv2dShape& s, uint64_t seed) {
   // it covers the shape, so one that the dispatch passes over keeps its coverage.
   {
     std::vector<float> y(dy.size(), kNaN), dx(x.size(), kNaN), dw(w.size(), kNaN), db(b.size(), kNaN);
-    if (conv2d_forward_winograd(x.data(), w.data(), b.data(), y.data(), s, nullptr)) {
-      INFO("Winograd forward");
-      require_close(y, y_ref_biased, 1e-6 * k, 1e-5);
+    for (int tile : {2, 4}) {
+      INFO("Winograd forward, tile " << tile);
+      std::fill(y.begin(), y.end(), kNaN);
+      if (conv2d_forward_winograd(x.data(), w.data(), b.data(), y.data(), s, nullptr, tile))
+        require_close(y, y_ref_biased, 1e-6 * k, 1e-5);
+      std::fill(dx.begin(), dx.end(), kNaN);
+      if (conv2d_backward_dx_winograd(w.data(), dy.data(), dx.data(), s, tile))
+        require_close(dx, dx_ref, 1e-6 * s.c_out * s.kh * s.kw, 1e-5);
     }
     std::fill(y.begin(), y.end(), kNaN);
     if (conv2d_forward_direct(x.data(), w.data(), b.data(), y.data(), s)) {
       INFO("direct forward");
       require_close(y, y_ref_biased, 1e-6 * k, 1e-5);
-    }
-    if (conv2d_backward_dx_winograd(w.data(), dy.data(), dx.data(), s)) {
-      INFO("Winograd dx");
-      require_close(dx, dx_ref, 1e-6 * s.c_out * s.kh * s.kw, 1e-5);
     }
     std::fill(dx.begin(), dx.end(), kNaN);
     if (conv2d_backward_dx_direct(w.data(), dy.data(), dx.data(), s)) {
@@ -323,10 +324,10 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
   }
 }
 
-// Winograd F(2x2, 3x3) (conv2d_winograd.cpp) takes 3x3 stride-1 layers whose channel counts fill
-// whole vectors: the shapes below cover even and odd output sizes (half-used tiles), pads 0, 1
-// and 2 (the input gradient then pads 2, 1 and 0), 3x3 planes (one full and one half tile a
-// row), and chunks of images (a 32x32 plane of 64 channels: 3 images a chunk, so 5 images make
+// Winograd F(2x2, 3x3) and F(4x4, 3x3) (conv2d_winograd.cpp) take 3x3 stride-1 layers whose
+// channel counts fill whole vectors: the shapes below cover output sizes that the tiles divide
+// and that they do not (partly used tiles: 7x9, 4x3, 3x3 for both sizes), pads 0, 1 and 2 (the
+// input gradient then pads 2, 1 and 0), 3x3 planes, and chunks of images (a 32x32 plane of 64 channels: 3 images a chunk, so 5 images make
 // two chunks, and dW sums over both). check_conv2d_fast checks it, through the dispatch and on its
 // own, against the double reference; the results must not depend on the thread count.
 TEST_CASE("conv2d Winograd path matches the reference and does not depend on the thread count", "[kernels]") {

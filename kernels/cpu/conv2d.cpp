@@ -1,5 +1,7 @@
 // Fast float conv2d. 3x3 stride-1 layers with whole vectors of channels (VGG, ResNet) take
-// Winograd F(2x2, 3x3) tiles (conv2d_winograd.h) for all three products. With AVX-512 or AVX2
+// Winograd tiles (conv2d_winograd.h): F(4x4, 3x3) for the forward and input gradient where it
+// needs fewer products (planes of 3x3, 4x4 and from 7x7 up), else F(2x2, 3x3), which also does
+// the weight gradient. With AVX-512 or AVX2
 // most other shapes take the direct kernels of conv2d_direct.h:
 // forward and the input gradient (stride 1) on zero-padded planes, the weight gradient either per
 // thread in registers (LeNet-sized layers) or in register tiles over the whole batch's pixels
