@@ -327,9 +327,10 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
 // Winograd F(2x2, 3x3) and F(4x4, 3x3) (conv2d_winograd.cpp) take 3x3 stride-1 layers whose
 // channel counts fill whole vectors: the shapes below cover output sizes that the tiles divide
 // and that they do not (partly used tiles: 7x9, 4x3, 3x3 for both sizes), pads 0, 1 and 2 (the
-// input gradient then pads 2, 1 and 0), 3x3 planes, and chunks of images (a 32x32 plane of 64 channels: 3 images a chunk, so 5 images make
-// two chunks, and dW sums over both). check_conv2d_fast checks it, through the dispatch and on its
-// own, against the double reference; the results must not depend on the thread count.
+// input gradient then pads 2, 1 and 0), 3x3 planes, and chunks of images (a 32x32 plane of 64
+// channels: 3 images a chunk with 2x2 tiles, 4 with 4x4, so 5 images make two chunks, and dW sums
+// over both). check_conv2d_fast checks it, through the dispatch and on its own, against the
+// double reference; the results must not depend on the thread count.
 TEST_CASE("conv2d Winograd path matches the reference and does not depend on the thread count", "[kernels]") {
   ThreadCountGuard guard;
   const std::vector<Conv2dShape> shapes = {
