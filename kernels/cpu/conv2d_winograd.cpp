@@ -40,9 +40,9 @@ using namespace simd;
 // A chunk of images holds about this many bytes of planes and transformed tiles: enough to
 // amortise reading the transformed weights once per chunk (twice their size), and at least 8 MB
 // and at most 16 MB, so that its phases stream through the L3 cache rather than memory. Measured
-// on a Zen 3 VM (32 MB L3), 128-256 images: a 64-channel 32x32 layer's 4x4-tile forward took
-// 20-30% less time at 8 MB than at 16, the 512-channel layers (36 MB of weights) much more
-// time below 8 MB.
+// on a Zen 3 VM (32 MB L3), 64-256 images: a 64-channel 32x32 layer's 4x4-tile forward took
+// 13-25% less time at 8 MB than at 16, the 512-channel layers (36 MB of weights) twice as much
+// at 4 MB as at 16.
 int64_t chunk_bytes(int64_t weight_bytes) {
   return std::clamp<int64_t>(2 * weight_bytes, int64_t{8} << 20, int64_t{16} << 20);
 }
