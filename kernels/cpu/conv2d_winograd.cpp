@@ -363,22 +363,25 @@ void transform_gradient(const float* dyt, int64_t count, const Plan& p, float* z
 
 namespace {
 
-// The convolution of `in` (n, c, h, w), padded by pad, with the 3x3 kernels w (flipped and with
-// channels swapped for the input gradient), in tiles of m x m outputs (0: the better size).
-void convolve(const float* in, const float* w, const float* b, const float* addend, float* out, int64_t n, int64_t c,
-              int64_t h, int64_t wd, int64_t k, int64_t pad, bool for_dx, const Conv2dShape& s, int m) {
+// The forward (for_dx false: x by the kernels) or the input gradient (dy by the kernels flipped,
+// channels swapped, padded by 2 - pad) of shape s, in tiles of m x m outputs (0: the better size).
+void convolve(const float* in, const float* w, const float* b, const float* addend, float* out, const Conv2dShape& s,
+              bool for_dx, int m) {
   ensure_single_threaded_blas();
-  const Plan probe = make_plan(n, c, h, wd, k, pad, 2);
-  if (m == 0) m = best_tile(probe.ho, probe.wo);
+  auto plan = [&](int tile) {
+    return for_dx ? make_plan(s.n, s.c_out, s.h_out(), s.w_out(), s.c_in, 2 - s.pad, tile)
+                  : make_plan(s.n, s.c_in, s.h, s.w, s.c_out, s.pad, tile);
+  };
+  if (m == 0) m = best_tile(for_dx ? s.h : s.h_out(), for_dx ? s.w : s.w_out());
   float* u = weight_workspace(positions(m) * position_stride(s.c_in, s.c_out));
   if (m == 4) {
 #pragma omp parallel
     transform_weights<4>(w, s.c_in, s.c_out, for_dx, u);
-    winograd_conv<4>(in, u, b, addend, out, make_plan(n, c, h, wd, k, pad, 4));
+    winograd_conv<4>(in, u, b, addend, out, plan(4));
   } else {
 #pragma omp parallel
     transform_weights<2>(w, s.c_in, s.c_out, for_dx, u);
-    winograd_conv<2>(in, u, b, addend, out, probe);
+    winograd_conv<2>(in, u, b, addend, out, plan(2));
   }
 }
 
@@ -387,13 +390,13 @@ void convolve(const float* in, const float* w, const float* b, const float* adde
 bool conv2d_forward_winograd(const float* x, const float* w, const float* b, float* y, const Conv2dShape& s,
                              const float* addend, int tile) {
   if (!covers(s)) return false;
-  convolve(x, w, b, addend, y, s.n, s.c_in, s.h, s.w, s.c_out, s.pad, false, s, tile);
+  convolve(x, w, b, addend, y, s, false, tile);
   return true;
 }
 
 bool conv2d_backward_dx_winograd(const float* w, const float* dy, float* dx, const Conv2dShape& s, int tile) {
   if (!covers(s)) return false;
-  convolve(dy, w, nullptr, nullptr, dx, s.n, s.c_out, s.h_out(), s.w_out(), s.c_in, 2 - s.pad, true, s, tile);
+  convolve(dy, w, nullptr, nullptr, dx, s, true, tile);
   return true;
 }
 
