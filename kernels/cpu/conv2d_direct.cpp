@@ -22,7 +22,8 @@
 // padding), whichever thread count.
 // The families live in conv2d_direct_channels.cpp and conv2d_direct_rows.cpp, this file holds the
 // driver that picks one per layer shape and the weight-gradient kernels (vectorised over the
-// output width, or over exactly kLanes output channels with 3x3 / 5x5 taps held in registers).
+// output width; with 16 registers over wide rows, image by image; or over exactly kLanes output
+// channels with 3x3 / 5x5 taps held in registers).
 // The fixed-count loops over accumulators carry `#pragma GCC unroll`: without it GCC 12 at -O3
 // keeps the accumulator arrays on the stack and stores them back on every iteration (-O2 does
 // not), which costs the weight-gradient kernel 4x.
@@ -192,6 +193,98 @@ void weight_block(const float* xp, int64_t x_image, const float* dy, int64_t dy_
     for (int k = 0; k < KW; ++k) dw[(co + g) * taps + (ci * p.kh + ky) * KW + k] = lane_sum(acc[g * KW + k]);
 }
 
+// Wide rows (16-register CPUs; conv2d_direct_rows.cpp describes the layout): with dy copied into
+// rows wp apart, zero past each row's wo outputs ("dyw", whole vectors), tap t's products over an
+// image are dyw[co][q] * xp[offset(t) + q] for one contiguous run of positions q, so a register
+// tile of G channels x T taps costs per vector T unaligned input loads and G dyw loads, no row
+// ends inside the vectors. A whole image (its padded planes and dyw) stays in L1 while every tile
+// passes over it; the tiles' sums carry over from image to image in `sums` ([tile][g][t] vectors).
+// The last vector's input loads are masked to the span, so nothing past the image is read.
+template <int G, int T>
+inline void wide_weight_step(const float* x, const float* d, int64_t dyw_stride, LaneMask mask, bool masked,
+                             const int64_t (&o)[T], vfloat (&acc)[G * T]) {
+  vfloat xv[T];
+  #pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) xv[t] = masked ? vload_first(mask, x + o[t]) : vload(x + o[t]);
+  #pragma GCC unroll 32
+  for (int g = 0; g < G; ++g) {
+    const vfloat dv = vload(d + g * dyw_stride);
+    #pragma GCC unroll 32
+    for (int t = 0; t < T; ++t) acc[g * T + t] = vfmadd(dv, xv[t], acc[g * T + t]);
+  }
+}
+
+template <int G, int T>
+void wide_weight_block(const float* xp, const float* dyw, int64_t dyw_stride, int64_t vectors, int64_t tail,
+                       const int64_t* offsets, float* sums) {
+  vfloat acc[G * T];
+  #pragma GCC unroll 32
+  for (int a = 0; a < G * T; ++a) acc[a] = vload(sums + a * kLanes);
+  int64_t o[T];
+  #pragma GCC unroll 32
+  for (int t = 0; t < T; ++t) o[t] = offsets[t];
+  const LaneMask none = first_lanes(0);
+  for (int64_t v = 0; v + 1 < vectors; ++v)
+    wide_weight_step<G, T>(xp + v * kLanes, dyw + v * kLanes, dyw_stride, none, false, o, acc);
+  const int64_t v = vectors - 1;
+  wide_weight_step<G, T>(xp + v * kLanes, dyw + v * kLanes, dyw_stride, first_lanes(tail), true, o, acc);
+  #pragma GCC unroll 32
+  for (int a = 0; a < G * T; ++a) vstore(sums + a * kLanes, acc[a]);
+}
+
+constexpr int kWideWeightChannels = 2, kWideWeightTaps = 5;  // 10 accumulators + 5 inputs + 1 dyw
+using WideWeightBlock = void (*)(const float*, const float*, int64_t, int64_t, int64_t, const int64_t*, float*);
+template <int G, int... T>
+constexpr std::array<WideWeightBlock, sizeof...(T)> wide_weight_blocks_for(std::integer_sequence<int, T...>) {
+  return {wide_weight_block<G, T + 1>...};
+}
+template <int... G>
+constexpr std::array<std::array<WideWeightBlock, kWideWeightTaps>, sizeof...(G)> wide_weight_blocks(
+    std::integer_sequence<int, G...>) {
+  return {wide_weight_blocks_for<G + 1>(std::make_integer_sequence<int, kWideWeightTaps>())...};
+}
+const auto kWideWeightBlocks = wide_weight_blocks(std::make_integer_sequence<int, kWideWeightChannels>());
+// Past this many vectors of sums (c_out * taps of them) a thread's sums leave L1.
+constexpr int64_t kMaxWideWeightSums = 2048;
+
+// A thread's images [0, images) into dw_part (c_out x taps) by wide rows.
+void wide_weight_images(const float* xp, int64_t x_image, const float* dy, int64_t dy_image, int64_t images,
+                        const PaddedConv& p, float* dw_part) {
+  const int64_t span = (p.ho - 1) * p.wp + p.wo, vectors = (span + kLanes - 1) / kLanes, stride = vectors * kLanes;
+  const int64_t taps = p.taps();
+  const int64_t tail = span - (vectors - 1) * kLanes;  // positions in the last vector
+  const std::vector<int64_t> offsets = tap_offsets(p);
+  thread_local std::vector<float> dyw_buffer, sum_buffer;
+  float* dyw = grow_workspace(dyw_buffer, p.c_out * stride);
+  float* sums = grow_workspace(sum_buffer, p.c_out * taps * kLanes);
+  std::fill(dyw, dyw + p.c_out * stride, 0.0f);  // the gaps past each row stay zero
+  std::fill(sums, sums + p.c_out * taps * kLanes, 0.0f);
+  for (int64_t i = 0; i < images; ++i) {
+    for (int64_t co = 0; co < p.c_out; ++co)
+      for (int64_t oy = 0; oy < p.ho; ++oy)
+        std::memcpy(dyw + co * stride + oy * p.wp, dy + i * dy_image + (co * p.ho + oy) * p.wo,
+                    static_cast<size_t>(p.wo) * sizeof(float));
+    const float* xi = xp + i * x_image;
+    for (int64_t co = 0; co < p.c_out; co += kWideWeightChannels) {
+      const int64_t g = std::min<int64_t>(kWideWeightChannels, p.c_out - co);
+      for (int64_t t0 = 0; t0 < taps; t0 += kWideWeightTaps) {
+        const int64_t t = std::min<int64_t>(kWideWeightTaps, taps - t0);
+        kWideWeightBlocks[static_cast<size_t>(g - 1)][static_cast<size_t>(t - 1)](
+            xi, dyw + co * stride, stride, vectors, tail, offsets.data() + t0, sums + (co * taps + t0 * g) * kLanes);
+      }
+    }
+  }
+  for (int64_t co = 0; co < p.c_out; co += kWideWeightChannels) {
+    const int64_t g = std::min<int64_t>(kWideWeightChannels, p.c_out - co);
+    for (int64_t t0 = 0; t0 < taps; t0 += kWideWeightTaps) {
+      const int64_t t = std::min<int64_t>(kWideWeightTaps, taps - t0);
+      const float* block = sums + (co * taps + t0 * g) * kLanes;  // [g][t] vectors
+      for (int64_t a = 0; a < g; ++a)
+        for (int64_t b = 0; b < t; ++b) dw_part[(co + a) * taps + t0 + b] = lane_sum(vload(block + (a * t + b) * kLanes));
+    }
+  }
+}
+
 // Layers of exactly kLanes output channels (LeNet conv2: 16 channels over 10x10 outputs, where a
 // vector of output pixels would hold 10 useful lanes of 16), on CPUs with 32 vector registers:
 // one vector holds the kLanes channels' gradient of one tap, so the kh*kw taps of one input
@@ -286,6 +379,12 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
   float* partials = grow_workspace(partial_buffer, threads * partial_size);
   const int group = weight_group(static_cast<int>(s.kw));
   const bool by_channel = channel_weight_gradient_fits(s);
+  // 16-register CPUs: channels that fill the lanes better than the output width does (LeNet
+  // conv2: 16 channels against 10-pixel rows) go to the channel-vectorised tiles of
+  // conv2d_backward_weights_tiled (batch 64, 2 threads, AMD EPYC: 1.2 -> 0.25-0.4 ms); the others
+  // take wide rows while their sums stay in L1 (LeNet conv1: 0.45 -> 0.24-0.25 ms).
+  if (kWideRows && lane_use(s.c_out) > lane_use(p.wo)) return false;
+  const bool wide = kWideRows && s.c_out * p.taps() <= kMaxWideWeightSums;
   const auto& blocks = kWeightBlocks[static_cast<size_t>(s.kw - 1)];
 
 #pragma omp parallel num_threads(threads)
@@ -309,6 +408,8 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
         if (s.kw == 5) channel_weight_block<5, 5>(xp, x_image, dyt, images, p, ci, dw_part);
         else channel_weight_block<3, 3>(xp, x_image, dyt, images, p, ci, dw_part);
       }
+    } else if (wide) {
+      wide_weight_images(xp, x_image, dy_mine, dy_image, images, p, dw_part);
     } else {
       for (int64_t ci = 0; ci < s.c_in; ++ci)
         for (int64_t ky = 0; ky < s.kh; ++ky)
