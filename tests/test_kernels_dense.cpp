@@ -291,6 +291,7 @@ TEST_CASE("conv2d fast path matches the reference on every kernel branch", "[ker
              Conv2dShape{3, 2, 6, 20, 9, 3, 5, 1, 1},    // groups of 5 and 4, kh != kw
              Conv2dShape{3, 2, 1, 16, 1, 1, 3, 1, 0},    // one output channel, one row
              Conv2dShape{2, 3, 1, 18, 2, 1, 3, 1, 0},    // a 16-pixel row: whole vectors to the end
+             Conv2dShape{2, 2, 3, 20, 2, 3, 3, 1, 3},    // pad > kernel: output rows that read only padding
              // dW past the LeNet-sized kernel's widest tap count (kw 9 > 7): dW in tiles
              Conv2dShape{2, 2, 12, 12, 6, 3, 9, 1, 4},
              // stride 3: no direct forward kernel (im2col), dW in tiles

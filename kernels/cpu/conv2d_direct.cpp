@@ -18,8 +18,9 @@
 //     together, every tap costs one or two unaligned input loads plus one weight broadcast per
 //     channel. Used for few output channels over wide rows (LeNet conv1: 6 channels x 28 pixels).
 // OpenMP splits the batch; each thread pads its images into its own scratch planes. Every output
-// element is the bias plus its taps in ascending order (less, on small planes, the taps that read
-// padding), whichever thread count.
+// element is the bias plus its taps in a fixed order, whichever thread count: ascending (less, on
+// small planes, the taps that read padding), or for the width-vectorised kernel kernel row by
+// kernel row (less the rows that read only padding).
 // The families live in conv2d_direct_channels.cpp and conv2d_direct_rows.cpp, this file holds the
 // driver that picks one per layer shape and the weight-gradient kernels (vectorised over the
 // output width; with 16 registers over wide rows, image by image; or over exactly kLanes output
@@ -130,7 +131,9 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
   thread_local std::vector<float> plain_buffer;
   const float* plain = w.plain(p.c_out, taps, plain_buffer);
   const std::vector<float> packed =
-      by_width || wide_rows ? pack_tap_major(plain, p.c_out, taps) : pack_channel_major(plain, p.c_out, taps);
+      by_width ? std::vector<float>()
+      : wide_rows ? pack_tap_major(plain, p.c_out, taps) : pack_channel_major(plain, p.c_out, taps);
+  const RowMajorTaps row_taps = by_width ? pack_row_major_taps(plain, p) : RowMajorTaps{};
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     thread_local std::vector<float> padded_buffer;
@@ -142,7 +145,7 @@ void convolve_batch(const float* x, int64_t n, int64_t h, int64_t w_in, int64_t 
       continue;
     }
     if (by_width)
-      width_vectorised_image(xp, packed.data(), b, offsets.data(), p, yi);
+      width_vectorised_image(xp, row_taps, b, p, pad_h, yi);
     else
       channel_vectorised_image(xp, packed.data(), padded_bias.data(), offsets.data(), p, yi);
     if (ai) add_addend(yi, ai, p.c_out * plane);

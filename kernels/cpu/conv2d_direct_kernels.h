@@ -118,8 +118,17 @@ void channel_groups_images(const float* xp, int64_t padded_image, int64_t images
                            const std::vector<std::vector<int32_t>>& lists, const float* padded_bias,
                            const int64_t* offsets, const PaddedConv& p, float* y);
 std::vector<float> pack_tap_major(const float* w, int64_t c_out, int64_t taps);
-void width_vectorised_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
-                            const PaddedConv& p, float* y);
+// The width-vectorised kernel's weights ([tap][c_out]) and tap offsets in (ky, ci, kx) order, so
+// the taps of one kernel row are adjacent: an output row near the top or bottom edge skips the
+// kernel rows that read only padding (LeNet conv2's input gradient, padded by 4: 29% of its taps).
+struct RowMajorTaps {
+  std::vector<float> w;
+  std::vector<int64_t> offsets;
+};
+RowMajorTaps pack_row_major_taps(const float* w, const PaddedConv& p);
+// pad_h: the rows of padding above (and below) the input in xp.
+void width_vectorised_image(const float* xp, const RowMajorTaps& taps, const float* bias, const PaddedConv& p,
+                            int64_t pad_h, float* y);
 void wide_row_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
                     const PaddedConv& p, float* y, const float* addend);
 

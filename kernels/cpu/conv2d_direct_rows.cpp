@@ -64,20 +64,38 @@ std::vector<float> pack_tap_major(const float* w, int64_t c_out, int64_t taps) {
   return packed;
 }
 
-void width_vectorised_image(const float* xp, const float* tap_w, const float* bias, const int64_t* offsets,
-                            const PaddedConv& p, float* y) {
-  const int64_t taps = p.taps(), plane = p.ho * p.wo;
+RowMajorTaps pack_row_major_taps(const float* w, const PaddedConv& p) {
+  const int64_t taps = p.taps();
+  RowMajorTaps r{std::vector<float>(static_cast<size_t>(taps * p.c_out)), std::vector<int64_t>(static_cast<size_t>(taps))};
+  for (int64_t ky = 0, t = 0; ky < p.kh; ++ky)
+    for (int64_t ci = 0; ci < p.c_in; ++ci)
+      for (int64_t kx = 0; kx < p.kw; ++kx, ++t) {
+        const int64_t layer_tap = (ci * p.kh + ky) * p.kw + kx;
+        for (int64_t co = 0; co < p.c_out; ++co)
+          r.w[static_cast<size_t>(t * p.c_out + co)] = w[co * taps + layer_tap];
+        r.offsets[static_cast<size_t>(t)] = (ci * p.hp + ky) * p.wp + kx;
+      }
+  return r;
+}
+
+void width_vectorised_image(const float* xp, const RowMajorTaps& taps, const float* bias, const PaddedConv& p,
+                            int64_t pad_h, float* y) {
+  const int64_t plane = p.ho * p.wo, row_taps = p.c_in * p.kw, h = p.hp - 2 * pad_h;
   const int64_t groups = (p.c_out + kMaxGroupChannels - 1) / kMaxGroupChannels;
   for (int64_t grp = 0; grp < groups; ++grp) {
     // Even split of the channels into groups of <= kMaxGroupChannels.
     const int64_t co = grp * p.c_out / groups, channels = (grp + 1) * p.c_out / groups - co;
-    for (int64_t oy = 0; oy < p.ho; ++oy)
+    for (int64_t oy = 0; oy < p.ho; ++oy) {
+      // Kernel rows ky whose input row oy + ky lies in [pad_h, pad_h + h): the others read padding.
+      const int64_t ky0 = std::max<int64_t>(0, pad_h - oy), ky1 = std::min<int64_t>(p.kh, pad_h + h - oy);
+      const int64_t t0 = ky0 * row_taps, count = std::max<int64_t>(0, ky1 - ky0) * row_taps;
       for (int64_t ox = 0; ox < p.wo; ox += 2 * kLanes) {
         const int64_t pixels = std::min(2 * kLanes, p.wo - ox);
         kWidthBlocks[static_cast<size_t>(channels - 1)][pixels > kLanes ? 1 : 0](
-            xp + oy * p.wp + ox, tap_w + co, p.c_out, offsets, taps, bias ? bias + co : nullptr, pixels,
-            y + co * plane + oy * p.wo + ox, plane);
+            xp + oy * p.wp + ox, taps.w.data() + t0 * p.c_out + co, p.c_out, taps.offsets.data() + t0, count,
+            bias ? bias + co : nullptr, pixels, y + co * plane + oy * p.wo + ox, plane);
       }
+    }
   }
 }
 
