@@ -14,8 +14,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor relu(const Tensor& x);
 Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride);
-// max_pool2d(relu(x), k, stride) (pool_first: relu(max_pool2d(x, k, stride))), the same values;
-// on the CPU without gradients one pass with no intermediate tensor, else the two ops.
+// max_pool2d(relu(x), k, stride) (pool_first: relu(max_pool2d(x, k, stride))), the same values
+// and gradients; on the CPU one pass with no intermediate tensor (with gradients: pool_first
+// only, one backward node), else the two ops.
 Tensor relu_max_pool2d(const Tensor& x, int64_t k, int64_t stride, bool pool_first);
 Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride);
 Tensor adaptive_avg_pool2d(const Tensor& x, int64_t oh, int64_t ow);

@@ -22,9 +22,9 @@ LeNet5::LeNet5(uint64_t seed, bool batch_norm, int64_t in_channels, int64_t num_
 Tensor LeNet5::forward(const Tensor& x) {
   auto norm = [](const std::shared_ptr<BatchNorm>& bn, const Tensor& h) { return bn ? bn->forward(h) : h; };
   // ReLU after the pool: max and ReLU commute (ReLU is monotone), outputs and gradients are
-  // identical to ReLU-then-pool, and the ReLU touches a quarter of the values.
-  Tensor h = relu(max_pool2d(norm(bn1_, conv1_->forward(x)), 2, 2));  // (n, 6, 14, 14)
-  h = relu(max_pool2d(norm(bn2_, conv2_->forward(h)), 2, 2));         // (n, 16, 5, 5)
+  // identical to ReLU-then-pool, and the ReLU touches a quarter of the values; both in one pass.
+  Tensor h = relu_max_pool2d(norm(bn1_, conv1_->forward(x)), 2, 2, true);  // (n, 6, 14, 14)
+  h = relu_max_pool2d(norm(bn2_, conv2_->forward(h)), 2, 2, true);         // (n, 16, 5, 5)
   h = flatten(h, 1);                                                  // (n, 400)
   h = relu(norm(bn3_, fc1_->forward(h)));
   h = relu(norm(bn4_, fc2_->forward(h)));

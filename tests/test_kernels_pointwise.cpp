@@ -480,6 +480,40 @@ TEST_CASE("fused ReLU and max pool equal the two reference passes bit for bit", 
   stuckat::set_num_threads(saved_threads);
 }
 
+TEST_CASE("training's fused max pool then ReLU equals the two reference passes bit for bit", "[kernels]") {
+  // Values and gradients of relu(max_pool2d(x)) against max_pool2d_forward_ref + relu_forward_ref
+  // and relu_backward_ref + max_pool2d_backward_ref, with NaNs, zeros of both signs and ties in x
+  // and zeros of both signs in dy; overlapping windows (k=3 stride 2) add into one input twice.
+  const int saved_threads = stuckat::num_threads();
+  const std::vector<Pool2dShape> shapes = {{3, 16, 10, 10, 2, 2}, {2, 6, 28, 28, 2, 2}, {3, 5, 13, 11, 2, 2},
+                                           {2, 3, 9, 9, 3, 2}, {8, 16, 32, 32, 2, 2}, {2, 2, 7, 7, 3, 1}};
+  uint64_t stream = 400;
+  for (int threads : {1, 2})
+    for (const Pool2dShape& s : shapes) {
+      stuckat::set_num_threads(threads);
+      INFO("shape n=" << s.n << " c=" << s.c << " h=" << s.h << " w=" << s.w << " k=" << s.k << " threads=" << threads);
+      const int64_t in = s.n * s.c * s.h * s.w, out = s.n * s.c * s.h_out() * s.w_out();
+      std::vector<float> x = to_float(random_values(in, stream++)), dy = to_float(random_values(out, stream++));
+      const float specials[] = {std::nanf("1"), -std::nanf("2"), -0.0f, 0.0f, 0.25f, -0.25f};
+      for (int64_t i = 0; i < in; i += 7) x[static_cast<size_t>(i)] = specials[(i / 7) % 6];
+      for (int64_t i = 0; i < out; i += 5) dy[static_cast<size_t>(i)] = i % 10 == 0 ? -0.0f : 0.0f;
+      std::vector<float> pooled(out), y_ref(out), dpooled(out), dx_ref(in);
+      std::vector<int32_t> arg_ref(out);
+      max_pool2d_forward_ref(x.data(), pooled.data(), arg_ref.data(), s);
+      relu_forward_ref(pooled.data(), y_ref.data(), out);
+      relu_backward_ref(y_ref.data(), dy.data(), dpooled.data(), out);
+      max_pool2d_backward_ref(dpooled.data(), arg_ref.data(), dx_ref.data(), s);
+
+      std::vector<float> y(out, 1.0f), dx(in, 1.0f);
+      std::vector<int32_t> arg(out);
+      max_pool2d_relu_forward(x.data(), y.data(), arg.data(), s);
+      max_pool2d_relu_backward(dy.data(), arg.data(), dx.data(), s);
+      CHECK(std::memcmp(y.data(), y_ref.data(), y.size() * sizeof(float)) == 0);
+      CHECK(std::memcmp(dx.data(), dx_ref.data(), dx.size() * sizeof(float)) == 0);
+    }
+  stuckat::set_num_threads(saved_threads);
+}
+
 TEST_CASE("fast adaptive avg pool equals the reference", "[kernels]") {
   const std::vector<AdaptivePool2dShape> shapes = {{2, 3, 5, 7, 3, 2}, {1, 4, 7, 7, 1, 1}, {3, 2, 2, 3, 3, 4},
                                                    {64, 32, 4, 4, 1, 1}, {2, 5, 13, 9, 4, 4}};

@@ -13,6 +13,7 @@
 
 #include "base/device.h"
 #include "framework/autograd.h"
+#include "framework/ops.h"
 #include "framework/ops/elementwise_ops.h"
 #include "framework/parallel.h"
 #include "framework/random.h"
@@ -338,6 +339,25 @@ TEST_CASE("unary fast float path matches the reference; the op's gradient throug
     run_backward(yt, Tensor::from_vector(dy, {n}));
     REQUIRE(same_bits(yt.to_vector(), y));
     REQUIRE(same_bits(xt.grad().to_vector(), dx));
+  }
+}
+
+TEST_CASE("relu_max_pool2d with gradients: the values and gradients of relu(max_pool2d) through the graph", "[ops]") {
+  // Pool first (the fused training node) and ReLU first (the two ops), NaN and ties included.
+  const std::vector<int64_t> shape = {4, 6, 12, 10};
+  const int64_t n = 4 * 6 * 12 * 10, out = 4 * 6 * 6 * 5;
+  std::vector<float> x = to_float(random_values(n, 7)), dy = to_float(random_values(out, 8));
+  x[5] = kNaN, x[40] = 0.0f, x[41] = 0.0f;
+  for (bool pool_first : {true, false}) {
+    INFO("pool_first=" << pool_first);
+    Tensor a = Tensor::from_vector(x, shape), b = Tensor::from_vector(x, shape);
+    a.set_requires_grad(true), b.set_requires_grad(true);
+    Tensor fused = relu_max_pool2d(a, 2, 2, pool_first);
+    Tensor plain = pool_first ? relu(max_pool2d(b, 2, 2)) : max_pool2d(relu(b), 2, 2);
+    run_backward(fused, Tensor::from_vector(dy, {4, 6, 6, 5}));
+    run_backward(plain, Tensor::from_vector(dy, {4, 6, 6, 5}));
+    REQUIRE(same_bits(fused.to_vector(), plain.to_vector()));
+    REQUIRE(same_bits(a.grad().to_vector(), b.grad().to_vector()));
   }
 }
 

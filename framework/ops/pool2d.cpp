@@ -27,6 +27,20 @@ struct MaxPool2dBackward : Node {
   }
 };
 
+// relu(max_pool2d(x)) as one node: argmax holds -1 where ReLU stops the gradient.
+struct MaxPool2dReluBackward : Node {
+  Tensor argmax;  // i32, one per output
+  Shape x_shape;
+  cpu::Pool2dShape s;
+  const char* name() const override { return "MaxPool2dReluBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy_in) override {
+    Tensor dy = dy_in.contiguous();
+    Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
+    cpu::max_pool2d_relu_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    return {dx};
+  }
+};
+
 struct AvgPool2dBackward : Node {
   Shape x_shape;
   cpu::Pool2dShape s;
@@ -93,12 +107,23 @@ Tensor max_pool2d(const Tensor& x_in, int64_t k, int64_t stride) {
 }
 
 Tensor relu_max_pool2d(const Tensor& x_in, int64_t k, int64_t stride, bool pool_first) {
-  if (x_in.device() != Device::CPU || any_requires_grad({&x_in}))
+  const bool grad = any_requires_grad({&x_in});
+  if (x_in.device() != Device::CPU || (grad && !pool_first))
     return pool_first ? relu(max_pool2d(x_in, k, stride)) : max_pool2d(relu(x_in), k, stride);
   cpu::Pool2dShape s = pool_shape("relu_max_pool2d", x_in, k, stride);
   Tensor x = x_in.contiguous();
   Tensor y = Tensor::empty({s.n, s.c, s.h_out(), s.w_out()}, DType::F32, x.device());
-  cpu::relu_max_pool2d_forward(x.data<float>(), y.data<float>(), s, pool_first);
+  if (!grad) {
+    cpu::relu_max_pool2d_forward(x.data<float>(), y.data<float>(), s, pool_first);
+    return y;
+  }
+  // Training: one pass and one backward node instead of two of each.
+  auto node = std::make_shared<MaxPool2dReluBackward>();
+  node->argmax = Tensor::empty(y.shape(), DType::I32, x.device());
+  node->x_shape = x.shape();
+  node->s = s;
+  cpu::max_pool2d_relu_forward(x.data<float>(), y.data<float>(), node->argmax.data<int32_t>(), s);
+  connect(y, node, {&x_in});
   return y;
 }
 

@@ -24,13 +24,15 @@ bool conv2d_forward_direct(const float* x, const float* w, const float* b, float
 bool conv2d_backward_dx_direct(const float* w, const float* dy, float* dx, const Conv2dShape& s);
 
 // dw (c_out, c_in, kh, kw) and db (c_out, nullable), OVERWRITTEN. Stride 1, kw <= 7, and a
-// thread's share of the batch small enough to stay in L2 (LeNet-sized layers). Partial sums
-// per thread are reduced in thread order: bit-reproducible for a fixed thread count.
+// thread's share of the batch small enough to stay in L2 (LeNet-sized layers); with AVX2, not
+// the shapes whose output channels fill the lanes better than the output width (LeNet conv2),
+// which conv2d_backward_weights_tiled serves better. Partial sums per thread are reduced in
+// thread order: bit-reproducible for a fixed thread count.
 bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, float* db, const Conv2dShape& s);
 
 // dw and db (nullable), OVERWRITTEN, for any stride and padding (conv2d_weight_tiles.cpp): the
-// batch's pixels are the inner dimension of register tiles over (channels, taps); for layers too
-// large for conv2d_backward_weights_direct. Each element is summed pixel by pixel in batch order,
+// batch's pixels are the inner dimension of register tiles over (channels, taps); for the layers
+// conv2d_backward_weights_direct leaves (too large, or channels that fill the lanes better). Each element is summed pixel by pixel in batch order,
 // so the result does not depend on the thread count.
 bool conv2d_backward_weights_tiled(const float* x, const float* dy, float* dw, float* db, const Conv2dShape& s);
 

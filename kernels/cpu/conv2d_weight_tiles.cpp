@@ -1,4 +1,5 @@
-// Weight gradient of deep layers without a column matrix (see conv2d_direct.h).
+// Weight gradient without a column matrix (see conv2d_direct.h): deep layers, and with AVX2 the
+// layers whose output channels fill the lanes better than their output width (LeNet conv2).
 //   dw[co][t] = sum over every image n and output pixel q of dy[n][co][q] * xp[n][base(q) + offset(t)]
 // with xp the zero-padded input and t = (ci, ky, kx). It is a GEMM whose inner dimension is the
 // batch's pixels: dy is transposed once to pixel-major rows of channels (dyT[q][co], padded to a

@@ -292,6 +292,39 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, cons
   }
 }
 
+void max_pool2d_relu_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
+  const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
+  const bool two_by_two = s.k == 2 && s.stride == 2;
+#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
+  for (int64_t p = 0; p < planes; ++p) {
+    float* yp = y + p * ho * wo;
+    int32_t* ap = argmax + p * ho * wo;
+    if (two_by_two)
+      max_pool_plane_2x2_stride2(x + p * plane, yp, ap, s.w, ho, wo);
+    else
+      max_pool_plane(x + p * plane, yp, ap, s, ho, wo);
+    for (int64_t i = 0; i < ho * wo; ++i) {  // while the plane's outputs are in L1
+      ap[i] = yp[i] > 0.0f ? ap[i] : -1;
+      yp[i] = relu_value(yp[i]);
+    }
+  }
+}
+
+void max_pool2d_relu_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
+  const int64_t planes = s.n * s.c, plane = s.h * s.w, outs = s.h_out() * s.w_out();
+#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
+  for (int64_t p = 0; p < planes; ++p) {
+    float* dxp = dx + p * plane;
+    const float* dyp = dy + p * outs;
+    const int32_t* ap = argmax + p * outs;
+    std::fill(dxp, dxp + plane, 0.0f);
+    // Where ReLU stops the gradient the two-pass backward adds relu_backward's +0, which leaves
+    // any sum started from +0 unchanged: skipping it gives the same bits.
+    for (int64_t o = 0; o < outs; ++o)
+      if (ap[o] >= 0) dxp[ap[o]] += dyp[o];
+  }
+}
+
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
   const auto window = static_cast<float>(s.k * s.k);

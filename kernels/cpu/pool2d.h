@@ -37,6 +37,12 @@ void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t
 // (pool_first: the other way round), bit for bit, without the intermediate tensor.
 void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool pool_first);
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s);
+// Training's max pool then ReLU in one pass: y = relu(max_pool2d(x)) bit for bit, and the pool's
+// argmax where y > 0, -1 where ReLU passes no gradient (y zero, negative or NaN). Its backward
+// is relu_backward then max_pool2d_backward, bit for bit: zeros, plus dy[o] at argmax[o] for
+// every argmax[o] >= 0.
+void max_pool2d_relu_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s);
+void max_pool2d_relu_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s);
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s);
 void avg_pool2d_backward(const float* dy, float* dx, const Pool2dShape& s);
 void adaptive_avg_pool2d_forward(const float* x, float* y, const AdaptivePool2dShape& s);
