@@ -14,29 +14,18 @@ struct MaxPool2dBackward : Node {
   Tensor argmax;  // i32, one per output
   Shape x_shape;
   cpu::Pool2dShape s;
-  const char* name() const override { return "MaxPool2dBackward"; }
+  bool relu = false;  // relu(max_pool2d(x)) as one node (CPU): argmax holds -1 where ReLU stops the gradient
+  const char* name() const override { return relu ? "MaxPool2dReluBackward" : "MaxPool2dBackward"; }
   std::vector<Tensor> backward(const Tensor& dy_in) override {
     Tensor dy = dy_in.contiguous();
     Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
     if (dy.device() == Device::CUDA) {
       cuda::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
+    } else if (relu) {
+      cpu::max_pool2d_relu_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
     } else {
       cpu::max_pool2d_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
     }
-    return {dx};
-  }
-};
-
-// relu(max_pool2d(x)) as one node: argmax holds -1 where ReLU stops the gradient.
-struct MaxPool2dReluBackward : Node {
-  Tensor argmax;  // i32, one per output
-  Shape x_shape;
-  cpu::Pool2dShape s;
-  const char* name() const override { return "MaxPool2dReluBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy_in) override {
-    Tensor dy = dy_in.contiguous();
-    Tensor dx = Tensor::empty(x_shape, DType::F32, dy.device());
-    cpu::max_pool2d_relu_backward(dy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), s);
     return {dx};
   }
 };
@@ -118,10 +107,11 @@ Tensor relu_max_pool2d(const Tensor& x_in, int64_t k, int64_t stride, bool pool_
     return y;
   }
   // Training: one pass and one backward node instead of two of each.
-  auto node = std::make_shared<MaxPool2dReluBackward>();
+  auto node = std::make_shared<MaxPool2dBackward>();
   node->argmax = Tensor::empty(y.shape(), DType::I32, x.device());
   node->x_shape = x.shape();
   node->s = s;
+  node->relu = true;
   cpu::max_pool2d_relu_forward(x.data<float>(), y.data<float>(), node->argmax.data<int32_t>(), s);
   connect(y, node, {&x_in});
   return y;

@@ -384,8 +384,8 @@ bool conv2d_backward_weights_direct(const float* x, const float* dy, float* dw, 
   const bool by_channel = channel_weight_gradient_fits(s);
   // 16-register CPUs: channels that fill the lanes better than the output width does (LeNet
   // conv2: 16 channels against 10-pixel rows) go to the channel-vectorised tiles of
-  // conv2d_backward_weights_tiled (batch 64, 2 threads, AMD EPYC: 1.2 -> 0.25-0.4 ms); the others
-  // take wide rows while their sums stay in L1 (LeNet conv1: 0.45 -> 0.24-0.25 ms).
+  // conv2d_backward_weights_tiled (batch 64, 2 threads, AMD EPYC: 1.2-1.4 -> 0.24-0.45 ms); the
+  // others take wide rows while their sums stay in L1 (LeNet conv1: 0.44-0.47 -> 0.24-0.37 ms).
   if (kWideRows && lane_use(s.c_out) > lane_use(p.wo)) return false;
   const bool wide = kWideRows && s.c_out * p.taps() <= kMaxWideWeightSums;
   const auto& blocks = kWeightBlocks[static_cast<size_t>(s.kw - 1)];

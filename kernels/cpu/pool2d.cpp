@@ -279,7 +279,12 @@ void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, boo
   }
 }
 
-void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
+namespace {
+
+// dx = zeros plus dy[o] at argmax[o], plane by plane; SkipNegative: outputs whose argmax is
+// negative pass nothing (max_pool2d_relu_backward).
+template <bool SkipNegative>
+void max_pool2d_scatter(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c, plane = s.h * s.w, outs = s.h_out() * s.w_out();
 #pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
   for (int64_t p = 0; p < planes; ++p) {
@@ -288,8 +293,15 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, cons
     const int32_t* ap = argmax + p * outs;
     std::fill(dxp, dxp + plane, 0.0f);
     // Overlapping windows (k > stride) can pick the same input twice, hence +=.
-    for (int64_t o = 0; o < outs; ++o) dxp[ap[o]] += dyp[o];
+    for (int64_t o = 0; o < outs; ++o)
+      if (!SkipNegative || ap[o] >= 0) dxp[ap[o]] += dyp[o];
   }
+}
+
+}  // namespace
+
+void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
+  max_pool2d_scatter<false>(dy, argmax, dx, s);
 }
 
 void max_pool2d_relu_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
@@ -311,18 +323,9 @@ void max_pool2d_relu_forward(const float* x, float* y, int32_t* argmax, const Po
 }
 
 void max_pool2d_relu_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
-  const int64_t planes = s.n * s.c, plane = s.h * s.w, outs = s.h_out() * s.w_out();
-#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
-  for (int64_t p = 0; p < planes; ++p) {
-    float* dxp = dx + p * plane;
-    const float* dyp = dy + p * outs;
-    const int32_t* ap = argmax + p * outs;
-    std::fill(dxp, dxp + plane, 0.0f);
-    // Where ReLU stops the gradient the two-pass backward adds relu_backward's +0, which leaves
-    // any sum started from +0 unchanged: skipping it gives the same bits.
-    for (int64_t o = 0; o < outs; ++o)
-      if (ap[o] >= 0) dxp[ap[o]] += dyp[o];
-  }
+  // Where ReLU stops the gradient the two-pass backward adds relu_backward's +0, which leaves any
+  // sum started from +0 unchanged: skipping it gives the same bits.
+  max_pool2d_scatter<true>(dy, argmax, dx, s);
 }
 
 void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s) {
