@@ -25,7 +25,7 @@ Tensor LeNet5::forward(const Tensor& x) {
   // identical to ReLU-then-pool, and the ReLU touches a quarter of the values; both in one pass.
   Tensor h = relu_max_pool2d(norm(bn1_, conv1_->forward(x)), 2, 2, true);  // (n, 6, 14, 14)
   h = relu_max_pool2d(norm(bn2_, conv2_->forward(h)), 2, 2, true);         // (n, 16, 5, 5)
-  h = flatten(h, 1);                                                  // (n, 400)
+  h = flatten(h, 1);                                                        // (n, 400)
   h = relu(norm(bn3_, fc1_->forward(h)));
   h = relu(norm(bn4_, fc2_->forward(h)));
   return fc3_->forward(h);

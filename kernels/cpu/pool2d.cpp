@@ -246,16 +246,34 @@ void max_pool_2x2_plane(const float* x, float* y, int64_t w, int64_t ho, int64_t
     max_pool_plane_2x2_stride2(x, y, nullptr, w, ho, wo);
 }
 
-void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
+namespace {
+
+// Max pool plane by plane (argmax nullable); ReluAfter: then ReLU on each plane's outputs while
+// they are in L1, with argmax -1 where ReLU stops the gradient (max_pool2d_relu_forward).
+template <bool ReluAfter>
+void max_pool2d_planes(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
   const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
   const bool two_by_two = s.k == 2 && s.stride == 2;
 #pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
   for (int64_t p = 0; p < planes; ++p) {
+    float* yp = y + p * ho * wo;
+    int32_t* ap = argmax ? argmax + p * ho * wo : nullptr;
     if (two_by_two)
-      max_pool_plane_2x2_stride2(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s.w, ho, wo);
+      max_pool_plane_2x2_stride2(x + p * plane, yp, ap, s.w, ho, wo);
     else
-      max_pool_plane(x + p * plane, y + p * ho * wo, argmax ? argmax + p * ho * wo : nullptr, s, ho, wo);
+      max_pool_plane(x + p * plane, yp, ap, s, ho, wo);
+    if constexpr (ReluAfter)
+      for (int64_t i = 0; i < ho * wo; ++i) {
+        ap[i] = yp[i] > 0.0f ? ap[i] : -1;
+        yp[i] = relu_value(yp[i]);
+      }
   }
+}
+
+}  // namespace
+
+void max_pool2d_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
+  max_pool2d_planes<false>(x, y, argmax, s);
 }
 
 void relu_max_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool pool_first) {
@@ -305,21 +323,7 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, cons
 }
 
 void max_pool2d_relu_forward(const float* x, float* y, int32_t* argmax, const Pool2dShape& s) {
-  const int64_t planes = s.n * s.c, plane = s.h * s.w, ho = s.h_out(), wo = s.w_out();
-  const bool two_by_two = s.k == 2 && s.stride == 2;
-#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMinElements)
-  for (int64_t p = 0; p < planes; ++p) {
-    float* yp = y + p * ho * wo;
-    int32_t* ap = argmax + p * ho * wo;
-    if (two_by_two)
-      max_pool_plane_2x2_stride2(x + p * plane, yp, ap, s.w, ho, wo);
-    else
-      max_pool_plane(x + p * plane, yp, ap, s, ho, wo);
-    for (int64_t i = 0; i < ho * wo; ++i) {  // while the plane's outputs are in L1
-      ap[i] = yp[i] > 0.0f ? ap[i] : -1;
-      yp[i] = relu_value(yp[i]);
-    }
-  }
+  max_pool2d_planes<true>(x, y, argmax, s);
 }
 
 void max_pool2d_relu_backward(const float* dy, const int32_t* argmax, float* dx, const Pool2dShape& s) {
