@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "cli/commands.h"
-#include "jobs/metrics_file.h"
+#include "framework/io/metrics_file.h"
 #include "sweep/sweep_csv.h"
 #include "sweep/sweep_plot.h"
 #include "base/error.h"
@@ -76,7 +76,7 @@ int plot_curves(const PlotFlags& f) {
   for (size_t i = 0; i < f.files.size(); ++i) {
     ChartSeries s;
     s.name = f.names.empty() ? run_name(f.files[i]) : f.names[i];
-    s.y = jobs::metrics_curve(jobs::read_metrics_file(f.files[i]), f.key, f.files[i]);
+    s.y = metrics_curve(read_metrics_file(f.files[i]), f.key, f.files[i]);
     for (double v : s.y)
       if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
     epochs = std::max(epochs, s.y.size());

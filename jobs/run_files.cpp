@@ -8,7 +8,7 @@
 #include "framework/io/atomic_file.h"
 #include "framework/io/checkpoint.h"
 #include "framework/io/safetensors.h"
-#include "jobs/metrics_file.h"
+#include "framework/io/metrics_file.h"
 
 namespace stuckat::jobs {
 namespace {

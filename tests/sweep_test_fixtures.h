@@ -1,14 +1,8 @@
 // Shared by the sweep tests: a small grid, random test sets and models, temporary paths, a helper
 // that runs points of a sweep into a CSV, and the row-by-row check against the plain reference.
 #pragma once
-#include <catch2/catch.hpp>
-
-#include <catch2/catch.hpp>
-
-#include "gpu_available.h"
-#include "random_tensor.h"
-
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,30 +18,33 @@
 #include <thread>
 #include <vector>
 
-#include "faults/fault_spec.h"
-#include "sweep/run_ahead.h"
-#include "sweep/block_scores.h"
-#include "sweep/channel_delta.h"
-#include "faults/faulty_model.h"
-#include "sweep/sweep_csv.h"
-#include "sweep/sweep_delta.h"
-#include "sweep/sweep_grid.h"
-#include "sweep/sweep_point.h"
-#include "sweep/weight_changes_op.h"
-#include "sweep/weight_changes_thread.h"
-#include "faults/weight_codec.h"
-#include "sweep/sweep_runner.h"
-#include "sweep/sweep_summary.h"
-#include "sweep/sweep_warm_up.h"
-#include "base/weight_format.h"
-#include "framework/autograd.h"
+#include <catch2/catch.hpp>
+
 #include "base/error.h"
+#include "base/weight_format.h"
+#include "faults/fault_spec.h"
+#include "faults/faulty_model.h"
+#include "faults/weight_codec.h"
+#include "framework/autograd.h"
 #include "framework/ops.h"
-#include "framework/parallel.h"
 #include "framework/parallel.h"
 #include "framework/random.h"
 #include "framework/train/trainer.h"
 #include "models/model_zoo.h"
+#include "sweep/block_scores.h"
+#include "sweep/channel_delta.h"
+#include "sweep/run_ahead.h"
+#include "sweep/sweep_csv.h"
+#include "sweep/sweep_delta.h"
+#include "sweep/sweep_grid.h"
+#include "sweep/sweep_point.h"
+#include "sweep/sweep_runner.h"
+#include "sweep/sweep_summary.h"
+#include "sweep/sweep_warm_up.h"
+#include "sweep/weight_changes_op.h"
+#include "sweep/weight_changes_thread.h"
+#include "gpu_available.h"
+#include "random_tensor.h"
 
 namespace stuckat::sweep::test {
 
@@ -80,7 +77,9 @@ inline Dataset random_test_set(int64_t n) {
 }
 
 inline std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("stuckat_test_sweep_" + name)).string();
+  // The process id keeps test executables that ctest runs side by side off each other's files.
+  return (std::filesystem::temp_directory_path() / ("stuckat_test_sweep_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 inline std::string read_text(const std::string& path) {

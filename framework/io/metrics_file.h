@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace stuckat::jobs {
+namespace stuckat {
 
 struct MetricsRow {
   int64_t epoch = 0;
@@ -32,4 +32,4 @@ std::vector<MetricsRow> read_metrics_file(const std::string& path);
 // and line when the field is present but not a number, and when there are no rows.
 std::vector<double> metrics_curve(const std::vector<MetricsRow>& rows, const std::string& key, const std::string& path);
 
-}  // namespace stuckat::jobs
+}  // namespace stuckat

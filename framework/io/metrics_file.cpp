@@ -1,4 +1,4 @@
-#include "jobs/metrics_file.h"
+#include "framework/io/metrics_file.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "base/error.h"
 
-namespace stuckat::jobs {
+namespace stuckat {
 
 std::vector<MetricsRow> read_metrics_file(const std::string& path) {
   std::ifstream in(path);
@@ -48,4 +48,4 @@ std::vector<double> metrics_curve(const std::vector<MetricsRow>& rows, const std
   return y;
 }
 
-}  // namespace stuckat::jobs
+}  // namespace stuckat
