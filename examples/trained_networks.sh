@@ -10,6 +10,9 @@
 #      remaining weights per round, LTH_EPOCHS epochs per round on FT_IMAGES images) down to 1%;
 #   4. 1% stuck-at faults (random bit) on the remaining weights of one layer at a time, SA0 and SA1
 #      separately, FAULT_SEEDS seeds, on the dense network and on the fine-tuned one-shot 10% one;
+#      then on the dense network at the 10% one's count of faulty words per layer (the rate 1% x
+#      the 10% layer's nonzero words / the dense layer's), separating the number of words hit from
+#      the size of the weights they hit;
 #   5. maps the fine-tuned one-shot networks at 4/2/1% (VGG11s also 10/7%) onto 128/64/8 tiles with
 #      every strategy (xbar --json: tiles per strategy, and measured vs (1-d)^S zero segments).
 # Then examples/trained_networks_report.py writes OUT/results.md, stating each step's CPU time, and
@@ -60,6 +63,24 @@ timed() {
     'BEGIN { printf "%s,%.1f,%.1f\n", step, b - a, e - s }' >>"$OUT/times.csv"
 }
 acc() { python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["test_acc"])'; }
+# fault_rows CSV NET CHECKPOINT LAYER=RATE...: appends NET's clean Q4.11 accuracy, then one row per
+# layer x SA0/SA1 x FAULT_SEEDS with RATE of the layer's nonzero words stuck at a random bit.
+fault_rows() {
+  local csv=$1 net=$2 ck=$3 pair layer rate stuck seed a
+  shift 3
+  echo "$net,none,-,-,0,$("$BIN" eval --checkpoint "$ck" --quant q4.11 "${data[@]}" --limit-test "$TEST_IMAGES" | acc)" >>"$csv"
+  for pair in "$@"; do
+    layer=${pair%=*}
+    rate=${pair##*=}
+    for stuck in 0 1; do
+      for seed in $FAULT_SEEDS; do
+        a=$("$BIN" eval --checkpoint "$ck" --quant q4.11 "${data[@]}" --limit-test "$TEST_IMAGES" \
+          --faults "layer=$layer,bit=random,stuck=$stuck,rate=$rate,seed=$seed,target=nonzero" | acc)
+        echo "$net,$layer,$stuck,$seed,$rate,$a" >>"$csv"
+      done
+    done
+  done
+}
 
 for model in $MODELS; do
   M="$OUT/$model"
@@ -100,34 +121,31 @@ for model in $MODELS; do
         --epochs "$LTH_EPOCHS" "${ft[@]}" "${data[@]}" --out "$M/lth" --json "$M/lth.json" --resume >"$M/lth.log" 2>&1
     touch "$M/prune.done"
   fi
-  # 4. 1% faults on the remaining weights: dense vs the 10% network
+  # 4. 1% faults on the remaining weights: dense vs the 10% network, then dense at the 10% one's counts
   sparse="$M/oneshot/d0.1/checkpoint.safetensors"
   if [[ ! -f "$M/faults.csv" ]]; then
     echo "== $model: 1% faults on the remaining weights, dense vs 10%"
-    layers=$("$BIN" xbar --checkpoint "$dense" --size 128 --strategy none --json "$M/layers.json" >/dev/null &&
-      python3 -c 'import json,sys; print(" ".join(l["name"] for l in json.load(open(sys.argv[1]))["layers"]))' "$M/layers.json")
-    child_cpu >"$OUT/cpu.before"
-    start=$(date +%s.%N)
-    echo "net,layer,stuck,seed,test_acc" >"$M/faults.csv.tmp"
-    for net in dense sparse; do
-      ck=$dense
-      [[ $net == sparse ]] && ck=$sparse
-      echo "$net,none,-,-,$("$BIN" eval --checkpoint "$ck" --quant q4.11 "${data[@]}" --limit-test "$TEST_IMAGES" | acc)" \
-        >>"$M/faults.csv.tmp"
-      for layer in $layers; do
-        for stuck in 0 1; do
-          for seed in $FAULT_SEEDS; do
-            a=$("$BIN" eval --checkpoint "$ck" --quant q4.11 "${data[@]}" --limit-test "$TEST_IMAGES" \
-              --faults "layer=$layer,bit=random,stuck=$stuck,rate=0.01,seed=$seed,target=nonzero" | acc)
-            echo "$net,$layer,$stuck,$seed,$a" >>"$M/faults.csv.tmp"
-          done
-        done
-      done
-    done
+    "$BIN" xbar --checkpoint "$dense" --size 128 --strategy none --json "$M/layers.json" >/dev/null
+    one_pct=$(python3 -c 'import json,sys; print(" ".join(l["name"] + "=0.01" for l in json.load(open(sys.argv[1]))["layers"]))' \
+      "$M/layers.json")
+    echo "net,layer,stuck,seed,rate,test_acc" >"$M/faults.csv.tmp"
+    timed "$model faults" fault_rows "$M/faults.csv.tmp" dense "$dense" $one_pct
+    timed "$model faults 10%" fault_rows "$M/faults.csv.tmp" sparse "$sparse" $one_pct
     mv "$M/faults.csv.tmp" "$M/faults.csv"
-    child_cpu >"$OUT/cpu.after"
-    awk -v a="$(cat "$OUT/cpu.before")" -v b="$(cat "$OUT/cpu.after")" -v s="$start" -v e="$(date +%s.%N)" -v step="$model faults" \
-      'BEGIN { printf "%s,%.1f,%.1f\n", step, b - a, e - s }' >>"$OUT/times.csv"
+  fi
+  if [[ ! -f "$M/faults_same_count.csv" ]]; then
+    echo "== $model: faults on the dense network at the 10% network's count of faulty words"
+    "$BIN" xbar --checkpoint "$dense" --size 128 --strategy none --json "$M/layers.json" >/dev/null
+    "$BIN" xbar --checkpoint "$sparse" --size 128 --strategy none --json "$M/layers_sparse.json" >/dev/null
+    same_count=$(python3 - "$M/layers.json" "$M/layers_sparse.json" <<'PY'
+import json, sys
+dense, sparse = (json.load(open(f))["layers"] for f in sys.argv[1:])
+print(" ".join("%s=%.6g" % (d["name"], 0.01 * s["nnz"] / d["nnz"]) for d, s in zip(dense, sparse)))
+PY
+)
+    echo "net,layer,stuck,seed,rate,test_acc" >"$M/faults_same_count.csv.tmp"
+    timed "$model faults same count" fault_rows "$M/faults_same_count.csv.tmp" dense_same_count "$dense" $same_count
+    mv "$M/faults_same_count.csv.tmp" "$M/faults_same_count.csv"
   fi
   # 5. crossbar mapping of the fine-tuned one-shot networks
   densities="0.04 0.02 0.01"

@@ -88,24 +88,34 @@ def pruning(m: Path) -> list:
 
 
 def faults(m: Path) -> list:
+    """1% of one layer's remaining words stuck, dense vs 10%; with faults_same_count.csv also the
+    dense network at the 10% network's count of faulty words per layer."""
     rows = list(csv.DictReader((m / "faults.csv").open()))
+    nets = ["dense", "sparse"]
+    if (m / "faults_same_count.csv").exists():
+        rows += list(csv.DictReader((m / "faults_same_count.csv").open()))
+        nets.append("dense_same_count")
+    name = {"dense": "dense", "sparse": "10%", "dense_same_count": "dense, 10%'s count"}
     clean = {r["net"]: float(r["test_acc"]) for r in rows if r["layer"] == "none"}
+    clean["dense_same_count"] = clean["dense"]
     acc = defaultdict(list)
     for r in rows:
         if r["layer"] != "none":
             acc[(r["net"], r["layer"], r["stuck"])].append(float(r["test_acc"]))
     layers = list(dict.fromkeys(k[1] for k in acc))
+    cols = [(net, s) for s in ("0", "1") for net in nets]
     lines = [f"Clean Q4.11: dense {pct(clean['dense'])}, 10% {pct(clean['sparse'])}. Accuracy with 1% of one layer's "
-             "remaining weights stuck (random bit), mean over fault seeds:", "",
-             "| layer | dense SA0 | 10% SA0 | dense SA1 | 10% SA1 |", "|---|---:|---:|---:|---:|"]
+             "remaining weights stuck (random bit), mean over fault seeds" +
+             ("; \"dense, 10%'s count\": the dense network with as many faulty words per layer as 1% of the 10% "
+              "network's (the rate 1% x the 10% layer's nonzero words / the dense layer's)" if len(nets) > 2 else "") +
+             ":", "",
+             "| layer | " + " | ".join(f"{name[net]} SA{s}" for net, s in cols) + " |",
+             "|---|" + "---:|" * len(cols)]
     for layer in layers:
-        cells = [pct(statistics.mean(acc[(net, layer, s)])) for s in ("0", "1") for net in ("dense", "sparse")]
-        lines.append(f"| {layer} | " + " | ".join(cells) + " |")
-    drop = {(net, s): statistics.mean(clean[net] - statistics.mean(acc[(net, l, s)]) for l in layers)
-            for net in ("dense", "sparse") for s in ("0", "1")}
-    lines += ["", "Mean drop over layers (points): " + ", ".join(
-        f"{'dense' if net == 'dense' else '10%'} SA{s} {100 * drop[(net, s)]:.1f}" for s in ("0", "1")
-        for net in ("dense", "sparse")) + ".", ""]
+        lines.append(f"| {layer} | " + " | ".join(pct(statistics.mean(acc[(net, layer, s)])) for net, s in cols) + " |")
+    drop = {(net, s): statistics.mean(clean[net] - statistics.mean(acc[(net, l, s)]) for l in layers) for net, s in cols}
+    lines += ["", "Mean drop over layers (points): " +
+              ", ".join(f"{name[net]} SA{s} {100 * drop[(net, s)]:.1f}" for net, s in cols) + ".", ""]
     return lines
 
 
