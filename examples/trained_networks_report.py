@@ -65,7 +65,16 @@ def sensitivity(m: Path) -> list:
               f"ranks {order.index(layers[0]) + 1} of {len(layers)} from the least sensitive.",
               f"Layers where 5% of the weights with one bit stuck give chance accuracy (<= 15%) at some bit: "
               f"{len(chance)} of {len(layers)}" + (f" ({', '.join(chance)})" if chance else "") + ".", ""]
-    return lines
+    # Which bits matter: per layer, the lowest stuck bit whose mean drop exceeds 2 points.
+    def lowest(layer, stuck, rate):
+        hit = [b for b in bits if (layer, stuck, rate, b) in acc and
+               100 * (base - statistics.mean(acc[(layer, stuck, rate, b)])) > 2.0]
+        return str(min(hit)) if hit else "-"
+    cols = [(stuck, rate) for stuck in (0, 1) for rate in (0.01, 0.05)]
+    lines += ["The lowest stuck bit that costs more than 2 points (mean over seeds; - where none does):", "",
+              "| layer | " + " | ".join(f"SA{st} {r:g}" for st, r in cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines += [f"| {layer} | " + " | ".join(lowest(layer, st, r) for st, r in cols) + " |" for layer in layers]
+    return lines + [""]
 
 
 def pruning(m: Path) -> list:
