@@ -7,9 +7,12 @@ of every step.
 
     python3 examples/trained_networks_report.py OUT MODEL [MODEL ...]
 """
+import array
 import csv
 import json
+import math
 import statistics
+import struct
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -31,6 +34,24 @@ def training(m: Path) -> list:
     curve = ", ".join(f"{100 * r['test_acc']:.1f}" for r in rows)
     return [f"Trained {len(rows)} epochs: train loss {rows[0]['train_loss']:.3f} -> {last['train_loss']:.3f}, "
             f"test accuracy by epoch {curve} (%).", ""]
+
+
+def weight_bits(checkpoint: Path) -> dict:
+    """Per weight matrix (conv / linear, F32) of a safetensors checkpoint: the 90th percentile of
+    |w| as a Q4.11 bit position (log2(|w|) + 11: the bit worth as much as the weight)."""
+    raw = checkpoint.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__" or not name.endswith(".weight") or len(t["shape"]) < 2 or t["dtype"] != "F32":
+            continue
+        begin, end = t["data_offsets"]
+        w = array.array("f", raw[8 + n + begin:8 + n + end])
+        a = sorted(abs(x) for x in w)
+        p90 = a[min(len(a) - 1, int(0.9 * len(a)))]
+        out[name[:-len(".weight")]] = math.log2(p90) + 11 if p90 > 0 else float("-inf")
+    return out
 
 
 def sensitivity(m: Path) -> list:
@@ -71,9 +92,13 @@ def sensitivity(m: Path) -> list:
                100 * (base - statistics.mean(acc[(layer, stuck, rate, b)])) > 2.0]
         return str(min(hit)) if hit else "-"
     cols = [(stuck, rate) for stuck in (0, 1) for rate in (0.01, 0.05)]
-    lines += ["The lowest stuck bit that costs more than 2 points (mean over seeds; - where none does):", "",
-              "| layer | " + " | ".join(f"SA{st} {r:g}" for st, r in cols) + " |", "|---|" + "---:|" * len(cols)]
-    lines += [f"| {layer} | " + " | ".join(lowest(layer, st, r) for st, r in cols) + " |" for layer in layers]
+    scale = weight_bits(m / "dense" / "checkpoint.safetensors")
+    lines += ["The lowest stuck bit that costs more than 2 points (mean over seeds; - where none does), beside "
+              "the bit worth as much as the layer's 90th-percentile |w| (log2 |w| + 11):", "",
+              "| layer | " + " | ".join(f"SA{st} {r:g}" for st, r in cols) + " | p90 abs(w) as a bit |",
+              "|---|" + "---:|" * (len(cols) + 1)]
+    lines += [f"| {layer} | " + " | ".join(lowest(layer, st, r) for st, r in cols) +
+              (f" | {scale[layer]:.1f} |" if layer in scale else " | |") for layer in layers]
     return lines + [""]
 
 
