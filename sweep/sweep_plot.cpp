@@ -23,6 +23,11 @@ std::string rate_text(double r) { return fmt::format("{}", r); }
 
 }  // namespace
 
+SeriesStyle series_style(size_t index) {
+  const size_t cycle = index / kPaletteSize;
+  return {kPalette[index % kPaletteSize], cycle % 2 == 1, (cycle / 2) % 2 == 1 ? 1 : 3};
+}
+
 void write_line_chart_png(const LineChart& chart, const std::string& path) {
   const int width = 960, height = 600;
   const int left = 90, right = 220, top = 60, bottom = 80;
@@ -59,16 +64,19 @@ void write_line_chart_png(const LineChart& chart, const std::string& path) {
   }
   for (size_t s = 0; s < chart.series.size(); ++s) {
     const ChartSeries& ser = chart.series[s];
-    const Rgb col = kPalette[s % kPaletteSize];
+    const SeriesStyle style = series_style(s);
+    const Rgb col = style.colour;
+    const int mark = style.thickness >= 3 ? 4 : 3;
     for (size_t i = 0; i < ser.y.size() && i < n; ++i) {
       if (std::isnan(ser.y[i])) continue;
       const double v = ser.y[i];
-      c.fill_rect(static_cast<int>(xpix(i)) - 4, static_cast<int>(ypix(v)) - 4, static_cast<int>(xpix(i)) + 5,
-                  static_cast<int>(ypix(v)) + 5, col);
+      c.fill_rect(static_cast<int>(xpix(i)) - mark, static_cast<int>(ypix(v)) - mark, static_cast<int>(xpix(i)) + mark + 1,
+                  static_cast<int>(ypix(v)) + mark + 1, col);
       if (i + 1 < ser.y.size() && i + 1 < n && !std::isnan(ser.y[i + 1]))
-        c.line(xpix(i), ypix(v), xpix(i + 1), ypix(ser.y[i + 1]), col, 3);
+        c.line(xpix(i), ypix(v), xpix(i + 1), ypix(ser.y[i + 1]), col, style.thickness, style.dashed);
     }
-    c.fill_rect(x1 + 15, legend_y + 2, x1 + 45, legend_y + 11, col);
+    c.line(x1 + 15, legend_y + 6, x1 + 45, legend_y + 6, col, style.thickness, style.dashed);
+    c.fill_rect(x1 + 30 - mark, legend_y + 6 - mark, x1 + 31 + mark, legend_y + 7 + mark, col);
     c.text(x1 + 52, legend_y, ser.name, black);
     legend_y += 24;
   }

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "framework/io/png_canvas.h"
 #include "sweep/sweep_csv.h"
 
 namespace stuckat::sweep {
@@ -25,6 +26,15 @@ struct LineChart {
 };
 
 void write_line_chart_png(const LineChart& chart, const std::string& path);
+
+// How series `index` is drawn: ten colours, then the same colours dashed, then thin, then thin
+// dashed, so up to 40 series (ResNet-18's 21 layers, VGG19's 19) stay apart in one chart.
+struct SeriesStyle {
+  Rgb colour;
+  bool dashed = false;
+  int thickness = 3;
+};
+SeriesStyle series_style(size_t index);
 
 enum class SweepCharts { All, Bits, Rates };
 

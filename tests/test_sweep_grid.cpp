@@ -1,11 +1,13 @@
 // Sweep grids and files: grid order and flag parsing, shards that partition the grid exactly, a
 // CSV that survives a kill (partial last line) and resumes to the same bytes as an uninterrupted
-// run, the summary over seeds, and an empty test set refused.
+// run, the summary over seeds, an empty test set refused, and charts whose lines stay apart.
 #include "sweep_test_fixtures.h"
 
 #include <functional>
+#include <tuple>
 
 #include "base/limits.h"
+#include "sweep/sweep_plot.h"
 
 using namespace stuckat;
 using namespace stuckat::sweep;
@@ -129,6 +131,19 @@ TEST_CASE("sweep CSV rows read back equal, and the summary averages over seeds",
   CHECK(lines[1].acc_mean == Approx(0.6));
   CHECK(lines[1].acc_std == Approx(std::sqrt(0.02)));  // sample std of {0.5, 0.7}
   std::filesystem::remove(path);
+}
+
+TEST_CASE("a chart's series look different up to 40 series (colour, dashes, thickness)", "[sweep]") {
+  // VGG11 has 11 weight layers, VGG19 19, ResNet-18 21: a palette of ten alone repeated itself.
+  std::set<std::tuple<uint8_t, uint8_t, uint8_t, bool, int>> seen;
+  for (size_t s = 0; s < 40; ++s) {
+    const SeriesStyle st = series_style(s);
+    INFO(s);
+    CHECK(seen.insert({st.colour.r, st.colour.g, st.colour.b, st.dashed, st.thickness}).second);
+  }
+  CHECK(series_style(0).colour.r == series_style(10).colour.r);  // same colour, told apart by dashes
+  CHECK(series_style(10).dashed);
+  CHECK_FALSE(series_style(0).dashed);
 }
 
 TEST_CASE("list flags are counted before they expand: a range past the cap is refused at once", "[sweep]") {
