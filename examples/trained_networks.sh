@@ -135,7 +135,7 @@ for model in $MODELS; do
   fi
   if [[ ! -f "$M/faults_same_count.csv" ]]; then
     echo "== $model: faults on the dense network at the 10% network's count of faulty words"
-    "$BIN" xbar --checkpoint "$dense" --size 128 --strategy none --json "$M/layers.json" >/dev/null
+    [[ -f "$M/layers.json" ]] || "$BIN" xbar --checkpoint "$dense" --size 128 --strategy none --json "$M/layers.json" >/dev/null
     "$BIN" xbar --checkpoint "$sparse" --size 128 --strategy none --json "$M/layers_sparse.json" >/dev/null
     same_count=$(python3 - "$M/layers.json" "$M/layers_sparse.json" <<'PY'
 import json, sys
