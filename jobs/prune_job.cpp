@@ -366,6 +366,7 @@ PruneResult run_pruning(PruneOptions f) {
   const EpochStats before = evaluate(*model, data.test, f.eval_batch);
   extra["test_acc_before"] = before.accuracy;
   MaskedTrainingOptions train = training_options(f);
+  train.build_replica = [&source, &f] { return source.build(f.seed); };
   EpochStats final_test = before;
   std::string ssl_text;  // the groups SSL removed, for the terminal
 

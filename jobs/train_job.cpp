@@ -45,6 +45,7 @@
 #include "framework/optim/sgd.h"
 #include "framework/parallel.h"
 #include "framework/train/trainer.h"
+#include "framework/train/thread_replicas.h"
 #include "framework/train/weight_histogram.h"
 #include "models/model_zoo.h"
 #include "pruning/masked_sgd.h"
@@ -397,6 +398,10 @@ TrainResult run_training(TrainOptions f) {
                                           : "in host memory");
   }
 
+  // A small model on the CPU trains fastest with each batch split over the threads.
+  std::unique_ptr<ThreadReplicas> replicas;
+  if (ranks == 1 && batch_split_suits(*model, num_threads(), f.batch))
+    replicas = std::make_unique<ThreadReplicas>(*model, num_threads(), [&source, &f] { return source.build(f.seed); });
   const bool tty = writer && isatty(fileno(stderr));
   if (writer)
     std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",
@@ -412,7 +417,8 @@ TrainResult run_training(TrainOptions f) {
                      static_cast<long long>(b + 1), static_cast<long long>(nb), loss);
       if (writer && histograms.at_batch(b)) append_histograms(files, *model, f.histogram_bins, epoch + 1, b + 1);
     };
-    EpochStats tr = train_epoch(*model, *opt, data.train, f.batch, f.seed, epoch, progress, ranks > 1 ? &parallel : nullptr);
+    EpochStats tr = train_epoch(*model, *opt, data.train, f.batch, f.seed, epoch, progress, ranks > 1 ? &parallel : nullptr,
+                                 replicas.get());
     if (tty) std::fprintf(stderr, "\r\033[K");
     if (!tr.finite) {
       if (!writer) throw cluster::RankFailed{1};  // rank 0 reports the divergence

@@ -261,6 +261,12 @@ std::vector<Tensor> GraphModel::forward_all(const std::vector<Tensor>& inputs) {
   return result;
 }
 
+bool GraphModel::normalises_over_batch() const {
+  for (const GraphNode& n : spec_.nodes)
+    if (n.op == "BatchNormalization") return true;
+  return false;
+}
+
 Tensor GraphModel::forward(const Tensor& x) {
   std::vector<Tensor> inputs{x};
   if (input_slots_.size() != 1)

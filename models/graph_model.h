@@ -24,6 +24,7 @@ class GraphModel : public Module {
   std::vector<Tensor> forward_all(const std::vector<Tensor>& inputs);
 
   const GraphSpec& spec() const { return spec_; }
+  bool normalises_over_batch() const override;  // a BatchNormalization node
   // The graph's first input shape with the batch dimension (or any symbolic one) set to `batch`.
   Shape input_shape(int64_t batch) const;
 

@@ -5,6 +5,8 @@
 #include <memory>
 
 #include "base/error.h"
+#include "framework/parallel.h"
+#include "framework/train/thread_replicas.h"
 #include "pruning/masked_sgd.h"
 
 namespace stuckat {
@@ -24,12 +26,15 @@ EpochStats train_with_masks(Module& model, const PruneMasks& masks, const Masked
   const int64_t batch = std::max<int64_t>(1, o.batch);
   int64_t steps = start * ((data.train.size() + batch - 1) / batch);  // as train_epoch's batches
   EpochStats test = start >= o.epochs ? evaluate(model, data.test, o.eval_batch) : EpochStats{};
+  std::unique_ptr<ThreadReplicas> replicas;
+  if (o.build_replica && batch_split_suits(model, num_threads(), batch))
+    replicas = std::make_unique<ThreadReplicas>(model, num_threads(), o.build_replica);
   for (int epoch = start; epoch < o.epochs; ++epoch) {
     auto after_batch = [&](int64_t, int64_t, double) {
       ++steps;
       if (on_step) on_step(steps);
     };
-    const EpochStats tr = train_epoch(model, *opt, data.train, o.batch, o.seed, epoch, after_batch);
+    const EpochStats tr = train_epoch(model, *opt, data.train, o.batch, o.seed, epoch, after_batch, nullptr, replicas.get());
     if (!tr.finite)
       throw Error(fmt::format("training diverged: the loss became {} in epoch {}, batch {}", tr.bad_loss, epoch + 1,
                               tr.bad_batch + 1));

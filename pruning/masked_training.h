@@ -28,6 +28,9 @@ struct MaskedTrainingOptions {
   // each finished epoch.
   std::function<int(Module& model, Optimizer& optimizer)> load_epochs;
   std::function<void(const Module& model, const Optimizer& optimizer, int epochs_done)> save_epoch;
+  // Makes a model of the same architecture: when set and batch_split_suits(), each batch is split
+  // over the CPU threads (framework/train/thread_replicas.h).
+  std::function<std::shared_ptr<Module>()> build_replica;
 };
 
 // Called after every optimizer step with the number of steps so far in this call (1, 2, ...; a

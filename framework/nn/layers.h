@@ -52,6 +52,7 @@ class BatchNorm : public Module {
  public:
   explicit BatchNorm(int64_t channels, float momentum = 0.1f, float eps = 1e-5f);
   Tensor forward(const Tensor& x) override;
+  bool normalises_over_batch() const override { return true; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   float momentum, eps;
 };

@@ -67,6 +67,12 @@ void Module::train(bool on) {
   for (auto& kv : children_) kv.second->train(on);
 }
 
+bool Module::normalises_over_batch() const {
+  for (const auto& kv : children_)
+    if (kv.second->normalises_over_batch()) return true;
+  return false;
+}
+
 void Module::to(Device device) {
   for (auto& kv : named_state()) {
     Tensor& t = kv.second;

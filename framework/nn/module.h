@@ -60,6 +60,9 @@ class Module {
 
   void train(bool on = true);
   void eval() { train(false); }
+  // Whether the training-mode forward pass normalises over the batch (batch norm), so that one
+  // image's output depends on the other images of its batch. Default: whether any child does.
+  virtual bool normalises_over_batch() const;
   bool is_training() const { return training_; }
   // Moves every parameter and buffer to `device` (keeps requires_grad).
   void to(Device device);

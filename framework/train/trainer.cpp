@@ -10,6 +10,7 @@
 #include "framework/ops/elementwise_ops.h"
 #include "framework/ops.h"
 #include "framework/random.h"
+#include "framework/train/thread_replicas.h"
 
 namespace stuckat {
 namespace {
@@ -90,7 +91,7 @@ Device model_device(const Module& model) {
 }
 
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
-                       const BatchCallback& on_batch, const DataParallel* parallel) {
+                       const BatchCallback& on_batch, const DataParallel* parallel, ThreadReplicas* replicas) {
   STUCKAT_CHECK(batch >= 1, "batch size must be >= 1, got {}", batch);
   model.train();
   EpochStats st;
@@ -136,6 +137,21 @@ EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64
       opt.step();
       loss_sum += stats[0];
       correct += static_cast<int64_t>(stats[1]);
+      st.images += count;
+      if (on_batch) on_batch(b, batches, loss_sum / static_cast<double>(st.images));
+      continue;
+    }
+    if (replicas != nullptr) {
+      opt.zero_grad();
+      const ThreadReplicas::BatchResult r = replicas->forward_backward(data, order, start, count, [&opt] { opt.step(); });
+      if (!r.finite) {
+        st.finite = false;
+        st.bad_batch = b;
+        st.bad_loss = r.bad_loss;
+        break;
+      }
+      loss_sum += r.loss_sum;
+      correct += r.correct;
       st.images += count;
       if (on_batch) on_batch(b, batches, loss_sum / static_cast<double>(st.images));
       continue;

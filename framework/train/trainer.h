@@ -41,8 +41,11 @@ struct DataParallel {
 // One epoch over `data` in the order random_permutation(n, seed, epoch); the last batch may be
 // smaller (as PyTorch's DataLoader with drop_last=False). With `parallel` (ranks > 1), this rank's
 // slices of the batches; the returned loss, accuracy and images are the whole batches'.
+// With `replicas`, each batch is split over the CPU threads (thread_replicas.h; not with ranks > 1).
+class ThreadReplicas;
 EpochStats train_epoch(Module& model, Optimizer& opt, const Dataset& data, int64_t batch, uint64_t seed, int epoch,
-                       const BatchCallback& on_batch = nullptr, const DataParallel* parallel = nullptr);
+                       const BatchCallback& on_batch = nullptr, const DataParallel* parallel = nullptr,
+                       ThreadReplicas* replicas = nullptr);
 
 // Loss and accuracy summed over a pass's batches, in order, as evaluate() reports them.
 // The clock starts when the tally is made.
