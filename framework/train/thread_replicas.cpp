@@ -3,6 +3,13 @@
 
 #include <omp.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -13,6 +20,37 @@
 #include "framework/train/trainer.h"
 
 namespace stuckat {
+
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// The calling thread's OpenMP loops run on it alone while one of these lives.
+class OneOpenMpThread {
+ public:
+  OneOpenMpThread() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneOpenMpThread() { omp_set_num_threads(saved_); }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+
+ private:
+  int saved_;
+};
+
+// How long thread 0 waits for the other slices' flags before it sleeps at the region's end:
+// when both threads run, the slices end within tens of microseconds of each other; longer means
+// the OS took a thread away, and spinning then takes time from the machine's other work.
+int64_t spin_nanoseconds() {
+  const char* v = std::getenv("STUCKAT_SPLIT_SPIN_US");  // A/B measurements
+  const long us = v != nullptr ? std::strtol(v, nullptr, 10) : 50;
+  return std::max<long>(0, us) * 1000;
+}
+
+}  // namespace
 
 ThreadReplicas::ThreadReplicas(Module& model, int threads, const std::function<std::shared_ptr<Module>()>& build)
     : model_(model), threads_(threads) {
@@ -31,6 +69,7 @@ ThreadReplicas::ThreadReplicas(Module& model, int threads, const std::function<s
     params_[size_t(t)] = replicas_[size_t(t)]->parameters();
   }
   share_model_state();
+  spin_ns_ = spin_nanoseconds();
 }
 
 void ThreadReplicas::share_model_state() {
@@ -64,10 +103,12 @@ ThreadReplicas::BatchResult ThreadReplicas::forward_backward(const Dataset& data
   std::vector<float> bad(size_t(T), 0.0f);
   std::vector<char> finite(size_t(T), 1);
   std::vector<std::exception_ptr> errors(static_cast<size_t>(T));
-  std::exception_ptr summing_error;
-  // One parallel region per batch, and thread 0 alone sums and steps after the one barrier: with
-  // passive waits every barrier a thread sleeps in costs a wake-up (tens of microseconds on a
-  // virtual machine), more than summing and stepping a small model's parameters serially.
+  std::vector<std::atomic<int>> finished(static_cast<size_t>(T));
+  for (auto& f : finished) f.store(0);
+  // One parallel region per batch and no barrier inside it: with passive waits a thread that
+  // sleeps in a barrier takes tens of microseconds to wake on a virtual machine. Thread 0, done
+  // with its slice, waits for the others' flags for a bounded time before it meets them at the
+  // region's end (where it would sleep if they have not arrived); then it sums and steps alone.
 #pragma omp parallel num_threads(T)
   {
     const int t = omp_get_thread_num();
@@ -92,23 +133,16 @@ ThreadReplicas::BatchResult ThreadReplicas::forward_backward(const Dataset& data
     } catch (...) {
       errors[size_t(t)] = std::current_exception();
     }
-#pragma omp barrier
+    finished[size_t(t)].store(1, std::memory_order_release);
     if (t == 0) {
-      try {
-        bool all_finite = true;
-        for (int u = 0; u < T; ++u) all_finite = all_finite && finite[size_t(u)] && !errors[size_t(u)];
-        if (all_finite) {
-          sum_gradients(start, count);
-          if (then) then();
-        }
-      } catch (...) {
-        summing_error = std::current_exception();
-      }
+      const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns_);
+      for (int u = 1; u < T; ++u)
+        while (finished[size_t(u)].load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until)
+          cpu_relax();
     }
   }
   for (const std::exception_ptr& e : errors)
     if (e) std::rethrow_exception(e);
-  if (summing_error) std::rethrow_exception(summing_error);
   BatchResult r;
   for (int t = 0; t < T; ++t) {
     r.loss_sum += loss[size_t(t)];
@@ -117,6 +151,11 @@ ThreadReplicas::BatchResult ThreadReplicas::forward_backward(const Dataset& data
       r.finite = false;
       r.bad_loss = bad[size_t(t)];
     }
+  }
+  if (r.finite) {
+    OneOpenMpThread alone;  // a small model's sum and step: less than a wake-up
+    sum_gradients(start, count);
+    if (then) then();
   }
   return r;
 }

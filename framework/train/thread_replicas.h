@@ -1,8 +1,9 @@
 // Training on several CPU threads by splitting each batch: thread t runs the forward and backward
 // pass of its slice of the batch on a replica of the model (the kernels inside single-threaded),
 // then thread 0 sums the slices' gradients, each weighted by its share of the batch, into the
-// model's own and runs the optimizer step. A step is one parallel region with one barrier, where
-// the same step per operation opens ~17 (LeNet-5). With the passive waits `stuckat` runs with,
+// model's own and runs the optimizer step. A step is one parallel region without a barrier
+// (thread 0 waits for the others' flags for up to 50 us, STUCKAT_SPLIT_SPIN_US, before it meets
+// them at the region's end), where the same step per operation opens ~17 (LeNet-5). With the passive waits `stuckat` runs with,
 // each region or barrier a thread sleeps in costs a wake-up, 20-70 us on the virtual machines we
 // measure on, against operations of tens of microseconds: LeNet-5 at batch 64 on 2 threads trained
 // at 25k images/s per operation and 48-52k split (Intel Xeon VM, 2026-12-08), and keeps the same
@@ -38,9 +39,8 @@ class ThreadReplicas {
   };
   // Forward and backward of the images order[start .. start + count) of `data`, split over the
   // threads; the model's parameters then hold the gradient of the batch's mean loss (gradients
-  // from before are dropped). `then` (an optimizer step, say) runs after the sum, on the calling
-  // thread inside the threads' parallel region (its own loops run on that thread alone), and not
-  // when a slice's loss was not finite.
+  // from before are dropped). `then` (an optimizer step, say) runs after the sum on the calling
+  // thread, its OpenMP loops on that thread alone, and not when a slice's loss was not finite.
   BatchResult forward_backward(const Dataset& data, const std::vector<int64_t>& order, int64_t start, int64_t count,
                                const std::function<void()>& then = nullptr);
 
@@ -50,6 +50,7 @@ class ThreadReplicas {
   std::vector<std::shared_ptr<Module>> replicas_;  // [0] is empty: thread 0 runs the model itself
   std::vector<std::vector<Tensor>> params_;        // per thread, in the model's parameter order
   std::vector<Tensor> images_, labels_;            // per thread: its slice, gathered
+  int64_t spin_ns_ = 0;                            // thread 0's wait for the others before it sleeps
   void share_model_state();                        // points the replicas at the model's storage
   void sum_gradients(int64_t start, int64_t count);  // the slices' gradients, by share, into the model's
 };
