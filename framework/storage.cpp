@@ -8,10 +8,6 @@
 #include <mutex>
 #include <vector>
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 #include "base/error.h"
 #include "kernels/cuda/memory.h"
 
@@ -22,23 +18,17 @@ constexpr size_t kAlignment = 64;  // one cache line; also enough for AVX-512 lo
 
 size_t round_up(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
-// Host blocks of 2 MiB and more are rounded up to whole 2 MiB pages and asked to be backed by them
-// (Linux transparent huge pages in "madvise" mode, the common default). Fresh memory is faulted in
-// page by page on first touch; on a virtual machine a 4 KiB fault costs ~10 us, so a sweep's
-// 10k-image activations (hundreds of MB) spent seconds of system time in faults before any
-// arithmetic. The rounding wastes at most what it rounds; the caching allocator keeps the blocks.
-constexpr size_t kHugePage = size_t(2) << 20;
-constexpr size_t kHugeMin = kHugePage;
-
+// Host blocks take the system's page size (no MADV_HUGEPAGE). Asking for 2 MiB pages made
+// first touch slower on the virtual machines we run on: a huge page comes from free memory the
+// host has taken back, and clearing it faults the host in 4 KiB at a time. VGG11 evaluating 1000
+// images at batch 1000 right after another job (Intel Xeon VM, 2026-12-08): 453-718 images/s
+// with 1.5-2.8 s of system time, 1052-1217 and 0.5 s without; only back-to-back runs, which find
+// huge pages the last one freed, were faster with them (1314 against 1104-1217). The caching
+// allocator below keeps blocks, so each is faulted in once per process either way.
 void* system_alloc(size_t bytes, Device device) {
   if (device == Device::CPU) {
-    const bool huge = bytes >= kHugeMin;
-    const size_t size = huge ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes;
-    void* p = std::aligned_alloc(huge ? kHugePage : kAlignment, size);
+    void* p = std::aligned_alloc(kAlignment, bytes);
     if (!p) throw Error(fmt::format("out of host memory allocating {} bytes", bytes));
-#ifdef __linux__
-    if (huge) madvise(p, size, MADV_HUGEPAGE);  // advice only: without THP the pages stay small
-#endif
     return p;
   }
   return cuda::device_malloc(bytes);
