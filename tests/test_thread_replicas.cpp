@@ -1,6 +1,7 @@
 // Batches split over CPU threads (framework/train/thread_replicas.h): the summed gradient equals
-// the whole batch's, for even, uneven and nearly empty splits, on a built-in and a graph model;
-// an epoch trains like the unsplit one; non-finite losses stop it; and the rule that picks it.
+// the whole batch's, for even, uneven and nearly empty splits, on a built-in and a graph model,
+// the step after it sees that sum, and a batch repeated sums to the same bits; an epoch trains
+// like the unsplit one; a non-finite loss stops it before any step; and the rule that picks it.
 #include <catch2/catch.hpp>
 
 #include <cmath>
