@@ -400,8 +400,7 @@ TrainResult run_training(TrainOptions f) {
 
   // A small model on the CPU trains fastest with each batch split over the threads.
   std::unique_ptr<ThreadReplicas> replicas;
-  if (ranks == 1 && batch_split_suits(*model, num_threads(), f.batch))
-    replicas = std::make_unique<ThreadReplicas>(*model, num_threads(), [&source, &f] { return source.build(f.seed); });
+  if (ranks == 1) replicas = thread_replicas_if_suited(*model, f.batch, [&source, &f] { return source.build(f.seed); });
   const bool tty = writer && isatty(fileno(stderr));
   if (writer)
     std::fprintf(stderr, "training %s on %s: %lld train / %lld test images, %lld parameters, %d threads\n",

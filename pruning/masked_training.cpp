@@ -5,7 +5,6 @@
 #include <memory>
 
 #include "base/error.h"
-#include "framework/parallel.h"
 #include "framework/train/thread_replicas.h"
 #include "pruning/masked_sgd.h"
 
@@ -27,8 +26,7 @@ EpochStats train_with_masks(Module& model, const PruneMasks& masks, const Masked
   int64_t steps = start * ((data.train.size() + batch - 1) / batch);  // as train_epoch's batches
   EpochStats test = start >= o.epochs ? evaluate(model, data.test, o.eval_batch) : EpochStats{};
   std::unique_ptr<ThreadReplicas> replicas;
-  if (o.build_replica && batch_split_suits(model, num_threads(), batch))
-    replicas = std::make_unique<ThreadReplicas>(model, num_threads(), o.build_replica);
+  if (o.build_replica) replicas = thread_replicas_if_suited(model, batch, o.build_replica);
   for (int epoch = start; epoch < o.epochs; ++epoch) {
     auto after_batch = [&](int64_t, int64_t, double) {
       ++steps;

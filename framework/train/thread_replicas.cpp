@@ -17,6 +17,7 @@
 
 #include "base/error.h"
 #include "framework/ops.h"
+#include "framework/parallel.h"
 #include "framework/train/trainer.h"
 
 namespace stuckat {
@@ -202,6 +203,12 @@ bool batch_split_suits(const Module& model, int threads, int64_t batch) {
   constexpr int64_t kMaxSplitParameters = 1000000;
   return threads >= 2 && batch >= 8 * static_cast<int64_t>(threads) && model_device(model) == Device::CPU &&
          !model.normalises_over_batch() && model.parameter_count() <= kMaxSplitParameters;
+}
+
+std::unique_ptr<ThreadReplicas> thread_replicas_if_suited(Module& model, int64_t batch,
+                                                          const std::function<std::shared_ptr<Module>()>& build) {
+  if (!batch_split_suits(model, num_threads(), batch)) return nullptr;
+  return std::make_unique<ThreadReplicas>(model, num_threads(), build);
 }
 
 }  // namespace stuckat

@@ -3,11 +3,11 @@
 // then thread 0 sums the slices' gradients, each weighted by its share of the batch, into the
 // model's own and runs the optimizer step. A step is one parallel region without a barrier
 // (thread 0 waits for the others' flags for up to 50 us, STUCKAT_SPLIT_SPIN_US, before it meets
-// them at the region's end), where the same step per operation opens ~17 (LeNet-5). With the passive waits `stuckat` runs with,
-// each region or barrier a thread sleeps in costs a wake-up, 20-70 us on the virtual machines we
-// measure on, against operations of tens of microseconds: LeNet-5 at batch 64 on 2 threads trained
-// at 25k images/s per operation and 48-52k split (Intel Xeon VM, 2026-12-08), and keeps the same
-// speed as unsplit next to a busy process.
+// them at the region's end), where the same step per operation opens ~17 (LeNet-5). With the
+// passive waits `stuckat` runs with, each region or barrier a thread sleeps in costs a wake-up,
+// 20-70 us on the virtual machines we measure on, against operations of tens of microseconds:
+// LeNet-5 at batch 64 on 2 threads trained at 25k images/s per operation and 48-52k split (Intel
+// Xeon VM, 2026-12-08), and keeps the same speed as unsplit next to a busy process.
 //
 // The replicas share the model's parameter and buffer storage (an optimizer that writes the
 // weights in place is seen by all of them) and keep gradients of their own. Only for models that
@@ -57,7 +57,13 @@ class ThreadReplicas {
 
 // Whether train_epoch should split batches of `batch` images over `threads` threads for `model`:
 // a model on the CPU of at most a million parameters that does not normalise over the batch, at
-// least two threads, and at least eight images per thread. STUCKAT_BATCH_SPLIT=0 in the environment turns it off (for A/B runs).
+// least two threads, and at least eight images per thread. STUCKAT_BATCH_SPLIT=0 in the
+// environment turns it off (for A/B runs).
 bool batch_split_suits(const Module& model, int threads, int64_t batch);
+
+// Replicas over num_threads() threads when batch_split_suits() says so, else null (train_epoch
+// then runs each operation on all threads).
+std::unique_ptr<ThreadReplicas> thread_replicas_if_suited(Module& model, int64_t batch,
+                                                          const std::function<std::shared_ptr<Module>()>& build);
 
 }  // namespace stuckat
